@@ -1,0 +1,44 @@
+# optkern::cuda, built when nvcc is found (OPTKERN_CUDA=AUTO), always (ON) or never (OFF).
+# The runtime is linked statically, so a module built here imports on a machine with no
+# NVIDIA driver: cuda_available() is then False instead of an ImportError.
+set(OPTKERN_WITH_CUDA OFF)
+string(TOUPPER "${OPTKERN_CUDA}" _optkern_cuda_mode)
+if(NOT _optkern_cuda_mode MATCHES "^(AUTO|ON|OFF)$")
+  message(FATAL_ERROR "OPTKERN_CUDA must be AUTO, ON or OFF, not '${OPTKERN_CUDA}'")
+endif()
+
+if(NOT _optkern_cuda_mode STREQUAL "OFF")
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      # A100 (80) and H100/H200 (90); override with -DCMAKE_CUDA_ARCHITECTURES=...
+      set(CMAKE_CUDA_ARCHITECTURES 80 90)
+    endif()
+    enable_language(CUDA)
+    find_package(CUDAToolkit REQUIRED)
+    set(OPTKERN_WITH_CUDA ON)
+  elseif(_optkern_cuda_mode STREQUAL "ON")
+    message(FATAL_ERROR
+      "OPTKERN_CUDA=ON but no CUDA compiler was found. Put nvcc on PATH or set CUDACXX, "
+      "or configure with -DOPTKERN_CUDA=AUTO (build without CUDA when nvcc is missing).")
+  else()
+    message(STATUS "optkern: nvcc not found, building without CUDA")
+  endif()
+endif()
+
+if(OPTKERN_WITH_CUDA)
+  message(STATUS "optkern: CUDA ${CUDAToolkit_VERSION}, architectures ${CMAKE_CUDA_ARCHITECTURES}")
+  file(GLOB_RECURSE OPTKERN_CUDA_SOURCES CONFIGURE_DEPENDS "${PROJECT_SOURCE_DIR}/cuda/src/*.cu")
+  add_library(optkern_cuda STATIC ${OPTKERN_CUDA_SOURCES})
+  add_library(optkern::cuda ALIAS optkern_cuda)
+  set_target_properties(optkern_cuda PROPERTIES
+    EXPORT_NAME cuda OUTPUT_NAME optkern_cuda POSITION_INDEPENDENT_CODE ON
+    CUDA_STANDARD 17 CUDA_STANDARD_REQUIRED ON)
+  target_include_directories(optkern_cuda PUBLIC
+    "$<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/cuda/include>"
+    "$<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>")
+  target_link_libraries(optkern_cuda PUBLIC optkern_core CUDA::cudart_static)
+  target_compile_options(optkern_cuda PRIVATE
+    $<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr -lineinfo>)
+endif()

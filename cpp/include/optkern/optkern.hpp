@@ -1,0 +1,8 @@
+// Everything in optkern's C++ core.
+#pragma once
+
+#include "optkern/build_info.hpp"
+#include "optkern/common.hpp"
+#include "optkern/config.hpp"
+#include "optkern/linalg.hpp"
+#include "optkern/threads.hpp"

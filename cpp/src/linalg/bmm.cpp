@@ -1,0 +1,174 @@
+// Batched matmul: picks a register tile for the product's width, then spreads the batch (and,
+// for a few large products, each product) over the threads.
+#include <omp.h>
+
+#include <algorithm>
+#include <memory>
+#include <new>
+
+#include "linalg/gemm_kernel.hpp"
+#include "optkern/linalg.hpp"
+#include "optkern/threads.hpp"
+
+namespace optkern {
+namespace {
+
+using detail::GemmKernel;
+using detail::kSimdBytes;
+using detail::kSimdRegisters;
+
+// Offsets of batch item `index` in each operand (row-major order over the batch shape).
+struct BatchOffsets {
+  index_t a = 0, b = 0, c = 0;
+};
+
+template <class T>
+BatchOffsets batch_offsets(index_t index, const BatchShape& batch, const MatrixBatch<const T>& a,
+                           const MatrixBatch<const T>& b, const MatrixBatch<T>& c) {
+  BatchOffsets off;
+  for (int d = batch.ndim - 1; d >= 0; --d) {
+    const index_t i = index % batch.extent[d];
+    index /= batch.extent[d];
+    off.a += i * a.batch_stride[d];
+    off.b += i * b.batch_stride[d];
+    off.c += i * c.batch_stride[d];
+  }
+  return off;
+}
+
+struct AlignedFree {
+  void operator()(void* p) const { ::operator delete[](p, std::align_val_t(64)); }
+};
+
+template <class T>
+std::unique_ptr<T[], AlignedFree> aligned_buffer(index_t n) {
+  return std::unique_ptr<T[], AlignedFree>(
+      static_cast<T*>(::operator new[](sizeof(T) * std::size_t(std::max<index_t>(n, 1)),
+                                       std::align_val_t(64))));
+}
+
+template <class Kernel, class T>
+void bmm_with(const BatchShape& batch, const MatrixBatch<const T>& a, const MatrixBatch<const T>& b,
+              const MatrixBatch<T>& c, int threads) {
+  const index_t m = c.rows, n = c.cols, k = a.cols;
+  const index_t count = batch.size();
+  if (count == 0 || m == 0 || n == 0) return;
+
+  // Threads only pay when there is enough work: about 32k multiply-adds per thread.
+  const double work = double(count) * double(m) * double(n) * double(std::max<index_t>(k, 1));
+  threads = int(std::max<double>(1.0, std::min<double>(threads, work / 32768.0)));
+
+  // Split each product over the threads when the batch alone cannot keep them evenly busy.
+  // The split runs along the longer side of C, in whole register tiles.
+  const bool split = threads > 1 && count % threads != 0 && count < 4 * index_t(threads) &&
+                     double(m) * double(n) * double(k) >= 64.0 * 64.0 * 64.0;
+  const index_t parts = split ? threads : 1;
+  const bool split_rows = m >= n;
+  const index_t side = split_rows ? m : n;
+  const index_t unit = split_rows ? Kernel::MR : Kernel::NR;
+  const index_t per_part = (side + parts * unit - 1) / (parts * unit) * unit;
+
+  const index_t buffer_elems = Kernel::buffer_size(k, split_rows ? n : std::min(n, per_part));
+  const index_t items = count * parts;
+
+#pragma omp parallel num_threads(threads)
+  {
+    auto buffer = aligned_buffer<T>(buffer_elems);
+#pragma omp for schedule(static)
+    for (index_t item = 0; item < items; ++item) {
+      const BatchOffsets off = batch_offsets(item / parts, batch, a, b, c);
+      const index_t begin = (item % parts) * per_part;
+      const index_t end = std::min(side, begin + per_part);
+      if (begin >= end) continue;
+      const T* pa = a.data + off.a;
+      const T* pb = b.data + off.b;
+      T* pc = c.data + off.c;
+      if (split_rows) {
+        Kernel::run(end - begin, n, k, pa + begin * a.row_stride, a.row_stride, a.col_stride, pb,
+                    b.row_stride, b.col_stride, pc + begin * c.row_stride, c.row_stride,
+                    c.col_stride, buffer.get());
+      } else {
+        Kernel::run(m, end - begin, k, pa, a.row_stride, a.col_stride,
+                    pb + begin * b.col_stride, b.row_stride, b.col_stride,
+                    pc + begin * c.col_stride, c.row_stride, c.col_stride, buffer.get());
+      }
+    }
+  }
+}
+
+template <class T>
+void check_operands(const BatchShape& batch, const MatrixBatch<const T>& a,
+                    const MatrixBatch<const T>& b, const MatrixBatch<T>& c) {
+  require(batch.ndim >= 0 && batch.ndim <= kMaxBatchDims, "batch",
+          "must have between 0 and " + std::to_string(kMaxBatchDims) + " dimensions");
+  for (int d = 0; d < batch.ndim; ++d)
+    require(batch.extent[d] >= 0, "batch", "extents must be non-negative");
+  require(a.rows >= 0 && a.cols >= 0, "a", "sizes must be non-negative");
+  require(b.rows >= 0 && b.cols >= 0, "b", "sizes must be non-negative");
+  require(a.cols == b.rows, "b",
+          "rows (" + std::to_string(b.rows) + ") must equal the columns of a (" +
+              std::to_string(a.cols) + ")");
+  require(c.rows == a.rows && c.cols == b.cols, "c",
+          "must be " + std::to_string(a.rows) + " x " + std::to_string(b.cols));
+  const bool empty = batch.size() == 0;
+  require(empty || a.rows * a.cols == 0 || a.data != nullptr, "a", "data is null");
+  require(empty || b.rows * b.cols == 0 || b.data != nullptr, "b", "data is null");
+  require(empty || c.rows * c.cols == 0 || c.data != nullptr, "c", "data is null");
+}
+
+}  // namespace
+
+template <class T>
+void bmm(const BatchShape& batch, const MatrixBatch<const T>& a, const MatrixBatch<const T>& b,
+         const MatrixBatch<T>& c, int threads) {
+  check_operands(batch, a, b, c);
+  if (threads <= 0) threads = num_threads();
+
+  // The register tile follows the width of C: a full tile of two vectors per row where C is
+  // wide, one vector (or half of one) for narrow products, so that n = 4 wastes no lanes.
+  constexpr int W = kSimdBytes / int(sizeof(T));
+  constexpr int kWideRows = (kSimdRegisters - 4) / 2;  // 6 with 16 registers, 14 with 32
+  constexpr int kNarrowRows = kSimdRegisters / 2;      // 8 with 16 registers, 16 with 32
+  const index_t n = b.cols;
+  if (n <= W / 2 && kSimdBytes >= 32) {
+    bmm_with<GemmKernel<T, kSimdBytes / 2, kNarrowRows, 1>>(batch, a, b, c, threads);
+  } else if (n <= W) {
+    bmm_with<GemmKernel<T, kSimdBytes, kNarrowRows, 1>>(batch, a, b, c, threads);
+  } else {
+    bmm_with<GemmKernel<T, kSimdBytes, kWideRows, 2>>(batch, a, b, c, threads);
+  }
+}
+
+template <class T>
+void bmm(index_t batch, index_t m, index_t n, index_t k, const T* a, const T* b, T* c,
+         int threads) {
+  require(batch >= 0, "batch", "must be non-negative");
+  BatchShape shape;
+  shape.ndim = 1;
+  shape.extent[0] = batch;
+  MatrixBatch<const T> va{a, m, k, k, 1, {m * k}};
+  MatrixBatch<const T> vb{b, k, n, n, 1, {k * n}};
+  MatrixBatch<T> vc{c, m, n, n, 1, {m * n}};
+  bmm(shape, va, vb, vc, threads);
+}
+
+template <class T>
+void matmul(const Eigen::Ref<const RowMatrix<T>>& a, const Eigen::Ref<const RowMatrix<T>>& b,
+            Eigen::Ref<RowMatrix<T>> c, int threads) {
+  BatchShape shape;  // zero batch dimensions: one product
+  MatrixBatch<const T> va{a.data(), a.rows(), a.cols(), a.outerStride(), 1, {}};
+  MatrixBatch<const T> vb{b.data(), b.rows(), b.cols(), b.outerStride(), 1, {}};
+  MatrixBatch<T> vc{c.data(), c.rows(), c.cols(), c.outerStride(), 1, {}};
+  bmm(shape, va, vb, vc, threads);
+}
+
+#define OPTKERN_INSTANTIATE_BMM(T)                                                          \
+  template void bmm<T>(const BatchShape&, const MatrixBatch<const T>&,                      \
+                       const MatrixBatch<const T>&, const MatrixBatch<T>&, int);            \
+  template void bmm<T>(index_t, index_t, index_t, index_t, const T*, const T*, T*, int);    \
+  template void matmul<T>(const Eigen::Ref<const RowMatrix<T>>&,                            \
+                          const Eigen::Ref<const RowMatrix<T>>&, Eigen::Ref<RowMatrix<T>>, int);
+OPTKERN_INSTANTIATE_BMM(float)
+OPTKERN_INSTANTIATE_BMM(double)
+
+}  // namespace optkern

@@ -1,0 +1,32 @@
+// optkern._core: the CPU kernels. One bind_<area>.cpp per area registers its functions.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "optkern/build_info.hpp"
+#include "optkern/threads.hpp"
+
+namespace py = pybind11;
+
+namespace optkern::bindings {
+void bind_linalg(py::module_& m);
+}
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "optkern's compiled CPU kernels (use the optkern package, not this module)";
+
+  m.def("build_info", [] {
+    const auto info = optkern::build_info();
+    py::dict d;
+    d["version"] = info.version;
+    d["compiler"] = info.compiler;
+    d["eigen_version"] = info.eigen_version;
+    d["simd"] = info.simd;
+    d["simd_bytes"] = info.simd_bytes;
+    d["openmp"] = info.openmp_version;
+    return d;
+  });
+  m.def("num_threads", &optkern::num_threads);
+  m.def("set_num_threads", &optkern::set_num_threads, py::arg("n"));
+
+  optkern::bindings::bind_linalg(m);
+}

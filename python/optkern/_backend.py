@@ -1,0 +1,102 @@
+"""The compiled modules, what they were built with, and whether CUDA can be used here."""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+from optkern import _core
+
+try:  # built only when nvcc was found; linked to the static CUDA runtime, so it imports
+    from optkern import _cuda  # even on a machine without a driver.
+except ImportError as exc:  # pragma: no cover - depends on the build
+    _cuda = None
+    _CUDA_IMPORT_ERROR: str | None = str(exc)
+else:
+    _CUDA_IMPORT_ERROR = None
+
+__version__: str = _core.build_info()["version"]
+
+
+def cuda_compiled() -> bool:
+    """True when this build of optkern contains the CUDA kernels."""
+    return _cuda is not None
+
+
+@functools.lru_cache(maxsize=None)
+def _cuda_devices() -> tuple[dict[str, Any], ...]:
+    if _cuda is None:
+        return ()
+    return tuple(_cuda.devices())  # empty without a driver or a device
+
+
+def cuda_available() -> bool:
+    """True when optkern was built with CUDA and a CUDA device is visible.
+
+    On a machine without a GPU or an NVIDIA driver this is simply False.
+
+    Examples
+    --------
+    >>> import optkern
+    >>> isinstance(optkern.cuda_available(), bool)
+    True
+    """
+    return len(_cuda_devices()) > 0
+
+
+def cuda_unavailable_reason() -> str:
+    """Why cuda_available() is False, for error messages."""
+    if _cuda is None:
+        return f"optkern was built without CUDA ({_CUDA_IMPORT_ERROR or 'nvcc not found'})"
+    if not _cuda_devices():
+        return f"no CUDA device is visible ({_cuda.driver_status()})"
+    return "CUDA is available"
+
+
+def get_num_threads() -> int:
+    """The number of threads optkern's CPU kernels use."""
+    return _core.num_threads()
+
+
+def set_num_threads(n: int) -> int:
+    """Set the number of threads optkern's CPU kernels use; returns the previous value.
+
+    ``n < 1`` restores the default (``OMP_NUM_THREADS``, or one per core).
+
+    Examples
+    --------
+    >>> import optkern
+    >>> old = optkern.set_num_threads(1)
+    >>> optkern.get_num_threads()
+    1
+    >>> _ = optkern.set_num_threads(old)
+    """
+    from optkern._validation import check_number
+
+    return _core.set_num_threads(check_number(n, "n", integer=True))
+
+
+def build_info() -> dict[str, Any]:
+    """What this build of optkern was compiled with and what it sees at run time.
+
+    Keys: ``version``, ``compiler``, ``eigen_version``, ``simd`` (instruction sets compiled
+    in), ``simd_bytes``, ``openmp``, ``num_threads``, ``omp_num_threads`` (the environment
+    variable, or None), ``cuda_compiled``, ``cuda_runtime_version``, ``cuda_devices`` (name,
+    compute capability, memory and SM count of each visible device) and ``cuda_available``.
+
+    Examples
+    --------
+    >>> import optkern
+    >>> info = optkern.build_info()
+    >>> info["version"] == optkern.__version__
+    True
+    """
+    info = dict(_core.build_info())
+    info["num_threads"] = _core.num_threads()
+    info["omp_num_threads"] = os.environ.get("OMP_NUM_THREADS")
+    info["cuda_compiled"] = cuda_compiled()
+    info["cuda_runtime_version"] = _cuda.runtime_version() if _cuda is not None else None
+    info["cuda_devices"] = [dict(d) for d in _cuda_devices()]
+    info["cuda_available"] = cuda_available()
+    return info

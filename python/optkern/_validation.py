@@ -1,0 +1,192 @@
+"""Argument checks shared by every optkern function.
+
+One place decides what optkern accepts, so that every kernel behaves the same way:
+
+* dtypes: float32 and float64 are kept as given; bool and integers are promoted to float64,
+  float16 to float32; complex, long double, object and string arrays are rejected;
+* layout: arrays handed to a kernel are C-contiguous (copied only when they are not);
+* batches: leading dimensions broadcast like NumPy's;
+* devices: ``device="cpu" | "cuda" | "auto"``;
+* errors: a ``ValueError`` whose message starts with the argument's name and says what was
+  expected, e.g. ``"reg: expected a positive number, got -1.0"``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+FLOAT32 = np.dtype(np.float32)
+FLOAT64 = np.dtype(np.float64)
+DEVICES = ("cpu", "cuda", "auto")
+
+
+def fail(name: str, expected: str, got: Any = None) -> None:
+    """Raise the ValueError every optkern check raises."""
+    message = f"{name}: expected {expected}"
+    if got is not None:
+        message += f", got {got}"
+    raise ValueError(message)
+
+
+def describe(x: Any) -> str:
+    """A short description of a value for error messages."""
+    if hasattr(x, "shape") and hasattr(x, "dtype"):
+        return f"{type(x).__name__} of shape {tuple(x.shape)} and dtype {x.dtype}"
+    return repr(x) if len(repr(x)) <= 60 else type(x).__name__
+
+
+def compute_dtype(dtype: Any, name: str) -> np.dtype:
+    """The floating dtype a kernel computes in for input of `dtype` (see the module doc)."""
+    dtype = np.dtype(dtype)
+    if dtype == FLOAT32 or dtype == FLOAT64:
+        return dtype
+    if dtype.kind in "biu":
+        return FLOAT64
+    if dtype.kind == "f" and dtype.itemsize < 4:
+        return FLOAT32
+    if dtype.kind == "c":
+        fail(name, "a real array (complex input is not supported)", f"dtype {dtype}")
+    fail(name, "a real floating-point or integer array", f"dtype {dtype}")
+    raise AssertionError  # unreachable
+
+
+def result_dtype(*items: tuple[Any, str]) -> np.dtype:
+    """The dtype of a result computed from several (dtype, name) inputs: NumPy's result type
+    of the inputs, then the policy of :func:`compute_dtype`."""
+    for dtype, name in items:
+        compute_dtype(dtype, name)  # names the offending argument
+    return compute_dtype(np.result_type(*(np.dtype(d) for d, _ in items)), items[0][1])
+
+
+def as_array(x: Any, name: str) -> np.ndarray:
+    """np.asarray with a named error for values NumPy cannot turn into a numeric array."""
+    if is_gpu_array(x):
+        fail(name, "a host (NumPy) array; this function runs on the CPU", describe(x))
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as exc:
+        fail(name, "an array of numbers", f"{describe(x)} ({exc})")
+    if arr.dtype.kind not in "biufc":
+        fail(name, "an array of numbers", f"dtype {arr.dtype}")
+    return arr
+
+
+def as_float_array(
+    x: Any,
+    name: str,
+    dtype: Any = None,
+    *,
+    min_ndim: int = 0,
+    ndim: int | None = None,
+    finite: bool = True,
+    contiguous: bool = True,
+) -> np.ndarray:
+    """Convert `x` to a float32/float64 array a kernel can read.
+
+    dtype: the dtype to convert to; by default the policy dtype of `x` itself.
+    min_ndim, ndim: the number of dimensions required.
+    finite: reject NaN and Inf.
+    contiguous: return a C-contiguous array (a copy only if needed).
+    """
+    arr = as_array(x, name)
+    target = compute_dtype(arr.dtype, name) if dtype is None else np.dtype(dtype)
+    if ndim is not None and arr.ndim != ndim:
+        fail(name, f"a {ndim}-dimensional array", f"shape {arr.shape}")
+    if arr.ndim < min_ndim:
+        fail(name, f"an array with at least {min_ndim} dimensions", f"shape {arr.shape}")
+    if contiguous:
+        arr = np.ascontiguousarray(arr, dtype=target)
+    else:
+        arr = arr.astype(target, copy=False)
+    if finite and not np.isfinite(arr).all():
+        fail(name, "finite values", "NaN or Inf")
+    return arr
+
+
+def check_device(device: Any) -> str:
+    """Validate a ``device=`` argument."""
+    if not isinstance(device, str) or device not in DEVICES:
+        fail("device", "'cpu', 'cuda' or 'auto'", repr(device))
+    return device
+
+
+def resolve_device(device: Any, arrays: Iterable[tuple[Any, str]]) -> str:
+    """Decide where a call runs: "cpu" or "cuda".
+
+    "auto" follows the data: CUDA when an input already lives on a GPU, the CPU otherwise.
+    "cuda" needs a CUDA device; NumPy inputs are then copied to it and the results back.
+    "cpu" refuses GPU arrays instead of copying them to the host behind the caller's back.
+    """
+    from optkern._backend import cuda_available
+
+    device = check_device(device)
+    on_gpu = [name for x, name in arrays if is_gpu_array(x)]
+    if device == "auto":
+        device = "cuda" if on_gpu else "cpu"
+    if device == "cpu" and on_gpu:
+        fail(on_gpu[0], "a host array for device='cpu' (use device='cuda' or 'auto')",
+             "an array on a CUDA device")
+    if device == "cuda" and not cuda_available():
+        from optkern._backend import cuda_unavailable_reason
+
+        raise ValueError(
+            f"device: 'cuda' was requested but CUDA is not available here "
+            f"({cuda_unavailable_reason()}); use device='cpu' or 'auto'"
+        )
+    return device
+
+
+def is_gpu_array(x: Any) -> bool:
+    """True for CuPy arrays, torch CUDA tensors and any DLPack object on a CUDA device."""
+    if isinstance(x, np.ndarray):
+        return False
+    dlpack_device = getattr(x, "__dlpack_device__", None)
+    if dlpack_device is not None:
+        try:
+            device_type = int(dlpack_device()[0])
+        except Exception:
+            device_type = 0
+        if device_type in (2, 13):  # kDLCUDA, kDLCUDAManaged
+            return True
+    return hasattr(x, "__cuda_array_interface__")
+
+
+def broadcast_batch(shapes: Sequence[tuple[tuple[int, ...], str]]) -> tuple[int, ...]:
+    """Broadcast the batch shapes of several arguments, naming them if they do not match."""
+    try:
+        return tuple(np.broadcast_shapes(*(shape for shape, _ in shapes)))
+    except ValueError:
+        described = ", ".join(f"{name} {shape}" for shape, name in shapes)
+        fail(", ".join(name for _, name in shapes), "batch shapes that broadcast", described)
+        raise AssertionError  # unreachable
+
+
+def check_number(
+    value: Any,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    integer: bool = False,
+) -> float | int:
+    """A finite real (or integer) scalar within [low, high]; open ends exclude the bound."""
+    kind = "an integer" if integer else "a finite real number"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        fail(name, kind, repr(value))
+    if integer and not isinstance(value, numbers.Integral):
+        if not float(value).is_integer():
+            fail(name, kind, repr(value))
+    number = int(value) if integer else float(value)
+    if not integer and not math.isfinite(number):
+        fail(name, kind, repr(value))
+    if low is not None and (number < low or (low_open and number == low)):
+        fail(name, f"{kind} {'>' if low_open else '>='} {low}", repr(value))
+    if high is not None and (number > high or (high_open and number == high)):
+        fail(name, f"{kind} {'<' if high_open else '<='} {high}", repr(value))
+    return number
