@@ -1,0 +1,74 @@
+"""The package surface every kernel relies on: version, build info, CUDA detection, threads."""
+
+import doctest
+import importlib
+
+import numpy as np
+import pytest
+
+import optkern
+
+
+def test_version_matches_cmake_project():
+    from pathlib import Path
+    import re
+
+    cmake = Path(__file__).resolve().parents[1] / "CMakeLists.txt"
+    if not cmake.exists():
+        pytest.skip("source tree not available")
+    declared = re.search(r"project\(optkern VERSION ([0-9.]+)", cmake.read_text()).group(1)
+    assert optkern.__version__ == declared
+
+
+def test_build_info_reports_the_build():
+    info = optkern.build_info()
+    for key in ("version", "compiler", "eigen_version", "simd", "num_threads", "cuda_compiled",
+                "cuda_devices", "cuda_available"):
+        assert key in info
+    assert info["version"] == optkern.__version__
+    assert info["eigen_version"].startswith("3.4") or info["eigen_version"].startswith("5.")
+    assert info["num_threads"] >= 1
+    assert isinstance(info["simd"], list)
+    assert info["cuda_available"] == (len(info["cuda_devices"]) > 0)
+
+
+def test_cuda_available_is_a_bool_and_consistent():
+    assert isinstance(optkern.cuda_available(), bool)
+    if not optkern.build_info()["cuda_compiled"]:
+        assert optkern.cuda_available() is False
+
+
+def test_set_num_threads_round_trip():
+    old = optkern.set_num_threads(1)
+    try:
+        assert optkern.get_num_threads() == 1
+    finally:
+        optkern.set_num_threads(old)
+    assert optkern.get_num_threads() == old
+
+
+@pytest.mark.parametrize("bad", [1.5, "2", None, True])
+def test_set_num_threads_rejects_non_integers(bad):
+    with pytest.raises(ValueError, match="^n:"):
+        optkern.set_num_threads(bad)
+
+
+@pytest.mark.parametrize("module", ["optkern", "optkern._backend", "optkern.linalg"])
+def test_docstring_examples_run(module):
+    mod = importlib.import_module(module)
+    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0
+
+
+def test_import_does_not_pull_gpu_frameworks():
+    import subprocess
+    import sys
+
+    code = "import sys, optkern; print('torch' in sys.modules, 'cupy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_results_are_plain_numpy():
+    c = optkern.linalg.bmm(np.eye(2), np.eye(2))
+    assert type(c) is np.ndarray
