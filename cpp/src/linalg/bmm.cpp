@@ -58,40 +58,37 @@ void bmm_with(const BatchShape& batch, const MatrixBatch<const T>& a, const Matr
   const double work = double(count) * double(m) * double(n) * double(std::max<index_t>(k, 1));
   threads = int(std::max<double>(1.0, std::min<double>(threads, work / 32768.0)));
 
-  // Split each product over the threads when the batch alone cannot keep them evenly busy.
-  // The split runs along the longer side of C, in whole register tiles.
-  const bool split = threads > 1 && count % threads != 0 && count < 4 * index_t(threads) &&
-                     double(m) * double(n) * double(k) >= 64.0 * 64.0 * 64.0;
-  const index_t parts = split ? threads : 1;
-  const bool split_rows = m >= n;
-  const index_t side = split_rows ? m : n;
-  const index_t unit = split_rows ? Kernel::MR : Kernel::NR;
-  const index_t per_part = (side + parts * unit - 1) / (parts * unit) * unit;
-
-  const index_t buffer_elems = Kernel::buffer_size(k, split_rows ? n : std::min(n, per_part));
-  const index_t items = count * parts;
+  // When the batch alone cannot keep the threads evenly busy, the whole team computes one
+  // large product after the other, sharing each packed B panel and splitting C's rows.
+  const bool team = threads > 1 && count % threads != 0 && count < 4 * index_t(threads) &&
+                    m >= index_t(Kernel::MR) * threads &&
+                    double(m) * double(n) * double(k) >= 64.0 * 64.0 * 64.0;
+  if (team) {
+    auto shared_b = aligned_buffer<T>(Kernel::b_buffer_size(k, n));
+#pragma omp parallel num_threads(threads)
+    {
+      auto a_buffer = aligned_buffer<T>(Kernel::a_buffer_size(k));
+      const int thread = omp_get_thread_num(), team_size = omp_get_num_threads();
+      for (index_t item = 0; item < count; ++item) {
+        const BatchOffsets off = batch_offsets(item, batch, a, b, c);
+        Kernel::run_team(thread, team_size, m, n, k, a.data + off.a, a.row_stride, a.col_stride,
+                         b.data + off.b, b.row_stride, b.col_stride, c.data + off.c,
+                         c.row_stride, c.col_stride, shared_b.get(), a_buffer.get());
+      }
+    }
+    return;
+  }
 
 #pragma omp parallel num_threads(threads)
   {
-    auto buffer = aligned_buffer<T>(buffer_elems);
+    auto b_buffer = aligned_buffer<T>(Kernel::b_buffer_size(k, n));
+    auto a_buffer = aligned_buffer<T>(Kernel::a_buffer_size(k));
 #pragma omp for schedule(static)
-    for (index_t item = 0; item < items; ++item) {
-      const BatchOffsets off = batch_offsets(item / parts, batch, a, b, c);
-      const index_t begin = (item % parts) * per_part;
-      const index_t end = std::min(side, begin + per_part);
-      if (begin >= end) continue;
-      const T* pa = a.data + off.a;
-      const T* pb = b.data + off.b;
-      T* pc = c.data + off.c;
-      if (split_rows) {
-        Kernel::run(end - begin, n, k, pa + begin * a.row_stride, a.row_stride, a.col_stride, pb,
-                    b.row_stride, b.col_stride, pc + begin * c.row_stride, c.row_stride,
-                    c.col_stride, buffer.get());
-      } else {
-        Kernel::run(m, end - begin, k, pa, a.row_stride, a.col_stride,
-                    pb + begin * b.col_stride, b.row_stride, b.col_stride,
-                    pc + begin * c.col_stride, c.row_stride, c.col_stride, buffer.get());
-      }
+    for (index_t item = 0; item < count; ++item) {
+      const BatchOffsets off = batch_offsets(item, batch, a, b, c);
+      Kernel::run(m, n, k, a.data + off.a, a.row_stride, a.col_stride, b.data + off.b,
+                  b.row_stride, b.col_stride, c.data + off.c, c.row_stride, c.col_stride,
+                  b_buffer.get(), a_buffer.get());
     }
   }
 }
