@@ -7,6 +7,7 @@
 #include <pybind11/pybind11.h>
 
 #include <string>
+#include <vector>
 
 #include "optkern/linalg.hpp"
 
@@ -28,26 +29,32 @@ inline index_t element_stride(const py::array& x, int axis, const char* name) {
   return index_t(bytes / x.itemsize());
 }
 
-// Views an array of shape (*batch, rows, cols) as a MatrixBatch; `batch` receives the leading
-// dimensions (the caller checks that every operand has the same ones).
+inline BatchShape batch_shape(const std::vector<index_t>& extents) {
+  if (extents.size() > std::size_t(kMaxBatchDims))
+    throw py::value_error("batch: at most " + std::to_string(kMaxBatchDims) + " dimensions");
+  BatchShape batch;
+  batch.ndim = int(extents.size());
+  for (int d = 0; d < batch.ndim; ++d) batch.extent[d] = extents[d];
+  return batch;
+}
+
+// Views the last two dimensions of an array as the matrices of a MatrixBatch whose batch
+// strides (in elements) are given apart.
 template <class T, class Elem = T>
-MatrixBatch<Elem> matrix_batch(const py::array& x, const char* name, BatchShape* batch) {
+MatrixBatch<Elem> matrix_view(const py::array& x, const char* name,
+                              const std::vector<index_t>& batch_strides, int batch_ndim) {
   require_dtype<T>(x, name);
   const int nd = int(x.ndim());
-  if (nd < 2 || nd - 2 > kMaxBatchDims)
-    throw py::value_error(std::string(name) + ": expected 2 to " +
-                          std::to_string(kMaxBatchDims + 2) + " dimensions");
+  if (nd < 2) throw py::type_error(std::string(name) + ": internal, expected a matrix");
+  if (int(batch_strides.size()) != batch_ndim)
+    throw py::type_error(std::string(name) + ": internal, batch strides do not match");
   MatrixBatch<Elem> m;
   m.data = static_cast<Elem*>(const_cast<void*>(x.data()));
   m.rows = x.shape(nd - 2);
   m.cols = x.shape(nd - 1);
   m.row_stride = element_stride(x, nd - 2, name);
   m.col_stride = element_stride(x, nd - 1, name);
-  batch->ndim = nd - 2;
-  for (int d = 0; d < nd - 2; ++d) {
-    batch->extent[d] = x.shape(d);
-    m.batch_stride[d] = element_stride(x, d, name);
-  }
+  for (int d = 0; d < batch_ndim; ++d) m.batch_stride[d] = batch_strides[std::size_t(d)];
   return m;
 }
 

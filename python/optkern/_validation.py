@@ -64,6 +64,8 @@ def result_dtype(*items: tuple[Any, str]) -> np.dtype:
 
 def as_array(x: Any, name: str) -> np.ndarray:
     """np.asarray with a named error for values NumPy cannot turn into a numeric array."""
+    if type(x) is np.ndarray and x.dtype.kind in "biuf":
+        return x
     if is_gpu_array(x):
         fail(name, "a host (NumPy) array; this function runs on the CPU", describe(x))
     try:
@@ -121,8 +123,6 @@ def resolve_device(device: Any, arrays: Iterable[tuple[Any, str]]) -> str:
     "cuda" needs a CUDA device; NumPy inputs are then copied to it and the results back.
     "cpu" refuses GPU arrays instead of copying them to the host behind the caller's back.
     """
-    from optkern._backend import cuda_available
-
     device = check_device(device)
     on_gpu = [name for x, name in arrays if is_gpu_array(x)]
     if device == "auto":
@@ -130,14 +130,18 @@ def resolve_device(device: Any, arrays: Iterable[tuple[Any, str]]) -> str:
     if device == "cpu" and on_gpu:
         fail(on_gpu[0], "a host array for device='cpu' (use device='cuda' or 'auto')",
              "an array on a CUDA device")
-    if device == "cuda" and not cuda_available():
-        from optkern._backend import cuda_unavailable_reason
-
+    if device == "cuda" and not _backend().cuda_available():
         raise ValueError(
             f"device: 'cuda' was requested but CUDA is not available here "
-            f"({cuda_unavailable_reason()}); use device='cpu' or 'auto'"
+            f"({_backend().cuda_unavailable_reason()}); use device='cpu' or 'auto'"
         )
     return device
+
+
+def _backend():
+    from optkern import _backend  # imported late: _backend imports this module's users
+
+    return _backend
 
 
 def is_gpu_array(x: Any) -> bool:

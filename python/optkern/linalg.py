@@ -75,10 +75,18 @@ def bmm(a: Any, b: Any, *, device: str = "cpu", out: Any = None) -> Any:
     >>> optkern.linalg.bmm(a.astype(np.float32), b.astype(np.float32)).dtype
     dtype('float32')
     """
-    gpu_inputs = [name for x, name in ((a, "a"), (b, "b")) if is_gpu_array(x)]
+    if device == "cpu" and type(a) is np.ndarray and type(b) is np.ndarray:
+        if (out is None and a.dtype == b.dtype and a.dtype.char in "fd" and a.ndim == b.ndim
+                and 2 <= a.ndim <= _MAX_BATCH_DIMS + 2 and a.shape[:-2] == b.shape[:-2]
+                and a.shape[-1] == b.shape[-2] and a.flags.aligned and b.flags.aligned):
+            # the common case, without broadcasting or conversions: straight to the kernel
+            c = np.empty(a.shape[:-1] + b.shape[-1:], a.dtype)
+            _backend._core.bmm_same_batch(a, b, c)
+            return c
+        return _bmm_cpu(a, b, out)
     where = resolve_device(device, [(a, "a"), (b, "b"), (out, "out")])
     if where == "cuda":
-        if gpu_inputs:
+        if is_gpu_array(a) or is_gpu_array(b):
             return _bmm_gpu_arrays(a, b, out)
         return _bmm_host_on_gpu(a, b, out)
     return _bmm_cpu(a, b, out)
@@ -90,7 +98,9 @@ def _result_shape(a_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> tuple[i
             fail(name, "an array with at least 2 dimensions", f"shape {shape}")
     if a_shape[-1] != b_shape[-2]:
         fail("b", f"{a_shape[-1]} rows to match the columns of a {a_shape}", f"shape {b_shape}")
-    batch = broadcast_batch([(a_shape[:-2], "a"), (b_shape[:-2], "b")])
+    batch = a_shape[:-2]
+    if b_shape[:-2] != batch:
+        batch = broadcast_batch([(a_shape[:-2], "a"), (b_shape[:-2], "b")])
     return batch + (a_shape[-2], b_shape[-1])
 
 
@@ -123,18 +133,45 @@ def _merge_batch_dims(
 
 
 def _element_strides(x: np.ndarray) -> tuple[int, ...] | None:
-    if not x.flags.aligned or any(s % x.itemsize for s in x.strides):
+    """Strides in elements, or None where they are not whole elements. (NumPy's ALIGNED flag
+    holds when the data pointer and every stride are multiples of the item's alignment,
+    which for float32 and float64 is their size.)"""
+    if not x.flags.aligned:
         return None
-    return tuple(s // x.itemsize for s in x.strides)
+    size = x.itemsize
+    return tuple(s // size for s in x.strides)
+
+
+def _kernel_array(x: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, tuple[int, ...]]:
+    """x in `dtype` with its element strides; copied only if its strides are not whole
+    elements (views of records) or its data is misaligned."""
+    x = x.astype(dtype, copy=False)
+    strides = _element_strides(x)
+    if strides is None:
+        x = np.ascontiguousarray(x)
+        strides = _element_strides(x)
+    return x, strides
+
+
+def _batch_layout(
+    batch: tuple[int, ...], operands: list[tuple[tuple[int, ...], tuple[int, ...]]]
+) -> tuple[tuple[int, ...], list[tuple[int, ...]]]:
+    """Batch extents and per-operand batch strides for operands given as (shape, element
+    strides), broadcast to `batch` and merged into as few dimensions as possible."""
+    return _merge_batch_dims(
+        batch, [_broadcast_strides(shape, strides, batch) for shape, strides in operands]
+    )
 
 
 def _bmm_cpu(a: Any, b: Any, out: Any) -> np.ndarray:
     a = as_array(a, "a")
     b = as_array(b, "b")
     shape = _result_shape(a.shape, b.shape)
-    dtype = result_dtype((a.dtype, "a"), (b.dtype, "b"))
-    a = a.astype(dtype, copy=False)
-    b = b.astype(dtype, copy=False)
+    dtype = a.dtype
+    if dtype != b.dtype or dtype.kind != "f" or dtype.itemsize not in (4, 8):
+        dtype = result_dtype((a.dtype, "a"), (b.dtype, "b"))
+    a, a_strides = _kernel_array(a, dtype)
+    b, b_strides = _kernel_array(b, dtype)
     if out is not None:
         _check_out(out, shape, dtype, gpu=False)
         if not out.flags.writeable:
@@ -144,25 +181,17 @@ def _bmm_cpu(a: Any, b: Any, out: Any) -> np.ndarray:
             or np.may_share_memory(out, b)):
         target = np.empty(shape, dtype)
 
-    batch = shape[:-2]
-    ops = [np.broadcast_to(x, batch + x.shape[-2:]) for x in (a, b)]
-    ops = [x if _element_strides(x) is not None else np.ascontiguousarray(x) for x in ops]
-    ops.append(target)
-    extents, strides = _merge_batch_dims(batch, [_element_strides(x)[:-2] for x in ops])
+    extents, strides = _batch_layout(
+        shape[:-2], [(a.shape, a_strides), (b.shape, b_strides),
+                     (target.shape, _element_strides(target))]
+    )
     if len(extents) > _MAX_BATCH_DIMS:  # scattered views with many batch dimensions
-        if not target.flags.c_contiguous:
-            target = np.empty(shape, dtype)
-        ops = [np.ascontiguousarray(x) for x in ops[:2]] + [target]
-        extents, strides = _merge_batch_dims(batch, [_element_strides(x)[:-2] for x in ops])
-    _backend._core.bmm(*(
-        np.lib.stride_tricks.as_strided(
-            x,
-            shape=extents + x.shape[-2:],
-            strides=tuple(s * x.itemsize for s in st) + x.strides[-2:],
-            writeable=x is target,
+        a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
+        target = np.empty(shape, dtype)
+        extents, strides = _batch_layout(
+            shape[:-2], [(x.shape, _element_strides(x)) for x in (a, b, target)]
         )
-        for x, st in zip(ops, strides)
-    ))
+    _backend._core.bmm(a, b, target, list(extents), *(list(s) for s in strides))
     if out is not None and target is not out:
         out[...] = target
         return out
@@ -189,9 +218,7 @@ def _broadcast_strides(shape: tuple[int, ...], strides: tuple[int, ...],
 def _bmm_launch(dtype: np.dtype, shape: tuple[int, ...], ops: list[tuple[int, tuple, tuple]],
                 stream: int) -> None:
     """Run the CUDA kernel on device operands given as (pointer, shape, element strides)."""
-    batch = shape[:-2]
-    batch_strides = [_broadcast_strides(s, st, batch) for _, s, st in ops]
-    extents, batch_strides = _merge_batch_dims(batch, batch_strides)
+    extents, batch_strides = _batch_layout(shape[:-2], [(s, st) for _, s, st in ops])
     if len(extents) > _MAX_BATCH_DIMS:
         fail("a", f"at most {_MAX_BATCH_DIMS} batch dimensions on CUDA after merging",
              f"{len(extents)}")
