@@ -2,7 +2,7 @@
 
 #include <Eigen/Core>
 
-#include "linalg/simd.hpp"
+#include "common/simd.hpp"
 #include "optkern/config.hpp"
 
 namespace optkern {

@@ -19,7 +19,7 @@
 #include <cstring>
 #include <utility>
 
-#include "linalg/simd.hpp"
+#include "common/simd.hpp"
 #include "optkern/common.hpp"
 
 namespace optkern::detail {

@@ -1,4 +1,4 @@
-// Portable SIMD vectors (GCC/Clang vector extensions) for the matmul micro-kernels.
+// Portable SIMD vectors (GCC/Clang vector extensions) for the CPU kernels.
 // The compiler maps them onto the widest registers the target has (-march=native by default):
 // AVX-512, AVX2/FMA, SSE or NEON, so one kernel source serves every CPU.
 #pragma once
