@@ -101,7 +101,7 @@ def laplacian(A: Any) -> Any:
     if a.size:
         check_symmetric(a, "A")
     degree = a.sum(axis=1) - np.diagonal(a)
-    lap = -a
+    lap = np.zeros_like(a) - a  # 0 - a: no negative zeros off the edges
     np.fill_diagonal(lap, degree)
     return lap
 

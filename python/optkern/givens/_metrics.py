@@ -54,8 +54,9 @@ def symmetrized_frobenius(U: Any, V: Any, *, normalize: bool = False) -> float:
     >>> V = -U[:, [3, 0, 4, 1, 2]]            # the same columns, permuted and negated
     >>> symmetrized_frobenius(U, V)
     0.0
-    >>> round(symmetrized_frobenius(np.eye(2), np.array([[1, 1], [1, -1]]) / 2**0.5), 6)
-    0.765367
+    >>> H = np.array([[1, 1], [1, -1]]) / 2**0.5
+    >>> round(symmetrized_frobenius(np.eye(2), H), 6)   # sqrt(4 - 2 sqrt(2))
+    1.082392
     """
     normalize = check_flag(normalize, "normalize")
     u = as_float_array(U, "U", np.float64, ndim=2)

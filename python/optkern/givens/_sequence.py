@@ -54,7 +54,7 @@ class GivensSequence:
     >>> x = np.arange(3.0)
     >>> np.allclose(seq.apply(x), G @ x), np.allclose(seq.apply(x, transpose=True), G.T @ x)
     (True, True)
-    >>> seq[:1].to_dense()[0, 2] == np.sin(0.5)
+    >>> bool(seq[:1].to_dense()[0, 2] == np.sin(0.5))
     True
     """
 
