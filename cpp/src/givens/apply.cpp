@@ -43,8 +43,9 @@ void apply_sequence(index_t n, const index_t* i, const index_t* j, const T* cos,
                     int num_threads) {
   require(n >= 0 && batch >= 0 && d >= 0 && cols >= 0, "n", "sizes must be non-negative");
   for (index_t k = 0; k < n; ++k)
-    require(0 <= i[k] && i[k] < j[k] && j[k] < d, "i",
-            "factor " + std::to_string(k) + " needs rows 0 <= i < j < " + std::to_string(d));
+    if (!(0 <= i[k] && i[k] < j[k] && j[k] < d))  // the message is built only on failure
+      require(false, "i",
+              "factor " + std::to_string(k) + " needs rows 0 <= i < j < " + std::to_string(d));
   if (n == 0 || batch == 0 || cols == 0) return;
   const index_t width = std::max<index_t>(1, std::min(cols, kBlockBytes / index_t(sizeof(T))));
   const index_t blocks = (cols + width - 1) / width;
