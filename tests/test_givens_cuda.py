@@ -7,6 +7,7 @@ import pytest
 import optkern
 from optkern import givens
 from reference import givens as ref
+from test_bmm_cuda import gpu_libraries, to_gpu  # CuPy / torch, whichever is installed
 
 pytestmark = pytest.mark.cuda
 
@@ -72,34 +73,6 @@ def test_cuda_callback_and_progress(rng, capsys):
     seq = givens.factorize(U, 200, device="cuda", callback=lambda s: s.index == 9, progress=True)
     assert len(seq) == 10
     assert "givens l1 (cuda)" in capsys.readouterr().err
-
-
-def gpu_libraries():
-    libs = []
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            libs.append("torch")
-    except ImportError:
-        pass
-    try:
-        import cupy  # noqa: F401
-
-        libs.append("cupy")
-    except ImportError:
-        pass
-    return libs
-
-
-def to_gpu(x, lib):
-    if lib == "torch":
-        import torch
-
-        return torch.from_numpy(np.ascontiguousarray(x)).cuda()
-    import cupy
-
-    return cupy.asarray(x)
 
 
 @pytest.mark.parametrize("lib", gpu_libraries())

@@ -78,8 +78,6 @@ class L1Descent {
  private:
   struct Team;
   T* new_row();
-  void pair_of(index_t m, index_t i, index_t j, index_t lo, index_t hi, index_t& p,
-               index_t& q) const;
   void score_chunk(index_t c, index_t i, index_t j, BlockSearch& search,
                    BlockRotation* out) const;
   bool commit(index_t c, std::uint64_t epoch, index_t i, index_t j, const BlockRotation* results);

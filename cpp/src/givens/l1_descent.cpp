@@ -150,34 +150,14 @@ double L1Descent<T>::l1_norm() const {
 template <class T>
 void L1Descent<T>::score_chunk(index_t c, index_t i, index_t j, BlockSearch& search,
                                BlockRotation* out) const {
-  const index_t d = d_, lo = std::min(i, j), hi = std::max(i, j);
   const index_t first = c * kPairsPerChunk;
-  const index_t last = std::min(first + kPairsPerChunk, 2 * (d - 2) + 1);
+  const index_t last = std::min(first + kPairsPerChunk, 2 * (d_ - 2) + 1);
   for (index_t m = first; m < last; ++m) {
     index_t p, q;
-    pair_of(m, i, j, lo, hi, p, q);
+    touched_pair(m, i, j, d_, p, q);
     // seq_cst loads: ordered after the worker's published store (see new_row)
     out[m - first] = search.best(rows_[std::size_t(p)].load(), rows_[std::size_t(q)].load());
   }
-}
-
-// Pair m of the 2(d-2) + 1 re-scored after rotating rows i and j: (r, i) for the d-2 other
-// rows r, then (r, j), then (i, j); always returned as p < q.
-template <class T>
-void L1Descent<T>::pair_of(index_t m, index_t i, index_t j, index_t lo, index_t hi, index_t& p,
-                           index_t& q) const {
-  const index_t others = d_ - 2;
-  if (m == 2 * others) {
-    p = lo;
-    q = hi;
-    return;
-  }
-  const index_t partner = m < others ? i : j;
-  index_t r = m < others ? m : m - others;
-  if (r >= lo) ++r;
-  if (r >= hi) ++r;
-  p = std::min(r, partner);
-  q = std::max(r, partner);
 }
 
 // Publishes chunk c's results unless someone else already did for this step.
@@ -189,12 +169,12 @@ bool L1Descent<T>::commit(index_t c, std::uint64_t epoch, index_t i, index_t j,
   do {
     if (seen >= 2 * epoch) return false;  // being written or done for this step
   } while (!state.compare_exchange_weak(seen, 2 * epoch, std::memory_order_acq_rel));
-  const index_t d = d_, lo = std::min(i, j), hi = std::max(i, j);
+  const index_t d = d_;
   const index_t first = c * kPairsPerChunk;
   const index_t last = std::min(first + kPairsPerChunk, 2 * (d - 2) + 1);
   for (index_t m = first; m < last; ++m) {
     index_t p, q;
-    pair_of(m, i, j, lo, hi, p, q);
+    touched_pair(m, i, j, d, p, q);
     best_.scores()[p * d + q] = results[m - first].decrease;
     tangent_[std::size_t(p * d + q)] = results[m - first].tangent;
   }

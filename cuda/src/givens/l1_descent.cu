@@ -241,22 +241,6 @@ __device__ void score_pair_block(const State<T>& s, int p, int q) {
   }
 }
 
-// Pair m of the 2(d-2) + 1 re-scored after rotating rows i and j (as on the CPU).
-__device__ void pair_of(int m, int i, int j, int d, int& p, int& q) {
-  const int lo = min(i, j), hi = max(i, j), others = d - 2;
-  if (m == 2 * others) {
-    p = lo;
-    q = hi;
-    return;
-  }
-  const int partner = m < others ? i : j;
-  int r = m < others ? m : m - others;
-  if (r >= lo) ++r;
-  if (r >= hi) ++r;
-  p = min(r, partner);
-  q = max(r, partner);
-}
-
 template <class T>
 __global__ void __launch_bounds__(kScoreThreads) score_all_kernel(State<T> s) {
   const int q = blockIdx.x, p = blockIdx.y;
@@ -269,7 +253,7 @@ __global__ void __launch_bounds__(kScoreThreads) rescore_kernel(State<T> s) {
   const Control* c = s.ctrl;
   if (c->stop) return;
   int p, q;
-  pair_of(int(blockIdx.x), c->i, c->j, s.d, p, q);
+  og::touched_pair(int(blockIdx.x), c->i, c->j, s.d, p, q);
   score_pair_block(s, p, q);
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "array_cast.hpp"
+#include "givens_trajectory.hpp"
 #include "optkern/givens.hpp"
 
 namespace optkern::bindings {
@@ -31,18 +32,9 @@ template <class T, class Engine>
 index_t run_engine(Engine& engine, index_t max_steps, CArray<std::int64_t>& i,
                    CArray<std::int64_t>& j, CArray<T>& theta, CArray<double>& score,
                    index_t offset) {
-  const index_t room = i.shape(0) - offset;
-  if (offset < 0 || max_steps > room || j.shape(0) != i.shape(0) ||
-      theta.shape(0) != i.shape(0) || score.shape(0) != i.shape(0))
-    throw py::type_error("run: internal, trajectory arrays too small");
-  static_assert(sizeof(std::int64_t) == sizeof(index_t));
-  og::Trajectory<T> out;
-  out.i = reinterpret_cast<index_t*>(i.mutable_data()) + offset;
-  out.j = reinterpret_cast<index_t*>(j.mutable_data()) + offset;
-  out.theta = theta.mutable_data() + offset;
-  out.score = score.mutable_data() + offset;
+  const TrajectoryView<T> v = trajectory_view(i, j, theta, score, max_steps, offset);
   py::gil_scoped_release release;
-  return engine.run(max_steps, out);
+  return engine.run(max_steps, og::Trajectory<T>{v.i, v.j, v.theta, v.score});
 }
 
 template <class T>

@@ -7,9 +7,8 @@
 #include <cstdint>
 #include <string>
 
+#include "givens_trajectory.hpp"
 #include "optkern/cuda/givens.hpp"
-
-namespace py = pybind11;
 
 namespace optkern::bindings {
 namespace {
@@ -23,17 +22,9 @@ template <class T>
 index_t run_engine(cg::L1Descent<T>& engine, index_t max_steps, CArray<std::int64_t>& i,
                    CArray<std::int64_t>& j, CArray<T>& theta, CArray<double>& score,
                    index_t offset) {
-  const index_t room = i.shape(0) - offset;
-  if (offset < 0 || max_steps > room || j.shape(0) != i.shape(0) ||
-      theta.shape(0) != i.shape(0) || score.shape(0) != i.shape(0))
-    throw py::type_error("run: internal, trajectory arrays too small");
-  static_assert(sizeof(std::int64_t) == sizeof(index_t));
-  index_t* pi = reinterpret_cast<index_t*>(i.mutable_data()) + offset;
-  index_t* pj = reinterpret_cast<index_t*>(j.mutable_data()) + offset;
-  T* pt = theta.mutable_data() + offset;
-  double* ps = score.mutable_data() + offset;
+  const TrajectoryView<T> v = trajectory_view(i, j, theta, score, max_steps, offset);
   py::gil_scoped_release release;
-  return engine.run(max_steps, pi, pj, pt, ps);
+  return engine.run(max_steps, v.i, v.j, v.theta, v.score);
 }
 
 template <class T>

@@ -92,4 +92,22 @@ OPTKERN_HD void rotate_column(double c, double s, T& a, T& b) {
   b = T(fma(s, x, c * y));
 }
 
+// Pair m of the 2(d-2) + 1 whose scores change when rows i and j are rotated: (r, i) for the
+// d - 2 other rows r in increasing order, then (r, j), then (i, j); returned as p < q.
+template <class I>
+OPTKERN_HD void touched_pair(I m, I i, I j, I d, I& p, I& q) {
+  const I lo = i < j ? i : j, hi = i < j ? j : i, others = d - 2;
+  if (m == 2 * others) {
+    p = lo;
+    q = hi;
+    return;
+  }
+  const I partner = m < others ? i : j;
+  I r = m < others ? m : m - others;
+  if (r >= lo) ++r;
+  if (r >= hi) ++r;
+  p = r < partner ? r : partner;
+  q = r < partner ? partner : r;
+}
+
 }  // namespace optkern::givens
