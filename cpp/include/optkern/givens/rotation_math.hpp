@@ -16,6 +16,8 @@
 // t_k = -y/x in (-1, 1]; candidates are ordered by t_k, which is monotone in theta_k.
 #pragma once
 
+#include <math.h>  // fabs, fma, sqrt in the global namespace, as in CUDA device code
+
 #include <cmath>
 #include <limits>
 
