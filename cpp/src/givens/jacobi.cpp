@@ -1,0 +1,76 @@
+// The truncated Jacobi eigenvalue method (Jacobi 1846; truncated as in Le Magoarou, Gribonval
+// and Tremblay, IEEE TSIPN 2018), the graph-Fourier baseline of Frerix & Bruna section 7.2.
+//
+// Each step zeroes the largest off-diagonal |L_pq| by L <- G^T L G with G = G(p, q, theta). The
+// off-diagonal entry of the rotated 2 x 2 block is sin(2 theta)(L_pp - L_qq)/2 +
+// L_pq cos(2 theta), so tan(2 theta) = 1/tau with tau = (L_qq - L_pp) / (2 L_pq); the smaller
+// root t = sign(tau) / (|tau| + sqrt(1 + tau^2)) gives |theta| <= pi/4 (Golub & Van Loan,
+// Algorithm 8.5.1). Only rows and columns p and q change, so a step costs O(d) plus the
+// per-row maxima of |L_pq|.
+#include <cmath>
+
+#include "optkern/givens.hpp"
+#include "optkern/givens/rotation_math.hpp"
+
+namespace optkern::givens {
+
+template <class T>
+JacobiEigen<T>::JacobiEigen(const T* l, index_t d) : d_(d), best_(std::max<index_t>(d, 0)) {
+  require(d >= 2, "d", "expected a matrix of size at least 2, got " + std::to_string(d));
+  l_.assign(l, l + d * d);
+  double frobenius = 0;
+  for (const T v : l_) frobenius += double(v) * double(v);
+  floor_ = machine_epsilon<T>() * std::sqrt(frobenius);
+  double* score = best_.scores();
+  for (index_t p = 0; p < d; ++p)
+    for (index_t q = p + 1; q < d; ++q) score[p * d + q] = std::fabs(double(l_[std::size_t(p * d + q)]));
+  best_.rescan_all();
+}
+
+template <class T>
+index_t JacobiEigen<T>::run(index_t max_steps, const Trajectory<T>& out) {
+  require(max_steps >= 0, "max_steps", "expected a non-negative count");
+  const index_t d = d_;
+  double* score = best_.scores();
+  index_t taken = 0;
+  while (taken < max_steps && !converged_) {
+    index_t p, q;
+    double off;
+    best_.argmax(p, q, off);
+    if (p < 0 || !(off > floor_)) {
+      converged_ = true;
+      break;
+    }
+    T* L = l_.data();
+    const double app = L[p * d + p], aqq = L[q * d + q], apq = L[p * d + q];
+    const double tau = (aqq - app) / (2.0 * apq);
+    const double t = (tau >= 0 ? 1.0 : -1.0) / (std::fabs(tau) + std::hypot(1.0, tau));
+    double c, s;
+    rotation_from_tangent(t, c, s);
+    // G^T L: rows p and q; then L G: columns p and q.
+    for (index_t k = 0; k < d; ++k) rotate_column(c, s, L[p * d + k], L[q * d + k]);
+    for (index_t k = 0; k < d; ++k) rotate_column(c, s, L[k * d + p], L[k * d + q]);
+    // The rotated block is diag(app - t apq, aqq + t apq) in exact arithmetic.
+    L[p * d + q] = L[q * d + p] = T(0);
+    L[p * d + p] = T(app - t * apq);
+    L[q * d + q] = T(aqq + t * apq);
+    out.i[taken] = p;
+    out.j[taken] = q;
+    out.theta[taken] = T(std::atan(t));
+    out.score[taken] = off;
+    ++taken;
+    for (index_t r = 0; r < d; ++r) {
+      if (r == p || r == q) continue;
+      score[std::min(r, p) * d + std::max(r, p)] = std::fabs(double(L[r * d + p]));
+      score[std::min(r, q) * d + std::max(r, q)] = std::fabs(double(L[r * d + q]));
+    }
+    score[p * d + q] = 0;
+    best_.rows_changed(p, q);
+  }
+  return taken;
+}
+
+template class JacobiEigen<float>;
+template class JacobiEigen<double>;
+
+}  // namespace optkern::givens

@@ -1,0 +1,136 @@
+// optkern.givens: the factorization engines, the block search and apply_sequence.
+// Python (python/optkern/givens/) has checked shapes, dtypes and values; arrays arrive
+// C-contiguous in the dtype of the engine.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <string>
+
+#include "array_cast.hpp"
+#include "givens_trajectory.hpp"
+#include "optkern/givens.hpp"
+
+namespace optkern::bindings {
+namespace {
+
+namespace og = optkern::givens;
+
+template <class T>
+using CArray = py::array_t<T, py::array::c_style>;
+
+template <class T>
+const T* square_matrix(const CArray<T>& u, index_t& d) {
+  if (u.ndim() != 2 || u.shape(0) != u.shape(1))
+    throw py::type_error("u: internal, expected a square matrix");
+  d = u.shape(0);
+  return u.data();
+}
+
+// Writes up to max_steps factors into the arrays, from position `offset`.
+template <class T, class Engine>
+index_t run_engine(Engine& engine, index_t max_steps, CArray<std::int64_t>& i,
+                   CArray<std::int64_t>& j, CArray<T>& theta, CArray<double>& score,
+                   index_t offset) {
+  const TrajectoryView<T> v = trajectory_view(i, j, theta, score, max_steps, offset);
+  py::gil_scoped_release release;
+  return engine.run(max_steps, og::Trajectory<T>{v.i, v.j, v.theta, v.score});
+}
+
+template <class T>
+py::array_t<T> matrix_copy(const T* data, index_t d) {
+  py::array_t<T> out({d, d});
+  std::copy(data, data + d * d, out.mutable_data());
+  return out;
+}
+
+template <class Engine, class T>
+py::class_<Engine> bind_engine(py::module_& m, const std::string& name) {
+  py::class_<Engine> cls(m, name.c_str());
+  cls.def("run", &run_engine<T, Engine>, py::arg("max_steps"), py::arg("i"), py::arg("j"),
+          py::arg("theta"), py::arg("score"), py::arg("offset"))
+      .def_property_readonly("converged", &Engine::converged)
+      .def("matrix", [](const Engine& e) { return matrix_copy(e.matrix(), e.dim()); });
+  return cls;
+}
+
+template <class T>
+void bind_dtype(py::module_& m, const std::string& suffix) {
+  using L1 = og::L1Descent<T>;
+  bind_engine<L1, T>(m, "GivensL1Descent" + suffix)
+      .def(py::init([](const CArray<T>& u, int threads) {
+             index_t d;
+             const T* data = square_matrix(u, d);
+             py::gil_scoped_release release;  // the first pass scores d(d-1)/2 pairs
+             return new L1(data, d, threads);
+           }),
+           py::arg("u").noconvert(), py::arg("threads"))
+      .def_property_readonly("threads", &L1::threads)
+      .def("l1_norm", &L1::l1_norm);
+
+  using Greedy = og::FrobeniusGreedy<T>;
+  bind_engine<Greedy, T>(m, "GivensFrobeniusGreedy" + suffix)
+      .def(py::init([](const CArray<T>& u) {
+             index_t d;
+             const T* data = square_matrix(u, d);
+             return new Greedy(data, d);
+           }),
+           py::arg("u").noconvert());
+
+  using Elim = og::Elimination<T>;
+  bind_engine<Elim, T>(m, "GivensElimination" + suffix)
+      .def(py::init([](const CArray<T>& u) {
+             index_t d;
+             const T* data = square_matrix(u, d);
+             return new Elim(data, d);
+           }),
+           py::arg("u").noconvert());
+
+  using Jacobi = og::JacobiEigen<T>;
+  bind_engine<Jacobi, T>(m, "GivensJacobi" + suffix)
+      .def(py::init([](const CArray<T>& l) {
+             index_t d;
+             const T* data = square_matrix(l, d);
+             return new Jacobi(data, d);
+           }),
+           py::arg("l").noconvert());
+
+  m.def(
+      "givens_best_l1_rotation",
+      [](const CArray<T>& a, const CArray<T>& b) {
+        if (a.ndim() != 1 || b.ndim() != 1 || a.shape(0) != b.shape(0))
+          throw py::type_error("a, b: internal, expected two rows of one length");
+        const og::BlockRotation r = og::best_l1_rotation(a.data(), b.data(), a.shape(0));
+        return py::make_tuple(r.decrease, r.tangent);
+      },
+      py::arg("a").noconvert(), py::arg("b").noconvert());
+
+  // x: (batch, d, cols) C-contiguous, rotated in place.
+  m.def(
+      "givens_apply",
+      [](const CArray<std::int64_t>& i, const CArray<std::int64_t>& j, const CArray<T>& cos,
+         const CArray<T>& sin, CArray<T>& x, bool transpose, int threads) {
+        const index_t n = i.shape(0);
+        if (j.shape(0) != n || cos.shape(0) != n || sin.shape(0) != n || x.ndim() != 3)
+          throw py::type_error("apply: internal, inconsistent factor arrays");
+        const auto* pi = reinterpret_cast<const index_t*>(i.data());
+        const auto* pj = reinterpret_cast<const index_t*>(j.data());
+        T* px = x.mutable_data();
+        const index_t batch = x.shape(0), d = x.shape(1), cols = x.shape(2);
+        py::gil_scoped_release release;
+        og::apply_sequence<T>(n, pi, pj, cos.data(), sin.data(), px, batch, d, cols, transpose,
+                              threads);
+      },
+      py::arg("i").noconvert(), py::arg("j").noconvert(), py::arg("cos").noconvert(),
+      py::arg("sin").noconvert(), py::arg("x").noconvert(), py::arg("transpose"),
+      py::arg("threads"));
+}
+
+}  // namespace
+
+void bind_givens(py::module_& m) {
+  bind_dtype<float>(m, "32");
+  bind_dtype<double>(m, "64");
+}
+
+}  // namespace optkern::bindings

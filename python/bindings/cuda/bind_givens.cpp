@@ -1,0 +1,62 @@
+// optkern.givens on CUDA: the L1 descent engine with its loop on the device. The matrix
+// arrives as a device pointer (python/optkern/givens/_cuda_driver.py reads it from DLPack or
+// uploads a NumPy array); the trajectory comes back into host NumPy arrays.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <string>
+
+#include "givens_trajectory.hpp"
+#include "optkern/cuda/givens.hpp"
+
+namespace optkern::bindings {
+namespace {
+
+namespace cg = optkern::cuda::givens;
+
+template <class T>
+using CArray = py::array_t<T, py::array::c_style>;
+
+template <class T>
+index_t run_engine(cg::L1Descent<T>& engine, index_t max_steps, CArray<std::int64_t>& i,
+                   CArray<std::int64_t>& j, CArray<T>& theta, CArray<double>& score,
+                   index_t offset) {
+  const TrajectoryView<T> v = trajectory_view(i, j, theta, score, max_steps, offset);
+  py::gil_scoped_release release;
+  return engine.run(max_steps, v.i, v.j, v.theta, v.score);
+}
+
+template <class T>
+void bind_dtype(py::module_& m, const std::string& suffix) {
+  using Engine = cg::L1Descent<T>;
+  py::class_<Engine>(m, ("GivensL1DescentCuda" + suffix).c_str())
+      .def(py::init([](std::uintptr_t u, index_t d, std::uintptr_t stream) {
+             py::gil_scoped_release release;  // the first pass scores every pair
+             return new Engine(reinterpret_cast<const T*>(u), d,
+                               reinterpret_cast<cudaStream_t>(stream));
+           }),
+           py::arg("u"), py::arg("d"), py::arg("stream"))
+      .def("run", &run_engine<T>, py::arg("max_steps"), py::arg("i"), py::arg("j"),
+           py::arg("theta"), py::arg("score"), py::arg("offset"))
+      .def_property_readonly("converged", &Engine::converged)
+      .def("matrix", [](const Engine& e) {
+        py::array_t<T> out({e.dim(), e.dim()});
+        T* data = out.mutable_data();
+        {
+          py::gil_scoped_release release;
+          e.matrix(data);
+        }
+        return out;
+      });
+}
+
+}  // namespace
+
+void bind_cuda_givens(py::module_& m) {
+  bind_dtype<float>(m, "32");
+  bind_dtype<double>(m, "64");
+  m.attr("GIVENS_MAX_DIM") = cg::kMaxDim;
+}
+
+}  // namespace optkern::bindings
