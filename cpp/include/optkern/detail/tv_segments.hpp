@@ -24,7 +24,7 @@ template <class Acc, class Y, class G, class GX>
 OPTKERN_HD Acc segment_vjp(index_t n, const Y& y, const G& grad_y, Acc rtol, const GX& grad_x) {
   if (n <= 0) return Acc(0);
   Acc scale = 0;
-  for (index_t k = 0; k < n; ++k) scale = std::fmax(scale, std::fabs(Acc(y[k])));
+  for (index_t k = 0; k < n; ++k) scale = max_of(scale, std::fabs(Acc(y[k])));
   const Acc tol = rtol * scale;
   Acc grad_lam = 0, left = 0, sum = Acc(grad_y[0]);
   index_t start = 0;

@@ -110,7 +110,7 @@ OPTKERN_HD TautStatus taut_string_denoise(index_t n, const X& x, Acc lam, Acc sc
   };
   auto emit = [&](const TautSegment<Acc>& s) {
     const Acc tie = Acc(16) * std::numeric_limits<Acc>::epsilon() *
-                    std::fmax(s.mag / Acc(s.dx), run.mag / Acc(run.dx > 0 ? run.dx : 1));
+                    max_of(s.mag / Acc(s.dx), run.mag / Acc(run.dx > 0 ? run.dx : 1));
     if (run.dx > 0 && std::fabs(s.slope - run.slope) <= tie) {
       run.dx += s.dx;
       run.dy += s.dy;
