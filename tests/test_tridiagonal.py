@@ -33,7 +33,8 @@ def residual(lower, diag, upper, rhs, x):
 def test_matches_dense_solve(dtype, rng, shape):
     ops = [a.astype(dtype) for a in random_system(rng, shape)]
     x = tridiagonal_solve(*ops)
-    assert x.dtype == dtype and x.shape == shape
+    assert x.dtype == dtype
+    assert x.shape == shape
     expected = ref.tridiagonal_solve(*ops)
     np.testing.assert_allclose(x, expected, rtol=TOL[dtype] * 10, atol=TOL[dtype] * 10)
 
@@ -109,7 +110,7 @@ def test_singular_systems_raise_linalgerror():
     diag[0] = [1.0, 2.0, 1.0]  # system 0 is fine, systems 1 and 2 repeat a row
     with pytest.raises(np.linalg.LinAlgError, match=r"^diag: the system at batch index \(1,\)"):
         tridiagonal_solve(lower, diag, upper, np.ones((3, 3)))
-    with pytest.raises(ValueError):  # LinAlgError is a ValueError
+    with pytest.raises(ValueError, match="^diag:"):  # LinAlgError is a ValueError
         tridiagonal_solve(np.zeros(4), np.zeros(4), np.zeros(4), np.ones(4))
 
 

@@ -44,7 +44,8 @@ def test_exact_matches_reference_and_certificate(dtype, rng, kind, fraction):
     x = np.stack([signal(rng, n, kind) for n in [57] * 6]).astype(dtype)
     lam = fraction * max(lambda_max(x.astype(np.float64)).max(), 1e-3)
     y = denoise(x, lam)
-    assert y.dtype == dtype and y.shape == x.shape
+    assert y.dtype == dtype
+    assert y.shape == x.shape
     expected = ref.denoise(x, lam)
     scale = np.abs(x).max() + lam
     assert np.abs(y - expected).max() <= 64 * EPS[dtype] * scale
@@ -153,7 +154,8 @@ def test_float32_huge_and_tiny_scales(rng, scale):
     x = (rng.standard_normal((2, 60)) * scale).astype(np.float32)
     lam = 0.1 * lambda_max(x.astype(np.float64))
     y = denoise(x, lam)
-    assert np.isfinite(y).all() and y.dtype == np.float32
+    assert np.isfinite(y).all()
+    assert y.dtype == np.float32
     expected = ref.denoise(x, lam)
     assert np.abs(y - expected).max() <= 8 * EPS[np.float32] * np.abs(x).max()
 
@@ -202,7 +204,8 @@ def test_irls_matches_the_notes_iteration(rng):
     for iterations in (1, 5, 30):
         r = denoise(x, 0.4, method="irls", tol=1e-300, max_iter=iterations, return_info=True)
         np.testing.assert_allclose(r.y, ref.irls(x, 0.4, iterations), atol=1e-10)
-        assert r.nit == iterations and not r.converged
+        assert r.nit == iterations
+        assert not r.converged
 
 
 def test_irls_approaches_the_exact_solution(rng):
@@ -221,23 +224,31 @@ def test_irls_approaches_the_exact_solution(rng):
 def test_irls_stops_at_tol_per_signal(rng):
     x = np.stack([signal(rng, 100, "blocks"), np.zeros(100), signal(rng, 100, "walk")])
     r = denoise(x, 0.2, method="irls", tol=1e-5, max_iter=5000, return_info=True)
-    assert r.nit.shape == (3,) and r.change.shape == (3,) and r.converged.all()
+    assert r.nit.shape == (3,)
+    assert r.change.shape == (3,)
+    assert r.converged.all()
     assert (r.change <= 1e-5).all()
-    assert r.nit[1] == 1 and r.change[1] == 0  # zeros: nothing moves
+    assert r.nit[1] == 1
+    assert r.change[1] == 0
     assert len(set(r.nit.tolist())) > 1  # each signal stops on its own
     capped = denoise(x, 0.2, method="irls", tol=1e-12, max_iter=3, return_info=True)
-    assert (capped.nit[[0, 2]] == 3).all() and not capped.converged[[0, 2]].any()
+    assert (capped.nit[[0, 2]] == 3).all()
+    assert not capped.converged[[0, 2]].any()
 
 
 def test_irls_float32_edges_and_info(rng):
     x = rng.standard_normal((2, 50)).astype(np.float32)
     r = denoise(x, 0.0, method="irls", return_info=True)
     np.testing.assert_array_equal(r.y, x)
-    assert (r.nit == 0).all() and r.method == "irls" and r.y.dtype == np.float32
+    assert (r.nit == 0).all()
+    assert r.method == "irls"
+    assert r.y.dtype == np.float32
     y = denoise(x, 0.3, method="irls", tol=1e-7, max_iter=20000)
     assert np.abs(y - denoise(x, 0.3)).max() < 1e-2
     info = denoise(x, 0.3, return_info=True)
-    assert info.method == "exact" and (info.nit == 0).all() and info.converged.all()
+    assert info.method == "exact"
+    assert (info.nit == 0).all()
+    assert info.converged.all()
 
 
 def test_irls_huge_lambda_gives_the_mean(rng):

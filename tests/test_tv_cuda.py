@@ -8,42 +8,11 @@ from optkern import _tv_cuda
 from optkern.linalg import tridiagonal_solve
 from optkern.tv import denoise, denoise_vjp, lambda_max
 from reference import tv as ref
+from test_bmm_cuda import gpu_libraries, to_gpu, to_host
 
 pytestmark = pytest.mark.cuda
 
 EPS = {np.float32: float(np.finfo(np.float32).eps), np.float64: float(np.finfo(np.float64).eps)}
-
-
-def gpu_libraries():
-    libs = []
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            libs.append("torch")
-    except ImportError:
-        pass
-    try:
-        import cupy  # noqa: F401
-
-        libs.append("cupy")
-    except ImportError:
-        pass
-    return libs
-
-
-def to_gpu(x, lib):
-    if lib == "torch":
-        import torch
-
-        return torch.from_numpy(np.ascontiguousarray(x)).cuda()
-    import cupy
-
-    return cupy.asarray(x)
-
-
-def to_host(x):
-    return x.cpu().numpy() if hasattr(x, "cpu") else x.get()
 
 
 def walks(rng, batch, n, dtype):
@@ -62,7 +31,8 @@ def test_exact_matches_cpu(dtype, rng, mapping, n):
     x = walks(rng, 70, n, dtype)
     lam = 0.1 * lambda_max(x.astype(np.float64)) + 1e-3
     y = _tv_cuda.denoise(x, lam, "exact", 1e-6, 1, False, mapping=mapping)
-    assert y.dtype == dtype and y.shape == x.shape
+    assert y.dtype == dtype
+    assert y.shape == x.shape
     assert_close(y, denoise(x.astype(np.float64), lam), dtype, np.abs(x).max() + lam.max())
     if dtype == np.float64:
         for xi, yi, li in zip(x, y, lam):
@@ -145,7 +115,8 @@ def test_gpu_arrays_in_place(lib, dtype, rng):
     y2 = denoise(dx, 1.0, device="auto")
     assert_close(to_host(y2), denoise(x.astype(np.float64), 1.0), dtype, np.abs(x).max() + 1)
     r = denoise(dx, dlam, method="irls", tol=1e-6, max_iter=200, device="cuda", return_info=True)
-    assert type(r.y) is type(dx) and tuple(r.nit.shape) == (20,)
+    assert type(r.y) is type(dx)
+    assert tuple(r.nit.shape) == (20,)
     g = to_gpu(rng.standard_normal(x.shape).astype(dtype), lib)
     grad_x, grad_lam = denoise_vjp(y, g, dlam, device="cuda")
     want_x, want_lam = denoise_vjp(to_host(y), to_host(g), lam)
@@ -158,7 +129,8 @@ def test_gpu_invalid_lambda_gives_nan_rows(lib, rng):
     x = to_gpu(rng.standard_normal((3, 10)), lib)
     lam = to_gpu(np.array([1.0, -1.0, np.nan]), lib)
     y = to_host(denoise(x, lam, device="cuda"))
-    assert np.isfinite(y[0]).all() and np.isnan(y[1:]).all()
+    assert np.isfinite(y[0]).all()
+    assert np.isnan(y[1:]).all()
 
 
 @pytest.mark.parametrize("lib", gpu_libraries())

@@ -50,7 +50,8 @@ class HostDevice:
         pass
 
     def scratch(self, ptr, nbytes, needed):
-        assert ptr in self.buffers and self.buffers[ptr].nbytes >= nbytes >= needed
+        assert ptr in self.buffers
+        assert self.buffers[ptr].nbytes >= nbytes >= needed
 
     def tv_denoise_scratch_bytes(self, batch, n):
         return self.real.tv_denoise_scratch_bytes(batch, n)
@@ -112,7 +113,8 @@ def test_exact_round_trip(device, dtype, rng):
     np.testing.assert_array_equal(denoise(x, lam, device="cuda"), denoise(x, lam))
     assert device.calls[-1] == ("tv_denoise", 0, -1)
     y = denoise(x, 0.5, device="cuda")
-    assert y.dtype == dtype and y.shape == x.shape
+    assert y.dtype == dtype
+    assert y.shape == x.shape
     np.testing.assert_array_equal(y, denoise(x, 0.5))
 
 
@@ -123,7 +125,9 @@ def test_exact_info_and_private_options(device, rng):
     r = _tv_cuda.denoise(x, 0.3, "exact", 1e-6, 10, True, mapping="direct", budget=0)
     assert device.calls[-1] == ("tv_denoise", 2, 0)
     np.testing.assert_array_equal(r.y, denoise(x, 0.3))
-    assert (r.nit == 0).all() and r.converged.all() and r.method == "exact"
+    assert (r.nit == 0).all()
+    assert r.converged.all()
+    assert r.method == "exact"
 
 
 def test_irls_round_trip(device, rng):
@@ -133,7 +137,8 @@ def test_irls_round_trip(device, rng):
     np.testing.assert_array_equal(r.y, expected.y)
     np.testing.assert_array_equal(r.nit, expected.nit)
     np.testing.assert_array_equal(r.change, expected.change)
-    assert r.nit.shape == (5,) and device.calls[-1] == ("tv_denoise_irls", 1e-5, 300)
+    assert r.nit.shape == (5,)
+    assert device.calls[-1] == ("tv_denoise_irls", 1e-5, 300)
 
 
 def test_vjp_round_trip(device, dtype, rng):

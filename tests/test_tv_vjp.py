@@ -69,7 +69,9 @@ def test_matches_reference_and_averages(dtype, rng):
     y = denoise(x.astype(dtype), lam)
     g = rng.standard_normal((5, 60)).astype(dtype)
     grad_x, grad_lam = denoise_vjp(y, g, lam)
-    assert grad_x.dtype == dtype and grad_lam.dtype == dtype and grad_lam.shape == (5,)
+    assert grad_x.dtype == dtype
+    assert grad_lam.dtype == dtype
+    assert grad_lam.shape == (5,)
     for i in range(5):
         expected_x, expected_lam = ref.denoise_vjp(y[i], g[i], lam[i])
         tol = 1e-5 if dtype == np.float32 else 1e-12
@@ -108,7 +110,8 @@ def test_grad_lam_takes_the_shape_of_lam(rng):
     y1 = denoise(x, 0.5)
     _, scalar = denoise_vjp(y1, g, 0.5)
     _, split = denoise_vjp(y1, g, np.full((3, 4), 0.5))
-    assert np.ndim(scalar) == 0 and scalar == pytest.approx(split.sum())
+    assert np.ndim(scalar) == 0
+    assert scalar == pytest.approx(split.sum())
 
 
 def test_rtol_fuses_irls_iterates(rng):
@@ -127,9 +130,11 @@ def test_rtol_fuses_irls_iterates(rng):
 
 def test_empty_and_single_sample():
     grad_x, grad_lam = denoise_vjp(np.empty((2, 0)), np.empty((2, 0)), 1.0)
-    assert grad_x.shape == (2, 0) and grad_lam == 0
+    assert grad_x.shape == (2, 0)
+    assert grad_lam == 0
     grad_x, grad_lam = denoise_vjp(np.array([3.0]), np.array([2.0]), 1.0)
-    assert grad_x.tolist() == [2.0] and grad_lam == 0
+    assert grad_x.tolist() == [2.0]
+    assert grad_lam == 0
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,15 @@ from optkern._validation import (
     is_gpu_array,
     result_dtype,
 )
-from optkern.tv import default_rtol, lambda_rows, lambda_shape, make_result, sum_to_shape
+from optkern.tv import (
+    default_rtol,
+    finite_signals,
+    lambda_rows,
+    lambda_shape,
+    make_result,
+    sum_to_shape,
+    vjp_inputs,
+)
 
 # How the exact solver and the backward map signals to threads (TvMapping in
 # cuda/include/optkern/cuda/tv.hpp): 0 picks, 1 forces shared-memory staging, 2 global memory.
@@ -173,7 +181,7 @@ def denoise(x: Any, lam: Any, method: str, tol: float, max_iter: int, return_inf
 
 def _denoise_host(x: Any, lam: Any, method: str, tol: float, max_iter: int, return_info: bool,
                   mapping: str, budget: int) -> Any:
-    x = as_float_array(x, "x", min_ndim=1)
+    x = finite_signals(x, "x")
     batch, n = x.shape[:-1], x.shape[-1]
     count = math.prod(batch)
     lam_rows = lambda_rows(lam, batch)
@@ -250,16 +258,9 @@ def _reduce_gpu(per_signal: Any, shape: tuple[int, ...]) -> Any:
 
 def _vjp_host(y: Any, grad_y: Any, lam: Any, rtol: float | None,
               mapping: str) -> tuple[np.ndarray, Any]:
-    y_arr, g_arr = as_array(y, "y"), as_array(grad_y, "grad_y")
-    dtype = result_dtype((y_arr.dtype, "y"), (g_arr.dtype, "grad_y"))
-    y_arr = as_float_array(y_arr, "y", dtype, min_ndim=1)
-    g_arr = as_float_array(g_arr, "grad_y", dtype, min_ndim=1)
-    if g_arr.shape != y_arr.shape:
-        fail("grad_y", f"the shape of y {y_arr.shape}", f"shape {g_arr.shape}")
-    batch, n = y_arr.shape[:-1], y_arr.shape[-1]
+    y_arr, g_arr, lam_shape = vjp_inputs(y, grad_y, lam)
+    dtype, batch, n = y_arr.dtype, y_arr.shape[:-1], y_arr.shape[-1]
     count = math.prod(batch)
-    lambda_rows(lam, batch)
-    lam_shape = lambda_shape(lam, batch)
     grad_x = np.empty(y_arr.shape, dtype)
     per_signal = np.empty(count)
     with _gpu.HostStaging() as staging:

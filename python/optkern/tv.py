@@ -154,7 +154,7 @@ def denoise(
         from optkern import _tv_cuda
 
         return _tv_cuda.denoise(x, lam, method, tol, max_iter, return_info)
-    x = as_float_array(x, "x", min_ndim=1)
+    x = finite_signals(x, "x")
     batch = x.shape[:-1]
     lam_rows = lambda_rows(lam, batch)
     rows = x.reshape(math.prod(batch), x.shape[-1])
@@ -236,15 +236,8 @@ def denoise_vjp(y: Any, grad_y: Any, lam: Any, *, rtol: float | None = None,
         from optkern import _tv_cuda
 
         return _tv_cuda.denoise_vjp(y, grad_y, lam, rtol)
-    y_arr, g_arr = as_array(y, "y"), as_array(grad_y, "grad_y")
-    dtype = result_dtype((y_arr.dtype, "y"), (g_arr.dtype, "grad_y"))
-    y_arr = as_float_array(y_arr, "y", dtype, min_ndim=1)
-    g_arr = as_float_array(g_arr, "grad_y", dtype, min_ndim=1)
-    if g_arr.shape != y_arr.shape:
-        fail("grad_y", f"the shape of y {y_arr.shape}", f"shape {g_arr.shape}")
-    batch = y_arr.shape[:-1]
-    lambda_rows(lam, batch)  # checks lam as denoise does
-    lam_shape = lambda_shape(lam, batch)
+    y_arr, g_arr, lam_shape = vjp_inputs(y, grad_y, lam)
+    dtype, batch = y_arr.dtype, y_arr.shape[:-1]
     rows = y_arr.reshape(math.prod(batch), y_arr.shape[-1])
     grad_x = np.empty_like(rows)
     per_signal = np.empty(rows.shape[0])
@@ -280,6 +273,34 @@ def lambda_max(x: Any) -> Any:
     return np.abs(z).max(axis=-1, initial=0.0)[()]
 
 
+def vjp_inputs(y: Any, grad_y: Any, lam: Any) -> tuple[np.ndarray, np.ndarray,
+                                                        tuple[int, ...]]:
+    """The host arrays of denoise_vjp, checked: y and grad_y in their common dtype, and the
+    shape of lam (whose values are checked as denoise checks them)."""
+    y_arr, g_arr = as_array(y, "y"), as_array(grad_y, "grad_y")
+    dtype = result_dtype((y_arr.dtype, "y"), (g_arr.dtype, "grad_y"))
+    y_arr = finite_signals(y_arr, "y", dtype)
+    g_arr = finite_signals(g_arr, "grad_y", dtype)
+    if g_arr.shape != y_arr.shape:
+        fail("grad_y", f"the shape of y {y_arr.shape}", f"shape {g_arr.shape}")
+    lambda_rows(lam, y_arr.shape[:-1])
+    return y_arr, g_arr, lambda_shape(lam, y_arr.shape[:-1])
+
+
+def finite_signals(x: Any, name: str, dtype: Any = None) -> np.ndarray:
+    """as_float_array(x, name, dtype, min_ndim=1), with the NaN/Inf check done by a sum first:
+    a finite sum proves every term finite without a boolean temporary (an overflowing sum of
+    finite values falls through to the exact check)."""
+    if (type(x) is np.ndarray and x.dtype.char in "fd" and x.ndim >= 1 and x.flags.c_contiguous
+            and (dtype is None or x.dtype == dtype)):
+        arr = x  # the common case, as the kernels take it
+    else:
+        arr = as_float_array(x, name, dtype, min_ndim=1, finite=False)
+    if not np.isfinite(arr.sum()) and not np.isfinite(arr).all():
+        fail(name, "finite values", "NaN or Inf")
+    return arr
+
+
 def default_rtol(rtol: float | None, dtype: np.dtype) -> float:
     return 8 * float(np.finfo(dtype).eps) if rtol is None else rtol
 
@@ -303,6 +324,11 @@ def lambda_shape(lam: Any, batch: tuple[int, ...]) -> tuple[int, ...]:
 
 def lambda_rows(lam: Any, batch: tuple[int, ...]) -> np.ndarray:
     """lam as the kernels take it: a float64 array of one value, or one per signal."""
+    if type(lam) in (float, int) or isinstance(lam, (np.floating, np.integer)):
+        value = float(lam)
+        if not 0 <= value < math.inf:
+            fail("lam", "finite values >= 0", repr(value))
+        return np.array([value])
     shape = lambda_shape(lam, batch)
     lam = as_array(lam, "lam")
     if lam.dtype.kind == "c":

@@ -18,6 +18,11 @@ void for_each_signal(index_t batch, index_t n, int num_threads, MakeState make_s
   if (batch <= 0) return;
   const int threads =
       int(std::min<index_t>(num_threads > 0 ? num_threads : optkern::num_threads(), batch));
+  if (threads == 1) {  // no parallel region: it costs microseconds, a short signal less
+    auto state = make_state();
+    for (index_t b = 0; b < batch; ++b) body(state, b);
+    return;
+  }
   const int chunk = int(std::clamp<index_t>(16384 / std::max<index_t>(n, 1), 1, 256));
 #pragma omp parallel num_threads(threads)
   {

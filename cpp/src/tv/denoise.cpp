@@ -2,7 +2,7 @@
 // batch of signals, each thread keeping its two chains in memory it grows as needed.
 #include <algorithm>
 #include <cmath>
-#include <vector>
+#include <memory>
 
 #include "batch.hpp"
 #include "optkern/detail/tv_taut_string.hpp"
@@ -14,10 +14,16 @@ namespace {
 using Segment = detail::TautSegment<double>;
 
 // Chain memory of one thread. Chains usually hold a handful of segments, so they start small
-// and stay in L1 even for n = 1e7; a chain that outgrows its half is given twice as much and
-// the signal is solved again (at most doubling the work in total).
+// (and uninitialised) and stay in L1 even for n = 1e7; a chain that outgrows half its memory
+// gets four times as much and the signal is solved again (at most doubling the work).
 struct ChainMemory {
-  std::vector<Segment> segments = std::vector<Segment>(2 * 512);
+  index_t capacity = 256;  // segments per chain
+  std::unique_ptr<Segment[]> segments{new Segment[2 * 256]};
+
+  void grow(index_t n) {
+    capacity = std::min(4 * capacity, n);
+    segments.reset(new Segment[std::size_t(2 * capacity)]);
+  }
 };
 
 template <class T>
@@ -28,13 +34,12 @@ void denoise_one(index_t n, const T* x, double lam, T* y, ChainMemory& memory) {
   }
   double scale = 1, unscale = 1, lam_scaled = lam;
   for (;;) {
-    const index_t capacity = index_t(memory.segments.size() / 2);
-    Segment* mem = memory.segments.data();
+    Segment* mem = memory.segments.get();
     const auto status = detail::taut_string_denoise(n, x, lam_scaled, scale, unscale, y, mem,
-                                                    mem + capacity, capacity);
+                                                    mem + memory.capacity, memory.capacity);
     if (status == detail::TautStatus::kDone) return;
     if (status == detail::TautStatus::kOutOfMemory) {
-      memory.segments.resize(std::min<std::size_t>(4 * std::size_t(capacity), 2 * std::size_t(n)));
+      memory.grow(n);
       continue;
     }
     if (scale != 1) return;  // already rescaled: the result is as good as it gets

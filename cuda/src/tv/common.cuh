@@ -11,6 +11,7 @@
 
 #include "optkern/common.hpp"
 #include "optkern/cuda/runtime.hpp"
+#include "optkern/cuda/tv.hpp"
 
 namespace optkern::cuda::tv_kernels {
 
@@ -105,5 +106,21 @@ inline int staged_shared_limit() {
 // then start in different banks).
 constexpr int kStagedSignals = 32;
 __host__ __device__ inline index_t staged_row(index_t n) { return n | 1; }
+
+// Whether a launch stages its signals: asked for, or (kAuto) when a block's `arrays` rows of
+// n items fit the device's shared memory. If so, *shared receives the bytes per block and
+// `kernel` is allowed that much.
+template <class Kernel>
+bool use_staged(TvMapping mapping, index_t n, int arrays, std::size_t item_bytes, Kernel kernel,
+                std::size_t* shared) {
+  *shared = std::size_t(arrays) * kStagedSignals * std::size_t(staged_row(n)) * item_bytes;
+  const bool fits =
+      n > 0 && n < (index_t(1) << 24) && *shared <= std::size_t(staged_shared_limit());
+  require(mapping != TvMapping::kStaged || fits, "mapping", "signals too long to stage");
+  if (mapping == TvMapping::kDirect || !fits) return false;
+  check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(*shared)),
+        "shared memory for a staged kernel");
+  return true;
+}
 
 }  // namespace optkern::cuda::tv_kernels

@@ -105,11 +105,6 @@ __global__ void taut_string_queued(index_t n, const T* __restrict__ x,
   }
 }
 
-template <class T>
-std::size_t staged_bytes(index_t n) {
-  return std::size_t(kStagedSignals) * std::size_t(staged_row(n)) * sizeof(T);
-}
-
 }  // namespace
 
 std::size_t tv_denoise_scratch_bytes(index_t batch, index_t n) {
@@ -131,13 +126,8 @@ void tv_denoise(index_t batch, index_t n, const T* x, const double* lam, index_t
   reset_queue(queue, stream);
   const index_t budget = condat_budget < 0 ? default_budget(n) : condat_budget;
 
-  const std::size_t shared = staged_bytes<T>(n);
-  const bool fits = n < (index_t(1) << 24) && shared <= std::size_t(staged_shared_limit());
-  require(mapping != TvMapping::kStaged || fits, "mapping", "signals too long to stage");
-  if (mapping == TvMapping::kStaged || (mapping == TvMapping::kAuto && fits)) {
-    check(cudaFuncSetAttribute(condat_staged<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                               int(shared)),
-          "shared memory for the staged kernel");
+  std::size_t shared = 0;
+  if (use_staged(mapping, n, 1, sizeof(T), condat_staged<T>, &shared)) {
     condat_staged<T><<<blocks_for(batch, kStagedSignals), kStagedSignals, shared, stream>>>(
         batch, n, x, lam, lam_stride, y, budget, queue);
   } else {

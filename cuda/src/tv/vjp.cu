@@ -54,13 +54,8 @@ void tv_denoise_vjp(index_t batch, index_t n, const T* y, const T* grad_y, doubl
   require(rtol >= 0 && rtol <= DBL_MAX, "rtol", "must be a finite number >= 0");
   if (batch == 0) return;
   require(y && grad_y && grad_x && grad_lam, "y", "null pointer");
-  const std::size_t shared = 2 * std::size_t(kStagedSignals) * std::size_t(staged_row(n)) * sizeof(T);
-  const bool fits = n > 0 && n < (index_t(1) << 24) && shared <= std::size_t(staged_shared_limit());
-  require(mapping != TvMapping::kStaged || fits, "mapping", "signals too long to stage");
-  if (mapping == TvMapping::kStaged || (mapping == TvMapping::kAuto && fits)) {
-    check(cudaFuncSetAttribute(vjp_staged<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                               int(shared)),
-          "shared memory for the staged kernel");
+  std::size_t shared = 0;
+  if (use_staged(mapping, n, 2, sizeof(T), vjp_staged<T>, &shared)) {
     vjp_staged<T><<<blocks_for(batch, kStagedSignals), kStagedSignals, shared, stream>>>(
         batch, n, y, grad_y, rtol, grad_x, grad_lam);
   } else {
