@@ -92,8 +92,11 @@ __global__ void taut_string_queued(index_t n, const T* __restrict__ x,
     const double l = lam[b * lam_stride];
     double scale = 1, unscale = 1, lam_scaled = l;
     for (int attempt = 0; attempt < 2; ++attempt) {
-      const auto status = detail::taut_string_denoise(n, x + b * n, lam_scaled, scale, unscale,
-                                                      y + b * n, upper, lower, n);
+      auto no_growth = [](detail::TautChain<double>&) { return false; };  // n always fit
+      const auto status = detail::taut_string_denoise(
+          n, x + b * n, lam_scaled, scale, unscale, y + b * n,
+          detail::TautChain<double>{upper, upper + n}, detail::TautChain<double>{lower, lower + n},
+          no_growth);
       if (status != detail::TautStatus::kOverflow) break;
       double largest = l;  // rescale by a power of two, exactly, as the CPU does
       for (index_t k = 0; k < n; ++k) largest = fmax(largest, fabs(double(x[b * n + k])));

@@ -33,7 +33,8 @@ struct TautSegment {
 
 // A chain in caller-provided memory [begin, end). Segments leave at the front and enter at
 // the back; when the back reaches the end the live segments slide down to the start, and if
-// they fill more than half of the memory, push_back fails (the caller retries with more).
+// they fill more than half of the memory, push_back asks `grow` for more (grow(chain) moves
+// the live segments into a larger block and updates the four pointers, or returns false).
 // With n segments of memory it never slides: a signal adds at most n. The kernel below keeps
 // its chains in local variables (pointers, not indices, which a segment store could alias) so
 // that the compiler holds them in registers.
@@ -50,13 +51,17 @@ struct TautChain {
   OPTKERN_HD TautSegment<Acc>& back() const { return tail[-1]; }
   OPTKERN_HD void pop_front() { ++head; }
   OPTKERN_HD void pop_back() { --tail; }
-  OPTKERN_HD bool push_back(const TautSegment<Acc>& s) {
+  template <class Grow>
+  OPTKERN_HD bool push_back(const TautSegment<Acc>& s, Grow& grow) {
     if (tail == end) {
-      if (2 * size() > end - begin) return false;
-      TautSegment<Acc>* to = begin;
-      for (TautSegment<Acc>* from = head; from != tail; ++from) *to++ = *from;
-      head = begin;
-      tail = to;
+      if (2 * size() <= end - begin) {
+        TautSegment<Acc>* to = begin;
+        for (TautSegment<Acc>* from = head; from != tail; ++from) *to++ = *from;
+        head = begin;
+        tail = to;
+      } else if (!grow(*this)) {
+        return false;
+      }
     }
     *tail++ = s;
     return true;
@@ -66,8 +71,8 @@ struct TautChain {
 // Appends the segment of one new column to a chain, merging it with the chain's last segments
 // while they would not bend the right way: convex (slopes increasing) for the upper wall,
 // concave for the lower wall. Returns the chain's size, or 0 if it ran out of memory.
-template <bool kConvex, class Acc>
-OPTKERN_HD index_t chain_append(TautChain<Acc>& chain, Acc dy, Acc mag) {
+template <bool kConvex, class Acc, class Grow>
+OPTKERN_HD index_t chain_append(TautChain<Acc>& chain, Acc dy, Acc mag, Grow& grow) {
   TautSegment<Acc> s{1, dy, dy, mag};
   if (!chain.empty() && (kConvex ? chain.back().slope >= dy : chain.back().slope <= dy)) {
     do {
@@ -79,7 +84,7 @@ OPTKERN_HD index_t chain_append(TautChain<Acc>& chain, Acc dy, Acc mag) {
                                         : chain.back().slope * Acc(s.dx) <= s.dy));
     s.slope = s.dy / Acc(s.dx);
   }
-  return chain.push_back(s) ? chain.size() : 0;
+  return chain.push_back(s, grow) ? chain.size() : 0;
 }
 
 enum class TautStatus { kDone, kOverflow, kOutOfMemory };
@@ -87,15 +92,14 @@ enum class TautStatus { kDone, kOverflow, kOutOfMemory };
 // y (length n) = argmin_u 1/2 |u - x|^2 + lam sum |u_k - u_{k+1}| for lam > 0, n >= 2, reading
 // x[k] * scale and writing the result times unscale (powers of two: an exact rescaling for
 // signals whose local sums would overflow). y may alias x: y[k] is written only after x[k]
-// is read. The chains live in upper_mem and lower_mem, `capacity` segments each (n is always
-// enough). Returns kOverflow if a value came out non-finite (retry with a smaller scale) and
-// kOutOfMemory if a chain outgrew half its memory (retry with more); y is then unspecified.
-template <class Acc, class X, class Y>
+// is read. The chains start in the memory `upper` and `lower` describe (n segments each is
+// always enough) and call grow(chain) when they outgrow it. Returns kOverflow if a value came
+// out non-finite (retry with a smaller scale) and kOutOfMemory if grow failed; y is then
+// unspecified.
+template <class Acc, class X, class Y, class Grow>
 OPTKERN_HD TautStatus taut_string_denoise(index_t n, const X& x, Acc lam, Acc scale,
-                                          Acc unscale, const Y& y, TautSegment<Acc>* upper_mem,
-                                          TautSegment<Acc>* lower_mem, index_t capacity) {
-  TautChain<Acc> upper{upper_mem, upper_mem + capacity};
-  TautChain<Acc> lower{lower_mem, lower_mem + capacity};
+                                          Acc unscale, const Y& y, TautChain<Acc> upper,
+                                          TautChain<Acc> lower, Grow grow) {
   // Pieces are written one run behind: a piece whose slope equals the previous one up to
   // rounding (two collinear pieces, which ties such as lam = lambda_max produce) joins its
   // run, so that every segment of y is one exact value and no jump is a rounding artefact.
@@ -130,13 +134,11 @@ OPTKERN_HD TautStatus taut_string_denoise(index_t n, const X& x, Acc lam, Acc sc
     single.mag += taken.mag;  // a difference: the magnitudes of both sides count
     single.slope = single.dy / Acc(single.dx);
   };
-  for (index_t k = 1; k <= n; ++k) {
-    // Both walls rise by x between columns; the path starts at 0, between the walls, and
-    // ends at r_n, between them too.
-    const Acc xk = Acc(x[k - 1]) * scale;
-    const Acc ends = (k == 1 ? lam : Acc(0)) - (k == n ? lam : Acc(0));
+  // Column k: both walls rise by x_k; the path starts at 0 and ends at r_n, between the walls,
+  // so the first column's rises get +-lam (`ends`) and the last one's -+lam.
+  auto column = [&](Acc xk, Acc ends) {
     const Acc mag = std::fabs(xk) + std::fabs(ends);
-    const index_t upper_size = chain_append<true>(upper, xk + ends, mag);
+    const index_t upper_size = chain_append<true>(upper, xk + ends, mag, grow);
     if (upper_size == 1) {
       // The upper chain is one straight segment from the apex: if it dips below the lower
       // chain's first direction, the path passes through that segment's end.
@@ -146,7 +148,7 @@ OPTKERN_HD TautStatus taut_string_denoise(index_t n, const X& x, Acc lam, Acc sc
         lower.pop_front();
       }
     }
-    const index_t lower_size = chain_append<false>(lower, xk - ends, mag);
+    const index_t lower_size = chain_append<false>(lower, xk - ends, mag, grow);
     if (lower_size == 1) {
       // Mirrored. (The apex never reaches column k, where the lower wall is below the
       // upper one; the test on dx keeps rounding from pretending otherwise.)
@@ -157,8 +159,12 @@ OPTKERN_HD TautStatus taut_string_denoise(index_t n, const X& x, Acc lam, Acc sc
         upper.pop_front();
       }
     }
-    if (upper_size == 0 || lower_size == 0) return TautStatus::kOutOfMemory;
-  }
+    return upper_size != 0 && lower_size != 0;
+  };
+  if (!column(Acc(x[0]) * scale, lam)) return TautStatus::kOutOfMemory;
+  for (index_t k = 1; k + 1 < n; ++k)
+    if (!column(Acc(x[k]) * scale, Acc(0))) return TautStatus::kOutOfMemory;
+  if (!column(Acc(x[n - 1]) * scale, -lam)) return TautStatus::kOutOfMemory;
   // Both chains end at (n, r_n) and at most one of them still bends: follow that one.
   const TautChain<Acc>& path = upper.size() > 1 ? upper : lower;
   for (const TautSegment<Acc>* s = path.head; s != path.tail; ++s) emit(*s);
