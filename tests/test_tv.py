@@ -147,6 +147,13 @@ def test_values_near_the_overflow_threshold(rng):
     y = denoise(x * c, lam * c)
     assert np.isfinite(y).all()
     np.testing.assert_allclose(y / c, denoise(x, lam), rtol=1e-13, atol=1e-13)
+    # alternating near-DBL_MAX values: the sums cancel, their magnitudes overflow
+    alternating = np.resize([1.5e308, -1.5e308], 40) + 1e306 * rng.standard_normal(40)
+    lam = 1e306
+    y = denoise(alternating, lam)
+    scaled = np.ldexp(denoise(np.ldexp(alternating, -1020), np.ldexp(lam, -1020)), 1020)
+    assert np.isfinite(y).all()
+    np.testing.assert_allclose(y, scaled, rtol=1e-12, atol=1e-12 * 1.5e308)
 
 
 @pytest.mark.parametrize("scale", [1e30, 1e-30])

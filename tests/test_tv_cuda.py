@@ -26,8 +26,8 @@ def assert_close(got, want, dtype, scale):
 @pytest.mark.parametrize("mapping", ["auto", "staged", "direct"])
 @pytest.mark.parametrize("n", [1, 2, 7, 256, 383, 1000])
 def test_exact_matches_cpu(dtype, rng, mapping, n):
-    if mapping == "staged" and n * np.dtype(dtype).itemsize > 40000:
-        pytest.skip("too long to stage")
+    if mapping == "staged" and 32 * (n | 1) * np.dtype(dtype).itemsize > 160_000:
+        pytest.skip("too long to stage on an A100 (163 KB of shared memory per block)")
     x = walks(rng, 70, n, dtype)
     lam = 0.1 * lambda_max(x.astype(np.float64)) + 1e-3
     y = _tv_cuda.denoise(x, lam, "exact", 1e-6, 1, False, mapping=mapping)

@@ -296,7 +296,9 @@ def finite_signals(x: Any, name: str, dtype: Any = None) -> np.ndarray:
         arr = x  # the common case, as the kernels take it
     else:
         arr = as_float_array(x, name, dtype, min_ndim=1, finite=False)
-    if not np.isfinite(arr.sum()) and not np.isfinite(arr).all():
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = arr.sum()
+    if not np.isfinite(total) and not np.isfinite(arr).all():
         fail(name, "finite values", "NaN or Inf")
     return arr
 

@@ -59,7 +59,7 @@ void denoise_one(index_t n, const T* x, double lam, T* y, ChainMemory& memory) {
     // an exact rescaling, and scale the result back.
     double largest = lam;
     for (index_t k = 0; k < n; ++k) largest = std::fmax(largest, std::fabs(double(x[k])));
-    const int e = std::ilogb(largest) + 1;
+    const int e = std::ilogb(largest) - 1;  // |x| * 2^-e < 4, and 2^e stays finite
     scale = std::ldexp(1.0, -e);
     unscale = std::ldexp(1.0, e);
     lam_scaled = std::ldexp(lam, -e);

@@ -100,7 +100,7 @@ __global__ void taut_string_queued(index_t n, const T* __restrict__ x,
       if (status != detail::TautStatus::kOverflow) break;
       double largest = l;  // rescale by a power of two, exactly, as the CPU does
       for (index_t k = 0; k < n; ++k) largest = fmax(largest, fabs(double(x[b * n + k])));
-      const int e = ilogb(largest) + 1;
+      const int e = ilogb(largest) - 1;  // |x| * 2^-e < 4, and 2^e stays finite
       scale = ldexp(1.0, -e);
       unscale = ldexp(1.0, e);
       lam_scaled = ldexp(l, -e);

@@ -113,9 +113,13 @@ OPTKERN_HD TautStatus taut_string_denoise(index_t n, const X& x, Acc lam, Acc sc
     for (index_t i = written - run.dx; i < written; ++i) y[i] = value;
   };
   auto emit = [&](const TautSegment<Acc>& s) {
+    // |slope difference| <= 16 eps max(mean magnitudes), without the divisions. Magnitudes
+    // near overflow would make every piece a tie: they ask for the rescaled retry instead.
+    const Acc dx_s = Acc(s.dx), dx_run = Acc(run.dx);
     const Acc tie = Acc(16) * std::numeric_limits<Acc>::epsilon() *
-                    max_of(s.mag / Acc(s.dx), run.mag / Acc(run.dx > 0 ? run.dx : 1));
-    if (run.dx > 0 && std::fabs(s.slope - run.slope) <= tie) {
+                    max_of(s.mag * dx_run, run.mag * dx_s);
+    finite = finite && std::isfinite(tie);
+    if (run.dx > 0 && std::fabs(s.slope - run.slope) * (dx_s * dx_run) <= tie) {
       run.dx += s.dx;
       run.dy += s.dy;
       run.mag += s.mag;
