@@ -165,27 +165,6 @@ void test_irls_approaches_exact() {
   CHECK(previous < 1e-2);
 }
 
-void test_irls_two_threads_match_one() {
-  // a single long signal takes the twisted two-thread sweep
-  const index_t n = 40000;
-  const Vec x = random_signal(n, 1);
-  const double lam = 5.0;
-  Vec one(x.size()), two(x.size());
-  index_t nit1, nit2;
-  double change1, change2;
-  optkern::tv_denoise_irls<double>(1, n, x.data(), &lam, 0, 1e-300, 30, one.data(), &nit1, &change1, 1);
-  optkern::tv_denoise_irls<double>(1, n, x.data(), &lam, 0, 1e-300, 30, two.data(), &nit2, &change2, 2);
-  CHECK(nit1 == 30 && nit2 == 30 && std::fabs(change1 - change2) <= 1e-8 * change1);
-  double diff = 0, scale = 0;
-  for (index_t i = 0; i < n; ++i) {
-    diff = std::max(diff, std::fabs(one[i] - two[i]));
-    scale = std::max(scale, std::fabs(one[i]));
-  }
-  CHECK(diff <= 1e-10 * scale);
-  optkern::tv_denoise_irls<double>(1, n, x.data(), &lam, 0, 1e-3, 100000, two.data(), &nit2, &change2, 2);
-  CHECK(change2 <= 1e-3 && nit2 < 100000);
-}
-
 void test_vjp_averages_segments() {
   const Vec y = {1, 1, 1, 3, 3, 0};
   const Vec g = {1, 2, 6, 4, 0, 5};
@@ -279,7 +258,6 @@ int main() {
   test_overflowing_sums_are_rescaled();
   test_float_batch_and_per_signal_lambda();
   test_irls_approaches_exact();
-  test_irls_two_threads_match_one();
   test_vjp_averages_segments();
   test_tridiagonal_against_dense();
   test_tridiagonal_singular_and_shared_operands();
