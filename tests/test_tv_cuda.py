@@ -101,6 +101,31 @@ def test_tridiagonal_matches_cpu(dtype, rng):
                           device="cuda")
 
 
+def test_long_systems_one_block_each(dtype, rng):
+    # few long systems take the partition method, one block per system
+    shape = (3, 20_000)
+    lower, upper, rhs = (rng.standard_normal(shape).astype(dtype) for _ in range(3))
+    diag = (3 + np.abs(rng.standard_normal(shape))).astype(dtype)
+    got = tridiagonal_solve(lower, diag, upper, rhs, device="cuda")
+    np.testing.assert_allclose(got, tridiagonal_solve(lower, diag, upper, rhs),
+                               rtol=1e-4 if dtype == np.float32 else 1e-10,
+                               atol=1e-4 if dtype == np.float32 else 1e-10)
+    diag[1, 5000] = 1e-9  # unstable without pivoting: that block falls back
+    got = tridiagonal_solve(lower, diag, upper, rhs, device="cuda")
+    np.testing.assert_allclose(got, tridiagonal_solve(lower, diag, upper, rhs),
+                               rtol=1e-3 if dtype == np.float32 else 1e-9,
+                               atol=1e-3 if dtype == np.float32 else 1e-9)
+
+
+def test_irls_long_signal_one_block(rng):
+    x = np.cumsum(rng.standard_normal((2, 30_000)), axis=-1)
+    gpu = denoise(x, 20.0, method="irls", tol=1e-300, max_iter=40, device="cuda",
+                  return_info=True)
+    cpu = denoise(x, 20.0, method="irls", tol=1e-300, max_iter=40, return_info=True)
+    np.testing.assert_array_equal(gpu.nit, cpu.nit)
+    np.testing.assert_allclose(gpu.y, cpu.y, rtol=1e-8, atol=1e-8 * np.abs(x).max())
+
+
 @pytest.mark.parametrize("lib", gpu_libraries())
 def test_gpu_arrays_in_place(lib, dtype, rng):
     x = walks(rng, 20, 100, dtype)

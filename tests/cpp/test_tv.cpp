@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "check.hpp"
+#include "optkern/detail/tridiagonal_partition.hpp"
 #include "optkern/detail/tridiagonal_system.hpp"
 #include "optkern/detail/tv_condat.hpp"
 #include "optkern/detail/tv_segments.hpp"
@@ -217,6 +218,45 @@ void test_tridiagonal_against_dense() {
   }
 }
 
+// The GPU's one-block-per-system solver, its phases run one worker after another.
+void test_partition_method_matches_thomas() {
+  std::normal_distribution<double> normal;
+  for (index_t workers : {1, 2, 7, 32}) {
+    for (index_t n : {2 * workers - 1, 2 * workers + 3, index_t(1000)}) {
+      Vec lower(n), diag(n), upper(n), rhs(n), x(n), want(n), cp(n), g(n), e(n), f(n), w(2 * n);
+      for (index_t i = 0; i < n; ++i) {
+        lower[i] = normal(rng);
+        upper[i] = normal(rng);
+        diag[i] = 2.5 + std::fabs(lower[i]) + std::fabs(upper[i]);
+        rhs[i] = normal(rng);
+      }
+      CHECK(optkern::detail::thomas_solve<double>(n, lower.data(), diag.data(), upper.data(),
+                                                  rhs.data(), want.data(), w.data(), w.data() + n));
+      bool ok = true;
+      for (index_t c = 0; c < workers; ++c)
+        ok = optkern::detail::partition_chunk<double>(c, workers, n, lower.data(), diag.data(),
+                                                      upper.data(), rhs.data(), cp.data(),
+                                                      g.data(), e.data(), f.data()) && ok;
+      CHECK(ok);
+      const index_t m = workers - 1;
+      Vec rl(m + 1), rd(m + 1), ru(m + 1), rr(m + 1), sep(m + 1), rw(2 * m + 2);
+      for (index_t c = 1; c < workers; ++c)
+        optkern::detail::partition_reduced_row<double>(c, workers, n, lower.data(), diag.data(),
+                                                       upper.data(), rhs.data(), g.data(), e.data(),
+                                                       f.data(), rl.data(), rd.data(), ru.data(),
+                                                       rr.data());
+      CHECK(optkern::detail::thomas_solve<double>(m, rl.data(), rd.data(), ru.data(), rr.data(),
+                                                  sep.data(), rw.data(), rw.data() + m));
+      for (index_t c = 0; c < workers; ++c)
+        optkern::detail::partition_finish<double>(c, workers, n, g.data(), e.data(), f.data(),
+                                                  sep.data(), x.data());
+      double diff = 0;
+      for (index_t i = 0; i < n; ++i) diff = std::max(diff, std::fabs(x[i] - want[i]));
+      CHECK(diff < 1e-13);
+    }
+  }
+}
+
 void test_tridiagonal_singular_and_shared_operands() {
   const Vec lower = {0, 1, 1}, diag = {1, 1, 1}, upper = {1, 0, 0};  // rows 0 and 1 equal
   const Vec rhs = {1, 2, 3, 4, 5, 6};
@@ -260,6 +300,7 @@ int main() {
   test_irls_approaches_exact();
   test_vjp_averages_segments();
   test_tridiagonal_against_dense();
+  test_partition_method_matches_thomas();
   test_tridiagonal_singular_and_shared_operands();
   test_bad_arguments_name_themselves();
   return optkern_test::failures() == 0 ? 0 : 1;

@@ -1,13 +1,17 @@
-// Batched tridiagonal solves on a CUDA device (optkern/cuda/tridiagonal.hpp). One thread per
-// system runs Thomas' algorithm with the CPU's growth guard (detail/tridiagonal_system.hpp),
-// its two working arrays interleaved across systems so that a warp's accesses coalesce.
-// Systems the guard rejects are queued for a second kernel that runs Gaussian elimination with
-// partial pivoting in per-thread slots of scratch memory; singular systems come out as NaN and
-// are counted in `status`.
+// Batched tridiagonal solves on a CUDA device (optkern/cuda/tridiagonal.hpp).
+//
+// Many systems: one thread per system runs Thomas' algorithm with the CPU's growth guard
+// (detail/tridiagonal_system.hpp), its two working arrays interleaved across systems so that a
+// warp's accesses coalesce. Systems the guard rejects are queued for a second kernel that runs
+// Gaussian elimination with partial pivoting in per-thread slots of scratch memory.
+// Few long systems: one block per system runs the partition method (partition.cuh), and its
+// first thread falls back to pivoting if an elimination is unstable.
+// Singular systems come out as NaN and are counted in `status`.
 #include <cstdint>
 
 #include "common.cuh"
 #include "optkern/cuda/tridiagonal.hpp"
+#include "partition.cuh"
 #include "optkern/detail/tridiagonal_system.hpp"
 
 namespace optkern::cuda {
@@ -70,8 +74,31 @@ __global__ void gepp_queued(Operands<T> ops, T* __restrict__ x, index_t* status,
   }
 }
 
+// One block per system; work holds 4n per system (the partition's arrays, or pivoting's).
+template <class T>
+__global__ void partition_per_block(Operands<T> ops, T* __restrict__ x, T* work,
+                                    index_t* status) {
+  extern __shared__ unsigned char shared_bytes[];
+  const index_t n = ops.s.n, b = blockIdx.x;
+  T* w = work + b * 4 * n;
+  T* xb = x + b * n;
+  if (block_partition_solve<T>(n, ops.lower(b), ops.diag(b), ops.upper(b), ops.rhs(b), xb, w,
+                               reinterpret_cast<T*>(shared_bytes)))
+    return;
+  if (threadIdx.x == 0 && !detail::gepp_solve<T>(n, ops.lower(b), ops.diag(b), ops.upper(b),
+                                                  ops.rhs(b), xb, w, w + n, w + 2 * n, w + 3 * n)) {
+    fill_nan(xb, n);
+    record_singular(status, b);
+  }
+}
+
+// The scratch of the one-thread-per-system path: two interleaved arrays and the queue.
 template <class T>
 FallbackQueue<T> carve(ScratchCarver& carver, index_t batch, index_t n, T** work) {
+  if (prefer_partition(batch, n)) {
+    *work = carver.take<T>(4 * batch * n);
+    return FallbackQueue<T>{};
+  }
   *work = carver.take<T>(2 * batch * n);
   return carve_queue<T>(carver, batch, 4 * n);
 }
@@ -103,12 +130,19 @@ void tridiagonal_solve(const TridiagonalSystems<T>& s, T* x, index_t* status, vo
     ScratchCarver carver(scratch);
     T* work;
     const auto queue = carve<T>(carver, s.batch, s.n, &work);
-    reset_queue(queue, stream);
     const Operands<T> ops{s};
-    thomas_per_system<T><<<blocks_for(s.batch), kThreads, 0, stream>>>(ops, x, work, queue);
-    check(cudaGetLastError(), "tridiagonal_solve kernel launch");
-    gepp_queued<T><<<blocks_for(queue.slots), kThreads, 0, stream>>>(ops, x, status, queue);
-    check(cudaGetLastError(), "tridiagonal_solve fallback launch");
+    if (prefer_partition(s.batch, s.n)) {
+      const int workers = partition_workers(s.n);
+      partition_per_block<T><<<unsigned(s.batch), workers, partition_shared_bytes<T>(workers),
+                               stream>>>(ops, x, work, status);
+      check(cudaGetLastError(), "tridiagonal_solve kernel launch");
+    } else {
+      reset_queue(queue, stream);
+      thomas_per_system<T><<<blocks_for(s.batch), kThreads, 0, stream>>>(ops, x, work, queue);
+      check(cudaGetLastError(), "tridiagonal_solve kernel launch");
+      gepp_queued<T><<<blocks_for(queue.slots), kThreads, 0, stream>>>(ops, x, status, queue);
+      check(cudaGetLastError(), "tridiagonal_solve fallback launch");
+    }
   }
   if (status) {
     finish_status<T><<<1, 1, 0, stream>>>(status);
