@@ -116,10 +116,6 @@ def gpu_rows(x: Any, name: str, dtype: np.dtype | None = None) -> tuple[Any, tup
     return x, shape
 
 
-def pointer(x: Any, name: str, stream: int) -> int:
-    return _gpu.device_views([(x, name)], stream)[0].ptr
-
-
 def gpu_lambda(lam: Any, batch: tuple[int, ...], like: Any) -> tuple[Any, int]:
     """lam on the device as the kernels take it (float64, one value or one per signal) and its
     stride."""

@@ -104,12 +104,13 @@ OPTKERN_HD TautStatus taut_string_denoise(index_t n, const X& x, Acc lam, Acc sc
   // rounding (two collinear pieces, which ties such as lam = lambda_max produce) joins its
   // run, so that every segment of y is one exact value and no jump is a rounding artefact.
   // The rounding of a slope is relative to the mean magnitude of the terms summed into it.
-  bool finite = true;
+  Acc poison = 0;  // stays 0 while every value is finite (inf * 0 and NaN * 0 are NaN); a
+                   // floating-point flag leaves the general registers to the chains
   index_t written = 0;  // y[0, written) is decided: the apex sits at column `written`
   TautSegment<Acc> run{0, Acc(0), Acc(0), Acc(0)};
   auto flush = [&] {
     const Acc value = run.slope * unscale;
-    finite = finite && std::isfinite(value);
+    poison += value * Acc(0);
     for (index_t i = written - run.dx; i < written; ++i) y[i] = value;
   };
   auto emit = [&](const TautSegment<Acc>& s) {
@@ -118,7 +119,7 @@ OPTKERN_HD TautStatus taut_string_denoise(index_t n, const X& x, Acc lam, Acc sc
     const Acc dx_s = Acc(s.dx), dx_run = Acc(run.dx);
     const Acc tie = Acc(16) * std::numeric_limits<Acc>::epsilon() *
                     max_of(s.mag * dx_run, run.mag * dx_s);
-    finite = finite && std::isfinite(tie);
+    poison += tie * Acc(0);
     if (run.dx > 0 && std::fabs(s.slope - run.slope) * (dx_s * dx_run) <= tie) {
       run.dx += s.dx;
       run.dy += s.dy;
@@ -165,15 +166,15 @@ OPTKERN_HD TautStatus taut_string_denoise(index_t n, const X& x, Acc lam, Acc sc
     }
     return upper_size != 0 && lower_size != 0;
   };
-  if (!column(Acc(x[0]) * scale, lam)) return TautStatus::kOutOfMemory;
-  for (index_t k = 1; k + 1 < n; ++k)
-    if (!column(Acc(x[k]) * scale, Acc(0))) return TautStatus::kOutOfMemory;
-  if (!column(Acc(x[n - 1]) * scale, -lam)) return TautStatus::kOutOfMemory;
+  for (index_t k = 0; k < n; ++k) {  // one call site, so that `column` is inlined
+    const Acc ends = k == 0 ? lam : (k == n - 1 ? -lam : Acc(0));
+    if (!column(Acc(x[k]) * scale, ends)) return TautStatus::kOutOfMemory;
+  }
   // Both chains end at (n, r_n) and at most one of them still bends: follow that one.
   const TautChain<Acc>& path = upper.size() > 1 ? upper : lower;
   for (const TautSegment<Acc>* s = path.head; s != path.tail; ++s) emit(*s);
   flush();
-  return finite ? TautStatus::kDone : TautStatus::kOverflow;
+  return poison == Acc(0) ? TautStatus::kDone : TautStatus::kOverflow;
 }
 
 }  // namespace optkern::detail
