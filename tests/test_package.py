@@ -53,10 +53,11 @@ def test_set_num_threads_rejects_non_integers(bad):
         optkern.set_num_threads(bad)
 
 
-@pytest.mark.parametrize("module", ["optkern", "optkern._backend", "optkern.linalg",
-                                    "optkern.givens._factorize", "optkern.givens._jacobi",
-                                    "optkern.givens._sequence", "optkern.givens._metrics",
-                                    "optkern.givens._graphs", "optkern.givens._planted"])
+@pytest.mark.parametrize("module", [
+    "optkern", "optkern._backend", "optkern.linalg", "optkern._tridiagonal", "optkern.tv",
+    "optkern.givens._factorize", "optkern.givens._jacobi", "optkern.givens._sequence",
+    "optkern.givens._metrics", "optkern.givens._graphs", "optkern.givens._planted",
+])
 def test_docstring_examples_run(module):
     mod = importlib.import_module(module)
     result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)

@@ -15,10 +15,17 @@ namespace optkern::bindings {
 
 namespace py = pybind11;
 
+// Whether x holds T. Equal dtypes need not be one object (arrays that were unpickled or
+// made by another extension carry their own dtype instances), so identity is only the fast path.
+template <class T>
+bool has_dtype(const py::array& x) {
+  const auto expected = py::dtype::of<T>();
+  return x.dtype().is(expected) || x.dtype().equal(expected);
+}
+
 template <class T>
 void require_dtype(const py::array& x, const char* name) {
-  if (!x.dtype().is(py::dtype::of<T>()))
-    throw py::type_error(std::string(name) + ": internal dtype mismatch");
+  if (!has_dtype<T>(x)) throw py::type_error(std::string(name) + ": internal dtype mismatch");
 }
 
 // Element strides of a NumPy array (NumPy counts bytes).

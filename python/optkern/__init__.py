@@ -1,7 +1,10 @@
 """optkern: compiled kernels between numerical optimisation and deep learning.
 
-Areas (one module each): :mod:`optkern.linalg` (batched matmul on CPU and GPU).
-:mod:`optkern.givens` approximates orthogonal matrices by few Givens rotations.
+Areas, one module each:
+
+- :mod:`optkern.linalg`: batched matmul (and batched tridiagonal solves) on CPU and GPU;
+- :mod:`optkern.tv`: 1-D total variation denoising, exact and IRLS, with its exact backward;
+- :mod:`optkern.givens`: approximating orthogonal matrices by few Givens rotations.
 """
 
 from optkern._backend import (
@@ -13,6 +16,7 @@ from optkern._backend import (
 )
 from optkern import linalg
 from optkern import givens
+from optkern import tv
 
 __all__ = [
     "__version__",
@@ -22,4 +26,5 @@ __all__ = [
     "set_num_threads",
     "linalg",
     "givens",
+    "tv",
 ]

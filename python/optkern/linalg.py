@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from optkern import _backend, _gpu
+from optkern._tridiagonal import tridiagonal_solve
 from optkern._validation import (
     as_array,
     broadcast_batch,
@@ -17,7 +18,7 @@ from optkern._validation import (
     result_dtype,
 )
 
-__all__ = ["bmm"]
+__all__ = ["bmm", "tridiagonal_solve"]
 
 _MAX_BATCH_DIMS = 8  # kMaxBatchDims in cpp/include/optkern/linalg.hpp
 

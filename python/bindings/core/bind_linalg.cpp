@@ -45,7 +45,7 @@ void bmm_same_batch(const py::array& a, const py::array& b, py::array& out) {
 
 void bind_linalg(py::module_& m) {
   m.def("bmm_same_batch", [](const py::array& a, const py::array& b, py::array& out) {
-    if (out.dtype().is(py::dtype::of<double>())) {
+    if (has_dtype<double>(out)) {
       bmm_same_batch<double>(a, b, out);
     } else {
       bmm_same_batch<float>(a, b, out);
@@ -58,7 +58,7 @@ void bind_linalg(py::module_& m) {
                   const std::vector<index_t>& extents, const std::vector<index_t>& a_batch,
                   const std::vector<index_t>& b_batch, const std::vector<index_t>& c_batch) {
     const BatchShape batch = batch_shape(extents);
-    if (out.dtype().is(py::dtype::of<double>())) {
+    if (has_dtype<double>(out)) {
       bmm_array<double>(a, b, out, batch, a_batch, b_batch, c_batch);
     } else {
       bmm_array<float>(a, b, out, batch, a_batch, b_batch, c_batch);

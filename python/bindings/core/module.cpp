@@ -10,6 +10,7 @@ namespace py = pybind11;
 namespace optkern::bindings {
 void bind_linalg(py::module_& m);
 void bind_givens(py::module_& m);
+void bind_tv(py::module_& m);
 }
 
 PYBIND11_MODULE(_core, m) {
@@ -31,4 +32,5 @@ PYBIND11_MODULE(_core, m) {
 
   optkern::bindings::bind_linalg(m);
   optkern::bindings::bind_givens(m);
+  optkern::bindings::bind_tv(m);
 }

@@ -1,0 +1,52 @@
+// The exact backward of the 1-D TV prox for one signal: O(n), one pass to find the scale, one
+// to average. The derivation is in tests/reference/tv.py: y is constant on maximal segments
+// S = [a..b]; dy/dx averages over each segment (block-diagonal 1/|S| blocks, NOT the identity
+// the lecture notes claim), and y_S = mean(x_S) - lam (v_b - v_{a-1}) / |S| with
+// v_k = sign(y_k - y_{k+1}) (0 at both ends) gives dy_S/dlam = -(v_b - v_{a-1}) / |S|.
+#pragma once
+
+#include <cmath>
+
+#include "optkern/common.hpp"
+#include "optkern/detail/hd.hpp"
+
+namespace optkern::detail {
+
+template <class Acc>
+OPTKERN_HD inline Acc sign_of(Acc v) {
+  return Acc((v > Acc(0)) - (v < Acc(0)));
+}
+
+// grad_x = segment means of grad_y; returns dL/dlam for this signal. Neighbours y_k, y_{k+1}
+// belong to one segment when |y_k - y_{k+1}| <= rtol * max|y|: exact solvers give exactly
+// equal values inside a segment, iterative ones only nearly equal. grad_x may alias grad_y.
+template <class Acc, class Y, class G, class GX>
+OPTKERN_HD Acc segment_vjp(index_t n, const Y& y, const G& grad_y, Acc rtol, const GX& grad_x) {
+  if (n <= 0) return Acc(0);
+  Acc scale = 0;
+  for (index_t k = 0; k < n; ++k) scale = max_of(scale, std::fabs(Acc(y[k])));
+  const Acc tol = rtol * scale;
+  Acc grad_lam = 0, left = 0, sum = Acc(grad_y[0]);
+  index_t start = 0;
+  Acc prev = Acc(y[0]);
+  for (index_t k = 1; k <= n; ++k) {
+    const Acc cur = k < n ? Acc(y[k]) : prev;
+    if (k < n && std::fabs(cur - prev) <= tol) {
+      sum += Acc(grad_y[k]);
+      prev = cur;
+      continue;
+    }
+    const Acc mean = sum / Acc(k - start);
+    const Acc right = k < n ? sign_of(prev - cur) : Acc(0);
+    grad_lam -= (right - left) * mean;
+    const Acc next = k < n ? Acc(grad_y[k]) : Acc(0);  // read before grad_x may overwrite it
+    for (index_t i = start; i < k; ++i) grad_x[i] = mean;
+    left = right;
+    start = k;
+    sum = next;
+    prev = cur;
+  }
+  return grad_lam;
+}
+
+}  // namespace optkern::detail

@@ -1,0 +1,38 @@
+// 1-D total variation denoising on the CPU: for each signal x of length n,
+//
+//   y = argmin_u  1/2 |u - x|^2 + lam * sum_k |u_k - u_{k+1}|,
+//
+// exactly (the taut string method, O(n)) or by the lecture notes' iteration (IRLS/MM with an
+// O(n) tridiagonal solve per step), and the exact backward (segment means). Signals are `batch`
+// contiguous rows of n; lam is lam[b * lam_stride] for signal b (lam_stride 0: one value for
+// all). float signals are computed in double. Everything is threaded over the batch with
+// num_threads threads (0: optkern::num_threads()); a single signal runs on one thread.
+#pragma once
+
+#include "optkern/common.hpp"
+
+namespace optkern {
+
+// Exact solution into y (batch x n; y may be x itself). Throws std::invalid_argument for a
+// negative or non-finite lam.
+template <class T>
+void tv_denoise(index_t batch, index_t n, const T* x, const double* lam, index_t lam_stride, T* y,
+                int num_threads = 0);
+
+// The lecture notes' iteration from u = x, at most max_iter (>= 1) steps per signal, each
+// signal stopping on its own once max|u_new - u| <= tol * max|u_new| (tol > 0). nit[b] and
+// change[b] receive each signal's iteration count and last relative change.
+template <class T>
+void tv_denoise_irls(index_t batch, index_t n, const T* x, const double* lam, index_t lam_stride,
+                     double tol, index_t max_iter, T* y, index_t* nit, double* change,
+                     int num_threads = 0);
+
+// Backward of the prox at its solution y for a loss gradient grad_y: grad_x (batch x n; may be
+// grad_y itself) gets the mean of grad_y over each constant segment of y, and grad_lam[b] the
+// derivative of the loss with respect to signal b's lam. Neighbours closer than
+// rtol * max_k |y_k| (rtol >= 0) count as one segment.
+template <class T>
+void tv_denoise_vjp(index_t batch, index_t n, const T* y, const T* grad_y, double rtol, T* grad_x,
+                    double* grad_lam, int num_threads = 0);
+
+}  // namespace optkern

@@ -1,0 +1,331 @@
+"""The CUDA paths of :mod:`optkern.tv` and ``optkern.linalg.tridiagonal_solve``.
+
+Two kinds of input, as in :func:`optkern.linalg.bmm`:
+
+* GPU arrays (CuPy, torch, any DLPack producer on a CUDA device) are used in place, on the
+  producer's current stream, and results come back as arrays of the same kind. Nothing is
+  copied to the host and nothing synchronises, so their values are not checked: NaN in a
+  signal or an invalid λ gives NaN for that signal, and singular tridiagonal systems give NaN
+  rows instead of an exception.
+* NumPy inputs are checked on the host exactly as on the CPU, copied to the device, solved,
+  and copied back (:class:`optkern._gpu.HostStaging`).
+
+Kernels take C-contiguous (batch, n) rows; scratch memory comes from the input's own library
+(its memory pool) or from the staging buffers.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from optkern import _backend, _gpu
+from optkern._tridiagonal import NAMES, flat_rows, system_layout
+from optkern._validation import (
+    as_array,
+    as_float_array,
+    describe,
+    fail,
+    is_gpu_array,
+    result_dtype,
+)
+from optkern.tv import (
+    default_rtol,
+    finite_signals,
+    lambda_rows,
+    lambda_shape,
+    make_result,
+    sum_to_shape,
+    vjp_inputs,
+)
+
+# How the exact solver and the backward map signals to threads (TvMapping in
+# cuda/include/optkern/cuda/tv.hpp): 0 picks, 1 forces shared-memory staging, 2 global memory.
+MAPPINGS = {"auto": 0, "staged": 1, "direct": 2}
+UINT8 = np.dtype(np.uint8)
+INT64 = np.dtype(np.int64)
+FLOAT64 = np.dtype(np.float64)
+
+
+# --- the few array operations needed on GPU arrays, through their own library ---------------
+
+
+def _xp(x: Any) -> Any:
+    library = _gpu.library_of(x)
+    if library == "torch":
+        import torch
+
+        return torch
+    if library == "cupy":
+        import cupy
+
+        return cupy
+    if library == "namespace":
+        return x.__array_namespace__()
+    fail("x", "a CuPy array, a torch tensor or an array-API array", describe(x))
+
+
+def contiguous(x: Any) -> Any:
+    if _gpu.library_of(x) == "torch":
+        return x.contiguous()
+    xp = _xp(x)
+    return xp.ascontiguousarray(x) if hasattr(xp, "ascontiguousarray") else xp.asarray(x, copy=True)
+
+
+def broadcast(x: Any, shape: tuple[int, ...]) -> Any:
+    if tuple(x.shape) == tuple(shape):
+        return x
+    if _gpu.library_of(x) == "torch":
+        return x.expand(shape)
+    return _xp(x).broadcast_to(x, shape)
+
+
+def device_copy(host: np.ndarray, like: Any) -> Any:
+    """A GPU array of `like`'s kind and device holding `host`."""
+    library = _gpu.library_of(like)
+    if library == "torch":
+        import torch
+
+        return torch.as_tensor(host, device=like.device)
+    if library == "cupy":
+        import cupy
+
+        with like.device:
+            return cupy.asarray(host)
+    return _xp(like).asarray(host, device=like.device)
+
+
+def sum_axes(x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+    if not axes:
+        return x
+    if _gpu.library_of(x) == "torch":
+        return x.sum(dim=axes, keepdim=keepdims)
+    return x.sum(axis=axes, keepdims=keepdims)
+
+
+def gpu_rows(x: Any, name: str, dtype: np.dtype | None = None) -> tuple[Any, tuple[int, ...]]:
+    """x as a C-contiguous float GPU array (dtype policy, or `dtype`), and its shape."""
+    if not is_gpu_array(x):
+        fail(name, "a GPU array like the other inputs", describe(x))
+    x = contiguous(_gpu.as_device_float(x, name, dtype))
+    shape = tuple(int(e) for e in x.shape)
+    if len(shape) < 1:
+        fail(name, "an array with at least 1 dimensions", f"shape {shape}")
+    return x, shape
+
+
+def gpu_lambda(lam: Any, batch: tuple[int, ...], like: Any) -> tuple[Any, int]:
+    """lam on the device as the kernels take it (float64, one value or one per signal) and its
+    stride."""
+    shape = lambda_shape(lam, batch)
+    if not is_gpu_array(lam):
+        rows = lambda_rows(lam, batch)  # checked on the host
+        return device_copy(rows, like), 0 if rows.size == 1 else 1
+    lam = _gpu.as_device_float(lam, "lam", FLOAT64)
+    if math.prod(shape) == 1:
+        return contiguous(lam.reshape((1,))), 0
+    if len(shape) == len(batch) + 1:  # the keepdims form
+        lam = lam.reshape(shape[:-1])
+    return contiguous(broadcast(lam, batch)).reshape((math.prod(batch),)), 1
+
+
+# --- denoise ----------------------------------------------------------------------------------
+
+
+def denoise(x: Any, lam: Any, method: str, tol: float, max_iter: int, return_info: bool,
+            mapping: str = "auto", budget: int = -1) -> Any:
+    """optkern.tv.denoise on the device. mapping and budget (Condat's step budget; 0 sends
+    every signal to the taut string) exist for benchmarks and tests."""
+    if not is_gpu_array(x):
+        if is_gpu_array(lam):
+            fail("lam", "a host value or array when x is a NumPy array", describe(lam))
+        return _denoise_host(x, lam, method, tol, max_iter, return_info, mapping, budget)
+    x, shape = gpu_rows(x, "x")
+    dtype = _gpu.dlpack_view(x, "x").dtype
+    batch, n = shape[:-1], shape[-1]
+    count = math.prod(batch)
+    stream = _gpu.current_stream(x)
+    lam_dev, lam_stride = gpu_lambda(lam, batch, x)
+    y = _gpu.empty_like_kind(x, shape, dtype)
+    cuda = _backend._cuda
+    if method == "exact":
+        nbytes = cuda.tv_denoise_scratch_bytes(count, n)
+        scratch = _gpu.empty_like_kind(x, (max(nbytes, 1),), UINT8)
+        ptrs = _gpu.device_views([(x, "x"), (lam_dev, "lam"), (y, "y"), (scratch, "scratch")],
+                                 stream)
+        cuda.tv_denoise(dtype.char, count, n, ptrs[0].ptr, ptrs[1].ptr, lam_stride, ptrs[2].ptr,
+                        ptrs[3].ptr, nbytes, stream, MAPPINGS[mapping], budget)
+        if not return_info:
+            return y
+        nit = _gpu.empty_like_kind(x, batch, INT64)
+        change = _gpu.empty_like_kind(x, batch, FLOAT64)
+        nit[...] = 0
+        change[...] = 0
+        return make_result(y, nit, change, method, tol)
+    nbytes = cuda.tv_denoise_irls_scratch_bytes(count, n)
+    scratch = _gpu.empty_like_kind(x, (max(nbytes, 1),), UINT8)
+    nit = _gpu.empty_like_kind(x, batch, INT64)
+    change = _gpu.empty_like_kind(x, batch, FLOAT64)
+    ptrs = _gpu.device_views([(x, "x"), (lam_dev, "lam"), (y, "y"), (nit, "nit"),
+                              (change, "change"), (scratch, "scratch")], stream)
+    cuda.tv_denoise_irls(dtype.char, count, n, ptrs[0].ptr, ptrs[1].ptr, lam_stride, tol, max_iter,
+                         ptrs[2].ptr, ptrs[3].ptr, ptrs[4].ptr, ptrs[5].ptr, nbytes, stream)
+    return make_result(y, nit, change, method, tol) if return_info else y
+
+
+def _denoise_host(x: Any, lam: Any, method: str, tol: float, max_iter: int, return_info: bool,
+                  mapping: str, budget: int) -> Any:
+    x = finite_signals(x, "x")
+    batch, n = x.shape[:-1], x.shape[-1]
+    count = math.prod(batch)
+    lam_rows = lambda_rows(lam, batch)
+    lam_stride = 0 if lam_rows.size == 1 else 1
+    y = np.empty(x.shape, x.dtype)
+    nit, change = np.zeros(count, np.int64), np.zeros(count)
+    cuda = _backend._cuda
+    with _gpu.HostStaging() as staging:
+        px, pl = staging.upload(x), staging.upload(lam_rows)
+        py = staging.alloc(y.nbytes)
+        if method == "exact":
+            nbytes = cuda.tv_denoise_scratch_bytes(count, n)
+            cuda.tv_denoise(x.dtype.char, count, n, px, pl, lam_stride, py,
+                            staging.alloc(nbytes), nbytes, staging.stream, MAPPINGS[mapping],
+                            budget)
+        else:
+            nbytes = cuda.tv_denoise_irls_scratch_bytes(count, n)
+            pn, pc = staging.alloc(nit.nbytes), staging.alloc(change.nbytes)
+            cuda.tv_denoise_irls(x.dtype.char, count, n, px, pl, lam_stride, tol, max_iter, py,
+                                 pn, pc, staging.alloc(nbytes), nbytes, staging.stream)
+            staging.download(pn, nit)
+            staging.download(pc, change)
+        staging.download(py, y)
+    if not return_info:
+        return y
+    return make_result(y, nit.reshape(batch), change.reshape(batch), method, tol)
+
+
+# --- the backward -----------------------------------------------------------------------------
+
+
+def denoise_vjp(y: Any, grad_y: Any, lam: Any, rtol: float | None,
+                mapping: str = "auto") -> tuple[Any, Any]:
+    if not (is_gpu_array(y) or is_gpu_array(grad_y)):
+        if is_gpu_array(lam):
+            fail("lam", "a host value or array when y is a NumPy array", describe(lam))
+        return _vjp_host(y, grad_y, lam, rtol, mapping)
+    y_view = _gpu.dlpack_view(y, "y") if is_gpu_array(y) else None
+    g_view = _gpu.dlpack_view(grad_y, "grad_y") if is_gpu_array(grad_y) else None
+    if y_view is None or g_view is None:
+        fail("grad_y" if g_view is None else "y", "a GPU array like the other input",
+             describe(grad_y if g_view is None else y))
+    dtype = result_dtype((y_view.dtype, "y"), (g_view.dtype, "grad_y"))
+    y, shape = gpu_rows(y, "y", dtype)
+    grad_y, g_shape = gpu_rows(grad_y, "grad_y", dtype)
+    if g_shape != shape:
+        fail("grad_y", f"the shape of y {shape}", f"shape {g_shape}")
+    batch, n = shape[:-1], shape[-1]
+    count = math.prod(batch)
+    lam_shape = lambda_shape(lam, batch)
+    if not is_gpu_array(lam):
+        lambda_rows(lam, batch)  # checks the values as denoise does
+    stream = _gpu.current_stream(y)
+    grad_x = _gpu.empty_like_kind(y, shape, dtype)
+    per_signal = _gpu.empty_like_kind(y, batch, FLOAT64)
+    ptrs = _gpu.device_views([(y, "y"), (grad_y, "grad_y"), (grad_x, "grad_x"),
+                              (per_signal, "grad_lam")], stream)
+    _backend._cuda.tv_denoise_vjp(dtype.char, count, n, ptrs[0].ptr, ptrs[1].ptr,
+                                  default_rtol(rtol, dtype), ptrs[2].ptr, ptrs[3].ptr, stream,
+                                  MAPPINGS[mapping])
+    grad_lam = _reduce_gpu(per_signal, lam_shape)
+    return grad_x, _gpu.as_device_float(grad_lam, "grad_lam", dtype)
+
+
+def _reduce_gpu(per_signal: Any, shape: tuple[int, ...]) -> Any:
+    """sum_to_shape (optkern.tv) with the array's own library."""
+    if len(shape) == per_signal.ndim + 1:
+        return _reduce_gpu(per_signal, shape[:-1]).reshape(shape)
+    lead = per_signal.ndim - len(shape)
+    out = sum_axes(per_signal, tuple(range(lead)), keepdims=False)
+    axes = tuple(i for i, e in enumerate(shape) if e == 1 and out.shape[i] != 1)
+    return sum_axes(out, axes, keepdims=True).reshape(shape)
+
+
+def _vjp_host(y: Any, grad_y: Any, lam: Any, rtol: float | None,
+              mapping: str) -> tuple[np.ndarray, Any]:
+    y_arr, g_arr, lam_shape = vjp_inputs(y, grad_y, lam)
+    dtype, batch, n = y_arr.dtype, y_arr.shape[:-1], y_arr.shape[-1]
+    count = math.prod(batch)
+    grad_x = np.empty(y_arr.shape, dtype)
+    per_signal = np.empty(count)
+    with _gpu.HostStaging() as staging:
+        py, pg = staging.upload(y_arr), staging.upload(g_arr)
+        pgx, pgl = staging.alloc(grad_x.nbytes), staging.alloc(per_signal.nbytes)
+        _backend._cuda.tv_denoise_vjp(dtype.char, count, n, py, pg, default_rtol(rtol, dtype),
+                                      pgx, pgl, staging.stream, MAPPINGS[mapping])
+        staging.download(pgx, grad_x)
+        staging.download(pgl, per_signal)
+    grad_lam = sum_to_shape(per_signal.reshape(batch), lam_shape).astype(dtype)
+    return grad_x, grad_lam[()] if grad_lam.ndim == 0 else grad_lam
+
+
+# --- tridiagonal_solve ------------------------------------------------------------------------
+
+
+def tridiagonal_solve(lower: Any, diag: Any, upper: Any, rhs: Any) -> Any:
+    operands = (lower, diag, upper, rhs)
+    on_gpu = [is_gpu_array(a) for a in operands]
+    if not any(on_gpu):
+        return _tridiagonal_host(operands)
+    if not all(on_gpu):
+        name = NAMES[on_gpu.index(False)]
+        fail(name, "a GPU array like the other operands", describe(operands[on_gpu.index(False)]))
+    views = [_gpu.dlpack_view(a, name) for a, name in zip(operands, NAMES)]
+    dtype = result_dtype(*((v.dtype, name) for v, name in zip(views, NAMES)))
+    arrays = [gpu_rows(a, name, dtype)[0] for a, name in zip(operands, NAMES)]
+    arrays, batch, n = system_layout(arrays)
+    count = math.prod(batch)
+    rows = []
+    for a in arrays:
+        if math.prod(a.shape[:-1]) == 1:
+            rows.append((contiguous(a.reshape((1, n))), 0))
+        else:
+            rows.append((contiguous(broadcast(a, batch + (n,))).reshape((count, n)), n))
+    x = _gpu.empty_like_kind(arrays[3], batch + (n,), dtype)
+    stream = _gpu.current_stream(x)
+    cuda = _backend._cuda
+    nbytes = cuda.tridiagonal_solve_scratch_bytes(dtype.char, count, n)
+    scratch = _gpu.empty_like_kind(x, (max(nbytes, 1),), UINT8)
+    ptrs = _gpu.device_views([(a, name) for (a, _), name in zip(rows, NAMES)]
+                             + [(x, "x"), (scratch, "scratch")], stream)
+    cuda.tridiagonal_solve(dtype.char, count, n,
+                           [(p.ptr, stride) for p, (_, stride) in zip(ptrs[:4], rows)],
+                           ptrs[4].ptr, 0, ptrs[5].ptr, nbytes, stream)
+    return x
+
+
+def _tridiagonal_host(operands: tuple[Any, ...]) -> np.ndarray:
+    arrays = [as_array(a, name) for a, name in zip(operands, NAMES)]
+    dtype = result_dtype(*((a.dtype, name) for a, name in zip(arrays, NAMES)))
+    arrays = [as_float_array(a, name, dtype, min_ndim=1) for a, name in zip(arrays, NAMES)]
+    arrays, batch, n = system_layout(arrays)
+    count = math.prod(batch)
+    rows = [flat_rows(a, batch, n) for a in arrays]
+    x = np.empty((count, n), dtype)
+    status = np.zeros(2, np.int64)
+    cuda = _backend._cuda
+    with _gpu.HostStaging() as staging:
+        ptrs = [(staging.upload(r), 0 if r.shape[0] == 1 and count != 1 else n) for r in rows]
+        px, ps = staging.alloc(x.nbytes), staging.alloc(status.nbytes)
+        nbytes = cuda.tridiagonal_solve_scratch_bytes(dtype.char, count, n)
+        cuda.tridiagonal_solve(dtype.char, count, n, ptrs, px, ps, staging.alloc(nbytes), nbytes,
+                               staging.stream)
+        staging.download(px, x)
+        staging.download(ps, status)
+    if status[0]:
+        index = np.unravel_index(int(status[1]), batch) if batch else ()
+        raise np.linalg.LinAlgError(
+            f"diag: the system at batch index {tuple(int(i) for i in index)} is singular"
+            + (f" ({int(status[0])} singular systems)" if status[0] > 1 else ""))
+    return x.reshape(batch + (n,))
