@@ -374,6 +374,9 @@ def sinkhorn_vjp(
         fail("on_singular", "'raise' or 'nan'", repr(on_singular))
     P = as_float_array(P, "P", min_ndim=2)
     dtype = P.dtype
+    m, n = P.shape[-2:]
+    if m == 0 or n == 0:
+        fail("P", "at least one row and one column", f"shape {P.shape}")
     if P.size and P.min() < 0:
         fail("P", "a transport plan with entries >= 0", "a negative entry")
     grad_P = as_float_array(grad_P, "grad_P", contiguous=False)
@@ -383,9 +386,6 @@ def sinkhorn_vjp(
         fail("grad_P", f"an array that broadcasts to P's shape {P.shape}",
              f"shape {grad_P.shape}")
     grad_P = np.ascontiguousarray(grad_P, dtype=dtype)
-    m, n = P.shape[-2:]
-    if m == 0 or n == 0:
-        fail("P", "at least one row and one column", f"shape {P.shape}")
     batch_shape = P.shape[:-2]
     if a is not None:
         a = _checks.weights(a, "a", m, dtype, "rows")
