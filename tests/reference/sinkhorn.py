@@ -113,5 +113,7 @@ def point_cloud_cost(m: int, n: int | None = None, seed: int = 27, dim: int = 2)
     n = m if n is None else n
     x = rng.standard_normal((m, dim))
     y = rng.standard_normal((n, dim)) @ np.array([[1.0, 0.8], [0.8, 1.0]])[:dim, :dim] + 1.0
-    M = ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)
+    # |x - y|^2 = |x|^2 + |y|^2 - 2 x.y, without an m x n x dim temporary
+    M = (x**2).sum(1)[:, None] + (y**2).sum(1)[None, :] - 2 * x @ y.T
+    M = np.maximum(M, 0.0)
     return M / M.max()

@@ -13,34 +13,48 @@
 // positive definite block exactly when the support of P is connected.
 #include <omp.h>
 
-#include <Eigen/Cholesky>
-#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "optkern/ot.hpp"
 #include "optkern/threads.hpp"
 #include "ot/team.hpp"
+#include "ot/team_cholesky.hpp"
 
 namespace optkern {
 namespace {
 
-using MatrixD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using detail::MatrixD;
+using detail::Team;
 using VectorD = Eigen::VectorXd;
 
-// Buffers for one problem, reused across a thread's problems. Written by the team's first
-// thread where noted, between barriers.
+// Buffers for one problem, allocated once for the largest sizes and reused across a thread's
+// (or a team's) problems; the team writes them between barriers as noted.
 struct VjpWork {
+  VjpWork(index_t m, index_t n, int team_size)
+      : r(std::size_t(m)), c(std::size_t(n)), rho(std::size_t(m)), kappa(std::size_t(n)),
+        partial(std::size_t(team_size) * 2 * std::size_t(n)), small(std::size_t(std::min(m, n))),
+        large(std::size_t(std::max(m, n))), scale(std::size_t(std::max(m, n))),
+        G(std::min(m, n), std::max(m, n)), S(std::min(m, n), std::min(m, n)),
+        diag(std::size_t(std::min(m, n))), x(std::min(m, n)), rhs(std::min(m, n)),
+        y(std::max(m, n)), lambda(std::size_t(m)), mu(std::size_t(n)) {}
+
   std::vector<double> r, c, rho, kappa;  // marginals of P and of W*P
+  std::vector<double> partial;           // per thread: column sums of P and of W*P
   std::vector<index_t> small, large;     // active (nonzero) indices of the two sides
-  bool by_rows = true;                   // whether the rows are the smaller side
-  MatrixD G;                             // P on the active support, scaled by 1/sqrt(d_large)
+  std::vector<double> scale;             // 1 / sqrt(d_large) per active large index
+  MatrixD G;                             // P on the active support, scaled: k x l used
   MatrixD S;                             // Gram matrix, then the Laplacian, then its factor
-  VectorD x, y;                          // the multipliers of the small and large side
-  std::vector<double> lambda, mu;        // the row and column multipliers, NaN where inactive
+  std::vector<double> diag;              // the Laplacian's diagonal
+  VectorD x, rhs, y;                     // multipliers of the small and the large side
+  std::vector<double> lambda, mu;        // row and column multipliers, NaN where inactive
+  index_t k = 0, l = 0;                  // active sizes of the small and the large side
+  bool by_rows = true;                   // whether the rows are the smaller side
+  bool ok = true;                        // team flag for the factorization
   SinkhornVjpStatus status = SinkhornVjpStatus::ok;
 
   const std::vector<double>& d_large() const { return by_rows ? c : r; }
@@ -48,56 +62,106 @@ struct VjpWork {
   const std::vector<double>& rhs_large() const { return by_rows ? kappa : rho; }
 };
 
-// Marginals of P and W*P, the active supports, the side to eliminate, and G.
+// r, rho (my rows) and c, kappa (summed over the team's per-thread partials).
 template <class T>
-void prepare(index_t m, index_t n, const T* P, const T* Wg, VjpWork& w) {
-  w.r.assign(std::size_t(m), 0.0);
-  w.c.assign(std::size_t(n), 0.0);
-  w.rho.assign(std::size_t(m), 0.0);
-  w.kappa.assign(std::size_t(n), 0.0);
-  for (index_t i = 0; i < m; ++i) {
+void marginals(index_t m, index_t n, const T* P, const T* Wg, VjpWork& w, Team& team) {
+  double* cp = w.partial.data() + std::size_t(team.rank) * 2 * std::size_t(n);
+  double* kp = cp + n;
+  std::fill(cp, cp + 2 * n, 0.0);
+  const auto [r0, r1] = team.share(m);
+  for (index_t i = r0; i < r1; ++i) {
     double r = 0, rho = 0;
     for (index_t j = 0; j < n; ++j) {
       const double p = double(P[i * n + j]), wp = p * double(Wg[i * n + j]);
       r += p;
       rho += wp;
-      w.c[std::size_t(j)] += p;
-      w.kappa[std::size_t(j)] += wp;
+      cp[j] += p;
+      kp[j] += wp;
     }
     w.r[std::size_t(i)] = r;
     w.rho[std::size_t(i)] = rho;
   }
-  std::vector<index_t> rows, cols;
-  for (index_t i = 0; i < m; ++i)
-    if (w.r[std::size_t(i)] > 0) rows.push_back(i);
-  for (index_t j = 0; j < n; ++j)
-    if (w.c[std::size_t(j)] > 0) cols.push_back(j);
-  w.by_rows = rows.size() <= cols.size();
-  w.small = w.by_rows ? rows : cols;
-  w.large = w.by_rows ? cols : rows;
-  const index_t k = index_t(w.small.size()), l = index_t(w.large.size());
-  std::vector<double> scale(static_cast<std::size_t>(l));
-  for (index_t q = 0; q < l; ++q)
-    scale[std::size_t(q)] = 1.0 / std::sqrt(w.d_large()[std::size_t(w.large[std::size_t(q)])]);
-  w.G.resize(k, l);
-  for (index_t p = 0; p < k; ++p)
-    for (index_t q = 0; q < l; ++q) {
-      const index_t s = w.small[std::size_t(p)], t = w.large[std::size_t(q)];
-      w.G(p, q) = double(w.by_rows ? P[s * n + t] : P[t * n + s]) * scale[std::size_t(q)];
+  team.sync();
+  const auto [c0, c1] = team.share(n);
+  for (index_t j = c0; j < c1; ++j) {
+    double c = 0, kappa = 0;
+    for (int t = 0; t < team.size; ++t) {
+      c += w.partial[std::size_t(t) * 2 * std::size_t(n) + std::size_t(j)];
+      kappa += w.partial[std::size_t(t) * 2 * std::size_t(n) + std::size_t(n + j)];
     }
-  w.S.resize(k, k);
+    w.c[std::size_t(j)] = c;
+    w.kappa[std::size_t(j)] = kappa;
+  }
+  team.sync();
 }
 
-// Lower triangle of S = G G^T, split over the team in row blocks of equal area (the block
-// of rows [p0, p1) needs columns [0, p1)). Eigen's GEMM runs single-threaded inside a team.
-void gram_lower(const MatrixD& G, MatrixD& S, detail::Team& team) {
-  const index_t k = G.rows();
-  auto edge = [&](int t) {
-    return index_t(std::llround(double(k) * std::sqrt(double(t) / double(team.size))));
-  };
-  const index_t p0 = edge(team.rank), p1 = edge(team.rank + 1);
-  if (p1 > p0)
-    S.block(p0, 0, p1 - p0, p1).noalias() = G.middleRows(p0, p1 - p0) * G.topRows(p1).transpose();
+// The active supports, the side to eliminate and G_pq = P(small p, large q) / sqrt(d_large q).
+template <class T>
+void form_g(index_t m, index_t n, const T* P, VjpWork& w, Team& team) {
+  if (team.rank == 0) {
+    index_t rows = 0, cols = 0;
+    for (index_t i = 0; i < m; ++i) rows += w.r[std::size_t(i)] > 0;
+    for (index_t j = 0; j < n; ++j) cols += w.c[std::size_t(j)] > 0;
+    w.by_rows = rows <= cols;
+    w.k = w.by_rows ? rows : cols;
+    w.l = w.by_rows ? cols : rows;
+    index_t ks = 0, ls = 0;
+    for (index_t i = 0; i < m; ++i)
+      if (w.r[std::size_t(i)] > 0) (w.by_rows ? w.small[std::size_t(ks++)] : w.large[std::size_t(ls++)]) = i;
+    for (index_t j = 0; j < n; ++j)
+      if (w.c[std::size_t(j)] > 0) (w.by_rows ? w.large[std::size_t(ls++)] : w.small[std::size_t(ks++)]) = j;
+    for (index_t q = 0; q < w.l; ++q)
+      w.scale[std::size_t(q)] = 1.0 / std::sqrt(w.d_large()[std::size_t(w.large[std::size_t(q)])]);
+    w.status = SinkhornVjpStatus::ok;
+  }
+  team.sync();
+  if (w.by_rows) {  // row p of G from row small[p] of P
+    const auto [p0, p1] = team.share(w.k);
+    for (index_t p = p0; p < p1; ++p) {
+      const T* row = P + w.small[std::size_t(p)] * n;
+      for (index_t q = 0; q < w.l; ++q)
+        w.G(p, q) = double(row[w.large[std::size_t(q)]]) * w.scale[std::size_t(q)];
+    }
+  } else {  // column q of G from row large[q] of P (P read in order)
+    const auto [q0, q1] = team.share(w.l);
+    for (index_t q = q0; q < q1; ++q) {
+      const T* row = P + w.large[std::size_t(q)] * n;
+      for (index_t p = 0; p < w.k; ++p)
+        w.G(p, q) = double(row[w.small[std::size_t(p)]]) * w.scale[std::size_t(q)];
+    }
+  }
+  team.sync();
+}
+
+// The Laplacian from the Gram matrix's lower triangle: S_pq = -Wt_pq (p != q) and
+// S_pp = sum_{q != p} Wt_pq, then the right-hand side rho_s - G (kappa_l / sqrt(d_l)).
+void laplacian_and_rhs(VjpWork& w, Team& team) {
+  const index_t k = w.k, l = w.l;
+  auto S = w.S.topLeftCorner(k, k);
+  const auto [p0, p1] = team.share(k);
+  for (index_t p = p0; p < p1; ++p)  // mirror: row p's upper part is column p's lower part
+    for (index_t q = p + 1; q < k; ++q) S(p, q) = S(q, p);
+  team.sync();
+  for (index_t p = p0; p < p1; ++p) {
+    double d = 0;
+    for (index_t q = 0; q < k; ++q)
+      if (q != p) {
+        d += S(p, q);
+        S(p, q) = -S(p, q);
+      }
+    S(p, p) = d;
+    w.diag[std::size_t(p)] = d;
+  }
+  const auto [q0, q1] = team.share(l);
+  for (index_t q = q0; q < q1; ++q) {  // y is scratch here: kappa_l / sqrt(d_l)
+    const std::size_t jq = std::size_t(w.large[std::size_t(q)]);
+    w.y[q] = w.rhs_large()[jq] * w.scale[std::size_t(q)];
+  }
+  team.sync();
+  const auto G = w.G.topLeftCorner(k, l);
+  for (index_t p = p0; p < p1; ++p)
+    w.rhs[p] = w.rhs_small()[std::size_t(w.small[std::size_t(p)])] - G.row(p).dot(w.y.head(l));
+  team.sync();
 }
 
 // Relative size below which a Cholesky pivot counts as zero: rounding in the elimination
@@ -106,73 +170,63 @@ double singular_threshold(index_t k) {
   return 4.0 * double(std::max<index_t>(k, 16)) * std::numeric_limits<double>::epsilon();
 }
 
-// From the Gram matrix in w.S: the Laplacian, its grounded Cholesky factor, the multipliers
-// in the minimum-norm gauge, and the status.
-void solve_schur(index_t m, index_t n, VjpWork& w) {
+// Ground x_0 = 0, factor S[1:, 1:] over the team, solve; then the large side, the gauge and
+// the multipliers.
+void solve_multipliers(index_t m, index_t n, VjpWork& w, Team& team) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  const index_t k = index_t(w.small.size()), l = index_t(w.large.size());
-  // Laplacian from the strict lower triangle: S_pq = -Wt_pq, S_pp = sum_{q != p} Wt_pq.
-  VectorD diag = VectorD::Zero(k);
-  for (index_t p = 0; p < k; ++p)
-    for (index_t q = 0; q < p; ++q) {
-      const double wt = w.S(p, q);
-      diag[p] += wt;
-      diag[q] += wt;
-      w.S(p, q) = -wt;
-    }
-  for (index_t p = 0; p < k; ++p) w.S(p, p) = diag[p];
-
-  // Right-hand side rho_s - G (kappa_l / sqrt(d_l)); ground x_0 = 0 and factor S[1:, 1:].
-  VectorD t(l);
-  for (index_t q = 0; q < l; ++q) {
-    const std::size_t jq = std::size_t(w.large[std::size_t(q)]);
-    t[q] = w.rhs_large()[jq] / std::sqrt(w.d_large()[jq]);
-  }
-  VectorD rhs = -(w.G * t);
-  for (index_t p = 0; p < k; ++p) rhs[p] += w.rhs_small()[std::size_t(w.small[std::size_t(p)])];
-  w.x = VectorD::Zero(k);
-  w.status = SinkhornVjpStatus::ok;
+  const index_t k = w.k, l = w.l;
+  bool good = true;
   if (k > 1) {
-    Eigen::Ref<MatrixD> block = w.S.bottomRightCorner(k - 1, k - 1);
-    Eigen::LLT<Eigen::Ref<MatrixD>, Eigen::Lower> llt(block);  // factors in place
-    bool ok = llt.info() == Eigen::Success;
-    const double threshold = singular_threshold(k);
-    for (index_t p = 0; ok && p < k - 1; ++p) {
-      const double pivot = block(p, p) * block(p, p);
-      ok = std::isfinite(pivot) && pivot > threshold * diag[p + 1];
-    }
-    if (ok) {
-      w.x.tail(k - 1) = llt.solve(rhs.tail(k - 1));
-      ok = w.x.allFinite();
-    }
-    if (!ok) w.status = SinkhornVjpStatus::singular;
+    good = detail::team_cholesky(w.S.block(1, 1, k - 1, k - 1), w.diag.data() + 1,
+                                 singular_threshold(k), team, &w.ok);
   }
-  // Large side: y_q = (rhs_l - sqrt(d_l) (G^T x)_q) / d_l.
-  w.y = w.G.transpose() * w.x;
-  for (index_t q = 0; q < l; ++q) {
+  if (team.rank == 0) {
+    w.x.head(k).setZero();
+    if (good && k > 1) {
+      auto L = w.S.block(1, 1, k - 1, k - 1);
+      auto x = w.x.segment(1, k - 1);
+      x = w.rhs.segment(1, k - 1);
+      L.triangularView<Eigen::Lower>().solveInPlace(x);
+      L.transpose().triangularView<Eigen::Upper>().solveInPlace(x);
+      good = x.allFinite();
+    }
+    w.status = good ? SinkhornVjpStatus::ok : SinkhornVjpStatus::singular;
+  }
+  team.sync();
+  // Large side: y_q = (rhs_l - sqrt(d_l) (G^T x)_q) / d_l, columns split over the team.
+  const auto G = w.G.topLeftCorner(k, l);
+  const auto [q0, q1] = team.share(l);
+  for (index_t q = q0; q < q1; ++q) {
     const std::size_t jq = std::size_t(w.large[std::size_t(q)]);
-    w.y[q] = (w.rhs_large()[jq] - std::sqrt(w.d_large()[jq]) * w.y[q]) / w.d_large()[jq];
+    const double s = w.scale[std::size_t(q)];  // 1 / sqrt(d_l)
+    w.y[q] = (w.rhs_large()[jq] - G.col(q).dot(w.x.head(k)) / s) * s * s;
   }
-  // Minimum-norm gauge of (x, y) + t (1, -1): sum lambda = sum mu.
-  const double shift = (w.y.sum() - w.x.sum()) / double(k + l);
-  w.lambda.assign(std::size_t(m), nan);
-  w.mu.assign(std::size_t(n), nan);
-  if (w.status != SinkhornVjpStatus::ok) return;
-  std::vector<double>& on_small = w.by_rows ? w.lambda : w.mu;
-  std::vector<double>& on_large = w.by_rows ? w.mu : w.lambda;
-  for (index_t p = 0; p < k; ++p) on_small[std::size_t(w.small[std::size_t(p)])] = w.x[p] + shift;
-  for (index_t q = 0; q < l; ++q) on_large[std::size_t(w.large[std::size_t(q)])] = w.y[q] - shift;
+  team.sync();
+  if (team.rank == 0) {
+    // Minimum-norm gauge of (x, y) + t (1, -1): sum lambda = sum mu.
+    const double shift = (w.y.head(l).sum() - w.x.head(k).sum()) / double(k + l);
+    std::fill(w.lambda.begin(), w.lambda.end(), nan);
+    std::fill(w.mu.begin(), w.mu.end(), nan);
+    if (w.status == SinkhornVjpStatus::ok) {
+      std::vector<double>& on_small = w.by_rows ? w.lambda : w.mu;
+      std::vector<double>& on_large = w.by_rows ? w.mu : w.lambda;
+      for (index_t p = 0; p < k; ++p) on_small[std::size_t(w.small[std::size_t(p)])] = w.x[p] + shift;
+      for (index_t q = 0; q < l; ++q) on_large[std::size_t(w.large[std::size_t(q)])] = w.y[q] - shift;
+    }
+  }
+  team.sync();
+  (void)m;
+  (void)n;
 }
 
 template <class T>
 void vjp_one(index_t m, index_t n, const T* P, const T* Wg, double reg, T* grad_M, T* grad_a,
-             T* grad_b, VjpWork& w, detail::Team& team) {
-  if (team.rank == 0) prepare(m, n, P, Wg, w);
-  team.sync();
-  gram_lower(w.G, w.S, team);
-  team.sync();
-  if (team.rank == 0) solve_schur(m, n, w);
-  team.sync();
+             T* grad_b, VjpWork& w, Team& team) {
+  marginals(m, n, P, Wg, w, team);
+  form_g(m, n, P, w, team);
+  detail::team_gram_lower(w.G.topLeftCorner(w.k, w.l), w.S.topLeftCorner(w.k, w.k), team);
+  laplacian_and_rhs(w, team);
+  solve_multipliers(m, n, w, team);
 
   // dL/dM_ij = P_ij (lambda_i + mu_j - W_ij) / reg: zero on all-zero rows and columns, NaN
   // everywhere when the system was singular.
@@ -207,10 +261,13 @@ void sinkhorn_vjp(index_t batch, index_t m, index_t n, const T* P, const T* grad
   if (batch == 0) return;
   require(P && grad_P && grad_M && grad_a && grad_b && status, "P", "null pointer");
   const int threads = num_threads > 0 ? num_threads : optkern::num_threads();
+  // Threads go over the batch, or share each problem when there are fewer problems.
   const bool over_batch = batch >= threads || std::min(m, n) < 64;
   const int nt = int(over_batch ? std::min<index_t>(threads, batch) : threads);
-  std::vector<VjpWork> work(std::size_t(over_batch ? nt : 1));
-  auto run = [&](index_t item, VjpWork& w, detail::Team& team) {
+  std::vector<std::unique_ptr<VjpWork>> work;
+  for (int t = 0; t < (over_batch ? nt : 1); ++t)
+    work.push_back(std::make_unique<VjpWork>(m, n, over_batch ? 1 : nt));
+  auto run = [&](index_t item, VjpWork& w, Team& team) {
     const index_t off = item * m * n;
     vjp_one<T>(m, n, P + off, grad_P + off, reg, grad_M + off, grad_a + item * m,
                grad_b + item * n, w, team);
@@ -219,21 +276,21 @@ void sinkhorn_vjp(index_t batch, index_t m, index_t n, const T* P, const T* grad
   if (over_batch) {
 #pragma omp parallel num_threads(nt)
     {
-      omp_set_num_threads(1);  // this thread's Eigen calls stay single-threaded
-      detail::Team team;
+      omp_set_num_threads(1);  // this thread's Eigen products stay single-threaded
+      Team team;
 #pragma omp for schedule(dynamic, 1)
       for (index_t item = 0; item < batch; ++item)
-        run(item, work[std::size_t(omp_get_thread_num())], team);
+        run(item, *work[std::size_t(omp_get_thread_num())], team);
     }
   } else {
     for (index_t item = 0; item < batch; ++item) {
 #pragma omp parallel num_threads(nt)
       {
         omp_set_num_threads(1);
-        detail::Team team;
+        Team team;
         team.size = omp_get_num_threads();
         team.rank = omp_get_thread_num();
-        run(item, work[0], team);
+        run(item, *work[0], team);
       }
     }
   }

@@ -1,0 +1,101 @@
+"""What the Sinkhorn benchmarks and figures compare optkern with: POT, unrolled automatic
+differentiation in torch, a torch-on-GPU Sinkhorn, and the dense KKT solve; plus the peak-memory
+measurement (in a fresh process, so that C++ and torch allocations count too).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+
+TESTS = Path(__file__).resolve().parents[1] / "tests"
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))
+
+from reference.sinkhorn import kkt_vjp_dense, point_cloud_cost  # noqa: E402
+
+__all__ = ["kkt_vjp_dense", "point_cloud_cost", "torch_unrolled_grad", "torch_gpu_plain",
+           "peak_memory_mb", "best_time"]
+
+
+def best_time(fn, repeats: int = 3) -> float:
+    """The best wall time of a few calls, in seconds."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def torch_unrolled_grad(M: np.ndarray, reg: float, n_iter: int, W: np.ndarray,
+                        domain: str = "log"):
+    """dL/dM for L = <W, P> by automatic differentiation through n_iter Sinkhorn iterations
+    (uniform marginals), as a torch user would write it: "log" (stable; every iteration's
+    log-sum-exp keeps an m x n matrix for the backward) or "kernel" (K = exp(-M/reg), scalings
+    u, v; only vectors per iteration)."""
+    import torch
+
+    Mt = torch.tensor(M, requires_grad=True)
+    m, n = M.shape
+    log_a = torch.full((m,), -np.log(m), dtype=Mt.dtype)
+    log_b = torch.full((n,), -np.log(n), dtype=Mt.dtype)
+    if domain == "log":
+        g = torch.zeros(n, dtype=Mt.dtype)
+        for _ in range(n_iter):
+            f = reg * (log_a - torch.logsumexp((g[None, :] - Mt) / reg, dim=1))
+            g = reg * (log_b - torch.logsumexp((f[:, None] - Mt) / reg, dim=0))
+        P = torch.exp((f[:, None] + g[None, :] - Mt) / reg)
+    else:
+        K = torch.exp(-Mt / reg)
+        v = torch.ones(n, dtype=Mt.dtype)
+        for _ in range(n_iter):
+            u = log_a.exp() / (K @ v)
+            v = log_b.exp() / (K.T @ u)
+        P = u[:, None] * K * v[None, :]
+    (torch.tensor(W) * P).sum().backward()
+    return Mt.grad.numpy()
+
+
+def torch_gpu_plain(M, reg: float, n_iter: int):
+    """Kernel-domain Sinkhorn on a torch CUDA tensor: two matrix-vector products (two passes
+    over K) per iteration, the usual GPU implementation."""
+    import torch
+
+    K = torch.exp(-M / reg)
+    m, n = K.shape
+    a = torch.full((m,), 1.0 / m, dtype=K.dtype, device=K.device)
+    b = torch.full((n,), 1.0 / n, dtype=K.dtype, device=K.device)
+    v = torch.ones_like(b)
+    for _ in range(n_iter):
+        u = a / (K @ v)
+        v = b / (K.T @ u)
+    P = u[:, None] * K * v[None, :]
+    torch.cuda.synchronize()
+    return P
+
+
+def peak_memory_mb(setup: str, call: str) -> float:
+    """Peak resident memory added by `call` (Python source) after `setup`, in MB, measured in
+    a fresh interpreter with getrusage (ru_maxrss), so native allocations count."""
+    code = textwrap.dedent(f"""
+        import json, resource, sys
+        sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
+        from sinkhorn_peers import *
+        import numpy as np
+        import optkern
+        {setup}
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        {call}
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(json.dumps((after - before) / 1024))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    return float(json.loads(out.stdout.strip().splitlines()[-1]))
