@@ -34,12 +34,12 @@ def best_time(fn, repeats: int = 3) -> float:
     return best
 
 
-def torch_unrolled_grad(M: np.ndarray, reg: float, n_iter: int, W: np.ndarray,
-                        domain: str = "log"):
-    """dL/dM for L = <W, P> by automatic differentiation through n_iter Sinkhorn iterations
-    (uniform marginals), as a torch user would write it: "log" (stable; every iteration's
-    log-sum-exp keeps an m x n matrix for the backward) or "kernel" (K = exp(-M/reg), scalings
-    u, v; only vectors per iteration)."""
+def torch_unrolled_grad(M: np.ndarray, reg: float, n_iter: int, W: np.ndarray | None,
+                        domain: str = "log", target: np.ndarray | None = None):
+    """dL/dM by automatic differentiation through n_iter Sinkhorn iterations (uniform
+    marginals), for L = <W, P> or, with `target`, L = 1/2 |P - target|^2, as a torch user
+    would write it: "log" (stable; every iteration's log-sum-exp keeps an m x n matrix for the
+    backward) or "kernel" (K = exp(-M/reg), scalings u, v; only vectors per iteration)."""
     import torch
 
     Mt = torch.tensor(M, requires_grad=True)
@@ -59,7 +59,11 @@ def torch_unrolled_grad(M: np.ndarray, reg: float, n_iter: int, W: np.ndarray,
             u = log_a.exp() / (K @ v)
             v = log_b.exp() / (K.T @ u)
         P = u[:, None] * K * v[None, :]
-    (torch.tensor(W) * P).sum().backward()
+    if target is not None:
+        loss = 0.5 * ((P - torch.tensor(target)) ** 2).sum()
+    else:
+        loss = (torch.tensor(W) * P).sum()
+    loss.backward()
     return Mt.grad.numpy()
 
 
@@ -82,19 +86,27 @@ def torch_gpu_plain(M, reg: float, n_iter: int):
 
 
 def peak_memory_mb(setup: str, call: str) -> float:
-    """Peak resident memory added by `call` (Python source) after `setup`, in MB, measured in
-    a fresh interpreter with getrusage (ru_maxrss), so native allocations count."""
+    """Peak resident memory added by `call` (Python source) after `setup` (one line), in MB,
+    measured in a fresh interpreter so that native (C++, torch) allocations count: the peak
+    is reset after the setup (Linux /proc/self/clear_refs) and read from VmHWM after the call."""
     code = textwrap.dedent(f"""
         import json, resource, sys
-        sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
+        sys.path[:0] = [{str(Path(__file__).resolve().parent)!r},
+                        {str(Path(__file__).resolve().parent / "figures")!r}]
         from sinkhorn_peers import *
         import numpy as np
         import optkern
         {setup}
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        def status(key):
+            with open("/proc/self/status") as f:
+                for line in f:
+                    if line.startswith(key):
+                        return int(line.split()[1]) / 1024
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # reset the peak (VmHWM) to the current resident size
+        before = status("VmRSS")
         {call}
-        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        print(json.dumps((after - before) / 1024))
+        print(json.dumps(status("VmHWM") - before))
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)

@@ -212,15 +212,15 @@ def test_empty_batch():
 
 
 def test_threads_within_one_problem_agree_with_one_thread():
-    M = point_cloud_cost(301, 257, seed=6)
+    M = point_cloud_cost(530, 517, seed=6)  # m n >= 512^2: the threads share the problem
     old = optkern.set_num_threads(1)
     try:
-        one = [sinkhorn(M, reg=r, method=meth) for r, meth in ((0.05, "plain"), (0.002, "log"))]
+        one = [sinkhorn(M, reg=r, method=meth) for r, meth in ((0.05, "plain"), (0.005, "log"))]
     finally:
         optkern.set_num_threads(old)
     optkern.set_num_threads(2)
     try:
-        two = [sinkhorn(M, reg=r, method=meth) for r, meth in ((0.05, "plain"), (0.002, "log"))]
+        two = [sinkhorn(M, reg=r, method=meth) for r, meth in ((0.05, "plain"), (0.005, "log"))]
     finally:
         optkern.set_num_threads(old)
     for x, y in zip(one, two):

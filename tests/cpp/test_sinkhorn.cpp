@@ -85,7 +85,7 @@ int main() {
   for (auto& x : a) x /= sa;
   for (auto& x : b) x /= sb;
 
-  // Both methods, one and two threads (m n >= 128^2: two threads share each problem).
+  // Both methods, one and two threads.
   const Solved ref = solve(1, m, n, M, 0, a, b, 0.05, SinkhornMethod::log, 1);
   CHECK(ref.status[0].converged);
   CHECK(max_marginal_error(ref.plan.data(), m, n, a.data(), b.data()) <= 1e-12);
@@ -98,6 +98,19 @@ int main() {
       CHECK(max_diff(s.f, ref.f) <= 1e-9);
       CHECK(std::abs(s.status[0].value - ref.status[0].value) <= 1e-12);
     }
+  // A problem large enough (m n >= 512^2) for two threads to share it: the same result.
+  {
+    const index_t big = 520;
+    std::vector<double> Mb(static_cast<std::size_t>(big * big)), ub(static_cast<std::size_t>(big),
+                                                                     1.0 / double(big));
+    for (auto& x : Mb) x = uniform(gen);
+    for (SinkhornMethod method : {SinkhornMethod::plain, SinkhornMethod::log}) {
+      const Solved one = solve(1, big, big, Mb, 0, ub, ub, 0.1, method, 1);
+      const Solved two = solve(1, big, big, Mb, 0, ub, ub, 0.1, method, 2);
+      CHECK(one.status[0].converged && two.status[0].converged);
+      CHECK(max_diff(one.plan, two.plan) <= 1e-14);
+    }
+  }
   CHECK(solve(1, m, n, M, 0, a, b, 0.05, SinkhornMethod::automatic, 1).status[0].method ==
         SinkhornMethod::plain);
   CHECK(solve(1, m, n, M, 0, a, b, 1e-3, SinkhornMethod::automatic, 1).status[0].method ==

@@ -28,13 +28,14 @@ SinkhornSolver<T>::SinkhornSolver(index_t m, index_t n, int team_size,
   log_a_.resize(M);
   log_b_.resize(N);
   row_pot_.resize(M);
-  col_pot_[0].resize(N);
-  col_pot_[1].resize(N);
+  col_pot_.resize(2 * S * N);
+  col_final_.resize(N);
   row_shift_.resize(M);
   col_shift_.resize(N);
   row_sums_.resize(M);
   col_sums_.resize(N);
-  partial_.resize(S * N);
+  partial_.resize(2 * S * N);
+  flags_.resize(2 * S * 2);
   row_buffer_.resize(S * N);
   reduce_[0].resize(S);
   reduce_[1].resize(S);
@@ -66,7 +67,7 @@ void SinkhornSolver<T>::prepare_weights(Team& team, const SinkhornItem<T>& item)
 template <class T>
 void SinkhornSolver<T>::compute_shifts(Team& team, const T* M) {
   const double inf = std::numeric_limits<double>::infinity();
-  double* colmin = partial_.data() + std::size_t(team.rank) * std::size_t(n_);
+  double* colmin = partial(0, team.rank);
   std::fill(colmin, colmin + n_, inf);
   const auto [r0, r1] = team.share(m_);
   for (index_t i = r0; i < r1; ++i) {
@@ -79,7 +80,7 @@ void SinkhornSolver<T>::compute_shifts(Team& team, const T* M) {
   const auto [c0, c1] = team.share(n_);
   for (index_t j = c0; j < c1; ++j) {
     double lo = inf;
-    for (int t = 0; t < team.size; ++t) lo = std::min(lo, partial_[std::size_t(t * n_ + j)]);
+    for (int t = 0; t < team.size; ++t) lo = std::min(lo, partial(0, t)[j]);
     col_shift_[std::size_t(j)] = lo * inv_reg_;
   }
   for (index_t i = r0; i < r1; ++i) row_shift_[std::size_t(i)] *= inv_reg_;
@@ -136,7 +137,7 @@ template <class T>
 void SinkhornSolver<T>::finish_potentials(Team& team, const SinkhornItem<T>& item,
                                           SinkhornMethod method, int iter, double cost) {
   double* f = row_pot_.data();
-  double* g = col_pot_[team.current].data();
+  double* g = col_final_.data();
   const double* colsum = col_sums_.data();
   const auto [r0, r1] = team.share(m_);
   const auto [c0, c1] = team.share(n_);
@@ -238,8 +239,10 @@ void sinkhorn(const SinkhornProblem<T>& p, const SinkhornOptions& o, const Sinkh
     it.status = out.status + k;
     return it;
   };
-  // A team per problem only pays when the problem is large; small ones go one per thread.
-  const bool over_batch = p.batch >= threads || p.m * p.n < 128 * 128;
+  // A team per problem only pays when an iteration is long next to a barrier (a few
+  // microseconds, much more when the machine is oversubscribed); small problems go one per
+  // thread.
+  const bool over_batch = p.batch >= threads || p.m * p.n < 512 * 512;
   if (over_batch) {
     const int nt = int(std::min<index_t>(threads, p.batch));
     std::vector<std::unique_ptr<detail::SinkhornSolver<T>>> solvers;

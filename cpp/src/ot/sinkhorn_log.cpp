@@ -1,6 +1,6 @@
 // Log-domain Sinkhorn on the scaled potentials F = f / reg and G = g / reg:
 //   F_i = log a_i - LSE_j(G_j - M_ij / reg),   G_j = log b_j - LSE_i(F_i - M_ij / reg).
-// One pass over M per iteration, one exp per entry (sinkhorn_solver.hpp). Row i's stabilised
+// One pass over M per iteration, one exp per entry, one barrier (sinkhorn_solver.hpp). Row i's stabilised
 // exponentials t_j = exp(G_j - M_ij / reg - max_j) give F_i, and w_i t_j with w_i = a_i / sum t
 // is exactly exp(F_i + G_j - M_ij / reg), the plan entry for the new F and the old G. Its column
 // sums s_j are accumulated at once, and since LSE_i(F_i - M_ij / reg) = log s_j - G_j,
@@ -20,14 +20,13 @@ namespace optkern::detail {
 template <class T>
 void SinkhornSolver<T>::start_log(Team& team, const SinkhornItem<T>& item) {
   const double ninf = -std::numeric_limits<double>::infinity();
-  const auto [r0, r1] = team.share(m_);
-  const auto [c0, c1] = team.share(n_);
   team.current = 0;
-  double* G = col_pot_[0].data();
-  for (index_t j = c0; j < c1; ++j) {
+  double* G = col(team, 0);  // every thread its own copy
+  for (index_t j = 0; j < n_; ++j) {
     const std::size_t k = std::size_t(j);
     G[k] = b_[k] > 0 ? (item.init_g ? double(item.init_g[j]) * inv_reg_ : 0.0) : ninf;
   }
+  const auto [r0, r1] = team.share(m_);
   for (index_t i = r0; i < r1; ++i)
     row_pot_[std::size_t(i)] = a_[std::size_t(i)] > 0 ? 0.0 : ninf;
   team.sync();
@@ -37,18 +36,16 @@ template <class T>
 typename SinkhornSolver<T>::Outcome SinkhornSolver<T>::iterate_log(Team& team,
                                                                    const SinkhornItem<T>& item,
                                                                    int& iter) {
-  const double inf = std::numeric_limits<double>::infinity();
   const auto [r0, r1] = team.share(m_);
-  const auto [c0, c1] = team.share(n_);
   double* F = row_pot_.data();
-  double* G = col_pot_[team.current].data();  // phases never overlap: one buffer suffices
-  double* acc = partial_.data() + std::size_t(team.rank) * std::size_t(n_);
+  double* G = col(team, team.current);  // this thread's copy, updated in place
   double* t = row_buffer_.data() + std::size_t(team.rank) * std::size_t(n_);
-  std::fill(acc, acc + n_, 0.0);
-  team.sync();
   do {
     ++iter;
+    const int parity = iter & 1;
     const bool check = opt_.tol > 0 && iter > 1 && iter % opt_.check_every == 0;
+    double* acc = partial(parity, team.rank);
+    std::fill(acc, acc + n_, 0.0);
 
     // Phase 1: my rows: F_i from the row's log-sum-exp, then its plan entries into the
     // column sums.
@@ -67,27 +64,22 @@ typename SinkhornSolver<T>::Outcome SinkhornSolver<T>::iterate_log(Team& team,
       const double* rows[1] = {t};
       axpy_rows<double, 1>(rows, &w, acc, n_);
     }
+    flags(parity, team.rank)[0] = err;
     team.sync();
 
-    // Phase 2: my columns: the plan's column sums over the team, then G_j.
-    for (index_t j = c0; j < c1; ++j) {
-      double s = 0;
-      for (int th = 0; th < team.size; ++th) {
-        double& x = partial_[std::size_t(th * n_ + j)];
-        s += x;
-        x = 0;
-      }
+    // Every thread: G_j += log b_j - log s_j from the team's column sums, in its own copy.
+    double error = 0;
+    for (int th = 0; th < team.size; ++th) error = std::max(error, flags(parity, th)[0]);
+    for (index_t j = 0; j < n_; ++j) {
       const std::size_t k = std::size_t(j);
       if (!(b_[k] > 0)) continue;  // stays -inf
-      if (s > kStarvedColumn) {
-        G[k] += log_b_[k] - std::log(s);
-      } else {
-        G[k] = log_b_[k] - column_lse(item.M, m_, n_, j, F, 1.0, a_.data(), inv_reg_);
-      }
+      double s = 0;
+      for (int th = 0; th < team.size; ++th) s += partial(parity, th)[j];
+      G[k] = s > kStarvedColumn
+                 ? G[k] + log_b_[k] - std::log(s)
+                 : log_b_[k] - column_lse(item.M, m_, n_, j, F, 1.0, a_.data(), inv_reg_);
     }
-    const double error = check ? team_max(team, err) : inf;
-    if (!check) team.sync();
-    if (error <= opt_.tol * mass_) return Outcome::converged;
+    if (check && error <= opt_.tol * mass_) return Outcome::converged;
   } while (iter < opt_.max_iter);
   return Outcome::max_iter;
 }
@@ -98,11 +90,12 @@ double SinkhornSolver<T>::finish_log(Team& team, const SinkhornItem<T>& item) {
   const auto [c0, c1] = team.share(n_);
   const double reg = opt_.reg;
   double* F = row_pot_.data();
-  double* G = col_pot_[team.current].data();
-  double* colsum = partial_.data() + std::size_t(team.rank) * std::size_t(n_);
+  const double* G = col(team, team.current);
+  double* colsum = partial(0, team.rank);
+  team.sync();  // every thread is past its last read of the partials
   std::fill(colsum, colsum + n_, 0.0);
 
-  // My rows: P_ij = exp(F_i + G_j - M_ij / reg); f = reg F, or the c-transform for a zero weight.
+  // My rows: P_ij = exp(F_i + G_j - M_ij / reg); zero rows get the c-transform F.
   double cost = 0;
   for (index_t i = r0; i < r1; ++i) {
     const std::size_t k = std::size_t(i);
@@ -121,10 +114,11 @@ double SinkhornSolver<T>::finish_log(Team& team, const SinkhornItem<T>& item) {
   for (index_t j = c0; j < c1; ++j) {
     const std::size_t k = std::size_t(j);
     double sum = 0;
-    for (int th = 0; th < team.size; ++th) sum += partial_[std::size_t(th * n_ + j)];
+    for (int th = 0; th < team.size; ++th) sum += partial(0, th)[j];
     col_sums_[k] = sum;
     // A zero-weight column gets the c-transform of the positive rows' F.
-    G[k] = b_[k] > 0 ? reg * G[k] : -reg * column_lse(item.M, m_, n_, j, F, 1.0, a_.data(), inv_reg_);
+    col_final_[k] = b_[k] > 0 ? reg * G[k]
+                              : -reg * column_lse(item.M, m_, n_, j, F, 1.0, a_.data(), inv_reg_);
   }
   team.sync();
   for (index_t i = r0; i < r1; ++i) F[std::size_t(i)] *= reg;

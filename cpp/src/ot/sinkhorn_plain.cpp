@@ -19,26 +19,23 @@ constexpr int kRowBlock = 4;  // rows per pass of the fused kernels (v and K^T u
 template <class T>
 void SinkhornSolver<T>::start_plain(Team& team, const SinkhornItem<T>& item) {
   const auto [r0, r1] = team.share(m_);
-  const auto [c0, c1] = team.share(n_);
   for (index_t i = r0; i < r1; ++i) {
     exp_row(item.M + i * n_, row_shift_[std::size_t(i)], col_shift_.data(), inv_reg_,
             item.plan + i * n_, n_);
     row_pot_[std::size_t(i)] = 0;
   }
-  double* acc = partial_.data() + std::size_t(team.rank) * std::size_t(n_);
-  std::fill(acc, acc + n_, 0.0);
-  // v = exp(g / reg - beta / reg), scaled so that its largest entry is 1 (u absorbs the scale).
+  // v = exp(g / reg - beta / reg), scaled so that its largest entry is 1 (u absorbs the
+  // scale); every thread fills its own copy.
   team.current = 0;
-  double* v = col_pot_[0].data();
+  double* v = col(team, 0);
   double top = 0;
   if (item.init_g) {
     top = -std::numeric_limits<double>::infinity();
-    for (index_t j = c0; j < c1; ++j)
+    for (index_t j = 0; j < n_; ++j)
       if (b_[std::size_t(j)] > 0)
         top = std::max(top, double(item.init_g[j]) * inv_reg_ - col_shift_[std::size_t(j)]);
-    top = team_max(team, top);
   }
-  for (index_t j = c0; j < c1; ++j) {
+  for (index_t j = 0; j < n_; ++j) {
     const std::size_t k = std::size_t(j);
     const double x = item.init_g ? double(item.init_g[j]) * inv_reg_ - col_shift_[k] - top : 0;
     v[k] = b_[k] > 0 ? std::exp(x) : 0.0;
@@ -51,16 +48,16 @@ typename SinkhornSolver<T>::Outcome SinkhornSolver<T>::iterate_plain(Team& team,
                                                                      const SinkhornItem<T>& item,
                                                                      int& iter) {
   const auto [r0, r1] = team.share(m_);
-  const auto [c0, c1] = team.share(n_);
   const double inf = std::numeric_limits<double>::infinity();
   double* u = row_pot_.data();
   T* K = item.plan;
   while (iter < opt_.max_iter) {
     ++iter;
+    const int parity = iter & 1;
     const bool check = opt_.tol > 0 && iter > 1 && iter % opt_.check_every == 0;
-    const double* v = col_pot_[team.current].data();
-    double* v_next = col_pot_[1 - team.current].data();
-    double* acc = partial_.data() + std::size_t(team.rank) * std::size_t(n_);
+    const double* v = col(team, team.current);
+    double* acc = partial(parity, team.rank);
+    std::fill(acc, acc + n_, 0.0);
 
     // Phase 1: my rows, R at a time: u_i = a_i / (K_i . v), then K^T u += u_i K_i.
     double err = 0;
@@ -90,45 +87,45 @@ typename SinkhornSolver<T>::Outcome SinkhornSolver<T>::iterate_plain(Team& team,
         for (int r = 0; r < R; ++r) axpy_rows<T, 1>(rows + r, coef + r, acc, n_);
       }
     }
+    flags(parity, team.rank)[0] = err;
+    flags(parity, team.rank)[1] = bad ? 1.0 : 0.0;
     team.sync();
 
-    // Phase 2: my columns: K^T u summed over the team, then v = b / K^T u.
-    for (index_t j = c0; j < c1; ++j) {
+    // Every thread: v = b / K^T u from the partials of the whole team, in its own copy.
+    double* v_next = col(team, 1 - team.current);
+    double error = 0;
+    for (int t = 0; t < team.size; ++t) {
+      error = std::max(error, flags(parity, t)[0]);
+      bad = bad || flags(parity, t)[1] > 0;
+    }
+    for (index_t j = 0; j < n_; ++j) {
       double sum = 0;
-      for (int t = 0; t < team.size; ++t) {
-        double& x = partial_[std::size_t(t * n_ + j)];
-        sum += x;
-        x = 0;
-      }
+      for (int t = 0; t < team.size; ++t) sum += partial(parity, t)[j];
       const std::size_t k = std::size_t(j);
       const double vn = b_[k] > 0 ? b_[k] / sum : 0.0;
       bad = bad || (b_[k] > 0 && !(vn > 0 && vn < inf));
       v_next[k] = vn;
     }
-    const bool breakdown = team_max(team, bad ? 1.0 : 0.0) > 0;
-    const double error = check ? team_max(team, err) : inf;
-    if (breakdown) return Outcome::breakdown;  // v (team.current) is the last finite iterate
+    if (bad) return Outcome::breakdown;  // v (team.current) is the last finite iterate
     team.current = 1 - team.current;
-    if (error <= opt_.tol * mass_) return Outcome::converged;
+    if (check && error <= opt_.tol * mass_) return Outcome::converged;
   }
   return Outcome::max_iter;
 }
 
 template <class T>
 void SinkhornSolver<T>::rescue_to_log(Team& team) {
-  // G = log v + beta / reg from the last finite v; columns whose v underflowed get the
-  // smallest finite G (the next column update recomputes every G from F anyway).
-  const auto [c0, c1] = team.share(n_);
-  double* v = col_pot_[team.current].data();
+  // G = log v + beta / reg from the last finite v (each thread its copy); columns whose v
+  // underflowed get the smallest finite G (the next column update recomputes every G).
+  double* v = col(team, team.current);
   double lowest = std::numeric_limits<double>::infinity();
-  for (index_t j = c0; j < c1; ++j) {
+  for (index_t j = 0; j < n_; ++j) {
     const std::size_t k = std::size_t(j);
     if (b_[k] > 0 && v[k] > 0 && std::isfinite(v[k]))
       lowest = std::min(lowest, std::log(v[k]) + col_shift_[k]);
   }
-  lowest = -team_max(team, -lowest);
   if (!std::isfinite(lowest)) lowest = 0;
-  for (index_t j = c0; j < c1; ++j) {
+  for (index_t j = 0; j < n_; ++j) {
     const std::size_t k = std::size_t(j);
     if (b_[k] <= 0) {
       v[k] = -std::numeric_limits<double>::infinity();
@@ -140,7 +137,8 @@ void SinkhornSolver<T>::rescue_to_log(Team& team) {
   }
   const auto [r0, r1] = team.share(m_);
   for (index_t i = r0; i < r1; ++i)
-    row_pot_[std::size_t(i)] = a_[std::size_t(i)] > 0 ? 0.0 : -std::numeric_limits<double>::infinity();
+    row_pot_[std::size_t(i)] =
+        a_[std::size_t(i)] > 0 ? 0.0 : -std::numeric_limits<double>::infinity();
   team.sync();
 }
 
@@ -151,15 +149,15 @@ double SinkhornSolver<T>::finish_plain(Team& team, const SinkhornItem<T>& item) 
   const double ninf = -std::numeric_limits<double>::infinity();
   const double reg = opt_.reg;
   double* u = row_pot_.data();
-  double* v = col_pot_[team.current].data();
-  double* G = col_pot_[1 - team.current].data();  // scratch: log-domain G for c-transforms
-  for (index_t j = c0; j < c1; ++j) {
+  const double* v = col(team, team.current);
+  double* G = col(team, 1 - team.current);  // log-domain G, for the c-transforms
+  for (index_t j = 0; j < n_; ++j) {
     const std::size_t k = std::size_t(j);
     G[k] = b_[k] > 0 ? std::log(v[k]) + col_shift_[k] : ninf;
   }
-  double* colsum = partial_.data() + std::size_t(team.rank) * std::size_t(n_);
+  double* colsum = partial(0, team.rank);
+  team.sync();  // every thread is past its last read of the partials
   std::fill(colsum, colsum + n_, 0.0);
-  team.sync();
 
   // My rows: P_i = u_i K_i v in place; f_i = reg (log u_i + alpha_i / reg), or the
   // c-transform for a zero weight.
@@ -180,17 +178,15 @@ double SinkhornSolver<T>::finish_plain(Team& team, const SinkhornItem<T>& item) 
   }
   team.sync();
 
-  // My columns: the plan's column sums; g_j = reg (log v_j + beta_j / reg), or the c-transform.
+  // My columns: the plan's column sums; g_j = reg G_j, or the c-transform of the positive
+  // rows' f (u holds f now; column_lse skips the zero-weight rows).
   for (index_t j = c0; j < c1; ++j) {
     const std::size_t k = std::size_t(j);
     double sum = 0;
-    for (int t = 0; t < team.size; ++t) sum += partial_[std::size_t(t * n_ + j)];
+    for (int t = 0; t < team.size; ++t) sum += partial(0, t)[j];
     col_sums_[k] = sum;
-    if (b_[k] > 0) {
-      v[k] = reg * G[k];
-    } else {  // u holds f now; column_lse skips the zero-weight rows
-      v[k] = -reg * column_lse(item.M, m_, n_, j, u, inv_reg_, a_.data(), inv_reg_);
-    }
+    col_final_[k] = b_[k] > 0 ? reg * G[k]
+                              : -reg * column_lse(item.M, m_, n_, j, u, inv_reg_, a_.data(), inv_reg_);
   }
   team.sync();
   return cost;

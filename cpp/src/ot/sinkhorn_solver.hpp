@@ -70,8 +70,8 @@ class SinkhornSolver {
   Outcome iterate_log(Team& team, const SinkhornItem<T>& item, int& iter);
   double finish_log(Team& team, const SinkhornItem<T>& item);
 
-  // Shared by both: gauge, outputs and status, once row_pot_ and col_pot_[team.current] hold f and
-  // g (unscaled, with the c-transforms at zero weights) and row_sums_, col_sums_ the marginals
+  // Shared by both: gauge, outputs and status, once row_pot_ and col_final_ hold f and g
+  // (unscaled, with the c-transforms at zero weights) and row_sums_, col_sums_ the marginals
   // of the plan as stored. `cost` is this thread's share of <M, P>.
   void finish_potentials(Team& team, const SinkhornItem<T>& item, SinkhornMethod method,
                          int iter, double cost);
@@ -106,14 +106,27 @@ class SinkhornSolver {
   std::vector<double> a_, b_, log_a_, log_b_;  // the marginals in double, and their logs
   double mass_ = 0;
   std::vector<double> row_pot_;       // u (plain) or F = f / reg (log); f at the end
-  std::vector<double> col_pot_[2];    // v or G = g / reg, double-buffered (team.current)
+  std::vector<double> col_pot_;       // per thread, two buffers (team.current): v or G = g / reg
+  std::vector<double> col_final_;     // g at the end
   std::vector<double> row_shift_;     // alpha_i / reg (plain)
   std::vector<double> col_shift_;     // beta_j / reg (plain)
   std::vector<double> row_sums_;      // row sums of the returned plan
   std::vector<double> col_sums_;      // column sums of the returned plan
-  std::vector<double> partial_;       // team_size x n partial column accumulators
+  std::vector<double> partial_;       // 2 x team_size x n partial column sums (by parity)
+  std::vector<double> flags_;         // 2 x team_size x 2: (error, breakdown) per thread
   std::vector<double> row_buffer_;    // team_size x n (log: one row's exponentials)
   std::vector<double> reduce_[2];     // one slot per thread, double-buffered
+
+  double* col(const Team& team, int which) {
+    return col_pot_.data() + (std::size_t(team.rank) * 2 + std::size_t(which)) * std::size_t(n_);
+  }
+  double* partial(int parity, int rank) {
+    return partial_.data() +
+           (std::size_t(parity) * std::size_t(team_size_) + std::size_t(rank)) * std::size_t(n_);
+  }
+  double* flags(int parity, int rank) {
+    return flags_.data() + (std::size_t(parity) * std::size_t(team_size_) + std::size_t(rank)) * 2;
+  }
 };
 
 }  // namespace optkern::detail
