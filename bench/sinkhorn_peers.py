@@ -9,29 +9,22 @@ import json
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
 
-TESTS = Path(__file__).resolve().parents[1] / "tests"
+BENCH = Path(__file__).resolve().parent
+TESTS = BENCH.parent / "tests"
+if str(BENCH) not in sys.path:
+    sys.path.insert(0, str(BENCH))
 if str(TESTS) not in sys.path:
-    sys.path.insert(0, str(TESTS))
+    sys.path.append(str(TESTS))  # after bench/, whose conftest.py is the one imported here
 
+from conftest import _best as best_time  # noqa: E402  (bench/conftest.py: best wall time)
 from reference.sinkhorn import kkt_vjp_dense, point_cloud_cost  # noqa: E402
 
 __all__ = ["kkt_vjp_dense", "point_cloud_cost", "torch_unrolled_grad", "torch_gpu_plain",
            "peak_memory_mb", "best_time"]
-
-
-def best_time(fn, repeats: int = 3) -> float:
-    """The best wall time of a few calls, in seconds."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def torch_unrolled_grad(M: np.ndarray, reg: float, n_iter: int, W: np.ndarray | None,
@@ -91,8 +84,7 @@ def peak_memory_mb(setup: str, call: str) -> float:
     is reset after the setup (Linux /proc/self/clear_refs) and read from VmHWM after the call."""
     code = textwrap.dedent(f"""
         import json, resource, sys
-        sys.path[:0] = [{str(Path(__file__).resolve().parent)!r},
-                        {str(Path(__file__).resolve().parent / "figures")!r}]
+        sys.path[:0] = [{str(BENCH)!r}, {str(BENCH / "figures")!r}]
         from sinkhorn_peers import *
         import numpy as np
         import optkern

@@ -7,40 +7,9 @@ import pytest
 import optkern
 from optkern.ot import sinkhorn
 from reference.sinkhorn import point_cloud_cost, sinkhorn_reference
+from test_bmm_cuda import gpu_libraries, to_gpu, to_host
 
 pytestmark = pytest.mark.cuda
-
-
-def gpu_libraries():
-    libs = []
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            libs.append("torch")
-    except ImportError:
-        pass
-    try:
-        import cupy  # noqa: F401
-
-        libs.append("cupy")
-    except ImportError:
-        pass
-    return libs
-
-
-def to_gpu(x, lib):
-    if lib == "torch":
-        import torch
-
-        return torch.from_numpy(np.ascontiguousarray(x)).cuda()
-    import cupy
-
-    return cupy.asarray(x)
-
-
-def to_host(x):
-    return x.cpu().numpy() if hasattr(x, "cpu") else x.get()
 
 
 def tolerance(dtype):

@@ -86,44 +86,12 @@ typename SinkhornSolver<T>::Outcome SinkhornSolver<T>::iterate_log(Team& team,
 
 template <class T>
 double SinkhornSolver<T>::finish_log(Team& team, const SinkhornItem<T>& item) {
-  const auto [r0, r1] = team.share(m_);
-  const auto [c0, c1] = team.share(n_);
-  const double reg = opt_.reg;
-  double* F = row_pot_.data();
+  const double* F = row_pot_.data();
   const double* G = col(team, team.current);
-  double* colsum = partial(0, team.rank);
-  team.sync();  // every thread is past its last read of the partials
-  std::fill(colsum, colsum + n_, 0.0);
-
-  // My rows: P_ij = exp(F_i + G_j - M_ij / reg); zero rows get the c-transform F.
-  double cost = 0;
-  for (index_t i = r0; i < r1; ++i) {
-    const std::size_t k = std::size_t(i);
-    const T* M = item.M + i * n_;
-    T* row = item.plan + i * n_;
-    if (a_[k] > 0) {
-      row_sums_[k] = plan_row_log(M, F[k], G, inv_reg_, row, colsum, &cost, n_);
-    } else {
-      const double hi = row_max(M, G, inv_reg_, n_);
-      F[k] = -(hi + std::log(row_sum_exp(M, G, inv_reg_, hi, n_)));
-      std::fill(row, row + n_, T(0));
-      row_sums_[k] = 0;
-    }
-  }
-  team.sync();
-  for (index_t j = c0; j < c1; ++j) {
-    const std::size_t k = std::size_t(j);
-    double sum = 0;
-    for (int th = 0; th < team.size; ++th) sum += partial(0, th)[j];
-    col_sums_[k] = sum;
-    // A zero-weight column gets the c-transform of the positive rows' F.
-    col_final_[k] = b_[k] > 0 ? reg * G[k]
-                              : -reg * column_lse(item.M, m_, n_, j, F, 1.0, a_.data(), inv_reg_);
-  }
-  team.sync();
-  for (index_t i = r0; i < r1; ++i) F[std::size_t(i)] *= reg;
-  team.sync();
-  return cost;
+  // P_ij = exp(F_i + G_j - M_ij / reg).
+  return finish_plan(team, item, G, [&](index_t i, T* row, double* colsum, double* cost) {
+    return plan_row_log(item.M + i * n_, F[std::size_t(i)], G, inv_reg_, row, colsum, cost, n_);
+  });
 }
 
 #define OPTKERN_SINKHORN_LOG(T)                                                          \

@@ -144,52 +144,20 @@ void SinkhornSolver<T>::rescue_to_log(Team& team) {
 
 template <class T>
 double SinkhornSolver<T>::finish_plain(Team& team, const SinkhornItem<T>& item) {
-  const auto [r0, r1] = team.share(m_);
-  const auto [c0, c1] = team.share(n_);
-  const double ninf = -std::numeric_limits<double>::infinity();
-  const double reg = opt_.reg;
   double* u = row_pot_.data();
   const double* v = col(team, team.current);
-  double* G = col(team, 1 - team.current);  // log-domain G, for the c-transforms
+  double* G = col(team, 1 - team.current);  // G = log v + beta / reg, this thread's copy
   for (index_t j = 0; j < n_; ++j) {
     const std::size_t k = std::size_t(j);
-    G[k] = b_[k] > 0 ? std::log(v[k]) + col_shift_[k] : ninf;
+    G[k] = b_[k] > 0 ? std::log(v[k]) + col_shift_[k] : -std::numeric_limits<double>::infinity();
   }
-  double* colsum = partial(0, team.rank);
-  team.sync();  // every thread is past its last read of the partials
-  std::fill(colsum, colsum + n_, 0.0);
-
-  // My rows: P_i = u_i K_i v in place; f_i = reg (log u_i + alpha_i / reg), or the
-  // c-transform for a zero weight.
-  double cost = 0;
-  for (index_t i = r0; i < r1; ++i) {
+  // P_i = u_i K_i v in place, then F_i = log u_i + alpha_i / reg.
+  return finish_plan(team, item, G, [&](index_t i, T* row, double* colsum, double* cost) {
     const std::size_t k = std::size_t(i);
-    T* row = item.plan + i * n_;
-    const T* M = item.M + i * n_;
-    if (a_[k] > 0) {
-      row_sums_[k] = plan_row_plain(row, u[k], v, M, colsum, &cost, n_);
-      u[k] = reg * (std::log(u[k]) + row_shift_[k]);
-    } else {
-      const double hi = row_max(M, G, inv_reg_, n_);
-      u[k] = -reg * (hi + std::log(row_sum_exp(M, G, inv_reg_, hi, n_)));
-      std::fill(row, row + n_, T(0));
-      row_sums_[k] = 0;
-    }
-  }
-  team.sync();
-
-  // My columns: the plan's column sums; g_j = reg G_j, or the c-transform of the positive
-  // rows' f (u holds f now; column_lse skips the zero-weight rows).
-  for (index_t j = c0; j < c1; ++j) {
-    const std::size_t k = std::size_t(j);
-    double sum = 0;
-    for (int t = 0; t < team.size; ++t) sum += partial(0, t)[j];
-    col_sums_[k] = sum;
-    col_final_[k] = b_[k] > 0 ? reg * G[k]
-                              : -reg * column_lse(item.M, m_, n_, j, u, inv_reg_, a_.data(), inv_reg_);
-  }
-  team.sync();
-  return cost;
+    const double sum = plan_row_plain(row, u[k], v, item.M + i * n_, colsum, cost, n_);
+    u[k] = std::log(u[k]) + row_shift_[k];
+    return sum;
+  });
 }
 
 #define OPTKERN_SINKHORN_PLAIN(T)                                                        \

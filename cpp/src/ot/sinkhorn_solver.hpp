@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "optkern/ot.hpp"
+#include "ot/row_kernels.hpp"
 #include "ot/team.hpp"
 
 namespace optkern::detail {
@@ -69,6 +70,15 @@ class SinkhornSolver {
   void rescue_to_log(Team& team);
   Outcome iterate_log(Team& team, const SinkhornItem<T>& item, int& iter);
   double finish_log(Team& team, const SinkhornItem<T>& item);
+
+  // Shared by both: the final pass. write_row(i, row, colsum, &cost) writes row i of the
+  // plan (a_i > 0), returns its sum and leaves F_i = f_i / reg in row_pot_; rows of zero
+  // weight get zeros and the c-transform. Then the column sums and col_final_ = g (the
+  // c-transform at zero weights, from G, the log-domain column potentials, -inf there), and
+  // f = reg F in row_pot_. Returns this thread's share of <M, P>.
+  template <class RowWriter>
+  double finish_plan(Team& team, const SinkhornItem<T>& item, const double* G,
+                     RowWriter write_row);
 
   // Shared by both: gauge, outputs and status, once row_pot_ and col_final_ hold f and g
   // (unscaled, with the c-transforms at zero weights) and row_sums_, col_sums_ the marginals
@@ -128,5 +138,46 @@ class SinkhornSolver {
     return flags_.data() + (std::size_t(parity) * std::size_t(team_size_) + std::size_t(rank)) * 2;
   }
 };
+
+template <class T>
+template <class RowWriter>
+double SinkhornSolver<T>::finish_plan(Team& team, const SinkhornItem<T>& item, const double* G,
+                                      RowWriter write_row) {
+  const auto [r0, r1] = team.share(m_);
+  const auto [c0, c1] = team.share(n_);
+  double* F = row_pot_.data();
+  double* colsum = partial(0, team.rank);
+  team.sync();  // every thread is past its last read of the partials
+  std::fill(colsum, colsum + n_, 0.0);
+  double cost = 0;
+  for (index_t i = r0; i < r1; ++i) {
+    const std::size_t k = std::size_t(i);
+    T* row = item.plan + i * n_;
+    if (a_[k] > 0) {
+      row_sums_[k] = write_row(i, row, colsum, &cost);
+    } else {
+      const T* M = item.M + i * n_;
+      const double hi = row_max(M, G, inv_reg_, n_);
+      F[k] = -(hi + std::log(row_sum_exp(M, G, inv_reg_, hi, n_)));
+      std::fill(row, row + n_, T(0));
+      row_sums_[k] = 0;
+    }
+  }
+  team.sync();
+  for (index_t j = c0; j < c1; ++j) {
+    const std::size_t k = std::size_t(j);
+    double sum = 0;
+    for (int t = 0; t < team.size; ++t) sum += partial(0, t)[j];
+    col_sums_[k] = sum;
+    // A zero-weight column gets the c-transform of the positive rows' F.
+    col_final_[k] = opt_.reg * (b_[k] > 0 ? G[k]
+                                          : -column_lse(item.M, m_, n_, j, F, 1.0, a_.data(),
+                                                        inv_reg_));
+  }
+  team.sync();
+  for (index_t i = r0; i < r1; ++i) F[std::size_t(i)] *= opt_.reg;
+  team.sync();
+  return cost;
+}
 
 }  // namespace optkern::detail

@@ -149,29 +149,24 @@ struct Group {
     return kGrid ? index_t(gridDim.x) * blockDim.x : index_t(blockDim.x);
   }
   // Reduce a value every thread of each block already agrees on over the group's blocks.
-  __device__ double sum(double x) {
+  template <class Op>
+  __device__ double reduce(double x, Op op, double start) {
     if constexpr (!kGrid) {
       return x;
     } else {
       double* slot = scalars + (round++ % kSlots) * gridDim.x;
       if (threadIdx.x == 0) slot[blockIdx.x] = x;
       sync();
-      double s = 0;
-      for (unsigned k = 0; k < gridDim.x; ++k) s += slot[k];
+      double s = start;
+      for (unsigned k = 0; k < gridDim.x; ++k) s = op(s, slot[k]);
       return s;
     }
   }
+  __device__ double sum(double x) {
+    return reduce(x, [](double u, double v) { return u + v; }, 0.0);
+  }
   __device__ double max(double x) {
-    if constexpr (!kGrid) {
-      return x;
-    } else {
-      double* slot = scalars + (round++ % kSlots) * gridDim.x;
-      if (threadIdx.x == 0) slot[blockIdx.x] = x;
-      sync();
-      double s = -kInf;
-      for (unsigned k = 0; k < gridDim.x; ++k) s = fmax(s, slot[k]);
-      return s;
-    }
+    return reduce(x, [](double u, double v) { return fmax(u, v); }, -kInf);
   }
 };
 
@@ -201,12 +196,14 @@ struct Columns {
         }
     }
   }
-  // The minimum of column j over the blocks (a phase-2 column of this thread), zeroing it.
-  __device__ double take_min(index_t j) {
+  // Column j (a phase-2 column of this thread) reduced over the blocks by `op` from
+  // `start` (a grid) or this block's value, zeroing what it read.
+  template <class Op>
+  __device__ double take(index_t j, Op op, double start) {
     if constexpr (kGrid) {
-      double s = kInf;
+      double s = start;
       for (unsigned k = 0; k < gridDim.x; ++k) {
-        s = fmin(s, partials[index_t(k) * p.n + j]);
+        s = op(s, partials[index_t(k) * p.n + j]);
         partials[index_t(k) * p.n + j] = 0;
       }
       return s;
@@ -216,20 +213,11 @@ struct Columns {
       return s;
     }
   }
-  // The total of column j (a phase-2 column of this thread), zeroing what it read.
   __device__ double take(index_t j) {
-    if constexpr (kGrid) {
-      double s = 0;
-      for (unsigned k = 0; k < gridDim.x; ++k) {
-        s += partials[index_t(k) * p.n + j];
-        partials[index_t(k) * p.n + j] = 0;
-      }
-      return s;
-    } else {
-      const double s = acc[j];
-      acc[j] = 0;
-      return s;
-    }
+    return take(j, [](double x, double y) { return x + y; }, 0.0);
+  }
+  __device__ double take_min(index_t j) {
+    return take(j, [](double x, double y) { return fmin(x, y); }, kInf);
   }
 };
 

@@ -9,6 +9,7 @@
 
 #include "array_cast.hpp"
 #include "optkern/ot.hpp"
+#include "ot_status.hpp"
 
 namespace optkern::bindings {
 namespace {
@@ -50,13 +51,8 @@ py::tuple sinkhorn_array(const py::array& M, const py::array& a, const py::array
     p.init_g = static_cast<const T*>(init.data());
     p.init_g_stride = batch_stride(init, batch, n, "init");
   }
-  SinkhornOptions o;
-  o.reg = reg;
-  o.tol = tol;
-  o.max_iter = max_iter;
-  o.check_every = check_every;
-  o.method = SinkhornMethod(method);
-  o.num_threads = num_threads;
+  const SinkhornOptions o =
+      make_options(reg, tol, max_iter, check_every, method, num_threads);
   std::vector<SinkhornStatus> status(static_cast<std::size_t>(batch));
   SinkhornOutput<T> out;
   out.plan = static_cast<T*>(plan.mutable_data());
@@ -67,19 +63,7 @@ py::tuple sinkhorn_array(const py::array& M, const py::array& a, const py::array
     py::gil_scoped_release release;
     sinkhorn<T>(p, o, out);
   }
-  py::array_t<std::int64_t> n_iter(batch), method_used(batch);
-  py::array_t<double> error(batch), cost(batch), value(batch);
-  py::array_t<bool> converged(batch);
-  for (index_t k = 0; k < batch; ++k) {
-    const SinkhornStatus& s = status[std::size_t(k)];
-    n_iter.mutable_at(k) = s.n_iter;
-    method_used.mutable_at(k) = std::int64_t(s.method);
-    error.mutable_at(k) = s.marginal_error;
-    cost.mutable_at(k) = s.cost;
-    value.mutable_at(k) = s.value;
-    converged.mutable_at(k) = s.converged;
-  }
-  return py::make_tuple(n_iter, error, cost, value, converged, method_used);
+  return status_arrays(status);
 }
 
 template <class T>

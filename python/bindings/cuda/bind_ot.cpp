@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "optkern/cuda/ot.hpp"
+#include "ot_status.hpp"
 
 namespace py = pybind11;
 
@@ -34,12 +35,7 @@ py::tuple sinkhorn_device(index_t batch, index_t m, index_t n, std::uintptr_t M,
   p.b_stride = b_stride;
   p.init_g = reinterpret_cast<const T*>(init_g);
   p.init_g_stride = init_stride;
-  SinkhornOptions o;
-  o.reg = reg;
-  o.tol = tol;
-  o.max_iter = max_iter;
-  o.check_every = check_every;
-  o.method = SinkhornMethod(method);
+  const SinkhornOptions o = make_options(reg, tol, max_iter, check_every, method);
   std::vector<SinkhornStatus> status(static_cast<std::size_t>(batch));
   SinkhornOutput<T> out;
   out.plan = reinterpret_cast<T*>(plan);
@@ -50,19 +46,7 @@ py::tuple sinkhorn_device(index_t batch, index_t m, index_t n, std::uintptr_t M,
     py::gil_scoped_release release;
     cuda::sinkhorn<T>(p, o, out, reinterpret_cast<cudaStream_t>(stream));
   }
-  py::array_t<std::int64_t> n_iter(batch), method_used(batch);
-  py::array_t<double> error(batch), cost(batch), value(batch);
-  py::array_t<bool> converged(batch);
-  for (index_t k = 0; k < batch; ++k) {
-    const SinkhornStatus& s = status[std::size_t(k)];
-    n_iter.mutable_at(k) = s.n_iter;
-    method_used.mutable_at(k) = std::int64_t(s.method);
-    error.mutable_at(k) = s.marginal_error;
-    cost.mutable_at(k) = s.cost;
-    value.mutable_at(k) = s.value;
-    converged.mutable_at(k) = s.converged;
-  }
-  return py::make_tuple(n_iter, error, cost, value, converged, method_used);
+  return status_arrays(status);
 }
 
 }  // namespace
