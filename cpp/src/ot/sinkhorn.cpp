@@ -256,12 +256,11 @@ void sinkhorn(const SinkhornProblem<T>& p, const SinkhornOptions& o, const Sinkh
   } else {
     const int nt = int(std::min<index_t>(threads, std::max<index_t>(1, p.m / 8)));
     detail::SinkhornSolver<T> solver(p.m, p.n, nt, o);
+    detail::SpinBarrier barrier;
     for (index_t k = 0; k < p.batch; ++k) {
 #pragma omp parallel num_threads(nt)
       {
-        detail::Team team;
-        team.size = omp_get_num_threads();
-        team.rank = omp_get_thread_num();
+        detail::Team team = detail::omp_team(&barrier);
         solver.solve(team, item(k));
       }
     }

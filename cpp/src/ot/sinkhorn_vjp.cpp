@@ -39,7 +39,8 @@ struct VjpWork {
       : r(std::size_t(m)), c(std::size_t(n)), rho(std::size_t(m)), kappa(std::size_t(n)),
         partial(std::size_t(team_size) * 2 * std::size_t(n)), small(std::size_t(std::min(m, n))),
         large(std::size_t(std::max(m, n))), scale(std::size_t(std::max(m, n))),
-        G(std::min(m, n), std::max(m, n)), S(std::min(m, n), std::min(m, n)),
+        G(std::min(m, n), std::max(m, n)), Gt(std::max(m, n), std::min(m, n)),
+        S(std::min(m, n), std::min(m, n)),
         diag(std::size_t(std::min(m, n))), x(std::min(m, n)), rhs(std::min(m, n)),
         y(std::max(m, n)), lambda(std::size_t(m)), mu(std::size_t(n)) {}
 
@@ -48,6 +49,7 @@ struct VjpWork {
   std::vector<index_t> small, large;     // active (nonzero) indices of the two sides
   std::vector<double> scale;             // 1 / sqrt(d_large) per active large index
   MatrixD G;                             // P on the active support, scaled: k x l used
+  MatrixD Gt;                            // its transpose (l x k), the GEMM's contiguous B
   MatrixD S;                             // Gram matrix, then the Laplacian, then its factor
   std::vector<double> diag;              // the Laplacian's diagonal
   VectorD x, rhs, y;                     // multipliers of the small and the large side
@@ -122,13 +124,21 @@ void form_g(index_t m, index_t n, const T* P, VjpWork& w, Team& team) {
       for (index_t q = 0; q < w.l; ++q)
         w.G(p, q) = double(row[w.large[std::size_t(q)]]) * w.scale[std::size_t(q)];
     }
-  } else {  // column q of G from row large[q] of P (P read in order)
+    team.sync();
+    const auto [q0, q1] = team.share(w.l);
+    for (index_t q = q0; q < q1; ++q)
+      for (index_t p = 0; p < w.k; ++p) w.Gt(q, p) = w.G(p, q);
+  } else {  // row q of G^T from row large[q] of P (P read in order)
     const auto [q0, q1] = team.share(w.l);
     for (index_t q = q0; q < q1; ++q) {
       const T* row = P + w.large[std::size_t(q)] * n;
       for (index_t p = 0; p < w.k; ++p)
-        w.G(p, q) = double(row[w.small[std::size_t(p)]]) * w.scale[std::size_t(q)];
+        w.Gt(q, p) = double(row[w.small[std::size_t(p)]]) * w.scale[std::size_t(q)];
     }
+    team.sync();
+    const auto [p0, p1] = team.share(w.k);
+    for (index_t p = p0; p < p1; ++p)
+      for (index_t q = 0; q < w.l; ++q) w.G(p, q) = w.Gt(q, p);
   }
   team.sync();
 }
@@ -194,12 +204,12 @@ void solve_multipliers(index_t m, index_t n, VjpWork& w, Team& team) {
   }
   team.sync();
   // Large side: y_q = (rhs_l - sqrt(d_l) (G^T x)_q) / d_l, columns split over the team.
-  const auto G = w.G.topLeftCorner(k, l);
+  const auto Gt = w.Gt.topLeftCorner(l, k);
   const auto [q0, q1] = team.share(l);
   for (index_t q = q0; q < q1; ++q) {
     const std::size_t jq = std::size_t(w.large[std::size_t(q)]);
     const double s = w.scale[std::size_t(q)];  // 1 / sqrt(d_l)
-    w.y[q] = (w.rhs_large()[jq] - G.col(q).dot(w.x.head(k)) / s) * s * s;
+    w.y[q] = (w.rhs_large()[jq] - Gt.row(q).dot(w.x.head(k)) / s) * s * s;
   }
   team.sync();
   if (team.rank == 0) {
@@ -224,7 +234,10 @@ void vjp_one(index_t m, index_t n, const T* P, const T* Wg, double reg, T* grad_
              T* grad_b, VjpWork& w, Team& team) {
   marginals(m, n, P, Wg, w, team);
   form_g(m, n, P, w, team);
-  detail::team_gram_lower(w.G.topLeftCorner(w.k, w.l), w.S.topLeftCorner(w.k, w.k), team);
+  const MatrixD& G = w.G;
+  const MatrixD& Gt = w.Gt;
+  detail::team_gram_lower(G.topLeftCorner(w.k, w.l), Gt.topLeftCorner(w.l, w.k),
+                          w.S.topLeftCorner(w.k, w.k), team);
   laplacian_and_rhs(w, team);
   solve_multipliers(m, n, w, team);
 
@@ -283,13 +296,12 @@ void sinkhorn_vjp(index_t batch, index_t m, index_t n, const T* P, const T* grad
         run(item, *work[std::size_t(omp_get_thread_num())], team);
     }
   } else {
+    detail::SpinBarrier barrier;
     for (index_t item = 0; item < batch; ++item) {
 #pragma omp parallel num_threads(nt)
       {
         omp_set_num_threads(1);
-        Team team;
-        team.size = omp_get_num_threads();
-        team.rank = omp_get_thread_num();
+        Team team = detail::omp_team(&barrier);
         run(item, *work[0], team);
       }
     }

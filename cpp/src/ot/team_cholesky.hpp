@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "optkern/linalg.hpp"
 #include "ot/team.hpp"
 
 namespace optkern::detail {
@@ -16,22 +17,47 @@ namespace optkern::detail {
 using MatrixD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using BlockD = Eigen::Block<MatrixD>;
 
-// This thread's rows [begin, end) of a lower triangle of `count` rows, in blocks of equal
-// area (row p costs p + 1): edges at count * sqrt(t / size).
-inline std::pair<index_t, index_t> triangle_share(index_t count, const Team& team) {
-  auto edge = [&](int t) {
-    return index_t(std::llround(double(count) * std::sqrt(double(t) / double(team.size))));
+// A lower triangle of `count` rows cut into bands of equal area (row p costs p + 1; edges at
+// count * sqrt(b / bands)), several per thread so that the part above the diagonal that a
+// band's rectangle also covers stays small: f(begin, end) for each band of this thread.
+template <class F>
+void for_triangle_bands(index_t count, const Team& team, F f) {
+  const int bands = 8 * team.size;
+  auto edge = [&](int b) {
+    return index_t(std::llround(double(count) * std::sqrt(double(b) / double(bands))));
   };
-  return {edge(team.rank), edge(team.rank + 1)};
+  for (int b = team.rank; b < bands; b += team.size) {
+    const index_t begin = edge(b), end = edge(b + 1);
+    if (end > begin) f(begin, end);
+  }
 }
 
 // The lower triangle of S = G G^T (entries above the diagonal inside each thread's block of
-// rows are written too, and are not meaningful). Ends with a barrier.
-template <class GMatrix>
-void team_gram_lower(const GMatrix& G, BlockD S, Team& team) {
-  const auto [p0, p1] = triangle_share(G.rows(), team);
-  if (p1 > p0)
-    S.block(p0, 0, p1 - p0, p1).noalias() = G.middleRows(p0, p1 - p0) * G.topRows(p1).transpose();
+// rows are written too, and are not meaningful), by optkern's GEMM (faster than Eigen's here)
+// from G and its transpose Gt, both read along rows. Ends with a barrier.
+inline void team_gram_lower(Eigen::Block<const MatrixD> G, Eigen::Block<const MatrixD> Gt,
+                            BlockD S, Team& team) {
+  for_triangle_bands(G.rows(), team, [&](index_t p0, index_t p1) {
+    const index_t gs = G.outerStride(), ts = Gt.outerStride(), ss = S.outerStride();
+    MatrixBatch<const double> a, b;
+    MatrixBatch<double> c;
+    a.data = G.data() + p0 * gs;  // rows p0..p1 of G
+    a.rows = p1 - p0;
+    a.cols = G.cols();
+    a.row_stride = gs;
+    a.col_stride = 1;
+    b.data = Gt.data();  // columns 0..p1 of G^T
+    b.rows = Gt.rows();
+    b.cols = p1;
+    b.row_stride = ts;
+    b.col_stride = 1;
+    c.data = S.data() + p0 * ss;
+    c.rows = p1 - p0;
+    c.cols = p1;
+    c.row_stride = ss;
+    c.col_stride = 1;
+    bmm<double>(BatchShape{}, a, b, c, 1);
+  });
   team.sync();
 }
 
@@ -67,15 +93,12 @@ inline bool team_cholesky(BlockD A, const double* diag, double threshold, Team& 
       }
     }
     team.sync();
-    // Trailing update: A22 -= A21 A21^T (lower part), rows split by equal area.
-    {
-      const auto [q0, q1] = triangle_share(rest, team);
-      if (q1 > q0) {
-        const auto A21 = A.block(j0 + jb, j0, rest, jb);
-        A.block(j0 + jb + q0, j0 + jb, q1 - q0, q1).noalias() -=
-            A21.middleRows(q0, q1 - q0) * A21.topRows(q1).transpose();
-      }
-    }
+    // Trailing update: A22 -= A21 A21^T (lower part), in bands of equal area.
+    const auto A21 = A.block(j0 + jb, j0, rest, jb);
+    for_triangle_bands(rest, team, [&](index_t q0, index_t q1) {
+      A.block(j0 + jb + q0, j0 + jb, q1 - q0, q1).noalias() -=
+          A21.middleRows(q0, q1 - q0) * A21.topRows(q1).transpose();
+    });
     team.sync();
   }
   return true;
