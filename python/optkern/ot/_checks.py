@@ -105,18 +105,26 @@ def check_equal_mass(a: np.ndarray, b: np.ndarray) -> None:
              f"{sb[k]:.9g}")
 
 
-def check_cost_scale(M: np.ndarray, reg: float) -> None:
-    if M.size and float(np.max(np.abs(M))) / reg > MAX_COST_OVER_REG:
+def check_cost(M: np.ndarray, reg: float) -> None:
+    """M finite, and max|M| / reg far inside the range of double. Two reductions and no
+    temporary array (min and max propagate NaN, and are infinite when M has an Inf)."""
+    if not M.size:
+        return
+    lo, hi = float(M.min()), float(M.max())
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        fail("M", "finite values", "NaN or Inf")
+    if max(abs(lo), abs(hi)) / reg > MAX_COST_OVER_REG:
         fail("reg", f"a value with max|M| / reg below {MAX_COST_OVER_REG:g}", repr(reg))
 
 
 def prepare(M: Any, a: Any, b: Any, reg: float, init: Any) -> Problem:
     """Validate the inputs of sinkhorn and lay them out for the kernel."""
-    M = as_float_array(M, "M", min_ndim=2, contiguous=False)
+    M = as_float_array(M, "M", min_ndim=2, finite=False, contiguous=False)
     dtype = M.dtype
     m, n = M.shape[-2:]
     if m == 0 or n == 0:
         fail("M", "at least one row and one column", f"shape {M.shape}")
+    check_cost(M, reg)
     a = np.full(m, 1.0 / m, dtype) if a is None else weights(a, "a", m, dtype, "rows")
     if b is None:
         mass = a.sum(axis=-1, dtype=np.float64, keepdims=True)
@@ -124,7 +132,6 @@ def prepare(M: Any, a: Any, b: Any, reg: float, init: Any) -> Problem:
     else:
         b = weights(b, "b", n, dtype, "columns")
     check_equal_mass(a, b)
-    check_cost_scale(M, reg)
     init_g = initial_g(init, M, a, b, reg, dtype)
     shapes = [(M.shape[:-2], "M"), (a.shape[:-1], "a"), (b.shape[:-1], "b")]
     if init_g is not None:
