@@ -58,7 +58,16 @@ def test_marginal_error_is_the_returned_plans(rng, dtype):
     b32 *= a32.sum() / b32.sum()
     err = max(np.abs(P.sum(1) - a32).max(), np.abs(P.sum(0) - b32).max())
     assert res.marginal_error == pytest.approx(err, rel=1e-6, abs=1e-15)
-    assert res.converged == (res.marginal_error <= 1e-6 * a32.sum())
+    rounding = 0.5 * np.finfo(dtype).eps * max(a32.max(), b32.max())
+    assert res.converged == (res.marginal_error <= 1e-6 * a32.sum() + rounding)
+
+
+@pytest.mark.parametrize(("m", "n"), [(2, 3), (5, 4), (10, 10)])
+def test_small_float32_problems_converge(rng, m, n):
+    """Rounding the plan to float32 moves its sums by ~6e-8 of a weight: that is not counted
+    against the tolerance."""
+    res = sinkhorn(rng.random((m, n)).astype(np.float32), reg=0.1)
+    assert res.converged and res.n_iter < 200
 
 
 def test_float32_stays_float32_and_reaches_the_default_tolerance(rng):

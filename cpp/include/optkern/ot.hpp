@@ -34,7 +34,9 @@ struct SinkhornStatus {
   double marginal_error = 0;  // max(|P1 - a|_inf, |P^T 1 - b|_inf) of the returned plan
   double cost = 0;            // <M, P>
   double value = 0;           // <M, P> + reg <P, log P - 1>, the entropic OT value
-  bool converged = false;     // marginal_error <= tol * sum(a)
+  // marginal_error <= tol * sum(a) + u * max(a, b), u = the unit roundoff of T: a float plan
+  // cannot meet a tighter tolerance than its own rounding.
+  bool converged = false;
   SinkhornMethod method = SinkhornMethod::automatic;  // the method that produced the result
 };
 

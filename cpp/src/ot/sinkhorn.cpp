@@ -141,20 +141,23 @@ void SinkhornSolver<T>::finish_potentials(Team& team, const SinkhornItem<T>& ite
   const double* colsum = col_sums_.data();
   const auto [r0, r1] = team.share(m_);
   const auto [c0, c1] = team.share(n_);
-  double af = 0, bg = 0, row_err = 0, col_err = 0, total = 0;
+  double af = 0, bg = 0, row_err = 0, col_err = 0, total = 0, heaviest = 0;
   for (index_t i = r0; i < r1; ++i) {
     const std::size_t k = std::size_t(i);
     if (a_[k] > 0) af += a_[k] * f[k];
     row_err = std::max(row_err, std::abs(row_sums_[k] - a_[k]));
     total += row_sums_[k];
+    heaviest = std::max(heaviest, a_[k]);
   }
   for (index_t j = c0; j < c1; ++j) {
     const std::size_t k = std::size_t(j);
     if (b_[k] > 0) bg += b_[k] * g[k];
     col_err = std::max(col_err, std::abs(colsum[k] - b_[k]));
+    heaviest = std::max(heaviest, b_[k]);
   }
   const double shift = (team_sum(team, bg) - team_sum(team, af)) / (2 * mass_);
   const double error = team_max(team, std::max(row_err, col_err));
+  heaviest = team_max(team, heaviest);
   total = team_sum(team, total);
   double fr = 0, gc = 0;
   for (index_t i = r0; i < r1; ++i) {
@@ -179,7 +182,7 @@ void SinkhornSolver<T>::finish_potentials(Team& team, const SinkhornItem<T>& ite
     s.cost = cost;
     // <M,P> + reg <P, log P - 1> with log P_ij = (f_i + g_j - M_ij) / reg.
     s.value = fr + gc - opt_.reg * total;
-    s.converged = error <= opt_.tol * mass_;
+    s.converged = error <= converged_bound<T>(opt_.tol, mass_, heaviest);
     s.method = method;
   }
   team.sync();

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <algorithm>
+#include <limits>
 #include <vector>
 
 #include "optkern/ot.hpp"
@@ -42,6 +43,13 @@ struct SinkhornItem {
 template <class T>
 constexpr double plain_range_limit() {
   return sizeof(T) == sizeof(float) ? 80.0 : 300.0;
+}
+
+// The largest marginal error of a converged plan: tol * mass, plus what rounding the plan to T
+// can add (each entry within half an ulp, so a row or column sum within u_T of its weight).
+template <class T>
+double converged_bound(double tol, double mass, double heaviest_weight) {
+  return tol * mass + 0.5 * double(std::numeric_limits<T>::epsilon()) * heaviest_weight;
 }
 
 template <class T>

@@ -523,16 +523,19 @@ __global__ void __launch_bounds__(kMaxThreads, 1) sinkhorn_kernel(const Args<T> 
   grp.sync();
 
   // Gauge <a, f> = <b, g>, outputs, status.
-  double af = 0, bg = 0, err = 0, total = 0;
+  double af = 0, bg = 0, err = 0, total = 0, heaviest = 0;
   for (index_t i = grp.item0(); i < m; i += grp.item_step()) {
     if (w.a[i] > 0) af += w.a[i] * w.row[i];
     err = fmax(err, fabs(w.row_sum[i] - w.a[i]));
     total += w.row_sum[i];
+    heaviest = fmax(heaviest, w.a[i]);
   }
   for (index_t j = grp.item0(); j < n; j += grp.item_step()) {
     if (w.b[j] > 0) bg += w.b[j] * w.col[j];
     err = fmax(err, fabs(w.col_sum[j] - w.b[j]));
+    heaviest = fmax(heaviest, w.b[j]);
   }
+  heaviest = grp.max(block_max(heaviest, scratch));
   af = grp.sum(block_sum(af, scratch));
   bg = grp.sum(block_sum(bg, scratch));
   err = grp.max(block_max(err, scratch));
@@ -558,7 +561,8 @@ __global__ void __launch_bounds__(kMaxThreads, 1) sinkhorn_kernel(const Args<T> 
     DeviceStatus& s = p.status[k];
     s.n_iter = iter;
     s.method = method;
-    s.converged = err <= p.tol * mass;
+    // as on the CPU: tol * mass, plus what rounding the plan to T can add
+    s.converged = err <= p.tol * mass + 0.5 * double(std::numeric_limits<T>::epsilon()) * heaviest;
     s.bad_input = 0;
     s.marginal_error = err;
     s.cost = cost;

@@ -49,8 +49,10 @@ class SinkhornResult:
     marginal_error : float or ndarray
         ``max(|P 1 - a|_inf, |P^T 1 - b|_inf)`` of the returned plan.
     converged : bool or ndarray
-        ``marginal_error <= tol * sum(a)``. Running out of iterations is reported here, never
-        raised.
+        ``marginal_error <= tol * sum(a) + u * max(a, b)``, u being the unit roundoff of the
+        plan's dtype (6e-8 for float32: rounding a plan to float32 moves its row and column
+        sums by up to that much of their weight, whatever the tolerance). Running out of
+        iterations is reported here, never raised.
     method : str or ndarray
         The method that produced the result: "plain" or "log" (what "auto" chose, or "log"
         where a kernel-domain iteration left the floating-point range and was continued in the
