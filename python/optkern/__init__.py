@@ -4,7 +4,8 @@ Areas, one module each:
 
 - :mod:`optkern.linalg`: batched matmul (and batched tridiagonal solves) on CPU and GPU;
 - :mod:`optkern.tv`: 1-D total variation denoising, exact and IRLS, with its exact backward;
-- :mod:`optkern.givens`: approximating orthogonal matrices by few Givens rotations.
+- :mod:`optkern.givens`: approximating orthogonal matrices by few Givens rotations;
+- :mod:`optkern.ot`: entropic optimal transport (batched Sinkhorn, its implicit gradient).
 """
 
 from optkern._backend import (
@@ -17,6 +18,7 @@ from optkern._backend import (
 from optkern import linalg
 from optkern import givens
 from optkern import tv
+from optkern import ot
 
 __all__ = [
     "__version__",
@@ -27,4 +29,5 @@ __all__ = [
     "linalg",
     "givens",
     "tv",
+    "ot",
 ]

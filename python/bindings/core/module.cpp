@@ -11,6 +11,7 @@ namespace optkern::bindings {
 void bind_linalg(py::module_& m);
 void bind_givens(py::module_& m);
 void bind_tv(py::module_& m);
+void bind_ot(py::module_& m);
 }
 
 PYBIND11_MODULE(_core, m) {
@@ -33,4 +34,5 @@ PYBIND11_MODULE(_core, m) {
   optkern::bindings::bind_linalg(m);
   optkern::bindings::bind_givens(m);
   optkern::bindings::bind_tv(m);
+  optkern::bindings::bind_ot(m);
 }

@@ -14,6 +14,7 @@ namespace optkern::bindings {
 void bind_cuda_linalg(py::module_& m);
 void bind_cuda_givens(py::module_& m);
 void bind_cuda_tv(py::module_& m);
+void bind_cuda_ot(py::module_& m);
 }
 
 namespace {
@@ -70,4 +71,5 @@ PYBIND11_MODULE(_cuda, m) {
   optkern::bindings::bind_cuda_linalg(m);
   optkern::bindings::bind_cuda_givens(m);
   optkern::bindings::bind_cuda_tv(m);
+  optkern::bindings::bind_cuda_ot(m);
 }

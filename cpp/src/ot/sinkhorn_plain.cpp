@@ -1,0 +1,173 @@
+// Kernel-domain Sinkhorn: K = exp(-(M_ij - alpha_i - beta_j) / reg) is formed once in the plan
+// buffer (alpha, beta: row and column minima, so every row and column of K holds a 1), then
+// each iteration reads K once (sinkhorn_solver.hpp): row i gives u_i = a_i / (K_i . v), and
+// u_i K_i is added to this thread's K^T u at once, while the row is in cache.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "ot/row_kernels.hpp"
+#include "ot/sinkhorn_solver.hpp"
+
+namespace optkern::detail {
+namespace {
+
+constexpr int kRowBlock = 4;  // rows per pass of the fused kernels (v and K^T u read once)
+
+}  // namespace
+
+template <class T>
+void SinkhornSolver<T>::start_plain(Team& team, const SinkhornItem<T>& item) {
+  const auto [r0, r1] = team.share(m_);
+  for (index_t i = r0; i < r1; ++i) {
+    exp_row(item.M + i * n_, row_shift_[std::size_t(i)], col_shift_.data(), inv_reg_,
+            item.plan + i * n_, n_);
+    row_pot_[std::size_t(i)] = 0;
+  }
+  // v = exp(g / reg - beta / reg), scaled so that its largest entry is 1 (u absorbs the
+  // scale); every thread fills its own copy.
+  team.current = 0;
+  double* v = col(team, 0);
+  double top = 0;
+  if (item.init_g) {
+    top = -std::numeric_limits<double>::infinity();
+    for (index_t j = 0; j < n_; ++j)
+      if (b_[std::size_t(j)] > 0)
+        top = std::max(top, double(item.init_g[j]) * inv_reg_ - col_shift_[std::size_t(j)]);
+  }
+  for (index_t j = 0; j < n_; ++j) {
+    const std::size_t k = std::size_t(j);
+    const double x = item.init_g ? double(item.init_g[j]) * inv_reg_ - col_shift_[k] - top : 0;
+    v[k] = b_[k] > 0 ? std::exp(x) : 0.0;
+  }
+  team.sync();
+}
+
+template <class T>
+typename SinkhornSolver<T>::Outcome SinkhornSolver<T>::iterate_plain(Team& team,
+                                                                     const SinkhornItem<T>& item,
+                                                                     int& iter) {
+  const auto [r0, r1] = team.share(m_);
+  const double inf = std::numeric_limits<double>::infinity();
+  double* u = row_pot_.data();
+  T* K = item.plan;
+  while (iter < opt_.max_iter) {
+    ++iter;
+    const int parity = iter & 1;
+    const bool check = opt_.tol > 0 && iter > 1 && iter % opt_.check_every == 0;
+    const double* v = col(team, team.current);
+    double* acc = partial(parity, team.rank);
+    std::fill(acc, acc + n_, 0.0);
+
+    // Phase 1: my rows, R at a time: u_i = a_i / (K_i . v), then K^T u += u_i K_i.
+    double err = 0;
+    bool bad = false;
+    for (index_t i = r0; i < r1; i += kRowBlock) {
+      const int R = int(std::min<index_t>(kRowBlock, r1 - i));
+      const T* rows[kRowBlock];
+      double s[kRowBlock], coef[kRowBlock];
+      for (int r = 0; r < R; ++r) rows[r] = K + (i + r) * n_;
+      if (R == kRowBlock) {
+        dot_rows<T, kRowBlock>(rows, v, n_, s);
+      } else {
+        for (int r = 0; r < R; ++r) dot_rows<T, 1>(rows + r, v, n_, s + r);
+      }
+      for (int r = 0; r < R; ++r) {
+        const std::size_t k = std::size_t(i + r);
+        const double ai = a_[k];
+        const double un = ai > 0 ? ai / s[r] : 0.0;
+        bad = bad || (ai > 0 && !(s[r] > 0 && un < inf));
+        if (check) err = std::max(err, std::abs(u[k] * s[r] - ai));
+        u[k] = un;
+        coef[r] = un;
+      }
+      if (R == kRowBlock) {
+        axpy_rows<T, kRowBlock>(rows, coef, acc, n_);
+      } else {
+        for (int r = 0; r < R; ++r) axpy_rows<T, 1>(rows + r, coef + r, acc, n_);
+      }
+    }
+    flags(parity, team.rank)[0] = err;
+    flags(parity, team.rank)[1] = bad ? 1.0 : 0.0;
+    team.sync();
+
+    // Every thread: v = b / K^T u from the partials of the whole team, in its own copy.
+    double* v_next = col(team, 1 - team.current);
+    double error = 0;
+    for (int t = 0; t < team.size; ++t) {
+      error = std::max(error, flags(parity, t)[0]);
+      bad = bad || flags(parity, t)[1] > 0;
+    }
+    for (index_t j = 0; j < n_; ++j) {
+      double sum = 0;
+      for (int t = 0; t < team.size; ++t) sum += partial(parity, t)[j];
+      const std::size_t k = std::size_t(j);
+      const double vn = b_[k] > 0 ? b_[k] / sum : 0.0;
+      bad = bad || (b_[k] > 0 && !(vn > 0 && vn < inf));
+      v_next[k] = vn;
+    }
+    if (bad) return Outcome::breakdown;  // v (team.current) is the last finite iterate
+    team.current = 1 - team.current;
+    if (check && error <= opt_.tol * mass_) return Outcome::converged;
+  }
+  return Outcome::max_iter;
+}
+
+template <class T>
+void SinkhornSolver<T>::rescue_to_log(Team& team) {
+  // G = log v + beta / reg from the last finite v (each thread its copy); columns whose v
+  // underflowed get the smallest finite G (the next column update recomputes every G).
+  double* v = col(team, team.current);
+  double lowest = std::numeric_limits<double>::infinity();
+  for (index_t j = 0; j < n_; ++j) {
+    const std::size_t k = std::size_t(j);
+    if (b_[k] > 0 && v[k] > 0 && std::isfinite(v[k]))
+      lowest = std::min(lowest, std::log(v[k]) + col_shift_[k]);
+  }
+  if (!std::isfinite(lowest)) lowest = 0;
+  for (index_t j = 0; j < n_; ++j) {
+    const std::size_t k = std::size_t(j);
+    if (b_[k] <= 0) {
+      v[k] = -std::numeric_limits<double>::infinity();
+    } else if (v[k] > 0 && std::isfinite(v[k])) {
+      v[k] = std::log(v[k]) + col_shift_[k];
+    } else {
+      v[k] = lowest;
+    }
+  }
+  const auto [r0, r1] = team.share(m_);
+  for (index_t i = r0; i < r1; ++i)
+    row_pot_[std::size_t(i)] =
+        a_[std::size_t(i)] > 0 ? 0.0 : -std::numeric_limits<double>::infinity();
+  team.sync();
+}
+
+template <class T>
+double SinkhornSolver<T>::finish_plain(Team& team, const SinkhornItem<T>& item) {
+  double* u = row_pot_.data();
+  const double* v = col(team, team.current);
+  double* G = col(team, 1 - team.current);  // G = log v + beta / reg, this thread's copy
+  for (index_t j = 0; j < n_; ++j) {
+    const std::size_t k = std::size_t(j);
+    G[k] = b_[k] > 0 ? std::log(v[k]) + col_shift_[k] : -std::numeric_limits<double>::infinity();
+  }
+  // P_i = u_i K_i v in place, then F_i = log u_i + alpha_i / reg.
+  return finish_plan(team, item, G, [&](index_t i, T* row, double* colsum, double* cost) {
+    const std::size_t k = std::size_t(i);
+    const double sum = plan_row_plain(row, u[k], v, item.M + i * n_, colsum, cost, n_);
+    u[k] = std::log(u[k]) + row_shift_[k];
+    return sum;
+  });
+}
+
+#define OPTKERN_SINKHORN_PLAIN(T)                                                        \
+  template void SinkhornSolver<T>::start_plain(Team&, const SinkhornItem<T>&);            \
+  template SinkhornSolver<T>::Outcome SinkhornSolver<T>::iterate_plain(                   \
+      Team&, const SinkhornItem<T>&, int&);                                               \
+  template void SinkhornSolver<T>::rescue_to_log(Team&);                                  \
+  template double SinkhornSolver<T>::finish_plain(Team&, const SinkhornItem<T>&);
+OPTKERN_SINKHORN_PLAIN(float)
+OPTKERN_SINKHORN_PLAIN(double)
+#undef OPTKERN_SINKHORN_PLAIN
+
+}  // namespace optkern::detail
