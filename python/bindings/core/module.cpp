@@ -9,6 +9,7 @@ namespace py = pybind11;
 
 namespace optkern::bindings {
 void bind_linalg(py::module_& m);
+void bind_optimize(py::module_& m);
 }
 
 PYBIND11_MODULE(_core, m) {
@@ -29,4 +30,5 @@ PYBIND11_MODULE(_core, m) {
   m.def("set_num_threads", &optkern::set_num_threads, py::arg("n"));
 
   optkern::bindings::bind_linalg(m);
+  optkern::bindings::bind_optimize(m);
 }
