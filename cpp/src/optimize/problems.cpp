@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "optkern/common.hpp"
 #include "optkern/optimize/minimize.hpp"
 #include "optkern/optimize/modified_newton.hpp"
 #include "optkern/threads.hpp"

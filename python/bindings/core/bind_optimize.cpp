@@ -16,6 +16,7 @@
 #include <string>
 #include <tuple>
 
+#include "optimize_settings.hpp"
 #include "optkern/optimize/minimize.hpp"
 
 namespace py = pybind11;
@@ -24,32 +25,6 @@ namespace optkern::bindings {
 namespace {
 
 namespace opt = optkern::optimize;
-
-template <class T>
-opt::Settings<T> settings_from(const py::dict& d) {
-  opt::Settings<T> s;
-  s.method = opt::Method(d["method"].cast<int>());
-  s.stop.gtol = T(d["gtol"].cast<double>());
-  s.stop.ftol = T(d["ftol"].cast<double>());
-  s.stop.max_iter = d["max_iter"].cast<long>();
-  s.stop.max_fev = d["max_fev"].cast<long>();
-  s.m = d["m"].cast<int>();
-  s.c1 = T(d["c1"].cast<double>());
-  s.c2 = T(d["c2"].cast<double>());
-  s.max_ls = d["max_ls"].cast<int>();
-  s.alpha0 = T(d["alpha0"].cast<double>());
-  s.tau = T(d["tau"].cast<double>());
-  s.eig_floor = T(d["eig_floor"].cast<double>());
-  s.bfgs_hessian_start = d["bfgs_hessian_start"].cast<bool>();
-  return s;
-}
-
-opt::problems::ProblemSpec problem_from(int kind, double parameter) {
-  opt::problems::ProblemSpec spec;
-  spec.kind = opt::problems::ProblemKind(kind);
-  spec.parameter = parameter;
-  return spec;
-}
 
 template <class T>
 T* data_of(py::array& a) {

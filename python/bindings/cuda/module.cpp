@@ -12,6 +12,7 @@ namespace py = pybind11;
 
 namespace optkern::bindings {
 void bind_cuda_linalg(py::module_& m);
+void bind_cuda_optimize(py::module_& m);
 }
 
 namespace {
@@ -66,4 +67,5 @@ PYBIND11_MODULE(_cuda, m) {
   });
 
   optkern::bindings::bind_cuda_linalg(m);
+  optkern::bindings::bind_cuda_optimize(m);
 }

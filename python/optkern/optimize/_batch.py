@@ -13,7 +13,7 @@ from optkern.optimize._options import SCIPY_FTOL, check_method, options
 from optkern.optimize._result import BatchResult, is_success, status_message
 from optkern.optimize.problems import Problem
 
-GPU_METHODS = ("lbfgs", "gd")
+GPU_METHODS = ("lbfgs",)
 
 
 def minimize_batch(
@@ -55,7 +55,7 @@ def minimize_batch(
         One starting point per row.
     method : {"lbfgs", "bfgs", "gd", "newton"}
         As in :func:`minimize`; "newton" needs a native Problem (it uses its Hessian). On a
-        GPU: "lbfgs" and "gd".
+        GPU: "lbfgs".
     m, c1, c2, gtol, ftol, max_iter, max_fev, max_ls, alpha0, tau, eig_floor
         As in :func:`minimize`, the same for every problem.
     num_threads : int, optional

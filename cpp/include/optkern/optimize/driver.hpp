@@ -4,8 +4,6 @@
 #pragma once
 
 #include <Eigen/Core>
-#include <memory>
-#include <type_traits>
 #include <utility>
 
 #include "optkern/common.hpp"
@@ -31,40 +29,6 @@ struct Result {
 };
 
 OPTKERN_OPTIMIZE_ISA_END
-
-// The current iterate, handed to a callback after every accepted step.
-template <class T>
-struct IterateView {
-  const T* x;
-  const T* g;
-  index_t n;
-  T f;
-  long nit, nfev, nhev;
-};
-
-// A callable reference that owns nothing (the referenced callable must outlive it).
-template <class Signature>
-class FunctionRef;
-
-template <class R, class... Args>
-class FunctionRef<R(Args...)> {
- public:
-  FunctionRef() = default;
-
-  template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, FunctionRef>>>
-  FunctionRef(F&& f)  // NOLINT(google-explicit-constructor): used like a function parameter
-      : object_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
-        call_([](void* object, Args... args) -> R {
-          return (*static_cast<std::remove_reference_t<F>*>(object))(std::forward<Args>(args)...);
-        }) {}
-
-  explicit operator bool() const { return call_ != nullptr; }
-  R operator()(Args... args) const { return call_(object_, std::forward<Args>(args)...); }
-
- private:
-  void* object_ = nullptr;
-  R (*call_)(void*, Args...) = nullptr;
-};
 
 // No callback: never stops the run.
 struct NoCallback {

@@ -46,7 +46,7 @@ class StrongWolfeSearch {
     hi_ = lo_;
     step_ = min_value(first_step, step_max_);
     range_lo_ = T(0);
-    range_hi_ = step_ + kExtrapolateMax * step_;
+    range_hi_ = step_ + extrapolate_max() * step_;
     nonfinite_at_ = T(0);
     return SearchState::kEvaluate;
   }
@@ -93,8 +93,8 @@ class StrongWolfeSearch {
       range_lo_ = min_value(lo_.a, hi_.a);
       range_hi_ = max_value(lo_.a, hi_.a);
     } else {
-      range_lo_ = step_ + kExtrapolateMin * (step_ - lo_.a);
-      range_hi_ = step_ + kExtrapolateMax * (step_ - lo_.a);
+      range_lo_ = step_ + extrapolate_min() * (step_ - lo_.a);
+      range_hi_ = step_ + extrapolate_max() * (step_ - lo_.a);
     }
     step_ = min_value(max_value(step_, T(0)), step_max_);
     if (nonfinite_at_ > T(0) && step_ >= nonfinite_at_) {
@@ -115,8 +115,10 @@ class StrongWolfeSearch {
     T a, f, g;
   };
 
-  static constexpr T kExtrapolateMin = T(1.1);  // MINPACK-2's xtrapl
-  static constexpr T kExtrapolateMax = T(4);    // and xtrapu
+  // How far an extrapolating step may go, as multiples of the last step (MINPACK-2's xtrapl
+  // and xtrapu). Functions rather than constants: usable in device code as they are.
+  OPTKERN_HD static constexpr T extrapolate_min() { return T(1.1); }
+  OPTKERN_HD static constexpr T extrapolate_max() { return T(4); }
 
   OPTKERN_HD Point shifted(Point p) const {
     return Point{p.a, p.f - p.a * slope_test_, p.g - slope_test_};

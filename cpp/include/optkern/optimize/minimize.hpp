@@ -9,8 +9,8 @@
 
 #include <cstdint>
 
-#include "optkern/optimize/driver.hpp"
 #include "optkern/optimize/problems.hpp"
+#include "optkern/optimize/types.hpp"
 
 namespace optkern::optimize {
 

@@ -448,7 +448,10 @@ struct ProblemSpec {
 
 OPTKERN_OPTIMIZE_ISA_BEGIN
 // Calls f(problem) with the problem object for `spec` in n variables; every f(...) must
-// return the same type.
+// return the same type. (The pragma lets host code pass host-only callables.)
+#if defined(__CUDACC__)
+#pragma nv_exec_check_disable
+#endif
 template <class T, class F>
 OPTKERN_HD auto with_problem(const ProblemSpec& spec, index_t n, F&& f) {
   switch (spec.kind) {
