@@ -53,7 +53,9 @@ def test_set_num_threads_rejects_non_integers(bad):
         optkern.set_num_threads(bad)
 
 
-@pytest.mark.parametrize("module", ["optkern", "optkern._backend", "optkern.linalg"])
+@pytest.mark.parametrize("module", ["optkern", "optkern._backend", "optkern.linalg",
+                                    "optkern.optimize._minimize", "optkern.optimize._batch",
+                                    "optkern.optimize.problems"])
 def test_docstring_examples_run(module):
     mod = importlib.import_module(module)
     result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
