@@ -100,15 +100,15 @@ class LbfgsMachine {
   OPTKERN_HD int pairs() const { return pairs_; }
 
  private:
-  OPTKERN_HD int capacity() const { return m_ + 1; }
   OPTKERN_HD index_t stride() const { return core_.layout().stride(); }
   OPTKERN_HD T* s_vec(int k) const { return s_ + index_t(k) * core_.n() * stride(); }
   OPTKERN_HD T* y_vec(int k) const { return y_ + index_t(k) * core_.n() * stride(); }
   OPTKERN_HD T& rho(int k) const { return rho_[index_t(k) * stride()]; }
   OPTKERN_HD T& alpha(int k) const { return alpha_[index_t(k) * stride()]; }
 
-  // The slot of the j-th newest pair.
-  OPTKERN_HD int slot(int j) const { return (newest_ - j + capacity()) % capacity(); }
+  // The ring-buffer slot before / after slot k (no integer division: this runs per pair).
+  OPTKERN_HD int older(int k) const { return k == 0 ? m_ : k - 1; }
+  OPTKERN_HD int newer(int k) const { return k == m_ ? 0 : k + 1; }
 
   // p = -H g by the two-loop recursion over the stored pairs, newest first. The recursion is
   // linear in q, so it runs on q = -g directly. Each update of q is fused with the dot
@@ -119,24 +119,23 @@ class LbfgsMachine {
     const L layout = core_.layout();
     T* q = b.p;
     scale_copy(n, T(-1), b.g, q, layout);
-    T a = rho(slot(0)) * dot(n, s_vec(slot(0)), q, layout);
-    for (int j = 0; j + 1 < pairs_; ++j) {  // q -= a_j y_j, newest to oldest
-      alpha(slot(j)) = a;
-      a = rho(slot(j + 1)) * axpy_dot(n, -a, y_vec(slot(j)), q, s_vec(slot(j + 1)), layout);
+    int k = newest_;
+    T a = rho(k) * dot(n, s_vec(k), q, layout);
+    for (int j = 0; j + 1 < pairs_; ++j, k = older(k)) {  // q -= a_k y_k, newest to oldest
+      alpha(k) = a;
+      a = rho(older(k)) * axpy_dot(n, -a, y_vec(k), q, s_vec(older(k)), layout);
     }
-    const int oldest = slot(pairs_ - 1);
-    alpha(oldest) = a;
+    alpha(k) = a;  // k is the oldest pair now
     // last update, scaling by H0 = gamma I, and the first dot of the second loop
     const T gamma = T(1) / (rho(newest_) * yy_newest_);  // s'y / y'y of the newest pair
-    const T* y_old = y_vec(oldest);
-    T beta = rho(oldest) * sum_terms<T>(n, layout, [=](index_t at) {
+    const T* y_old = y_vec(k);
+    T beta = rho(k) * sum_terms<T>(n, layout, [=](index_t at) {
       const T v = gamma * (q[at] - a * y_old[at]);
       q[at] = v;
       return y_old[at] * v;
     });
-    for (int j = pairs_ - 1; j > 0; --j) {  // q += (a_j - beta_j) s_j, oldest to newest
-      const int k = slot(j);
-      beta = rho(slot(j - 1)) * axpy_dot(n, alpha(k) - beta, s_vec(k), q, y_vec(slot(j - 1)), layout);
+    for (; k != newest_; k = newer(k)) {  // q += (a_k - beta_k) s_k, oldest to newest
+      beta = rho(newer(k)) * axpy_dot(n, alpha(k) - beta, s_vec(k), q, y_vec(newer(k)), layout);
     }
     axpy(n, alpha(newest_) - beta, s_vec(newest_), q, layout);
   }
@@ -163,7 +162,7 @@ class LbfgsMachine {
   OPTKERN_HD Request accept(T f_trial) {
     const index_t n = core_.n();
     const auto& b = core_.buffers();
-    const int k = (newest_ + 1) % capacity();  // the spare slot
+    const int k = newer(newest_);  // the spare slot
     T* s = s_vec(k);
     T* y = y_vec(k);
     const T sy = sum_terms<T>(n, core_.layout(), [=](index_t at) {

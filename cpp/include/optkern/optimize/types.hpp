@@ -255,8 +255,15 @@ OPTKERN_HD T sum_terms(index_t n, L layout, Term term) {  // by value: a local c
   for (index_t i = 0; i < n; ++i) sum += term(i * s);
   return sum;
 #else
-  T part[kLanes] = {};
-  index_t i = 0;
+  if (n < 2 * kLanes) {  // short vectors: the partial sums would cost more than they save
+    T sum = T(0);
+    for (index_t i = 0; i < n; ++i) sum += term(i * s);
+    return sum;
+  }
+  T part[kLanes];
+  OPTKERN_SIMD
+  for (int k = 0; k < kLanes; ++k) part[k] = term(k * s);
+  index_t i = kLanes;
   for (; i + kLanes <= n; i += kLanes) {
     OPTKERN_SIMD
     for (int k = 0; k < kLanes; ++k) part[k] += term((i + k) * s);
