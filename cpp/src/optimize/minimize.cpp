@@ -15,45 +15,41 @@
 
 namespace optkern::optimize {
 
+// Each method's options: the shared stopping rules, then its own fields.
+template <class T>
+template <class Options>
+Options Settings<T>::with_stop() const {
+  Options o;
+  static_cast<StopOptions<T>&>(o) = stop;
+  return o;
+}
+
 template <class T>
 LbfgsOptions<T> Settings<T>::lbfgs() const {
-  LbfgsOptions<T> o;
-  static_cast<StopOptions<T>&>(o) = stop;
-  o.c1 = c1;
-  o.c2 = c2;
-  o.max_ls = max_ls;
-  o.m = m;
+  auto o = with_stop<LbfgsOptions<T>>();
+  o.c1 = c1, o.c2 = c2, o.max_ls = max_ls, o.m = m;
   return o;
 }
 
 template <class T>
 GradientDescentOptions<T> Settings<T>::gradient_descent() const {
-  GradientDescentOptions<T> o;
-  static_cast<StopOptions<T>&>(o) = stop;
-  o.c1 = c1;
-  o.tau = tau;
-  o.alpha0 = alpha0;
+  auto o = with_stop<GradientDescentOptions<T>>();
+  o.c1 = c1, o.tau = tau, o.alpha0 = alpha0;
   return o;
 }
 
 template <class T>
 NewtonOptions<T> Settings<T>::newton() const {
-  NewtonOptions<T> o;
-  static_cast<StopOptions<T>&>(o) = stop;
-  o.c1 = c1;
-  o.tau = tau;
-  o.alpha0 = alpha0;
+  auto o = with_stop<NewtonOptions<T>>();
+  o.c1 = c1, o.tau = tau, o.alpha0 = alpha0;
   if (eig_floor > T(0)) o.eig_floor = eig_floor;
   return o;
 }
 
 template <class T>
 BfgsOptions<T> Settings<T>::bfgs() const {
-  BfgsOptions<T> o;
-  static_cast<StopOptions<T>&>(o) = stop;
-  o.c1 = c1;
-  o.c2 = c2;
-  o.max_ls = max_ls;
+  auto o = with_stop<BfgsOptions<T>>();
+  o.c1 = c1, o.c2 = c2, o.max_ls = max_ls;
   if (eig_floor > T(0)) o.eig_floor = eig_floor;
   return o;
 }

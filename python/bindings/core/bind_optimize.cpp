@@ -188,20 +188,28 @@ struct BatchArrays {
   py::tuple tuple() const { return py::make_tuple(status, f, g, nit, nfev, nhev); }
 };
 
-template <class T>
-py::tuple minimize_problem_batch(int kind, double parameter, py::array x, const py::dict& options,
-                                 int threads) {
-  const opt::Settings<T> settings = settings_from<T>(options);
+// Runs `solve(x, batch, n, output)` without the GIL and returns the per-problem arrays.
+template <class T, class Solve>
+py::tuple run_batch(py::array& x, Solve&& solve) {
   const py::ssize_t batch = x.shape(0), n = x.shape(1);
   BatchArrays<T> out(batch, n);
-  const auto spec = problem_from(kind, parameter);
   T* data = data_of<T>(x);
   const opt::BatchOutput<T> o = out.output();
   {
     py::gil_scoped_release release;
-    opt::minimize_problem_batch<T>(spec, data, batch, n, settings, o, threads);
+    solve(data, batch, n, o);
   }
   return out.tuple();
+}
+
+template <class T>
+py::tuple minimize_problem_batch(int kind, double parameter, py::array x, const py::dict& options,
+                                 int threads) {
+  const opt::Settings<T> settings = settings_from<T>(options);
+  const auto spec = problem_from(kind, parameter);
+  return run_batch<T>(x, [&](T* data, py::ssize_t batch, py::ssize_t n, const auto& o) {
+    opt::minimize_problem_batch<T>(spec, data, batch, n, settings, o, threads);
+  });
 }
 
 template <class T>
@@ -209,7 +217,6 @@ py::tuple minimize_batch(const py::object& fun, const py::object& coerce, py::ar
                          const py::dict& options, int threads) {
   const opt::Settings<T> settings = settings_from<T>(options);
   const py::ssize_t batch = x.shape(0), n = x.shape(1);
-  BatchArrays<T> out(batch, n);
   ViewCache<T> trial({batch, n});
   auto fg = [&](const T* xt, T* f, T* g) {
     py::gil_scoped_acquire acquire;
@@ -218,13 +225,9 @@ py::tuple minimize_batch(const py::object& fun, const py::object& coerce, py::ar
     copy_array<T>(PyTuple_GET_ITEM(r.ptr(), 0), f, {batch}, coerce.attr("value"));
     copy_array<T>(PyTuple_GET_ITEM(r.ptr(), 1), g, {batch, n}, coerce.attr("gradient"));
   };
-  T* data = data_of<T>(x);
-  const opt::BatchOutput<T> o = out.output();
-  {
-    py::gil_scoped_release release;
+  return run_batch<T>(x, [&](T* data, py::ssize_t, py::ssize_t, const auto& o) {
     opt::minimize_batch<T>(fg, data, batch, n, settings, o, threads);
-  }
-  return out.tuple();
+  });
 }
 
 // f and g of a native problem at each row of x (..., n).

@@ -59,18 +59,13 @@ class BfgsMachine {
       reset(T(1), true);
       return begin_search();
     }
-    core_.counted();
-    switch (search_.next(f_trial, core_.trial_slope())) {
-      case SearchState::kConverged:
-        return accept(f_trial);
-      case SearchState::kEvaluate:
-        return core_.trial(search_.step());
-      case SearchState::kFailed:
-        break;
-    }
-    if (updates_ == 0) return core_.finish(Status::kLineSearchFailed);
-    reset(gamma_, !have_gamma_);  // forget the curvature gathered so far and retry once
-    return begin_search();
+    return core_.search_step(
+        search_, f_trial, core_.trial_slope(), [&] { return accept(f_trial); },
+        [&] {
+          if (updates_ == 0) return core_.finish(Status::kLineSearchFailed);
+          reset(gamma_, !have_gamma_);  // forget the curvature gathered so far, retry once
+          return begin_search();
+        });
   }
 
   // The Hessian at x0 is in hessian(): H = its floored inverse.
@@ -90,11 +85,7 @@ class BfgsMachine {
     return begin_search();
   }
 
-  Request proceed(bool stop = false) {
-    const Status reason = core_.stop_reason(stop);
-    if (reason != Status::kRunning) return core_.finish(reason);
-    return begin_search();
-  }
+  Request proceed(bool stop = false) { return core_.stops(stop) ? Request::kDone : begin_search(); }
 
   T f() const { return core_.f(); }
   T gradient_norm() const { return core_.gradient_norm(); }

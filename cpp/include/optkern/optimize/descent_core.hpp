@@ -11,6 +11,7 @@
 
 #include <limits>
 
+#include "optkern/optimize/line_search.hpp"
 #include "optkern/optimize/types.hpp"
 
 namespace optkern::optimize {
@@ -73,9 +74,6 @@ class DescentCore {
     return true;
   }
 
-  // Counts an evaluation at the trial point.
-  OPTKERN_HD void counted() { ++counters_.nfev; }
-
   OPTKERN_HD Request evaluation() {
     if (counters_.nfev >= stop_.max_fev) return finish(Status::kMaxEvaluations);
     return Request::kEvaluate;
@@ -87,11 +85,8 @@ class DescentCore {
   }
 
   // xt = x + step p, then ask for its value.
-  OPTKERN_HD Request trial(T step) { return trial_along(step, b_.p); }
-
-  // xt = x + step d
-  OPTKERN_HD Request trial_along(T step, const T* d) {
-    add_scaled(n_, b_.x, step, d, b_.xt, layout_);
+  OPTKERN_HD Request trial(T step) {
+    add_scaled(n_, b_.x, step, b_.p, b_.xt, layout_);
     return evaluation();
   }
 
@@ -125,6 +120,31 @@ class DescentCore {
   OPTKERN_HD T smallest_step(T d_max) const {
     const T x_max = max_value(x_max_, std::numeric_limits<T>::min());
     return std::numeric_limits<T>::epsilon() * x_max / d_max;
+  }
+
+  // One step of a line search with the value and slope at the trial point: on kConverged
+  // accept(), on kEvaluate the next trial point, on kFailed failed().
+  template <class Search, class Accept, class Failed>
+  OPTKERN_HD Request search_step(Search& search, T f_trial, T slope, Accept&& accept,
+                                 Failed&& failed) {
+    ++counters_.nfev;
+    switch (search.next(f_trial, slope)) {
+      case SearchState::kConverged:
+        return accept();
+      case SearchState::kEvaluate:
+        return trial(search.step());
+      case SearchState::kFailed:
+        break;
+    }
+    return failed();
+  }
+
+  // After kIterate: true (and the run is over) when a stopping rule holds.
+  OPTKERN_HD bool stops(bool callback_stop) {
+    const Status reason = stop_reason(callback_stop);
+    if (reason == Status::kRunning) return false;
+    status_ = reason;
+    return true;
   }
 
   // After kIterate: whether to stop, and why; kRunning to go on.

@@ -20,30 +20,18 @@ class GradientDescentMachine {
   OPTKERN_HD Request start() { return core_.start(); }
 
   OPTKERN_HD Request tell(T f_trial) {
-    if (!core_.started()) {
-      if (!core_.take_start(f_trial)) return Request::kDone;
-      return begin_search();
-    }
-    core_.counted();
+    if (!core_.started()) return core_.take_start(f_trial) ? begin_search() : Request::kDone;
+    // the search needs f only; the gradient must be finite to be the next iterate's
     const VectorNorms<T> gt = norms(core_.n(), core_.buffers().gt, core_.layout());
-    // the search only needs f; the gradient must be finite to be the next iterate's
-    switch (search_.next(f_trial, gt.max_abs)) {
-      case SearchState::kConverged:
-        return core_.move_to_trial(f_trial, gt);
-      case SearchState::kEvaluate:
-        return core_.trial_along(-search_.step(), core_.buffers().g);
-      case SearchState::kFailed:
-        break;
-    }
-    return core_.finish(Status::kLineSearchFailed);
+    return core_.search_step(
+        search_, f_trial, gt.max_abs, [&] { return core_.move_to_trial(f_trial, gt); },
+        [&] { return core_.finish(Status::kLineSearchFailed); });
   }
 
   OPTKERN_HD Request tell_hessian() { return core_.finish(Status::kRunning); }  // unused
 
   OPTKERN_HD Request proceed(bool stop = false) {
-    const Status reason = core_.stop_reason(stop);
-    if (reason != Status::kRunning) return core_.finish(reason);
-    return begin_search();
+    return core_.stops(stop) ? Request::kDone : begin_search();
   }
 
   OPTKERN_HD T f() const { return core_.f(); }
@@ -52,14 +40,16 @@ class GradientDescentMachine {
   OPTKERN_HD const Counters& counters() const { return core_.counters(); }
 
  private:
-  // Along p = -g: the slope is -||g||^2 and the trial point x - a g.
+  // Along p = -g: the slope is -||g||^2.
   OPTKERN_HD Request begin_search() {
+    const auto& b = core_.buffers();
+    scale_copy(core_.n(), T(-1), b.g, b.p, core_.layout());
     const T min_step = core_.smallest_step(core_.gradient_norm());
     const T slope = -core_.gradient_squared_norm();
     if (search_.start(core_.f(), slope, alpha0_, min_step) != SearchState::kEvaluate) {
       return core_.finish(Status::kLineSearchFailed);
     }
-    return core_.trial_along(-search_.step(), core_.buffers().g);
+    return core_.trial(search_.step());
   }
 
   DescentCore<T, L> core_;

@@ -66,31 +66,21 @@ class LbfgsMachine {
 
   // After kEvaluate: f at xt (gt holds the gradient).
   OPTKERN_HD Request tell(T f_trial) {
-    if (!core_.started()) {
-      if (!core_.take_start(f_trial)) return Request::kDone;
-      return begin_search();
-    }
-    core_.counted();
-    switch (search_.next(f_trial, core_.trial_slope())) {
-      case SearchState::kConverged:
-        return accept(f_trial);
-      case SearchState::kEvaluate:
-        return core_.trial(search_.step());
-      case SearchState::kFailed:
-        break;
-    }
-    if (pairs_ == 0) return core_.finish(Status::kLineSearchFailed);
-    pairs_ = 0;  // restart along the steepest descent direction, as L-BFGS-B does
-    return begin_search();
+    if (!core_.started()) return core_.take_start(f_trial) ? begin_search() : Request::kDone;
+    return core_.search_step(
+        search_, f_trial, core_.trial_slope(), [&] { return accept(f_trial); },
+        [&] {
+          if (pairs_ == 0) return core_.finish(Status::kLineSearchFailed);
+          pairs_ = 0;  // restart along the steepest descent direction, as L-BFGS-B does
+          return begin_search();
+        });
   }
 
   OPTKERN_HD Request tell_hessian() { return core_.finish(Status::kRunning); }  // unused
 
   // After kIterate: continue, or stop because the caller's callback asked for it.
   OPTKERN_HD Request proceed(bool stop = false) {
-    const Status reason = core_.stop_reason(stop);
-    if (reason != Status::kRunning) return core_.finish(reason);
-    return begin_search();
+    return core_.stops(stop) ? Request::kDone : begin_search();
   }
 
   OPTKERN_HD T f() const { return core_.f(); }

@@ -35,6 +35,10 @@ struct Settings {
   NewtonOptions<T> newton() const;
   BfgsOptions<T> bfgs() const;
   void check() const;  // std::invalid_argument naming the bad option
+
+ private:
+  template <class Options>
+  Options with_stop() const;
 };
 
 // f = fg(x, g): f at x, gradient into g (n elements each).

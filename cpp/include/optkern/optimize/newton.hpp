@@ -45,20 +45,14 @@ class NewtonMachine {
   Request start() { return core_.start(); }
 
   Request tell(T f_trial) {
-    if (!core_.started()) {
-      if (!core_.take_start(f_trial)) return Request::kDone;
-      return Request::kHessian;
-    }
-    core_.counted();
-    switch (search_.next(f_trial, core_.trial_slope())) {
-      case SearchState::kConverged:
-        return core_.move_to_trial(f_trial, norms(core_.n(), core_.buffers().gt, Contiguous{}));
-      case SearchState::kEvaluate:
-        return core_.trial(search_.step());
-      case SearchState::kFailed:
-        break;
-    }
-    return core_.finish(Status::kLineSearchFailed);
+    if (!core_.started()) return core_.take_start(f_trial) ? Request::kHessian : Request::kDone;
+    return core_.search_step(
+        search_, f_trial, core_.trial_slope(),
+        [&] {
+          return core_.move_to_trial(f_trial,
+                                     norms(core_.n(), core_.buffers().gt, Contiguous{}));
+        },
+        [&] { return core_.finish(Status::kLineSearchFailed); });
   }
 
   Request tell_hessian() {
@@ -86,11 +80,7 @@ class NewtonMachine {
     return core_.trial(search_.step());
   }
 
-  Request proceed(bool stop = false) {
-    const Status reason = core_.stop_reason(stop);
-    if (reason != Status::kRunning) return core_.finish(reason);
-    return Request::kHessian;
-  }
+  Request proceed(bool stop = false) { return core_.stops(stop) ? Request::kDone : Request::kHessian; }
 
   T f() const { return core_.f(); }
   T gradient_norm() const { return core_.gradient_norm(); }
