@@ -57,7 +57,8 @@ def test_set_num_threads_rejects_non_integers(bad):
     "optkern", "optkern._backend", "optkern.linalg", "optkern._tridiagonal", "optkern.tv",
     "optkern.givens._factorize", "optkern.givens._jacobi", "optkern.givens._sequence",
     "optkern.givens._metrics", "optkern.givens._graphs", "optkern.givens._planted",
-    "optkern.ot",
+    "optkern.ot", "optkern.optimize._minimize", "optkern.optimize._batch",
+    "optkern.optimize.problems",
 ])
 def test_docstring_examples_run(module):
     mod = importlib.import_module(module)

@@ -5,7 +5,8 @@ Areas, one module each:
 - :mod:`optkern.linalg`: batched matmul (and batched tridiagonal solves) on CPU and GPU;
 - :mod:`optkern.tv`: 1-D total variation denoising, exact and IRLS, with its exact backward;
 - :mod:`optkern.givens`: approximating orthogonal matrices by few Givens rotations;
-- :mod:`optkern.ot`: entropic optimal transport (batched Sinkhorn, its implicit gradient).
+- :mod:`optkern.ot`: entropic optimal transport (batched Sinkhorn, its implicit gradient);
+- :mod:`optkern.optimize`: L-BFGS, BFGS, modified Newton and gradient descent, also batched.
 """
 
 from optkern._backend import (
@@ -19,6 +20,7 @@ from optkern import linalg
 from optkern import givens
 from optkern import tv
 from optkern import ot
+from optkern import optimize
 
 __all__ = [
     "__version__",
@@ -30,4 +32,5 @@ __all__ = [
     "givens",
     "tv",
     "ot",
+    "optimize",
 ]

@@ -12,6 +12,7 @@ void bind_linalg(py::module_& m);
 void bind_givens(py::module_& m);
 void bind_tv(py::module_& m);
 void bind_ot(py::module_& m);
+void bind_optimize(py::module_& m);
 }
 
 PYBIND11_MODULE(_core, m) {
@@ -35,4 +36,5 @@ PYBIND11_MODULE(_core, m) {
   optkern::bindings::bind_givens(m);
   optkern::bindings::bind_tv(m);
   optkern::bindings::bind_ot(m);
+  optkern::bindings::bind_optimize(m);
 }

@@ -15,6 +15,7 @@ void bind_cuda_linalg(py::module_& m);
 void bind_cuda_givens(py::module_& m);
 void bind_cuda_tv(py::module_& m);
 void bind_cuda_ot(py::module_& m);
+void bind_cuda_optimize(py::module_& m);
 }
 
 namespace {
@@ -72,4 +73,5 @@ PYBIND11_MODULE(_cuda, m) {
   optkern::bindings::bind_cuda_givens(m);
   optkern::bindings::bind_cuda_tv(m);
   optkern::bindings::bind_cuda_ot(m);
+  optkern::bindings::bind_cuda_optimize(m);
 }

@@ -1,0 +1,363 @@
+// The compiled entry points of minimize.hpp: one Runner drives any method's machine against
+// any objective, reusing its buffers from run to run (batch threads keep one each).
+#include "optkern/optimize/minimize.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "optkern/optimize/bfgs.hpp"
+#include "optkern/optimize/gradient_descent.hpp"
+#include "optkern/optimize/lbfgs.hpp"
+#include "optkern/optimize/newton.hpp"
+#include "optkern/threads.hpp"
+
+namespace optkern::optimize {
+
+// Each method's options: the shared stopping rules, then its own fields.
+template <class T>
+template <class Options>
+Options Settings<T>::with_stop() const {
+  Options o;
+  static_cast<StopOptions<T>&>(o) = stop;
+  return o;
+}
+
+template <class T>
+LbfgsOptions<T> Settings<T>::lbfgs() const {
+  auto o = with_stop<LbfgsOptions<T>>();
+  o.c1 = c1, o.c2 = c2, o.max_ls = max_ls, o.m = m;
+  return o;
+}
+
+template <class T>
+GradientDescentOptions<T> Settings<T>::gradient_descent() const {
+  auto o = with_stop<GradientDescentOptions<T>>();
+  o.c1 = c1, o.tau = tau, o.alpha0 = alpha0;
+  return o;
+}
+
+template <class T>
+NewtonOptions<T> Settings<T>::newton() const {
+  auto o = with_stop<NewtonOptions<T>>();
+  o.c1 = c1, o.tau = tau, o.alpha0 = alpha0;
+  if (eig_floor > T(0)) o.eig_floor = eig_floor;
+  return o;
+}
+
+template <class T>
+BfgsOptions<T> Settings<T>::bfgs() const {
+  auto o = with_stop<BfgsOptions<T>>();
+  o.c1 = c1, o.c2 = c2, o.max_ls = max_ls;
+  if (eig_floor > T(0)) o.eig_floor = eig_floor;
+  return o;
+}
+
+template <class T>
+void Settings<T>::check() const {
+  require(eig_floor >= T(0) && is_finite(eig_floor), "eig_floor", "must be a finite number > 0");
+  switch (method) {
+    case Method::kLbfgs:
+      return detail::check_lbfgs_options(lbfgs());
+    case Method::kGradientDescent:
+      return detail::check_gradient_descent_options(gradient_descent());
+    case Method::kNewton:
+      return detail::check_newton_options(newton());
+    case Method::kBfgs:
+      return detail::check_bfgs_options(bfgs());
+  }
+  require(false, "method", "must be lbfgs, bfgs, newton or gd");
+}
+
+namespace {
+
+template <class T>
+class Runner {
+ public:
+  // Runs settings.method from x (n elements, updated in place) and copies the final
+  // gradient into g_out. eval(xt, gt) returns f at xt and writes its gradient into gt;
+  // hess(x, h, form) writes the Hessian at x into h in the given form.
+  template <class Eval, class Hess>
+  Summary<T> run(const Settings<T>& s, T* x, index_t n, Eval&& eval, Hess&& hess,
+                 HessianForm newton_form, CallbackRef<T> callback, T* g_out) {
+    switch (s.method) {
+      case Method::kLbfgs: {
+        block_.resize(std::size_t(lbfgs_buffer_size(n, s.m)));
+        LbfgsBuffers<T> b = lbfgs_buffers(block_.data(), n, s.m);
+        b.v.x = x;
+        LbfgsMachine<T> machine(n, s.lbfgs(), b);
+        return drive(machine, b.v, n, eval, [] {}, callback, g_out);
+      }
+      case Method::kGradientDescent: {
+        const DescentBuffers<T> b = descent(x, n);
+        GradientDescentMachine<T> machine(n, s.gradient_descent(), b);
+        return drive(machine, b, n, eval, [] {}, callback, g_out);
+      }
+      case Method::kNewton: {
+        const DescentBuffers<T> b = descent(x, n);
+        NewtonMachine<T> machine(n, s.newton(), b, newton_form);
+        return drive(machine, b, n, eval, [&] { hess(x, machine.hessian(), newton_form); },
+                     callback, g_out);
+      }
+      case Method::kBfgs: {
+        const DescentBuffers<T> b = descent(x, n);
+        BfgsMachine<T> machine(n, s.bfgs(), b, s.bfgs_hessian_start);
+        return drive(machine, b, n, eval,
+                     [&] { hess(x, machine.hessian(), HessianForm::kDense); }, callback, g_out);
+      }
+    }
+    return Summary<T>{};
+  }
+
+ private:
+  DescentBuffers<T> descent(T* x, index_t n) {
+    block_.resize(std::size_t(descent_buffer_size(n)));
+    DescentBuffers<T> b = descent_buffers(block_.data(), n);
+    b.x = x;
+    return b;
+  }
+
+  template <class Machine, class Eval, class Hess>
+  static Summary<T> drive(Machine& machine, const DescentBuffers<T>& b, index_t n, Eval& eval,
+                          Hess&& hess, CallbackRef<T> callback, T* g_out) {
+    const auto view = detail::iterate_view(machine, b.x, b.g, n);
+    Summary<T> out;
+    out.status = detail::run_machine(
+        machine, [&] { return eval(static_cast<const T*>(b.xt), b.gt); }, hess, view,
+        [&](const IterateView<T>& v) { return callback ? callback(v) : false; });
+    out.fun = machine.f();
+    out.counters = machine.counters();
+    std::copy(b.g, b.g + n, g_out);
+    return out;
+  }
+
+  std::vector<T> block_;
+};
+
+template <class T>
+void check_start(const T* x, index_t n, const Settings<T>& settings) {
+  require(n >= 1, "x0", "must have at least one element");
+  detail::require_finite(x, n, "x0");
+  settings.check();
+}
+
+// Runs a native problem with `runner`; the Hessian comes in the problem's own form.
+template <class T>
+Summary<T> run_problem(Runner<T>& runner, std::vector<T>& scratch,
+                       const problems::ProblemSpec& spec, T* x, index_t n,
+                       const Settings<T>& settings, CallbackRef<T> callback, T* g_out) {
+  return problems::with_problem<T>(spec, n, [&](auto problem) {
+    using P = decltype(problem);
+    auto eval = [&](const T* xt, T* gt) { return problem.value_grad(n, xt, gt, Contiguous{}); };
+    auto hess = [&](const T* at, T* h, HessianForm form) {
+      if constexpr (P::kTridiagonal) {
+        if (form == HessianForm::kTridiagonal) return problem.hessian_tridiagonal(n, at, h, h + n);
+      }
+      scratch.resize(std::size_t(2 * n));
+      problems::dense_hessian(problem, n, at, h, scratch.data());
+    };
+    const HessianForm form = P::kTridiagonal ? HessianForm::kTridiagonal : HessianForm::kDense;
+    return runner.run(settings, x, n, eval, hess, form, callback, g_out);
+  });
+}
+
+template <class T>
+void write_output(const BatchOutput<T>& out, index_t b, const Summary<T>& s) {
+  out.f[b] = s.fun;
+  out.nit[b] = s.counters.nit;
+  out.nfev[b] = s.counters.nfev;
+  out.nhev[b] = s.counters.nhev;
+  out.status[b] = std::int32_t(s.status);
+}
+
+int thread_count(int threads, index_t batch) {
+  const int t = threads > 0 ? threads : num_threads();
+  return int(std::max<index_t>(1, std::min<index_t>(t, batch)));
+}
+
+}  // namespace
+
+template <class T>
+Summary<T> minimize(ObjectiveRef<T> fg, HessianRef<T> hess, CallbackRef<T> callback, T* x,
+                    T* grad, index_t n, const Settings<T>& settings) {
+  check_start(x, n, settings);
+  require(bool(hess) || settings.method != Method::kNewton, "hess",
+          "method newton needs the Hessian");
+  require(bool(hess) || !settings.bfgs_hessian_start || settings.method != Method::kBfgs, "hess",
+          "a BFGS start from the Hessian needs the Hessian");
+  Runner<T> runner;
+  return runner.run(
+      settings, x, n, fg, [&](const T* at, T* h, HessianForm) { hess(at, h); },
+      HessianForm::kDense, callback, grad);
+}
+
+template <class T>
+Summary<T> minimize_problem(const problems::ProblemSpec& problem, T* x, T* grad, index_t n,
+                            const Settings<T>& settings, CallbackRef<T> callback) {
+  problems::check_problem(problem, n);
+  check_start(x, n, settings);
+  Runner<T> runner;
+  std::vector<T> scratch;
+  return run_problem(runner, scratch, problem, x, n, settings, callback, grad);
+}
+
+template <class T>
+void minimize_problem_batch(const problems::ProblemSpec& problem, T* x, index_t batch,
+                            index_t n, const Settings<T>& settings, const BatchOutput<T>& out,
+                            int threads) {
+  problems::check_problem(problem, n);
+  settings.check();
+  detail::require_finite(x, batch * n, "x0");
+  if (batch == 0) return;
+#pragma omp parallel num_threads(thread_count(threads, batch))
+  {
+    Runner<T> runner;  // buffers reused for every problem of this thread
+    std::vector<T> scratch;
+#pragma omp for schedule(dynamic, 1)
+    for (index_t b = 0; b < batch; ++b) {
+      const Summary<T> s =
+          run_problem(runner, scratch, problem, x + b * n, n, settings, {}, out.g + b * n);
+      write_output(out, b, s);
+    }
+  }
+}
+
+namespace {
+
+// The machines of a lock-step batch, one per problem, each over its own buffers; the trial
+// points and their gradients live in the rows of the shared evaluation arrays.
+template <class T, class Machine>
+class LockStep {
+ public:
+  template <class MakeMachine>
+  LockStep(index_t batch, index_t n, MakeMachine&& make) : n_(n), requests_(std::size_t(batch)) {
+    machines_.reserve(std::size_t(batch));
+    for (index_t b = 0; b < batch; ++b) machines_.push_back(make(b));
+  }
+
+  Machine& operator[](index_t b) { return machines_[std::size_t(b)]; }
+  Request& request(index_t b) { return requests_[std::size_t(b)]; }
+
+ private:
+  index_t n_;
+  std::vector<Machine> machines_;
+  std::vector<Request> requests_;
+};
+
+// Runs the lock-step loop: every unfinished machine waits at kEvaluate, fg evaluates every
+// row, then each machine takes its value and runs on until it needs the next one.
+template <class T, class Machine>
+void run_lock_step(LockStep<T, Machine>& machines, BatchObjectiveRef<T> fg, T* xt, T* gt,
+                   T* ft, const std::vector<DescentBuffers<T>>& buffers, index_t batch,
+                   index_t n, int threads, const BatchOutput<T>& out) {
+  auto settle = [&](index_t b, Request r) {
+    while (r == Request::kIterate) r = machines[b].proceed(false);
+    machines.request(b) = r;
+    if (r == Request::kDone) {  // its row keeps the final x from now on
+      std::copy(buffers[std::size_t(b)].x, buffers[std::size_t(b)].x + n, xt + b * n);
+    }
+  };
+  const int team = thread_count(threads, batch);
+#pragma omp parallel for num_threads(team) schedule(static)
+  for (index_t b = 0; b < batch; ++b) settle(b, machines[b].start());
+  for (;;) {
+    bool active = false;
+    for (index_t b = 0; b < batch && !active; ++b) active = machines.request(b) != Request::kDone;
+    if (!active) break;
+    fg(xt, ft, gt);
+#pragma omp parallel for num_threads(team) schedule(static)
+    for (index_t b = 0; b < batch; ++b) {
+      if (machines.request(b) == Request::kDone) continue;
+      settle(b, machines[b].tell(ft[b]));
+    }
+  }
+  for (index_t b = 0; b < batch; ++b) {
+    Summary<T> s;
+    s.status = machines[b].status();
+    s.fun = machines[b].f();
+    s.counters = machines[b].counters();
+    write_output(out, b, s);
+    std::copy(buffers[std::size_t(b)].g, buffers[std::size_t(b)].g + n, out.g + b * n);
+  }
+}
+
+}  // namespace
+
+template <class T>
+void minimize_batch(BatchObjectiveRef<T> fg, T* x, index_t batch, index_t n,
+                    const Settings<T>& settings, const BatchOutput<T>& out, int threads) {
+  require(n >= 1, "x0", "must have at least one column");
+  settings.check();
+  detail::require_finite(x, batch * n, "x0");
+  require(settings.method != Method::kNewton, "method",
+          "newton needs Hessians: use minimize_problem_batch with a native problem");
+  require(!settings.bfgs_hessian_start, "hess",
+          "a BFGS start from the Hessian is not available for batched objectives");
+  if (batch == 0) return;
+  // Evaluation arrays shared with fg: trial points, values, gradients.
+  const auto rows = static_cast<std::size_t>(batch), size = static_cast<std::size_t>(batch * n);
+  std::vector<T> xt(size), gt(size), ft(rows);
+  std::copy(x, x + batch * n, xt.begin());
+  std::vector<DescentBuffers<T>> buffers(rows);
+  std::vector<T> blocks;
+  auto carve = [&](index_t b, index_t per_problem) {
+    DescentBuffers<T> v = descent_buffers(blocks.data() + b * per_problem, n);
+    v.x = x + b * n;
+    v.xt = xt.data() + b * n;
+    v.gt = gt.data() + b * n;
+    buffers[std::size_t(b)] = v;
+    return v;
+  };
+  const int team = thread_count(threads, batch);
+  switch (settings.method) {
+    case Method::kLbfgs: {
+      const index_t per = lbfgs_buffer_size(n, settings.m);
+      blocks.resize(std::size_t(batch * per));
+      const LbfgsOptions<T> o = settings.lbfgs();
+      LockStep<T, LbfgsMachine<T>> machines(batch, n, [&](index_t b) {
+        LbfgsBuffers<T> lb = lbfgs_buffers(blocks.data() + b * per, n, settings.m);
+        lb.v = carve(b, per);
+        return LbfgsMachine<T>(n, o, lb);
+      });
+      return run_lock_step(machines, fg, xt.data(), gt.data(), ft.data(), buffers, batch, n,
+                           team, out);
+    }
+    case Method::kGradientDescent: {
+      const index_t per = descent_buffer_size(n);
+      blocks.resize(std::size_t(batch * per));
+      const GradientDescentOptions<T> o = settings.gradient_descent();
+      LockStep<T, GradientDescentMachine<T>> machines(
+          batch, n, [&](index_t b) { return GradientDescentMachine<T>(n, o, carve(b, per)); });
+      return run_lock_step(machines, fg, xt.data(), gt.data(), ft.data(), buffers, batch, n,
+                           team, out);
+    }
+    case Method::kBfgs: {
+      const index_t per = descent_buffer_size(n);
+      blocks.resize(std::size_t(batch * per));
+      const BfgsOptions<T> o = settings.bfgs();
+      LockStep<T, BfgsMachine<T>> machines(
+          batch, n, [&](index_t b) { return BfgsMachine<T>(n, o, carve(b, per), false); });
+      return run_lock_step(machines, fg, xt.data(), gt.data(), ft.data(), buffers, batch, n,
+                           team, out);
+    }
+    case Method::kNewton:
+      break;
+  }
+}
+
+#define OPTKERN_INSTANTIATE(T)                                                                 \
+  template struct Settings<T>;                                                                 \
+  template Summary<T> minimize<T>(ObjectiveRef<T>, HessianRef<T>, CallbackRef<T>, T*, T*,      \
+                                  index_t, const Settings<T>&);                                \
+  template Summary<T> minimize_problem<T>(const problems::ProblemSpec&, T*, T*, index_t,       \
+                                          const Settings<T>&, CallbackRef<T>);                 \
+  template void minimize_problem_batch<T>(const problems::ProblemSpec&, T*, index_t, index_t,  \
+                                          const Settings<T>&, const BatchOutput<T>&, int);     \
+  template void minimize_batch<T>(BatchObjectiveRef<T>, T*, index_t, index_t,                  \
+                                  const Settings<T>&, const BatchOutput<T>&, int);
+OPTKERN_INSTANTIATE(float)
+OPTKERN_INSTANTIATE(double)
+#undef OPTKERN_INSTANTIATE
+
+}  // namespace optkern::optimize

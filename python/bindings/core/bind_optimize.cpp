@@ -1,0 +1,330 @@
+// optkern.optimize: the compiled entry points of cpp/include/optkern/optimize/minimize.hpp.
+// Python (python/optkern/optimize/) has validated every argument; arrays arrive
+// C-contiguous in the dtype the run uses.
+//
+// A Python objective is called once per evaluation with a read-only NumPy view of the
+// solver's trial-point buffer (made once per run, so no copy and no new array per call).
+// Whatever it raises is carried through the C++ loop as py::error_already_set and
+// re-raised unchanged when the call returns to Python.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <cstring>
+#include <initializer_list>
+#include <string>
+#include <tuple>
+
+#include "optimize_settings.hpp"
+#include "optkern/optimize/minimize.hpp"
+
+namespace py = pybind11;
+
+namespace optkern::bindings {
+namespace {
+
+namespace opt = optkern::optimize;
+
+template <class T>
+T* data_of(py::array& a) {
+  return static_cast<T*>(a.mutable_data());
+}
+
+// A read-only NumPy view of n elements at p (shape `shape`), kept alive by the caller.
+template <class T>
+py::array readonly_view(const T* p, std::vector<py::ssize_t> shape) {
+  std::vector<py::ssize_t> strides(shape.size());
+  py::ssize_t step = sizeof(T);
+  for (std::size_t i = shape.size(); i-- > 0;) {
+    strides[i] = step;
+    step *= shape[i];
+  }
+  return py::module_::import("numpy").attr("asarray")(
+      py::memoryview::from_buffer(p, std::move(shape), std::move(strides)));
+}
+
+// A cached view of a buffer whose address stays the same during a run.
+template <class T>
+class ViewCache {
+ public:
+  explicit ViewCache(std::vector<py::ssize_t> shape) : shape_(std::move(shape)) {}
+  const py::array& of(const T* p) {
+    if (p != pointer_) {
+      view_ = readonly_view(p, shape_);
+      pointer_ = p;
+    }
+    return view_;
+  }
+
+ private:
+  std::vector<py::ssize_t> shape_;
+  const T* pointer_ = nullptr;
+  py::array view_;
+};
+
+// Copies a float array of the given shape into out; the fast path for the common case (an
+// ndarray of the run's dtype and that exact shape, C-contiguous). Anything else goes
+// through Python's `coerce(value)`, which converts it or raises ValueError naming the
+// argument.
+template <class T>
+void copy_array(const py::handle& value, T* out, std::initializer_list<py::ssize_t> shape,
+                const py::handle& coerce) {
+  py::ssize_t count = 1;
+  for (auto extent : shape) count *= extent;
+  if (py::isinstance<py::array>(value)) {
+    auto a = py::reinterpret_borrow<py::array>(value);
+    bool same = a.dtype().is(py::dtype::of<T>()) && (a.flags() & py::array::c_style) &&
+                a.ndim() == py::ssize_t(shape.size());
+    py::ssize_t axis = 0;
+    for (auto extent : shape) same = same && a.shape(axis++) == extent;
+    if (same) {
+      std::memcpy(out, a.data(), std::size_t(count) * sizeof(T));
+      return;
+    }
+  }
+  py::array a = coerce(value);
+  std::memcpy(out, a.data(), std::size_t(count) * sizeof(T));
+}
+
+template <class T>
+T scalar_value(const py::handle& value, const py::handle& coerce) {
+  if (PyFloat_Check(value.ptr())) return T(PyFloat_AS_DOUBLE(value.ptr()));
+  return T(coerce(value).cast<double>());
+}
+
+// Python's side of a run: the objective, and the helpers that coerce what it returns.
+struct PythonObjective {
+  py::object fun, jac, hess, callback;
+  py::object coerce_value, coerce_gradient, coerce_hessian, coerce_pair;
+};
+
+template <class T>
+py::tuple result_tuple(const opt::Summary<T>& r, const py::array& g) {
+  return py::make_tuple(int(r.status), double(r.fun), g, r.counters.nit, r.counters.nfev,
+                        r.counters.nhev);
+}
+
+// The callback hook: hook(x, f, g, nit, nfev, nhev) -> bool, with copies of x and g.
+template <class T>
+bool call_hook(const py::object& hook, const opt::IterateView<T>& v) {
+  py::array_t<T> x(v.n), g(v.n);
+  std::memcpy(x.mutable_data(), v.x, std::size_t(v.n) * sizeof(T));
+  std::memcpy(g.mutable_data(), v.g, std::size_t(v.n) * sizeof(T));
+  return hook(x, double(v.f), g, v.nit, v.nfev, v.nhev).template cast<bool>();
+}
+
+template <class T>
+py::tuple minimize_callable(const PythonObjective& p, py::array x, const py::dict& options) {
+  const py::ssize_t n = x.size();
+  const opt::Settings<T> settings = settings_from<T>(options);
+  ViewCache<T> trial({n}), iterate({n});
+  const bool pair = p.jac.is_none();  // fun returns (f, g)
+  auto fg = [&](const T* xt, T* gt) -> T {
+    const py::array& view = trial.of(xt);
+    if (pair) {
+      py::object r = p.fun(view);
+      if (!PyTuple_Check(r.ptr()) || PyTuple_GET_SIZE(r.ptr()) != 2) r = p.coerce_pair(r);
+      const T f = scalar_value<T>(PyTuple_GET_ITEM(r.ptr(), 0), p.coerce_value);
+      copy_array<T>(PyTuple_GET_ITEM(r.ptr(), 1), gt, {n}, p.coerce_gradient);
+      return f;
+    }
+    const T f = scalar_value<T>(p.fun(view), p.coerce_value);
+    copy_array<T>(p.jac(view), gt, {n}, p.coerce_gradient);
+    return f;
+  };
+  auto hess = [&](const T* at, T* h) {
+    copy_array<T>(p.hess(iterate.of(at)), h, {n, n}, p.coerce_hessian);
+  };
+  auto hook = [&](const opt::IterateView<T>& v) { return call_hook(p.callback, v); };
+  opt::HessianRef<T> hess_ref;
+  if (!p.hess.is_none()) hess_ref = hess;
+  opt::CallbackRef<T> hook_ref;
+  if (!p.callback.is_none()) hook_ref = hook;
+  py::array_t<T> g(n);
+  const opt::Summary<T> r =
+      opt::minimize<T>(fg, hess_ref, hook_ref, data_of<T>(x), g.mutable_data(), n, settings);
+  return result_tuple(r, g);
+}
+
+template <class T>
+py::tuple minimize_problem(int kind, double parameter, py::array x, const py::dict& options,
+                           const py::object& callback) {
+  const opt::Settings<T> settings = settings_from<T>(options);
+  const auto spec = problem_from(kind, parameter);
+  T* data = data_of<T>(x);
+  const py::ssize_t n = x.size();
+  py::array_t<T> g(n);
+  T* grad = g.mutable_data();
+  opt::Summary<T> r;
+  if (callback.is_none()) {
+    py::gil_scoped_release release;
+    r = opt::minimize_problem<T>(spec, data, grad, n, settings);
+  } else {
+    auto hook = [&](const opt::IterateView<T>& v) {
+      py::gil_scoped_acquire acquire;
+      return call_hook(callback, v);
+    };
+    py::gil_scoped_release release;
+    r = opt::minimize_problem<T>(spec, data, grad, n, settings, hook);
+  }
+  return result_tuple(r, g);
+}
+
+// Per-problem outputs of a batch, as NumPy arrays.
+template <class T>
+struct BatchArrays {
+  py::array_t<T> f, g;
+  py::array_t<std::int64_t> nit, nfev, nhev;
+  py::array_t<std::int32_t> status;
+
+  BatchArrays(py::ssize_t batch, py::ssize_t n)
+      : f(batch), g({batch, n}), nit(batch), nfev(batch), nhev(batch), status(batch) {}
+
+  opt::BatchOutput<T> output() {
+    return opt::BatchOutput<T>{f.mutable_data(),    g.mutable_data(),    nit.mutable_data(),
+                               nfev.mutable_data(), nhev.mutable_data(), status.mutable_data()};
+  }
+  py::tuple tuple() const { return py::make_tuple(status, f, g, nit, nfev, nhev); }
+};
+
+// Runs `solve(x, batch, n, output)` without the GIL and returns the per-problem arrays.
+template <class T, class Solve>
+py::tuple run_batch(py::array& x, Solve&& solve) {
+  const py::ssize_t batch = x.shape(0), n = x.shape(1);
+  BatchArrays<T> out(batch, n);
+  T* data = data_of<T>(x);
+  const opt::BatchOutput<T> o = out.output();
+  {
+    py::gil_scoped_release release;
+    solve(data, batch, n, o);
+  }
+  return out.tuple();
+}
+
+template <class T>
+py::tuple minimize_problem_batch(int kind, double parameter, py::array x, const py::dict& options,
+                                 int threads) {
+  const opt::Settings<T> settings = settings_from<T>(options);
+  const auto spec = problem_from(kind, parameter);
+  return run_batch<T>(x, [&](T* data, py::ssize_t batch, py::ssize_t n, const auto& o) {
+    opt::minimize_problem_batch<T>(spec, data, batch, n, settings, o, threads);
+  });
+}
+
+template <class T>
+py::tuple minimize_batch(const py::object& fun, const py::object& coerce, py::array x,
+                         const py::dict& options, int threads) {
+  const opt::Settings<T> settings = settings_from<T>(options);
+  const py::ssize_t batch = x.shape(0), n = x.shape(1);
+  ViewCache<T> trial({batch, n});
+  auto fg = [&](const T* xt, T* f, T* g) {
+    py::gil_scoped_acquire acquire;
+    py::object r = fun(trial.of(xt));
+    if (!PyTuple_Check(r.ptr()) || PyTuple_GET_SIZE(r.ptr()) != 2) r = coerce.attr("pair")(r);
+    copy_array<T>(PyTuple_GET_ITEM(r.ptr(), 0), f, {batch}, coerce.attr("value"));
+    copy_array<T>(PyTuple_GET_ITEM(r.ptr(), 1), g, {batch, n}, coerce.attr("gradient"));
+  };
+  return run_batch<T>(x, [&](T* data, py::ssize_t, py::ssize_t, const auto& o) {
+    opt::minimize_batch<T>(fg, data, batch, n, settings, o, threads);
+  });
+}
+
+// f and g of a native problem at each row of x (..., n).
+template <class T>
+py::tuple problem_value_grad(int kind, double parameter, py::array x) {
+  const py::ssize_t n = x.shape(x.ndim() - 1), rows = n > 0 ? x.size() / n : 0;
+  std::vector<py::ssize_t> batch_shape(x.shape(), x.shape() + x.ndim() - 1);
+  py::array_t<T> f(batch_shape);
+  py::array g(x.dtype(), std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
+  const T* xd = static_cast<const T*>(x.data());
+  T* gd = data_of<T>(g);
+  T* fd = f.mutable_data();
+  {
+    py::gil_scoped_release release;
+    opt::problem_value_grad<T>(problem_from(kind, parameter), rows, n, xd, fd, gd);
+  }
+  return py::make_tuple(f, g);
+}
+
+template <class T>
+py::array problem_hessian(int kind, double parameter, py::array x) {
+  const py::ssize_t n = x.size();
+  py::array_t<T> h({n, n});
+  opt::problem_hessian<T>(problem_from(kind, parameter), n, static_cast<const T*>(x.data()),
+                          h.mutable_data());
+  return h;
+}
+
+// Test hook: the modified Newton direction, the path it took and how many eigenvalues it
+// floored.
+py::tuple modified_newton_step(py::array_t<double, py::array::c_style> h,
+                               py::array_t<double, py::array::c_style> g, double floor,
+                               bool tridiagonal) {
+  const py::ssize_t n = g.size();
+  py::array_t<double> p(n);
+  const opt::NewtonStepInfo info = opt::modified_newton_direction(
+      h.data(), g.data(), p.mutable_data(), n, floor, tridiagonal);
+  return py::make_tuple(p, info.path, info.floored);
+}
+
+template <class F>
+auto by_dtype(const py::array& x, F&& f) {
+  if (x.dtype().is(py::dtype::of<double>())) return f(double{});
+  if (x.dtype().is(py::dtype::of<float>())) return f(float{});
+  throw py::type_error("optimize: internal, arrays must be float32 or float64");
+}
+
+}  // namespace
+
+void bind_optimize(py::module_& m) {
+  m.def("optimize_minimize",
+        [](py::object fun, py::object jac, py::object hess, py::object callback, py::array x,
+           py::dict options, py::object coerce) {
+          PythonObjective p{fun,
+                            jac,
+                            hess,
+                            callback,
+                            coerce.attr("value"),
+                            coerce.attr("gradient"),
+                            coerce.attr("hessian"),
+                            coerce.attr("pair")};
+          return by_dtype(x, [&](auto t) {
+            return minimize_callable<decltype(t)>(p, x, options);
+          });
+        });
+  m.def("optimize_minimize_problem", [](int kind, double parameter, py::array x,
+                                        py::dict options, py::object callback) {
+    return by_dtype(x, [&](auto t) {
+      return minimize_problem<decltype(t)>(kind, parameter, x, options, callback);
+    });
+  });
+  m.def("optimize_minimize_problem_batch",
+        [](int kind, double parameter, py::array x, py::dict options, int threads) {
+          return by_dtype(x, [&](auto t) {
+            return minimize_problem_batch<decltype(t)>(kind, parameter, x, options, threads);
+          });
+        });
+  m.def("optimize_minimize_batch",
+        [](py::object fun, py::object coerce, py::array x, py::dict options, int threads) {
+          return by_dtype(x, [&](auto t) {
+            return minimize_batch<decltype(t)>(fun, coerce, x, options, threads);
+          });
+        });
+  m.def("optimize_status_message",
+        [](int status) { return std::string(opt::status_message(opt::Status(status))); });
+  m.def("optimize_problem_value_grad", [](int kind, double parameter, py::array x) {
+    return by_dtype(x, [&](auto t) { return problem_value_grad<decltype(t)>(kind, parameter, x); });
+  });
+  m.def("optimize_problem_hessian", [](int kind, double parameter, py::array x) {
+    return by_dtype(x, [&](auto t) { return problem_hessian<decltype(t)>(kind, parameter, x); });
+  });
+  m.def("optimize_problem_start", [](int kind, double parameter, py::ssize_t n) {
+    py::array_t<double> x(n);
+    opt::problem_start<double>(problem_from(kind, parameter), n, x.mutable_data());
+    return x;
+  });
+  m.def("optimize_modified_newton_step", &modified_newton_step);
+}
+
+}  // namespace optkern::bindings

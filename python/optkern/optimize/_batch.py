@@ -1,0 +1,142 @@
+"""minimize_batch: many independent problems, each with its own optimiser state."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from optkern import _backend
+from optkern._validation import as_float_array, check_number, describe, fail, resolve_device
+from optkern.optimize._coerce import ObjectiveCoercer
+from optkern.optimize._options import SCIPY_FTOL, check_method, options
+from optkern.optimize._result import BatchResult, is_success, status_message
+from optkern.optimize.problems import Problem
+
+GPU_METHODS = ("lbfgs",)
+
+
+def minimize_batch(
+    fun: Callable[..., Any] | Problem,
+    x0: Any,
+    *,
+    method: str = "lbfgs",
+    m: int = 10,
+    c1: float = 1e-4,
+    c2: float = 0.9,
+    gtol: float = 1e-5,
+    ftol: float = SCIPY_FTOL,
+    max_iter: int = 15000,
+    max_fev: int = 15000,
+    max_ls: int = 20,
+    alpha0: float | None = None,
+    tau: float = 0.5,
+    eig_floor: float | None = None,
+    num_threads: int | None = None,
+    device: str = "cpu",
+) -> BatchResult:
+    """Minimise B independent problems at once, each from its own start.
+
+    Every problem keeps its own history, line search and stopping state, so the batch gives
+    the results of B separate :func:`minimize` runs (the same iterates, the same counts). A
+    single state over all problems, as some peers use, mixes their curvature and solves far
+    fewer of them.
+
+    Parameters
+    ----------
+    fun : callable or Problem
+        ``fun(X) -> (F, G)`` evaluates every problem at once: X has shape (B, n), F shape
+        (B,) and G shape (B, n); row b of X is problem b's trial point (a read-only view,
+        valid during the call). Rows of problems that have finished hold their final x and
+        their values are ignored. With a native :class:`~optkern.optimize.problems.Problem`
+        the problems run independently on ``num_threads`` threads with no Python at all, or
+        on a CUDA device, one problem per GPU thread.
+    x0 : array_like, shape (B, n)
+        One starting point per row.
+    method : {"lbfgs", "bfgs", "gd", "newton"}
+        As in :func:`minimize`; "newton" needs a native Problem (it uses its Hessian). On a
+        GPU: "lbfgs".
+    m, c1, c2, gtol, ftol, max_iter, max_fev, max_ls, alpha0, tau, eig_floor
+        As in :func:`minimize`, the same for every problem.
+    num_threads : int, optional
+        CPU threads (default ``optkern.get_num_threads()``).
+    device : {"cpu", "cuda", "auto"}
+        Where native problems run. "auto" follows the data: CUDA when x0 is a GPU array
+        (CuPy, torch, DLPack), which is then used in place and the arrays of the result
+        come back as the same kind.
+
+    Returns
+    -------
+    BatchResult
+        The fields of :class:`OptimizeResult` stacked over the batch; ``result[b]`` is
+        problem b's :class:`OptimizeResult`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from optkern.optimize import minimize_batch, problems
+    >>> X0 = np.random.default_rng(0).standard_normal((1000, 8))
+    >>> res = minimize_batch(problems.rosenbrock(8), X0)
+    >>> bool(res.success.all()), res.x.shape
+    (True, (1000, 8))
+
+    A Python objective evaluates the whole batch per call:
+
+    >>> A = np.array([1.0, 10.0, 100.0])
+    >>> def fun(X):
+    ...     return 0.5 * (X * X) @ A, X * A
+    >>> res = minimize_batch(fun, np.ones((5, 3)))
+    >>> bool(np.allclose(res.x, 0, atol=1e-5)), res[0].nit > 0
+    (True, True)
+    """
+    method = check_method(method)
+    native = isinstance(fun, Problem)
+    if not native and not callable(fun):
+        fail("fun", "a callable fun(X) -> (F, G) or an optkern.optimize.problems.Problem",
+             describe(fun))
+    where = resolve_device(device, [(x0, "x0")])
+    threads = 0 if num_threads is None else check_number(num_threads, "num_threads", low=1,
+                                                         integer=True)
+    opts = options(method, m=m, c1=c1, c2=c2, gtol=gtol, ftol=ftol, max_iter=max_iter,
+                   max_fev=max_fev, max_ls=max_ls, alpha0=alpha0, tau=tau,
+                   eig_floor=eig_floor)
+    if where == "cuda":
+        if not native:
+            fail("fun", "a native Problem on device='cuda' (a Python objective runs on the CPU)",
+                 describe(fun))
+        if method not in GPU_METHODS:
+            fail("method", f"one of {GPU_METHODS} on device='cuda'", repr(method))
+        from optkern.optimize._cuda_batch import minimize_problem_batch_cuda
+
+        return minimize_problem_batch_cuda(fun, x0, opts)
+
+    x = as_float_array(x0, "x0", ndim=2)
+    if x.shape[1] == 0:
+        fail("x0", "at least one variable per problem", f"shape {x.shape}")
+    x = x.copy()
+    if native:
+        if x.shape[1] != fun.n:
+            fail("x0", f"shape (B, {fun.n}) for {fun!r}", f"shape {x.shape}")
+        out = _backend._core.optimize_minimize_problem_batch(fun.kind, fun.parameter, x, opts,
+                                                             threads)
+    else:
+        if method == "newton":
+            fail("method", "'lbfgs', 'bfgs' or 'gd' with a Python objective ('newton' needs "
+                 "the Hessians of a native Problem)", repr(method))
+        coercer = ObjectiveCoercer(x.shape[1], x.dtype, jac_is_true=True, batch=x.shape[0])
+        out = _backend._core.optimize_minimize_batch(fun, coercer, x, opts, threads)
+    return batch_result(x, *out)
+
+
+def batch_result(x: Any, status: Any, f: Any, g: Any, nit: Any, nfev: Any,
+                 nhev: Any) -> BatchResult:
+    """A BatchResult from the compiled outputs (NumPy status; x, f and g of any kind)."""
+    status = np.asarray(status, dtype=np.int32)
+    nfev = np.asarray(nfev, dtype=np.int64)
+    messages = {int(s): status_message(int(s)) for s in np.unique(status)}
+    return BatchResult(
+        x=x, fun=f, jac=g, nit=np.asarray(nit, dtype=np.int64), nfev=nfev, njev=nfev.copy(),
+        nhev=np.asarray(nhev, dtype=np.int64), status=status,
+        message=tuple(messages[int(s)] for s in status),
+        success=np.array([is_success(int(s)) for s in status], dtype=bool),
+    )

@@ -1,0 +1,90 @@
+"""Checking the options every method shares, and handing them to the compiled loop."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable
+
+import numpy as np
+
+from optkern._validation import check_number, fail
+from optkern.optimize._result import IN_PROGRESS, OptimizeResult, status_message
+
+# Method in cpp/include/optkern/optimize/minimize.hpp
+METHODS = {"lbfgs": 0, "bfgs": 1, "newton": 2, "gd": 3}
+# Method defaults that differ between methods (thesis section 1.1.5).
+DEFAULT_EIG_FLOOR = {"newton": 1e-6, "bfgs": 1e-3}
+SCIPY_FTOL = 2.220446049250313e-09  # SciPy L-BFGS-B's default: factr 1e7 times float64 eps
+
+
+def check_method(method: Any) -> str:
+    if not isinstance(method, str) or method not in METHODS:
+        fail("method", "one of 'lbfgs', 'bfgs', 'newton', 'gd'", repr(method))
+    return method
+
+
+def options(
+    method: str, *, m: Any, c1: Any, c2: Any, gtol: Any, ftol: Any, max_iter: Any,
+    max_fev: Any, max_ls: Any, alpha0: Any, tau: Any, eig_floor: Any,
+    bfgs_hessian_start: bool = False,
+) -> dict[str, Any]:
+    """The options of a run, checked (ValueError naming the first bad one)."""
+    m = check_number(m, "m", low=1, integer=True)
+    c1 = check_number(c1, "c1", low=0.0, high=1.0, low_open=True, high_open=True)
+    c2 = check_number(c2, "c2", low=0.0, high=1.0, low_open=True, high_open=True)
+    if c1 >= c2 and method in ("lbfgs", "bfgs"):
+        fail("c1", f"c1 < c2 = {c2} (the strong Wolfe conditions need 0 < c1 < c2 < 1)", c1)
+    gtol = check_number(gtol, "gtol", low=0.0)
+    ftol = check_number(ftol, "ftol", low=0.0)
+    max_iter = check_number(max_iter, "max_iter", low=0, integer=True)
+    max_fev = check_number(max_fev, "max_fev", low=1, integer=True)
+    max_ls = check_number(max_ls, "max_ls", low=1, integer=True)
+    alpha0 = 1.0 if alpha0 is None else check_number(alpha0, "alpha0", low=0.0, low_open=True)
+    tau = check_number(tau, "tau", low=0.0, high=1.0, low_open=True, high_open=True)
+    if eig_floor is None:
+        eig_floor = DEFAULT_EIG_FLOOR.get(method, 0.0)
+    else:
+        eig_floor = check_number(eig_floor, "eig_floor", low=0.0, low_open=True)
+    return dict(method=METHODS[method], m=m, c1=c1, c2=c2, gtol=gtol, ftol=ftol,
+                max_iter=max_iter, max_fev=max_fev, max_ls=max_ls, alpha0=alpha0, tau=tau,
+                eig_floor=eig_floor, bfgs_hessian_start=bool(bfgs_hessian_start))
+
+
+def make_result(x: np.ndarray, status: int, fun: float, jac: np.ndarray, nit: int, nfev: int,
+                nhev: int) -> OptimizeResult:
+    return OptimizeResult(x=x, fun=float(fun), jac=jac, nit=int(nit), nfev=int(nfev),
+                          njev=int(nfev), nhev=int(nhev), status=int(status),
+                          message=status_message(status), success=status in (0, 3))
+
+
+def callback_hook(callback: Any) -> Callable[..., bool] | None:
+    """The hook the compiled loop calls after every iteration: it passes the iterate to
+    ``callback`` and returns True when the run is to stop.
+
+    Like SciPy, a callback whose only parameter is named ``intermediate_result`` receives an
+    :class:`OptimizeResult`; any other receives ``x`` (SciPy's older convention). The run
+    stops when the callback returns True or raises StopIteration.
+    """
+    if callback is None:
+        return None
+    if not callable(callback):
+        fail("callback", "a callable or None", repr(callback))
+    try:
+        params = list(inspect.signature(callback).parameters)
+    except (TypeError, ValueError):
+        params = []
+    wants_result = params == ["intermediate_result"]
+
+    def hook(x: np.ndarray, f: float, g: np.ndarray, nit: int, nfev: int, nhev: int) -> bool:
+        if wants_result:
+            arg: Any = OptimizeResult(x=x, fun=f, jac=g, nit=nit, nfev=nfev, njev=nfev,
+                                      nhev=nhev, status=IN_PROGRESS,
+                                      message=status_message(IN_PROGRESS), success=False)
+        else:
+            arg = x
+        try:
+            return callback(arg) is True
+        except StopIteration:
+            return True
+
+    return hook

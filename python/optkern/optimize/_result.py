@@ -1,0 +1,140 @@
+"""The results of optkern.optimize: the fields of scipy.optimize.OptimizeResult."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Iterator
+
+import numpy as np
+
+# Status codes (cpp/include/optkern/optimize/types.hpp). 0 and 3 are convergence.
+GRADIENT_CONVERGED = 0
+MAX_ITERATIONS = 1
+MAX_EVALUATIONS = 2
+FUNCTION_CONVERGED = 3
+LINE_SEARCH_FAILED = 4
+NON_FINITE_START = 5
+CALLBACK_STOP = 99
+IN_PROGRESS = -1  # the status of the intermediate results a callback receives
+
+
+def status_message(status: int) -> str:
+    """The message that goes with a status code."""
+    if status == IN_PROGRESS:
+        return "in progress"
+    from optkern._backend import _core
+
+    return _core.optimize_status_message(int(status))
+
+
+def is_success(status: int) -> bool:
+    return status in (GRADIENT_CONVERGED, FUNCTION_CONVERGED)
+
+
+class _Mapping:
+    """Dictionary-style read access, as scipy.optimize.OptimizeResult allows."""
+
+    def __getitem__(self, key: str) -> Any:
+        if not isinstance(key, str) or key not in self.keys():
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def keys(self) -> list[str]:
+        return [f.name for f in fields(self)]  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.keys()
+
+
+@dataclass(frozen=True, eq=False)
+class OptimizeResult(_Mapping):
+    """The outcome of :func:`optkern.optimize.minimize`.
+
+    The fields of :class:`scipy.optimize.OptimizeResult`, so that code written for SciPy
+    reads it unchanged (``res.x``, ``res["fun"]``, ``res.success``).
+
+    Attributes
+    ----------
+    x : ndarray, shape (n,)
+        The solution: the last accepted iterate (the best point found).
+    fun : float
+        The objective at ``x``.
+    jac : ndarray, shape (n,)
+        The gradient at ``x``.
+    nit : int
+        Iterations (accepted steps).
+    nfev, njev : int
+        Evaluations of the objective and of its gradient (equal: they come together).
+    nhev : int
+        Hessian evaluations (``method="newton"``, and ``"bfgs"`` started from the Hessian).
+    status : int
+        0 converged (max gradient component <= gtol), 1 max_iter reached, 2 max_fev
+        reached, 3 converged (relative decrease of f <= ftol), 4 the line search found no
+        acceptable step, 5 f or g is NaN or Inf at x0, 99 the callback stopped the run.
+    message : str
+        The status in words.
+    success : bool
+        True for status 0 and 3.
+    """
+
+    x: np.ndarray
+    fun: float
+    jac: np.ndarray
+    nit: int
+    nfev: int
+    njev: int
+    nhev: int
+    status: int
+    message: str
+    success: bool
+
+    def __repr__(self) -> str:
+        width = max(len(k) for k in self.keys())
+        lines = [f"{k.rjust(width)}: {getattr(self, k)!r}".replace("\n", "\n" + " " * (width + 2))
+                 for k in self.keys()]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True, eq=False)
+class BatchResult(_Mapping):
+    """The outcome of :func:`optkern.optimize.minimize_batch`: one entry per problem.
+
+    Every field of :class:`OptimizeResult`, stacked: ``x`` and ``jac`` have shape (B, n),
+    the others shape (B,) (``message`` is a tuple of B strings). ``result[i]`` is the
+    :class:`OptimizeResult` of problem ``i``; ``len(result)`` is B.
+    """
+
+    x: np.ndarray
+    fun: np.ndarray
+    jac: np.ndarray
+    nit: np.ndarray
+    nfev: np.ndarray
+    njev: np.ndarray
+    nhev: np.ndarray
+    status: np.ndarray
+    message: tuple[str, ...]
+    success: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.fun)
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            return super().__getitem__(key)
+        i = range(len(self))[key]  # IndexError for out-of-range integers
+        return OptimizeResult(
+            x=self.x[i], fun=float(self.fun[i]), jac=self.jac[i], nit=int(self.nit[i]),
+            nfev=int(self.nfev[i]), njev=int(self.njev[i]), nhev=int(self.nhev[i]),
+            status=int(self.status[i]), message=self.message[i], success=bool(self.success[i]),
+        )
+
+    def __iter__(self):  # type: ignore[override]
+        return (self[i] for i in range(len(self)))
+
+    def __repr__(self) -> str:
+        converged = int(np.count_nonzero(self.success)) if len(self) else 0
+        return (f"BatchResult({len(self)} problems, {converged} converged, "
+                f"nit {int(self.nit.max()) if len(self) else 0} at most)")

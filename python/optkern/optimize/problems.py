@@ -1,0 +1,226 @@
+"""Native test problems: value, gradient and Hessian computed in C++.
+
+Passing one of these to :func:`optkern.optimize.minimize` or
+:func:`~optkern.optimize.minimize_batch` runs the whole optimisation in C++ (no Python in
+the loop). They are also plain callables returning ``(f, g)``, so the same object works with
+``scipy.optimize.minimize(problem, x0, jac=True)``.
+
+The set: the chained Rosenbrock function (:func:`rosenbrock`, equal to
+``scipy.optimize.rosen``) and its average (:func:`rosenbrock_averaged`, thesis eq. 15), an
+ill-conditioned quadratic (:func:`quadratic`), and problems of J. J. More, B. S. Garbow and
+K. E. Hillstrom, "Testing unconstrained optimization software", ACM TOMS 7(1), 1981:
+extended Rosenbrock (MGH 21), extended Powell singular (22), variably dimensioned (25),
+trigonometric (26), discrete boundary value (28) and Broyden tridiagonal (30).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from optkern._backend import _core
+from optkern._validation import as_float_array, check_number, fail
+
+__all__ = [
+    "Problem",
+    "rosenbrock",
+    "rosenbrock_averaged",
+    "extended_rosenbrock",
+    "extended_powell",
+    "quadratic",
+    "trigonometric",
+    "broyden_tridiagonal",
+    "discrete_boundary_value",
+    "variably_dimensioned",
+    "ALL",
+    "get",
+]
+
+# ProblemKind in cpp/include/optkern/optimize/problems.hpp
+_KINDS = {
+    "rosenbrock": 0,
+    "rosenbrock_averaged": 1,
+    "extended_rosenbrock": 2,
+    "extended_powell": 3,
+    "quadratic": 4,
+    "trigonometric": 5,
+    "broyden_tridiagonal": 6,
+    "discrete_boundary_value": 7,
+    "variably_dimensioned": 8,
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A native objective in ``n`` variables.
+
+    Call it as ``f, g = problem(x)`` for x of shape (n,) or (..., n) (float32 stays
+    float32). ``problem.x0`` is the problem's standard starting point, ``problem.hess(x)``
+    its dense (n, n) Hessian, and ``problem.minimiser`` the minimiser where it is known in
+    closed form (else None).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from optkern.optimize import problems
+    >>> p = problems.rosenbrock(4)
+    >>> f, g = p(np.ones(4))
+    >>> float(f), bool(np.all(g == 0))
+    (0.0, True)
+    >>> p.x0.tolist()
+    [-1.2, 1.0, -1.2, 1.0]
+    """
+
+    name: str
+    n: int
+    parameter: float = 0.0
+
+    @property
+    def kind(self) -> int:
+        return _KINDS[self.name]
+
+    def __call__(self, x: Any) -> tuple[Any, np.ndarray]:
+        """f and its gradient at x (shape (n,) or (..., n)): a float (an array over the
+        leading dimensions) and an array shaped like x."""
+        x = self._points(x)
+        f, g = _core.optimize_problem_value_grad(self.kind, self.parameter, x)
+        return (f.dtype.type(f.reshape(())) if x.ndim == 1 else f), g
+
+    def fun(self, x: Any) -> Any:
+        """f at x."""
+        return self(x)[0]
+
+    def grad(self, x: Any) -> np.ndarray:
+        """The gradient at x."""
+        return self(x)[1]
+
+    def hess(self, x: Any) -> np.ndarray:
+        """The dense (n, n) Hessian at x (shape (n,))."""
+        x = self._points(x)
+        if x.ndim != 1:
+            fail("x", f"one point of shape ({self.n},)", f"shape {x.shape}")
+        return _core.optimize_problem_hessian(self.kind, self.parameter, x)
+
+    @property
+    def x0(self) -> np.ndarray:
+        """The standard starting point (float64)."""
+        return _core.optimize_problem_start(self.kind, self.parameter, self.n)
+
+    @property
+    def minimiser(self) -> np.ndarray | None:
+        """The minimiser where it is known in closed form; the minimum is then 0."""
+        if self.name in ("rosenbrock", "rosenbrock_averaged", "extended_rosenbrock",
+                         "variably_dimensioned"):
+            return np.ones(self.n)
+        if self.name in ("extended_powell", "quadratic"):
+            return np.zeros(self.n)
+        return None
+
+    @property
+    def tridiagonal_hessian(self) -> bool:
+        """Whether Newton's method gets the Hessian in tridiagonal form (O(n) per solve
+        instead of O(n^3))."""
+        return self.name in ("rosenbrock", "rosenbrock_averaged", "extended_rosenbrock",
+                             "quadratic")
+
+    def _points(self, x: Any) -> np.ndarray:
+        x = as_float_array(x, "x", min_ndim=1, finite=False)
+        if x.shape[-1] != self.n:
+            fail("x", f"points with {self.n} coordinates (shape (..., {self.n}))",
+                 f"shape {x.shape}")
+        return x
+
+    def __repr__(self) -> str:
+        extra = f", cond={self.parameter:g}" if self.name == "quadratic" else ""
+        return f"problems.{self.name}({self.n}{extra})"
+
+
+def _size(n: Any, name: str, *, low: int = 1, multiple: int = 1) -> int:
+    n = check_number(n, "n", low=low, integer=True)
+    if n % multiple:
+        fail("n", f"a multiple of {multiple} for {name}", repr(n))
+    return n
+
+
+def rosenbrock(n: int) -> Problem:
+    """The chained Rosenbrock function, ``scipy.optimize.rosen``:
+    ``sum_i 100 (x[i+1] - x[i]**2)**2 + (1 - x[i])**2``; minimum 0 at ones; n >= 2.
+    Standard start (-1.2, 1, -1.2, 1, ...)."""
+    return Problem("rosenbrock", _size(n, "rosenbrock", low=2))
+
+
+def rosenbrock_averaged(n: int) -> Problem:
+    """The chained Rosenbrock function divided by n - 1 (thesis eq. 15, Figure 2)."""
+    return Problem("rosenbrock_averaged", _size(n, "rosenbrock_averaged", low=2))
+
+
+def extended_rosenbrock(n: int) -> Problem:
+    """MGH 21: n/2 independent Rosenbrock pairs; n even; minimum 0 at ones."""
+    return Problem("extended_rosenbrock", _size(n, "extended_rosenbrock", low=2, multiple=2))
+
+
+def extended_powell(n: int) -> Problem:
+    """MGH 22, extended Powell singular: n/4 independent blocks
+    ``(x1 + 10 x2)**2 + 5 (x3 - x4)**2 + (x2 - 2 x3)**4 + 10 (x1 - x4)**4``; n a multiple
+    of 4; minimum 0 at zero, where the Hessian is singular. Start (3, -1, 0, 1, ...)."""
+    return Problem("extended_powell", _size(n, "extended_powell", low=4, multiple=4))
+
+
+def quadratic(n: int, cond: float = 1e4) -> Problem:
+    """``0.5 * sum_i h_i x_i**2`` with ``h_i = cond**(i / (n - 1))``: condition number
+    ``cond``; minimum 0 at zero; start ones."""
+    cond = check_number(cond, "cond", low=1.0)
+    return Problem("quadratic", _size(n, "quadratic"), float(cond))
+
+
+def trigonometric(n: int) -> Problem:
+    """MGH 26: residuals ``n - sum_j cos x_j + (i+1)(1 - cos x_i) - sin x_i``; minimum 0;
+    start 1/n."""
+    return Problem("trigonometric", _size(n, "trigonometric"))
+
+
+def broyden_tridiagonal(n: int) -> Problem:
+    """MGH 30: residuals ``(3 - 2 x_i) x_i - x_{i-1} - 2 x_{i+1} + 1``; minimum 0; start -1."""
+    return Problem("broyden_tridiagonal", _size(n, "broyden_tridiagonal"))
+
+
+def discrete_boundary_value(n: int) -> Problem:
+    """MGH 28: a discretised two-point boundary value problem; minimum 0; ill-conditioned
+    for large n."""
+    return Problem("discrete_boundary_value", _size(n, "discrete_boundary_value"))
+
+
+def variably_dimensioned(n: int) -> Problem:
+    """MGH 25: ``sum_j (x_j - 1)**2 + s**2 + s**4`` with ``s = sum_j (j+1)(x_j - 1)``;
+    minimum 0 at ones; start ``1 - (j+1)/n``."""
+    return Problem("variably_dimensioned", _size(n, "variably_dimensioned"))
+
+
+# Every problem constructor, by name.
+ALL: dict[str, Callable[[int], Problem]] = {
+    "rosenbrock": rosenbrock,
+    "rosenbrock_averaged": rosenbrock_averaged,
+    "extended_rosenbrock": extended_rosenbrock,
+    "extended_powell": extended_powell,
+    "quadratic": quadratic,
+    "trigonometric": trigonometric,
+    "broyden_tridiagonal": broyden_tridiagonal,
+    "discrete_boundary_value": discrete_boundary_value,
+    "variably_dimensioned": variably_dimensioned,
+}
+
+
+def get(name: str, n: int) -> Problem:
+    """The problem called ``name`` in ``n`` variables.
+
+    Examples
+    --------
+    >>> from optkern.optimize import problems
+    >>> problems.get("extended_powell", 8)
+    problems.extended_powell(8)
+    """
+    if name not in ALL:
+        fail("name", f"one of {sorted(ALL)}", repr(name))
+    return ALL[name](n)
