@@ -123,6 +123,10 @@ def test_plain_iteration(benchmark, report, machine, n, dtype, reg, impl):
     P = forward(impl, M, reg, n_iter)()
     if not np.all(np.isfinite(P)):
         pytest.skip(f"{impl} returns NaN/Inf at reg={reg} (underflow of exp(-M/reg))")
+    if not impl.startswith("optkern") and abs(P.sum() - 1) >= 1e-3:
+        # POT's kernel-domain Sinkhorn in float32 at reg=0.001: K underflows to zero in most
+        # entries and the plan silently loses its mass (measured: total mass 0.016).
+        pytest.skip(f"{impl} returns a plan of total mass {P.sum():.3g}, not 1 (underflow)")
     check_plan(P, n, reg, dtype, converged=False)
     benchmark.group = f"sinkhorn plain iteration n={n} {dtype} reg={reg} ({n_iter} it)"
     benchmark.pedantic(forward(impl, M, reg, n_iter), rounds=3, warmup_rounds=1)
