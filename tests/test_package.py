@@ -53,13 +53,18 @@ def test_set_num_threads_rejects_non_integers(bad):
         optkern.set_num_threads(bad)
 
 
-@pytest.mark.parametrize("module", [
+# Every module that defines a public function or class (tests/test_docstrings.py checks that
+# each one is listed, so that its Examples run here).
+DOCTEST_MODULES = [
     "optkern", "optkern._backend", "optkern.linalg", "optkern._tridiagonal", "optkern.tv",
     "optkern.givens._factorize", "optkern.givens._jacobi", "optkern.givens._sequence",
     "optkern.givens._metrics", "optkern.givens._graphs", "optkern.givens._planted",
-    "optkern.ot", "optkern.optimize._minimize", "optkern.optimize._batch",
-    "optkern.optimize.problems",
-])
+    "optkern.givens._driver", "optkern.ot", "optkern.optimize._minimize",
+    "optkern.optimize._batch", "optkern.optimize._result", "optkern.optimize.problems",
+]
+
+
+@pytest.mark.parametrize("module", DOCTEST_MODULES)
 def test_docstring_examples_run(module):
     mod = importlib.import_module(module)
     result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)

@@ -36,6 +36,11 @@ def cuda_available() -> bool:
 
     On a machine without a GPU or an NVIDIA driver this is simply False.
 
+    Returns
+    -------
+    bool
+        Whether ``device="cuda"`` can be used. The devices are looked up once per process.
+
     Examples
     --------
     >>> import optkern
@@ -55,14 +60,41 @@ def cuda_unavailable_reason() -> str:
 
 
 def get_num_threads() -> int:
-    """The number of threads optkern's CPU kernels use."""
+    """The number of threads optkern's CPU kernels use.
+
+    Returns
+    -------
+    int
+        The count set by :func:`set_num_threads`, else ``OMP_NUM_THREADS``, else one per
+        core.
+
+    Examples
+    --------
+    >>> import optkern
+    >>> optkern.get_num_threads() >= 1
+    True
+    """
     return _core.num_threads()
 
 
 def set_num_threads(n: int) -> int:
     """Set the number of threads optkern's CPU kernels use; returns the previous value.
 
-    ``n < 1`` restores the default (``OMP_NUM_THREADS``, or one per core).
+    Parameters
+    ----------
+    n : int
+        The thread count for every later call, from any Python thread. ``n < 1`` restores
+        the default (``OMP_NUM_THREADS``, or one per core).
+
+    Returns
+    -------
+    int
+        The count in effect before the call.
+
+    Raises
+    ------
+    ValueError
+        If n is not an integer (a bool, a float or a string).
 
     Examples
     --------
@@ -84,6 +116,11 @@ def build_info() -> dict[str, Any]:
     in), ``simd_bytes``, ``openmp``, ``num_threads``, ``omp_num_threads`` (the environment
     variable, or None), ``cuda_compiled``, ``cuda_runtime_version``, ``cuda_devices`` (name,
     compute capability, memory and SM count of each visible device) and ``cuda_available``.
+
+    Returns
+    -------
+    dict
+        A new dict on every call (changing it changes nothing).
 
     Examples
     --------

@@ -1,18 +1,262 @@
 # Stub of the compiled CPU module (python/bindings/core). Internal: use the optkern package.
-from typing import Any, Sequence
+#
+# Functions bound without py::arg names take positional arguments only (pybind11 calls them
+# arg0, arg1, ...): their parameters end with "/" and carry the names of the C++ source.
+# The Python side (python/optkern/) has already validated everything: arrays arrive
+# C-contiguous in the dtype of the call, and output arrays are preallocated and written in
+# place. tests/test_stubs.py checks these stubs against the module's signatures.
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, Protocol, TypedDict, TypeVar, Union, overload
 
 import numpy as np
+from numpy.typing import NDArray
 
-def build_info() -> dict[str, Any]: ...
+# An array of the call's float dtype (the binding dispatches on it).
+_FloatArray = Union[NDArray[np.float32], NDArray[np.float64]]
+_IndexArray = NDArray[np.int64]
+
+class _BuildInfo(TypedDict):
+    version: str
+    compiler: str
+    eigen_version: str
+    simd: list[str]  # instruction sets compiled in, e.g. ["SSE4.2", "AVX2", "FMA"]
+    simd_bytes: int  # the vector width of the matmul micro-kernels
+    openmp: int  # _OPENMP, e.g. 201511; 0 without OpenMP
+
+def build_info() -> _BuildInfo: ...
 def num_threads() -> int: ...
 def set_num_threads(n: int) -> int: ...
+
+# --- linalg ------------------------------------------------------------------------------
 def bmm(
-    a: np.ndarray,
-    b: np.ndarray,
-    out: np.ndarray,
+    a: _FloatArray,
+    b: _FloatArray,
+    out: _FloatArray,
     extents: Sequence[int],
     a_batch_strides: Sequence[int],
     b_batch_strides: Sequence[int],
     c_batch_strides: Sequence[int],
+    /,
 ) -> None: ...
-def bmm_same_batch(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None: ...
+def bmm_same_batch(a: _FloatArray, b: _FloatArray, out: _FloatArray, /) -> None: ...
+
+# --- givens ------------------------------------------------------------------------------
+@overload
+def givens_apply(
+    i: _IndexArray,
+    j: _IndexArray,
+    cos: NDArray[np.float32],
+    sin: NDArray[np.float32],
+    x: NDArray[np.float32],
+    transpose: bool,
+    threads: int,
+) -> None: ...
+@overload
+def givens_apply(
+    i: _IndexArray,
+    j: _IndexArray,
+    cos: NDArray[np.float64],
+    sin: NDArray[np.float64],
+    x: NDArray[np.float64],
+    transpose: bool,
+    threads: int,
+) -> None: ...
+@overload
+def givens_best_l1_rotation(
+    a: NDArray[np.float32], b: NDArray[np.float32]
+) -> tuple[float, float]: ...  # (decrease, tangent)
+@overload
+def givens_best_l1_rotation(
+    a: NDArray[np.float64], b: NDArray[np.float64]
+) -> tuple[float, float]: ...
+
+# The factorization engines of optkern.givens, one class per method and dtype. run() writes up
+# to max_steps factors into i, j, theta, score from position `offset` and returns how many it
+# wrote (fewer once no pair improves the objective). The bindings share no base class: the
+# generic _GivensEngine exists only here, to say once what every engine has.
+_T = TypeVar("_T", np.float32, np.float64)
+
+class _GivensEngine(Generic[_T]):
+    def run(
+        self,
+        max_steps: int,
+        i: _IndexArray,
+        j: _IndexArray,
+        theta: NDArray[_T],
+        score: NDArray[np.float64],
+        offset: int,
+    ) -> int: ...
+    @property
+    def converged(self) -> bool: ...
+    def matrix(self) -> NDArray[_T]: ...
+
+class GivensL1Descent32(_GivensEngine[np.float32]):
+    def __init__(self, u: NDArray[np.float32], threads: int) -> None: ...
+    @property
+    def threads(self) -> int: ...
+    def l1_norm(self) -> float: ...
+
+class GivensL1Descent64(_GivensEngine[np.float64]):
+    def __init__(self, u: NDArray[np.float64], threads: int) -> None: ...
+    @property
+    def threads(self) -> int: ...
+    def l1_norm(self) -> float: ...
+
+class GivensFrobeniusGreedy32(_GivensEngine[np.float32]):
+    def __init__(self, u: NDArray[np.float32]) -> None: ...
+
+class GivensFrobeniusGreedy64(_GivensEngine[np.float64]):
+    def __init__(self, u: NDArray[np.float64]) -> None: ...
+
+class GivensElimination32(_GivensEngine[np.float32]):
+    def __init__(self, u: NDArray[np.float32]) -> None: ...
+
+class GivensElimination64(_GivensEngine[np.float64]):
+    def __init__(self, u: NDArray[np.float64]) -> None: ...
+
+class GivensJacobi32(_GivensEngine[np.float32]):
+    def __init__(self, l: NDArray[np.float32]) -> None: ...  # noqa: E741 (the bound name)
+
+class GivensJacobi64(_GivensEngine[np.float64]):
+    def __init__(self, l: NDArray[np.float64]) -> None: ...  # noqa: E741 (the bound name)
+
+# --- tv and tridiagonal ------------------------------------------------------------------
+# x, y, grad_*: (batch, n) rows; lam: float64 of shape (1,) (shared) or (batch,).
+def tv_denoise(x: _FloatArray, lam: NDArray[np.float64], y: _FloatArray, /) -> None: ...
+def tv_denoise_irls(
+    x: _FloatArray,
+    lam: NDArray[np.float64],
+    tol: float,
+    max_iter: int,
+    y: _FloatArray,
+    nit: _IndexArray,
+    change: NDArray[np.float64],
+    /,
+) -> None: ...
+def tv_denoise_vjp(
+    y: _FloatArray,
+    grad_y: _FloatArray,
+    rtol: float,
+    grad_x: _FloatArray,
+    grad_lam: NDArray[np.float64],
+    /,
+) -> None: ...
+
+# Each operand (1, n) (shared) or (batch, n); returns (number of singular systems, index of
+# the first one or -1).
+def tridiagonal_solve(
+    lower: _FloatArray,
+    diag: _FloatArray,
+    upper: _FloatArray,
+    rhs: _FloatArray,
+    x: _FloatArray,
+    /,
+) -> tuple[int, int]: ...
+
+# --- ot ----------------------------------------------------------------------------------
+# Per problem: (n_iter, marginal_error, cost, value, converged, method used: 1 plain, 2 log).
+_SinkhornStats = tuple[
+    NDArray[np.int64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.bool_],
+    NDArray[np.int64],
+]
+
+# M: (1 or B, m, n), a: (1 or B, m), b: (1 or B, n), init_g: None or (1 or B, n); plan, f, g
+# preallocated (B, m, n), (B, m), (B, n). method: 0 auto, 1 plain, 2 log.
+def sinkhorn(
+    M: _FloatArray,
+    a: _FloatArray,
+    b: _FloatArray,
+    init_g: _FloatArray | None,
+    reg: float,
+    tol: float,
+    max_iter: int,
+    check_every: int,
+    method: int,
+    num_threads: int,
+    plan: _FloatArray,
+    f: _FloatArray,
+    g: _FloatArray,
+    /,
+) -> _SinkhornStats: ...
+
+# Returns each problem's status: 0 solved, 1 singular KKT system.
+def sinkhorn_vjp(
+    P: _FloatArray,
+    grad_P: _FloatArray,
+    reg: float,
+    num_threads: int,
+    grad_M: _FloatArray,
+    grad_a: _FloatArray,
+    grad_b: _FloatArray,
+    /,
+) -> NDArray[np.int8]: ...
+
+# --- optimize ----------------------------------------------------------------------------
+# `options` is the dict of python/optkern/optimize/_options.py: method (int), gtol, ftol,
+# max_iter, max_fev, m, c1, c2, max_ls, alpha0, tau, eig_floor, bfgs_hessian_start.
+# `kind` is a ProblemKind (python/optkern/optimize/problems.py, _KINDS).
+
+class _Coercer(Protocol):
+    """optkern.optimize._coerce.ObjectiveCoercer: converts what an objective returns or
+    raises ValueError naming it."""
+
+    def pair(self, result: Any) -> tuple[Any, Any]: ...
+    def value(self, value: Any) -> Any: ...
+    def gradient(self, value: Any) -> NDArray[Any]: ...
+    def hessian(self, value: Any) -> NDArray[Any]: ...
+
+# hook(x, f, g, nit, nfev, nhev) -> True to stop.
+_Hook = Callable[[NDArray[Any], float, NDArray[Any], int, int, int], bool]
+# (status, f, g, nit, nfev, nhev); x holds the solution on return.
+_Summary = tuple[int, float, _FloatArray, int, int, int]
+# Per problem: (status, f, g, nit, nfev, nhev); x holds the solutions on return.
+_BatchSummary = tuple[
+    NDArray[np.int32], _FloatArray, _FloatArray, _IndexArray, _IndexArray, _IndexArray
+]
+
+def optimize_minimize(
+    fun: Callable[[NDArray[Any]], Any],
+    jac: Callable[[NDArray[Any]], Any] | None,
+    hess: Callable[[NDArray[Any]], Any] | None,
+    callback: _Hook | None,
+    x: _FloatArray,
+    options: dict[str, Any],
+    coerce: _Coercer,
+    /,
+) -> _Summary: ...
+def optimize_minimize_problem(
+    kind: int,
+    parameter: float,
+    x: _FloatArray,
+    options: dict[str, Any],
+    callback: _Hook | None,
+    /,
+) -> _Summary: ...
+def optimize_minimize_problem_batch(
+    kind: int, parameter: float, x: _FloatArray, options: dict[str, Any], threads: int, /
+) -> _BatchSummary: ...
+def optimize_minimize_batch(
+    fun: Callable[[NDArray[Any]], Any],
+    coerce: _Coercer,
+    x: _FloatArray,
+    options: dict[str, Any],
+    threads: int,
+    /,
+) -> _BatchSummary: ...
+def optimize_status_message(status: int, /) -> str: ...
+
+# f (the leading shape of x) and g (the shape of x) of a native problem at each row of x.
+def optimize_problem_value_grad(
+    kind: int, parameter: float, x: _FloatArray, /
+) -> tuple[_FloatArray, _FloatArray]: ...
+def optimize_problem_hessian(kind: int, parameter: float, x: _FloatArray, /) -> _FloatArray: ...
+def optimize_problem_start(kind: int, parameter: float, n: int, /) -> NDArray[np.float64]: ...
+
+# Test hook: (direction, path "cholesky" | "tridiagonal" | "eigen", eigenvalues floored).
+def optimize_modified_newton_step(
+    h: NDArray[np.float64], g: NDArray[np.float64], floor: float, tridiagonal: bool, /
+) -> tuple[NDArray[np.float64], str, int]: ...

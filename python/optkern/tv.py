@@ -58,6 +58,17 @@ class DenoiseResult:
         ``change <= tol`` (always True for the exact method).
     method : str
         "exact" or "irls".
+
+    Examples
+    --------
+    >>> import numpy as np, optkern
+    >>> x = np.array([[0.0, 1.0, 0.0, 1.0], [3.0, 3.0, 0.0, 0.0]])
+    >>> info = optkern.tv.denoise(x, 0.25, method="irls", return_info=True)
+    >>> info.method, info.y.shape, info.nit.shape, bool(info.converged.all())
+    ('irls', (2, 4), (2,), True)
+    >>> exact = optkern.tv.denoise(x, 0.25, return_info=True)
+    >>> exact.y.tolist(), exact.nit.tolist()
+    ([[0.25, 0.5, 0.5, 0.75], [2.875, 2.875, 0.125, 0.125]], [0, 0])
     """
 
     y: Any
@@ -260,17 +271,27 @@ def lambda_max(x: Any) -> Any:
     Parameters
     ----------
     x : array_like, shape (..., n)
+        The signals, as for :func:`denoise` (finite; n may be 0).
 
     Returns
     -------
     float or ndarray of shape (...)
-        float64.
+        float64, one value per signal (a float for a single signal).
+
+    Raises
+    ------
+    ValueError
+        If x is 0-dimensional or holds NaN or Inf.
 
     Examples
     --------
     >>> import numpy as np, optkern
     >>> float(optkern.tv.lambda_max(np.array([1.0, 3.0])))
     1.0
+    >>> x = np.array([0.0, 2.0, 1.0, 5.0])
+    >>> lam = optkern.tv.lambda_max(x)
+    >>> np.allclose(optkern.tv.denoise(x, lam), x.mean())
+    True
     """
     x = as_float_array(x, "x", np.float64, min_ndim=1)
     if x.shape[-1] == 0:

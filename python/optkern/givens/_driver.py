@@ -30,6 +30,17 @@ class GivensStep:
         How much the step decreased the method's objective: the L1 norm (``"l1"``), the
         squared Frobenius distance to the identity (``"greedy"``), the magnitude of the
         entry it zeroed (``"elimination"``, :func:`~optkern.givens.jacobi`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from optkern.givens import factorize, planted
+    >>> steps = []
+    >>> seq = factorize(planted(6, 4, np.random.default_rng(0)), 3, callback=steps.append)
+    >>> [s.index for s in steps], all(s.i < s.j and s.decrease >= 0 for s in steps)
+    ([0, 1, 2], True)
+    >>> (steps[0].i, steps[0].j, steps[0].theta) == seq[0]
+    True
     """
 
     index: int

@@ -35,6 +35,11 @@ def barabasi_albert(n: int, m: int, rng: Any = None) -> np.ndarray:
     ndarray of float64, shape (n, n)
         Symmetric 0/1 adjacency matrix with a zero diagonal.
 
+    Raises
+    ------
+    ValueError
+        If n or m is not a positive integer, or ``m >= n``.
+
     Examples
     --------
     >>> import numpy as np

@@ -30,6 +30,7 @@ def symmetrized_frobenius(U: Any, V: Any, *, normalize: bool = False) -> float:
     Returns
     -------
     float
+        The error, >= 0 (divided by ``sqrt(d)`` with ``normalize=True``).
 
     Raises
     ------

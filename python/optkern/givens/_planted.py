@@ -37,6 +37,13 @@ def planted(d: int, k: int, rng: Any = None, *, dtype: Any = np.float64,
     Returns
     -------
     ndarray, shape (d, d), or (ndarray, GivensSequence)
+        The orthogonal matrix U in ``dtype``, and with ``return_sequence=True`` also the
+        factors that form it (``seq.to_dense()`` equals U).
+
+    Raises
+    ------
+    ValueError
+        If d < 2, k < 0, either is not an integer, or dtype is not float32 or float64.
 
     Examples
     --------

@@ -5,9 +5,10 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Union
+from typing import TYPE_CHECKING, Any, Iterator, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from optkern import _backend
 from optkern._validation import as_array, as_float_array, fail, result_dtype
@@ -34,6 +35,12 @@ class GivensSequence:
         The angles; float32 or float64 (the sequence's dtype).
     dim : int
         The size ``d`` of the matrices.
+
+    Raises
+    ------
+    ValueError
+        If dim is not a positive integer, i, j and theta differ in length, the indices are
+        not integers with ``0 <= i < j < dim``, or theta is not a finite real array.
 
     Notes
     -----
@@ -62,6 +69,11 @@ class GivensSequence:
     j: np.ndarray
     theta: np.ndarray
     dim: int
+
+    if TYPE_CHECKING:  # For type checkers only: the constructor takes any array_like, which
+        # __post_init__ turns into read-only ndarrays. At run time the dataclass's __init__.
+        def __init__(self, i: npt.ArrayLike, j: npt.ArrayLike, theta: npt.ArrayLike,
+                     dim: int) -> None: ...
 
     def __post_init__(self) -> None:
         dim = self.dim
@@ -102,7 +114,7 @@ class GivensSequence:
 
     @property
     def dtype(self) -> np.dtype:
-        """The dtype of the angles (float32 or float64)."""
+        """The dtype of the angles (float32 or float64), and of :meth:`to_dense`."""
         return self.theta.dtype
 
     @functools.cached_property
@@ -126,10 +138,28 @@ class GivensSequence:
             Same shape as X; float32 when both X and the sequence are float32, float64
             otherwise (integers are promoted to float64).
 
+        Raises
+        ------
+        ValueError
+            If X's rows (first axis of a vector, second to last of a matrix) are not ``dim``,
+            or transpose is not a bool.
+
         Notes
         -----
         O(N) per column, in C++: the factors run over blocks of columns that stay in cache,
         threaded over blocks and batch items.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from optkern.givens import GivensSequence
+        >>> seq = GivensSequence([0, 0], [1, 2], [np.pi / 2, 0.3], dim=3)
+        >>> X = np.random.default_rng(0).standard_normal((4, 3, 2))   # 4 matrices 3 x 2
+        >>> Y = seq.apply(X)
+        >>> Y.shape, bool(np.allclose(Y, seq.to_dense() @ X))
+        ((4, 3, 2), True)
+        >>> bool(np.allclose(seq.apply(Y, transpose=True), X))
+        True
         """
         if not isinstance(transpose, (bool, np.bool_)):
             fail("transpose", "a bool", repr(transpose))
@@ -147,17 +177,87 @@ class GivensSequence:
         return work.reshape(shape)
 
     def to_dense(self) -> np.ndarray:
-        """The (dim, dim) matrix ``G_1 ... G_N``, in the sequence's dtype."""
+        """The (dim, dim) matrix ``G_1 ... G_N``.
+
+        Returns
+        -------
+        ndarray, shape (dim, dim)
+            The product, orthogonal, in the sequence's dtype; the identity for an empty
+            sequence.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from optkern.givens import GivensSequence
+        >>> GivensSequence([0], [1], [np.pi / 2], dim=2).to_dense().round(12) + 0.0
+        array([[ 0.,  1.],
+               [-1.,  0.]])
+        >>> GivensSequence([], [], np.zeros(0, np.float32), dim=2).to_dense().dtype
+        dtype('float32')
+        """
         return self.apply(np.eye(self.dim, dtype=self.dtype))
 
     # --- files ---------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
-        """Write the sequence to an ``.npz`` file (arrays ``i``, ``j``, ``theta``, ``dim``)."""
+        """Write the sequence to an ``.npz`` file (arrays ``i``, ``j``, ``theta``, ``dim``).
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            The file (NumPy appends ``.npz`` to a name without it).
+
+        Raises
+        ------
+        OSError
+            If the file cannot be written.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from optkern.givens import GivensSequence
+        >>> seq = GivensSequence([0, 1], [2, 2], [0.5, -1.0], dim=3)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     seq.save(pathlib.Path(tmp) / "factors.npz")
+        ...     back = GivensSequence.load(pathlib.Path(tmp) / "factors.npz")
+        >>> back.dim, list(back) == list(seq)
+        (3, True)
+        """
         np.savez(path, i=self.i, j=self.j, theta=self.theta, dim=np.int64(self.dim))
 
     @classmethod
     def load(cls, path: str | Path) -> GivensSequence:
-        """Read a sequence written by :meth:`save`."""
+        """Read a sequence written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            An ``.npz`` file with arrays ``i``, ``j``, ``theta`` and ``dim``. Nothing in it is
+            unpickled.
+
+        Returns
+        -------
+        GivensSequence
+            The sequence, checked as the constructor checks it, with the saved dtype.
+
+        Raises
+        ------
+        ValueError
+            If the file lacks one of the arrays or holds an invalid sequence.
+        OSError
+            If the file cannot be read.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> import numpy as np
+        >>> from optkern.givens import GivensSequence
+        >>> seq = GivensSequence([0], [1], np.float32([0.25]), dim=2)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     seq.save(pathlib.Path(tmp) / "factors.npz")
+        ...     back = GivensSequence.load(pathlib.Path(tmp) / "factors.npz")
+        >>> back
+        GivensSequence(dim=2, factors=1, dtype=float32)
+        """
         with np.load(path, allow_pickle=False) as data:
             missing = {"i", "j", "theta", "dim"} - set(data.files)
             if missing:

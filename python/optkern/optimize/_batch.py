@@ -71,6 +71,14 @@ def minimize_batch(
         The fields of :class:`OptimizeResult` stacked over the batch; ``result[b]`` is
         problem b's :class:`OptimizeResult`.
 
+    Raises
+    ------
+    ValueError
+        For bad arguments, naming the argument: x0 not of shape (B, n) or not finite, a
+        ``fun`` that is neither callable nor a Problem, values or gradients of the wrong
+        shape, "newton" with a Python objective, a Python objective or a method other than
+        "lbfgs" on ``device="cuda"``, or the options :func:`minimize` rejects.
+
     Examples
     --------
     >>> import numpy as np

@@ -40,6 +40,22 @@ class _Mapping:
         return getattr(self, key)
 
     def keys(self) -> list[str]:
+        """The field names, as ``dict.keys()`` of a SciPy result gives them.
+
+        Returns
+        -------
+        list of str
+            ``x``, ``fun``, ``jac``, ``nit``, ``nfev``, ``njev``, ``nhev``, ``status``,
+            ``message``, ``success``, in that order.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from optkern.optimize import minimize, problems
+        >>> res = minimize(problems.rosenbrock(2), np.zeros(2))
+        >>> res.keys()[:3], "success" in res, res["nit"] == res.nit
+        (['x', 'fun', 'jac'], True, True)
+        """
         return [f.name for f in fields(self)]  # type: ignore[arg-type]
 
     def __iter__(self) -> Iterator[str]:
@@ -78,6 +94,16 @@ class OptimizeResult(_Mapping):
         The status in words.
     success : bool
         True for status 0 and 3.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from optkern.optimize import minimize, problems
+    >>> res = minimize(problems.rosenbrock(4), np.zeros(4))
+    >>> res.success, res.status, res.message == res["message"], res.nfev == res.njev
+    (True, 0, True, True)
+    >>> bool(np.allclose(res.x, 1, atol=1e-4)), res.fun < 1e-9
+    (True, True)
     """
 
     x: np.ndarray
@@ -105,6 +131,33 @@ class BatchResult(_Mapping):
     Every field of :class:`OptimizeResult`, stacked: ``x`` and ``jac`` have shape (B, n),
     the others shape (B,) (``message`` is a tuple of B strings). ``result[i]`` is the
     :class:`OptimizeResult` of problem ``i``; ``len(result)`` is B.
+
+    Attributes
+    ----------
+    x, jac : ndarray, shape (B, n)
+        Each problem's solution and the gradient there (the same kind of array as x0 on a
+        GPU).
+    fun : ndarray, shape (B,)
+        The objective at each solution.
+    nit, nfev, njev, nhev : ndarray of int64, shape (B,)
+        Each problem's counts, as in :class:`OptimizeResult`.
+    status : ndarray of int32, shape (B,)
+        Each problem's status code, as in :class:`OptimizeResult`.
+    message : tuple of str
+        Each status in words.
+    success : ndarray of bool, shape (B,)
+        True where the status is 0 or 3.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from optkern.optimize import minimize_batch, problems
+    >>> res = minimize_batch(problems.rosenbrock(2), np.zeros((3, 2)))
+    >>> len(res), res.x.shape, res.status.tolist(), bool(res.success.all())
+    (3, (3, 2), [0, 0, 0], True)
+    >>> first = res[0]
+    >>> type(first).__name__, bool(first.nit == res.nit[0]), [r.success for r in res]
+    ('OptimizeResult', True, [True, True, True])
     """
 
     x: np.ndarray

@@ -59,7 +59,18 @@ class Problem:
     Call it as ``f, g = problem(x)`` for x of shape (n,) or (..., n) (float32 stays
     float32). ``problem.x0`` is the problem's standard starting point, ``problem.hess(x)``
     its dense (n, n) Hessian, and ``problem.minimiser`` the minimiser where it is known in
-    closed form (else None).
+    closed form (else None). Make problems with the constructors of this module
+    (:func:`rosenbrock`, ..., :func:`get`), which check n.
+
+    Parameters
+    ----------
+    name : str
+        The problem's name, a key of :data:`ALL`.
+    n : int
+        The number of variables.
+    parameter : float
+        The problem's parameter, where it has one (the condition number of
+        :func:`quadratic`).
 
     Examples
     --------
@@ -79,6 +90,8 @@ class Problem:
 
     @property
     def kind(self) -> int:
+        """The problem's code in the C++ core (``ProblemKind`` in
+        cpp/include/optkern/optimize/problems.hpp)."""
         return _KINDS[self.name]
 
     def __call__(self, x: Any) -> tuple[Any, np.ndarray]:
@@ -89,15 +102,86 @@ class Problem:
         return (f.dtype.type(f.reshape(())) if x.ndim == 1 else f), g
 
     def fun(self, x: Any) -> Any:
-        """f at x."""
+        """f at x.
+
+        Parameters
+        ----------
+        x : array_like, shape (n,) or (..., n)
+            One point, or one per index of the leading dimensions.
+
+        Returns
+        -------
+        float or ndarray
+            f in x's dtype: a scalar for one point, an array of shape ``x.shape[:-1]``
+            otherwise.
+
+        Raises
+        ------
+        ValueError
+            If the last axis of x is not n long.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from optkern.optimize import problems
+        >>> p = problems.rosenbrock(3)
+        >>> float(p.fun(np.ones(3))), p.fun(np.zeros((2, 3))).tolist()
+        (0.0, [2.0, 2.0])
+        """
         return self(x)[0]
 
     def grad(self, x: Any) -> np.ndarray:
-        """The gradient at x."""
+        """The gradient at x.
+
+        Parameters
+        ----------
+        x : array_like, shape (n,) or (..., n)
+            One point, or one per index of the leading dimensions.
+
+        Returns
+        -------
+        ndarray
+            The gradient, shaped and typed like x.
+
+        Raises
+        ------
+        ValueError
+            If the last axis of x is not n long.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from optkern.optimize import problems
+        >>> problems.rosenbrock(3).grad(np.zeros(3)).tolist()
+        [-2.0, -2.0, 0.0]
+        """
         return self(x)[1]
 
     def hess(self, x: Any) -> np.ndarray:
-        """The dense (n, n) Hessian at x (shape (n,))."""
+        """The dense Hessian at one point.
+
+        Parameters
+        ----------
+        x : array_like, shape (n,)
+            The point.
+
+        Returns
+        -------
+        ndarray, shape (n, n)
+            The symmetric Hessian, in x's dtype.
+
+        Raises
+        ------
+        ValueError
+            If x is not one point of shape (n,).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from optkern.optimize import problems
+        >>> problems.rosenbrock(2).hess(np.ones(2)).tolist()
+        [[802.0, -400.0], [-400.0, 200.0]]
+        """
         x = self._points(x)
         if x.ndim != 1:
             fail("x", f"one point of shape ({self.n},)", f"shape {x.shape}")
@@ -145,56 +229,290 @@ def _size(n: Any, name: str, *, low: int = 1, multiple: int = 1) -> int:
 
 
 def rosenbrock(n: int) -> Problem:
-    """The chained Rosenbrock function, ``scipy.optimize.rosen``:
-    ``sum_i 100 (x[i+1] - x[i]**2)**2 + (1 - x[i])**2``; minimum 0 at ones; n >= 2.
-    Standard start (-1.2, 1, -1.2, 1, ...)."""
+    """The chained Rosenbrock function, ``scipy.optimize.rosen``.
+
+    ``sum_i 100 (x[i+1] - x[i]**2)**2 + (1 - x[i])**2``; minimum 0 at ones. Standard start
+    (-1.2, 1, -1.2, 1, ...).
+
+    Parameters
+    ----------
+    n : int
+        The number of variables, n >= 2.
+
+    Returns
+    -------
+    Problem
+        Callable as ``f, g = problem(x)``; runs natively in :func:`~optkern.optimize.minimize`.
+
+    Raises
+    ------
+    ValueError
+        If n is not an integer >= 2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from optkern.optimize import problems
+    >>> p = problems.rosenbrock(5)
+    >>> x = np.random.default_rng(0).standard_normal(5)
+    >>> rosen = np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+    >>> bool(np.isclose(p.fun(x), rosen)), float(p.fun(p.minimiser))
+    (True, 0.0)
+    """
     return Problem("rosenbrock", _size(n, "rosenbrock", low=2))
 
 
 def rosenbrock_averaged(n: int) -> Problem:
-    """The chained Rosenbrock function divided by n - 1 (thesis eq. 15, Figure 2)."""
+    """The chained Rosenbrock function divided by n - 1 (thesis eq. 15, Figure 2).
+
+    Minimum 0 at ones; the start of :func:`rosenbrock`.
+
+    Parameters
+    ----------
+    n : int
+        The number of variables, n >= 2.
+
+    Returns
+    -------
+    Problem
+        Callable as ``f, g = problem(x)``; runs natively in :func:`~optkern.optimize.minimize`.
+
+    Raises
+    ------
+    ValueError
+        If n is not an integer >= 2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from optkern.optimize import problems
+    >>> x = np.random.default_rng(0).standard_normal(5)
+    >>> bool(np.isclose(problems.rosenbrock_averaged(5).fun(x),
+    ...                 problems.rosenbrock(5).fun(x) / 4))
+    True
+    """
     return Problem("rosenbrock_averaged", _size(n, "rosenbrock_averaged", low=2))
 
 
 def extended_rosenbrock(n: int) -> Problem:
-    """MGH 21: n/2 independent Rosenbrock pairs; n even; minimum 0 at ones."""
+    """MGH 21: n/2 independent Rosenbrock pairs.
+
+    ``sum_k 100 (x[2k+1] - x[2k]**2)**2 + (1 - x[2k])**2``; minimum 0 at ones; start
+    (-1.2, 1, -1.2, 1, ...).
+
+    Parameters
+    ----------
+    n : int
+        The number of variables, even and >= 2.
+
+    Returns
+    -------
+    Problem
+        Callable as ``f, g = problem(x)``; runs natively in :func:`~optkern.optimize.minimize`.
+
+    Raises
+    ------
+    ValueError
+        If n is not an even integer >= 2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from optkern.optimize import problems
+    >>> p = problems.extended_rosenbrock(4)
+    >>> float(p.fun(np.ones(4))), float(p.fun(np.zeros(4)))
+    (0.0, 2.0)
+    """
     return Problem("extended_rosenbrock", _size(n, "extended_rosenbrock", low=2, multiple=2))
 
 
 def extended_powell(n: int) -> Problem:
-    """MGH 22, extended Powell singular: n/4 independent blocks
-    ``(x1 + 10 x2)**2 + 5 (x3 - x4)**2 + (x2 - 2 x3)**4 + 10 (x1 - x4)**4``; n a multiple
-    of 4; minimum 0 at zero, where the Hessian is singular. Start (3, -1, 0, 1, ...)."""
+    """MGH 22, extended Powell singular: n/4 independent blocks.
+
+    Each block is ``(x1 + 10 x2)**2 + 5 (x3 - x4)**2 + (x2 - 2 x3)**4 + 10 (x1 - x4)**4``;
+    minimum 0 at zero, where the Hessian is singular. Start (3, -1, 0, 1, ...).
+
+    Parameters
+    ----------
+    n : int
+        The number of variables, a positive multiple of 4.
+
+    Returns
+    -------
+    Problem
+        Callable as ``f, g = problem(x)``; runs natively in :func:`~optkern.optimize.minimize`.
+
+    Raises
+    ------
+    ValueError
+        If n is not a positive multiple of 4.
+
+    Examples
+    --------
+    >>> from optkern.optimize import problems
+    >>> p = problems.extended_powell(8)
+    >>> p.x0.tolist()[:4], float(p.fun(p.x0))
+    ([3.0, -1.0, 0.0, 1.0], 430.0)
+    """
     return Problem("extended_powell", _size(n, "extended_powell", low=4, multiple=4))
 
 
 def quadratic(n: int, cond: float = 1e4) -> Problem:
-    """``0.5 * sum_i h_i x_i**2`` with ``h_i = cond**(i / (n - 1))``: condition number
-    ``cond``; minimum 0 at zero; start ones."""
+    """An ill-conditioned quadratic, ``0.5 * sum_i h_i x_i**2`` with ``h_i = cond**(i / (n - 1))``.
+
+    Condition number ``cond``; minimum 0 at zero; start ones.
+
+    Parameters
+    ----------
+    n : int
+        The number of variables, n >= 1.
+    cond : float
+        The condition number of the Hessian, >= 1.
+
+    Returns
+    -------
+    Problem
+        Callable as ``f, g = problem(x)``; runs natively in :func:`~optkern.optimize.minimize`.
+
+    Raises
+    ------
+    ValueError
+        If n is not a positive integer or cond is not a finite number >= 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from optkern.optimize import problems
+    >>> problems.quadratic(3, cond=100.0).hess(np.zeros(3)).diagonal().tolist()
+    [1.0, 10.0, 100.0]
+    """
     cond = check_number(cond, "cond", low=1.0)
     return Problem("quadratic", _size(n, "quadratic"), float(cond))
 
 
 def trigonometric(n: int) -> Problem:
-    """MGH 26: residuals ``n - sum_j cos x_j + (i+1)(1 - cos x_i) - sin x_i``; minimum 0;
-    start 1/n."""
+    """MGH 26, the trigonometric function: the sum of the squared residuals
+    ``n - sum_j cos x_j + (i+1)(1 - cos x_i) - sin x_i``.
+
+    Minimum 0; start 1/n. It has local minima with f > 0 (for n = 4, L-BFGS from the
+    standard start stops at f = 3e-4).
+
+    Parameters
+    ----------
+    n : int
+        The number of variables, n >= 1.
+
+    Returns
+    -------
+    Problem
+        Callable as ``f, g = problem(x)``; runs natively in :func:`~optkern.optimize.minimize`.
+
+    Raises
+    ------
+    ValueError
+        If n is not a positive integer.
+
+    Examples
+    --------
+    >>> from optkern.optimize import minimize, problems
+    >>> p = problems.trigonometric(4)
+    >>> res = minimize(p, p.x0)
+    >>> p.x0.tolist(), res.success, bool(res.fun < p.fun(p.x0))
+    ([0.25, 0.25, 0.25, 0.25], True, True)
+    """
     return Problem("trigonometric", _size(n, "trigonometric"))
 
 
 def broyden_tridiagonal(n: int) -> Problem:
-    """MGH 30: residuals ``(3 - 2 x_i) x_i - x_{i-1} - 2 x_{i+1} + 1``; minimum 0; start -1."""
+    """MGH 30, Broyden tridiagonal: the sum of the squared residuals
+    ``(3 - 2 x_i) x_i - x_{i-1} - 2 x_{i+1} + 1`` (with ``x_{-1} = x_n = 0``).
+
+    Minimum 0; start -1.
+
+    Parameters
+    ----------
+    n : int
+        The number of variables, n >= 1.
+
+    Returns
+    -------
+    Problem
+        Callable as ``f, g = problem(x)``; runs natively in :func:`~optkern.optimize.minimize`.
+
+    Raises
+    ------
+    ValueError
+        If n is not a positive integer.
+
+    Examples
+    --------
+    >>> from optkern.optimize import problems
+    >>> p = problems.broyden_tridiagonal(4)
+    >>> float(p.fun(p.x0))
+    15.0
+    """
     return Problem("broyden_tridiagonal", _size(n, "broyden_tridiagonal"))
 
 
 def discrete_boundary_value(n: int) -> Problem:
-    """MGH 28: a discretised two-point boundary value problem; minimum 0; ill-conditioned
-    for large n."""
+    """MGH 28: a discretised two-point boundary value problem.
+
+    Minimum 0; ill-conditioned for large n. Start ``t_i (t_i - 1)`` with
+    ``t_i = (i + 1) / (n + 1)``.
+
+    Parameters
+    ----------
+    n : int
+        The number of variables, n >= 1.
+
+    Returns
+    -------
+    Problem
+        Callable as ``f, g = problem(x)``; runs natively in :func:`~optkern.optimize.minimize`.
+
+    Raises
+    ------
+    ValueError
+        If n is not a positive integer.
+
+    Examples
+    --------
+    >>> from optkern.optimize import problems
+    >>> problems.discrete_boundary_value(4).x0.round(2).tolist()
+    [-0.16, -0.24, -0.24, -0.16]
+    """
     return Problem("discrete_boundary_value", _size(n, "discrete_boundary_value"))
 
 
 def variably_dimensioned(n: int) -> Problem:
-    """MGH 25: ``sum_j (x_j - 1)**2 + s**2 + s**4`` with ``s = sum_j (j+1)(x_j - 1)``;
-    minimum 0 at ones; start ``1 - (j+1)/n``."""
+    """MGH 25, variably dimensioned: ``sum_j (x_j - 1)**2 + s**2 + s**4`` with
+    ``s = sum_j (j+1)(x_j - 1)``.
+
+    Minimum 0 at ones; start ``1 - (j+1)/n``.
+
+    Parameters
+    ----------
+    n : int
+        The number of variables, n >= 1.
+
+    Returns
+    -------
+    Problem
+        Callable as ``f, g = problem(x)``; runs natively in :func:`~optkern.optimize.minimize`.
+
+    Raises
+    ------
+    ValueError
+        If n is not a positive integer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from optkern.optimize import problems
+    >>> p = problems.variably_dimensioned(4)
+    >>> p.x0.tolist(), float(p.fun(np.ones(4)))
+    ([0.75, 0.5, 0.25, 0.0], 0.0)
+    """
     return Problem("variably_dimensioned", _size(n, "variably_dimensioned"))
 
 
@@ -214,6 +532,23 @@ ALL: dict[str, Callable[[int], Problem]] = {
 
 def get(name: str, n: int) -> Problem:
     """The problem called ``name`` in ``n`` variables.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`ALL`: "rosenbrock", "extended_powell", ...
+    n : int
+        The number of variables (each problem checks it as its constructor does).
+
+    Returns
+    -------
+    Problem
+        Callable as ``f, g = problem(x)``; runs natively in :func:`~optkern.optimize.minimize`.
+
+    Raises
+    ------
+    ValueError
+        If name is unknown or n does not suit the problem.
 
     Examples
     --------

@@ -57,6 +57,19 @@ class SinkhornResult:
         The method that produced the result: "plain" or "log" (what "auto" chose, or "log"
         where a kernel-domain iteration left the floating-point range and was continued in the
         log domain).
+
+    Examples
+    --------
+    >>> import numpy as np, optkern
+    >>> M = np.random.default_rng(0).random((2, 3, 4))        # a batch of two problems
+    >>> res = optkern.ot.sinkhorn(M, reg=0.1)
+    >>> res.plan.shape, res.f.shape, res.g.shape, res.n_iter.shape
+    ((2, 3, 4), (2, 3), (2, 4), (2,))
+    >>> bool(res.converged.all()), bool(np.allclose(res.plan.sum(-1), 1 / 3))
+    (True, True)
+    >>> P = np.exp((res.f[..., :, None] + res.g[..., None, :] - M) / 0.1)
+    >>> bool(np.allclose(P, res.plan)), bool(np.allclose(res.cost, (M * P).sum((-2, -1))))
+    (True, True)
     """
 
     plan: Any
@@ -75,6 +88,31 @@ class SinkhornBackwardError(np.linalg.LinAlgError):
 
     A subclass of :class:`numpy.linalg.LinAlgError` (itself a ValueError). ``items`` lists
     the flat indices of the offending problems.
+
+    Parameters
+    ----------
+    message : str
+        What went wrong, naming the items.
+    items : list of int
+        The flat batch indices of the problems whose system is singular.
+
+    Attributes
+    ----------
+    items : list of int
+        As given.
+
+    Examples
+    --------
+    A plan whose support splits into two blocks couples nothing between them, so its
+    gradient is not determined:
+
+    >>> import numpy as np, optkern
+    >>> P = np.kron(np.eye(2), np.full((2, 2), 0.125))
+    >>> try:
+    ...     optkern.ot.sinkhorn_vjp(P, np.ones((4, 4)), reg=0.1)
+    ... except optkern.ot.SinkhornBackwardError as err:
+    ...     print(err.items, isinstance(err, ValueError))
+    [0] True
     """
 
     def __init__(self, message: str, items: list[int]):
@@ -261,6 +299,11 @@ def sinkhorn_cost(
         must keep equal mass, only perturbations with ``sum(da) = sum(db)`` are meaningful,
         and those do not see the gauge. Where a weight is zero, the true derivative is
         -inf (the entropy's slope at 0) and the finite soft c-transform is returned.
+
+    Raises
+    ------
+    ValueError
+        For the arguments :func:`sinkhorn` rejects (the message names the argument).
 
     Examples
     --------
