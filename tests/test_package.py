@@ -58,9 +58,13 @@ def test_set_num_threads_rejects_non_integers(bad):
     "optkern.givens._factorize", "optkern.givens._jacobi", "optkern.givens._sequence",
     "optkern.givens._metrics", "optkern.givens._graphs", "optkern.givens._planted",
     "optkern.ot", "optkern.optimize._minimize", "optkern.optimize._batch",
-    "optkern.optimize.problems",
+    "optkern.optimize.problems", "optkern._progress", "optkern.torch._ot", "optkern.torch._tv",
+    "optkern.jax._ot", "optkern.jax._tv",
 ])
 def test_docstring_examples_run(module):
+    for framework in ("torch", "jax"):  # optional: their adapters are checked where installed
+        if module.startswith(f"optkern.{framework}."):
+            pytest.importorskip(framework)
     mod = importlib.import_module(module)
     result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0
