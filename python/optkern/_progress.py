@@ -40,14 +40,15 @@ def check_callback(callback: Any) -> Optional[Callable[..., Any]]:
     return callback
 
 
-def next_chunk(chunk: int, elapsed: float, multiple: int = 1) -> int:
+def next_chunk(chunk: int, elapsed: float, multiple: int = 1,
+               seconds: float = CHUNK_SECONDS) -> int:
     """The size of the next chunk of a run reported in chunks: the work that should take
-    about CHUNK_SECONDS at the rate of the last chunk (`chunk` units in `elapsed` seconds),
-    at least the last size, at most a thousand times more, rounded up to `multiple`."""
+    about `seconds` at the rate of the last chunk (`chunk` units in `elapsed` seconds), at
+    least the last size, at most a thousand times more, rounded up to `multiple`."""
     if elapsed <= 0:
         grown = 1000 * chunk
     else:
-        grown = min(1000 * chunk, int(chunk * CHUNK_SECONDS / elapsed))
+        grown = min(1000 * chunk, int(chunk * seconds / elapsed))
     grown = max(chunk, grown)
     return -(-grown // multiple) * multiple
 

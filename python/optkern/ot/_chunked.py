@@ -2,11 +2,11 @@
 
 A run is resumed exactly from its column potentials g (the kernel's warm start): the next
 f-update absorbs any constant shift of g, so chunks give the iterates of one long run up to
-rounding. Each chunk redoes the kernel's setup (about one pass over M, the cost of an
-iteration or two), and after the first chunk each is sized to take about 0.1 s, so the
-overhead stays at a
-few percent unless the whole run is shorter than a chunk; problems that have converged are
-not run again.
+rounding. Each chunk redoes the kernel's setup and its final statistics (passes over M and
+the plan with exp and log: measured 7 to 30 iterations' worth for n = 200 to 3000). The first
+chunk is short (10 iterations, so its time is mostly that fixed cost); later chunks are sized
+to take 30 times as long, within 0.1 to 2 s, which keeps the overhead near 3% for runs longer
+than a few chunks. Problems that have converged are not run again.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ from optkern import _backend
 from optkern._progress import ProgressBar, next_chunk
 from optkern.ot._checks import Problem
 
-FIRST_CHUNK = 20  # iterations; a multiple of the kernel's check interval (10)
+FIRST_CHUNK = 10  # iterations; a multiple of the kernel's check interval
 CHECK_EVERY = 10
+FIXED_COST_SHARE = 30  # later chunks take this many times the first one ...
+CHUNK_RANGE = (0.1, 2.0)  # ... within these many seconds
 
 
 def sinkhorn(p: Problem, reg: float, tol: float, max_iter: int, method_code: int,
@@ -47,7 +49,7 @@ def sinkhorn(p: Problem, reg: float, tol: float, max_iter: int, method_code: int
             return x if x.shape[0] == 1 or everyone else x[active]
 
         start = rows(p.init_g) if done == 0 and p.init_g is not None else (
-            None if done == 0 else rows(g))
+            None if done == 0 else rows(g).copy())  # g is also written by this call
         k = active.size
         out = (plan, f, g) if everyone else (np.empty((k, m, n), p.dtype),
                                              np.empty((k, m), p.dtype), np.empty((k, n), p.dtype))
@@ -69,5 +71,7 @@ def sinkhorn(p: Problem, reg: float, tol: float, max_iter: int, method_code: int
                 make_result(p.batch_shape, m, n, plan, f, g, stats)) is True:
             bar.close("stopped by the callback")
             break
-        chunk = next_chunk(iters, elapsed, CHECK_EVERY)
+        if done == iters:  # after the first chunk: its time bounds the fixed cost of a chunk
+            target = min(max(FIXED_COST_SHARE * elapsed, CHUNK_RANGE[0]), CHUNK_RANGE[1])
+        chunk = next_chunk(iters, elapsed, CHECK_EVERY, target)
     return make_result(p.batch_shape, m, n, plan, f, g, stats)
