@@ -188,7 +188,7 @@ def test_callback_stops_at_its_step(rng):
 def test_progress_reports_on_stderr(rng, capsys):
     givens.factorize(haar(10, rng), 5, progress=True)
     err = capsys.readouterr().err
-    assert "5/5 factors" in err and "stopped: n_factors" in err
+    assert "5/5" in err and "stopped: n_factors" in err  # a tqdm bar or the plain line
 
 
 def test_default_budget_is_d_choose_2(rng):

@@ -61,11 +61,16 @@ DOCTEST_MODULES = [
     "optkern.givens._metrics", "optkern.givens._graphs", "optkern.givens._planted",
     "optkern.givens._driver", "optkern.ot", "optkern.optimize._minimize",
     "optkern.optimize._batch", "optkern.optimize._result", "optkern.optimize.problems",
+    "optkern._progress", "optkern.torch._ot", "optkern.torch._tv", "optkern.jax._ot",
+    "optkern.jax._tv",
 ]
 
 
 @pytest.mark.parametrize("module", DOCTEST_MODULES)
 def test_docstring_examples_run(module):
+    for framework in ("torch", "jax"):  # optional: their adapters are checked where installed
+        if module.startswith(f"optkern.{framework}."):
+            pytest.importorskip(framework)
     mod = importlib.import_module(module)
     result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0

@@ -7,6 +7,9 @@ Areas, one module each:
 - :mod:`optkern.givens`: approximating orthogonal matrices by few Givens rotations;
 - :mod:`optkern.ot`: entropic optimal transport (batched Sinkhorn, its implicit gradient);
 - :mod:`optkern.optimize`: L-BFGS, BFGS, modified Newton and gradient descent, also batched.
+
+Optional, imported only on request: :mod:`optkern.torch` and :mod:`optkern.jax`, the
+Sinkhorn and TV kernels as PyTorch autograd Functions and JAX custom_vjp functions.
 """
 
 from optkern._backend import (

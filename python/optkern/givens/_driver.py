@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import numpy as np
 
+from optkern._progress import ProgressBar
 from optkern.givens._sequence import GivensSequence
 
 __all__ = ["GivensStep", "drive"]
@@ -57,7 +57,8 @@ def drive(engine: Any, n: int, d: int, dtype: np.dtype, label: str,
     Without a callback or progress report the engine runs in one call. Otherwise it runs in
     chunks that grow until each takes about 0.1 s; the callback then sees every step in order
     and a True return ends the sequence at that step (steps the engine had already computed
-    after it are dropped).
+    after it are dropped). Progress is a tqdm bar when tqdm is installed, else a line on
+    stderr (optkern._progress).
     """
     i = np.empty(n, np.int64)
     j = np.empty(n, np.int64)
@@ -65,34 +66,27 @@ def drive(engine: Any, n: int, d: int, dtype: np.dtype, label: str,
     score = np.empty(n, np.float64)
     done = 0
     chunk = n if callback is None and not progress else min(n, 16)
-    start = time.perf_counter()
-    while done < n:
-        want = min(chunk, n - done)
-        t0 = time.perf_counter()
-        got = int(engine.run(want, i, j, theta, score, done))
-        elapsed = time.perf_counter() - t0
-        if callback is not None:
-            for k in range(done, done + got):
-                step = GivensStep(k, int(i[k]), int(j[k]), theta[k].item(), float(score[k]))
-                if callback(step) is True:
-                    return _finish(i, j, theta, k + 1, d, label, start, progress, "callback")
-        done += got
-        if progress:
-            _report(label, done, n, start)
-        if got < want:
-            return _finish(i, j, theta, done, d, label, start, progress, "no improving pair")
-        if elapsed < 0.05:
-            chunk *= 2
-    return _finish(i, j, theta, done, d, label, start, progress, "n_factors")
+    with ProgressBar(n, label, "factors", enabled=progress) as bar:
+        while done < n:
+            want = min(chunk, n - done)
+            t0 = time.perf_counter()
+            got = int(engine.run(want, i, j, theta, score, done))
+            elapsed = time.perf_counter() - t0
+            if callback is not None:
+                for k in range(done, done + got):
+                    step = GivensStep(k, int(i[k]), int(j[k]), theta[k].item(), float(score[k]))
+                    if callback(step) is True:
+                        return _finish(i, j, theta, k + 1, d, bar, "callback")
+            done += got
+            bar.update_to(done)
+            if got < want:
+                return _finish(i, j, theta, done, d, bar, "no improving pair")
+            if elapsed < 0.05:
+                chunk *= 2
+        return _finish(i, j, theta, done, d, bar, "n_factors")
 
 
-def _report(label: str, done: int, n: int, start: float, end: str = "") -> None:
-    elapsed = time.perf_counter() - start
-    sys.stderr.write(f"\r{label}: {done}/{n} factors, {elapsed:.1f} s{end}")
-    sys.stderr.flush()
-
-
-def _finish(i, j, theta, n, d, label, start, progress, reason) -> GivensSequence:
-    if progress:
-        _report(label, n, n, start, f" (stopped: {reason})\n")
+def _finish(i, j, theta, n, d, bar: ProgressBar, reason: str) -> GivensSequence:
+    bar.update_to(n)
+    bar.close(f"stopped: {reason}")
     return GivensSequence(i[:n], j[:n], theta[:n], d)

@@ -54,7 +54,8 @@ def factorize(
         Called as ``callback(step)`` with a :class:`GivensStep` after every step, in order;
         returning True ends the sequence at that step.
     progress : bool
-        Print a progress line on stderr.
+        Show the factors found so far: a tqdm bar if tqdm is installed, else a line on
+        stderr. The engine then runs in chunks of steps (no cost to the result).
     check : bool
         Check that U is orthogonal (``max |U^T U - I|`` within a thousand ulps of the dtype
         times sqrt(d)). ``check=False`` skips it for callers who know.

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, Callable
 
 import numpy as np
 
 from optkern import _backend
+from optkern._progress import ProgressBar, check_callback, check_progress, next_chunk
 from optkern._validation import as_float_array, check_number, describe, fail, resolve_device
 from optkern.optimize._coerce import ObjectiveCoercer
 from optkern.optimize._options import SCIPY_FTOL, check_method, options
-from optkern.optimize._result import BatchResult, is_success, status_message
+from optkern.optimize._result import CALLBACK_STOP, BatchResult, is_success, status_message
 from optkern.optimize.problems import Problem
 
 GPU_METHODS = ("lbfgs",)
@@ -34,6 +36,8 @@ def minimize_batch(
     eig_floor: float | None = None,
     num_threads: int | None = None,
     device: str = "cpu",
+    callback: Callable[[BatchResult], Any] | None = None,
+    progress: bool = False,
 ) -> BatchResult:
     """Minimise B independent problems at once, each from its own start.
 
@@ -64,6 +68,19 @@ def minimize_batch(
         Where native problems run. "auto" follows the data: CUDA when x0 is a GPU array
         (CuPy, torch, DLPack), which is then used in place and the arrays of the result
         come back as the same kind.
+    callback : callable, optional
+        Native problems on the CPU only. ``callback(intermediate_result)`` receives the
+        :class:`BatchResult` of the problems finished so far (the first rows of the batch);
+        returning True stops the run: the problems not started yet keep x0 and get status 99
+        (f and g are evaluated there once). The problems then run in chunks of rows sized to
+        take about 0.1 s each; every problem is independent, so the results are those of one
+        call. With a Python objective fun itself is called at every evaluation of the
+        lock-step batch (which has no stop hook), and on CUDA the batch is one kernel launch:
+        both refuse a callback.
+    progress : bool
+        Show how far the run has got: problems finished (native problems on the CPU, in
+        chunks as for callback), evaluations of fun (a Python objective), or only the end
+        (CUDA). A tqdm bar if tqdm is installed, else a line on stderr.
 
     Returns
     -------
@@ -96,6 +113,13 @@ def minimize_batch(
     >>> res = minimize_batch(fun, np.ones((5, 3)))
     >>> bool(np.allclose(res.x, 0, atol=1e-5)), res[0].nit > 0
     (True, True)
+
+    A callback sees the problems finished so far (the first rows); True stops the others:
+
+    >>> res = minimize_batch(problems.rosenbrock(8), X0, callback=lambda r: len(r.x) > 0)
+    >>> done = int((res.status != 99).sum())
+    >>> 0 < done < 1000, bool((res.x[done:] == X0[done:]).all())
+    (True, True)
     """
     method = check_method(method)
     native = isinstance(fun, Problem)
@@ -108,6 +132,14 @@ def minimize_batch(
     opts = options(method, m=m, c1=c1, c2=c2, gtol=gtol, ftol=ftol, max_iter=max_iter,
                    max_fev=max_fev, max_ls=max_ls, alpha0=alpha0, tau=tau,
                    eig_floor=eig_floor)
+    check_callback(callback)
+    progress = check_progress(progress)
+    if callback is not None and (where == "cuda" or not native):
+        fail("callback", "None " + ("on device='cuda' (the batch is one kernel launch)"
+                                    if where == "cuda" else
+                                    "with a Python objective (fun itself runs at every "
+                                    "evaluation; use a native Problem or minimize)"),
+             describe(callback))
     if where == "cuda":
         if not native:
             fail("fun", "a native Problem on device='cuda' (a Python objective runs on the CPU)",
@@ -116,7 +148,11 @@ def minimize_batch(
             fail("method", f"one of {GPU_METHODS} on device='cuda'", repr(method))
         from optkern.optimize._cuda_batch import minimize_problem_batch_cuda
 
-        return minimize_problem_batch_cuda(fun, x0, opts)
+        with ProgressBar(None, f"minimize_batch {method} (cuda)", "problems",
+                         enabled=progress) as bar:
+            result = minimize_problem_batch_cuda(fun, x0, opts)
+            bar.update_to(len(result.status))
+            return result
 
     x = as_float_array(x0, "x0", ndim=2)
     if x.shape[1] == 0:
@@ -125,15 +161,72 @@ def minimize_batch(
     if native:
         if x.shape[1] != fun.n:
             fail("x0", f"shape (B, {fun.n}) for {fun!r}", f"shape {x.shape}")
-        out = _backend._core.optimize_minimize_problem_batch(fun.kind, fun.parameter, x, opts,
-                                                             threads)
+        if callback is None and not progress:
+            out = _backend._core.optimize_minimize_problem_batch(fun.kind, fun.parameter, x,
+                                                                 opts, threads)
+        else:
+            with ProgressBar(x.shape[0], f"minimize_batch {method}", "problems",
+                             enabled=progress) as bar:
+                out = _native_in_chunks(fun, x, opts, threads, callback, bar)
     else:
         if method == "newton":
             fail("method", "'lbfgs', 'bfgs' or 'gd' with a Python objective ('newton' needs "
                  "the Hessians of a native Problem)", repr(method))
         coercer = ObjectiveCoercer(x.shape[1], x.dtype, jac_is_true=True, batch=x.shape[0])
-        out = _backend._core.optimize_minimize_batch(fun, coercer, x, opts, threads)
+        with ProgressBar(None, f"minimize_batch {method}", "evaluations",
+                         enabled=progress) as bar:
+            out = _backend._core.optimize_minimize_batch(_counted(fun, bar), coercer, x, opts,
+                                                         threads)
     return batch_result(x, *out)
+
+
+def _counted(fun: Callable[..., Any], bar: ProgressBar) -> Callable[..., Any]:
+    """fun, reporting each evaluation to the bar (fun itself when the bar is off)."""
+    if not bar.enabled:
+        return fun
+
+    def counted(X: np.ndarray) -> Any:
+        out = fun(X)
+        bar.update_to(bar.done + 1)
+        return out
+
+    return counted
+
+
+def _native_in_chunks(fun: Problem, x: np.ndarray, opts: dict, threads: int,
+                      callback: Callable[[BatchResult], Any] | None,
+                      bar: ProgressBar) -> tuple:
+    """optimize_minimize_problem_batch over chunks of rows of x (updated in place), each
+    sized to take about 0.1 s, with the bar and the callback between chunks.
+    Returns the outputs of the whole batch, as one call would."""
+    core = _backend._core
+    batch = x.shape[0]
+    parts: list[tuple] = []
+    done = 0
+    chunk = 4 * (threads or _backend.get_num_threads())
+    while done < batch:
+        start, stop = done, min(batch, done + chunk)
+        t0 = time.perf_counter()
+        parts.append(core.optimize_minimize_problem_batch(fun.kind, fun.parameter,
+                                                          x[done:stop], opts, threads))
+        done = stop
+        bar.update_to(done)
+        if callback is not None and done < batch:
+            so_far = [np.concatenate(field) for field in zip(*parts)]
+            if callback(batch_result(x[:done], *so_far)) is True:
+                parts.append(_not_started(fun, x[done:]))
+                bar.close("stopped by the callback")
+                break
+        chunk = next_chunk(stop - start, time.perf_counter() - t0)
+    return tuple(np.concatenate(field) for field in zip(*parts))
+
+
+def _not_started(fun: Problem, x: np.ndarray) -> tuple:
+    """The outputs for problems a callback stopped before they ran: status 99 at x0."""
+    f, g = _backend._core.optimize_problem_value_grad(fun.kind, fun.parameter, x)
+    rows = x.shape[0]
+    return (np.full(rows, CALLBACK_STOP, np.int32), f, g, np.zeros(rows, np.int64),
+            np.ones(rows, np.int64), np.zeros(rows, np.int64))
 
 
 def batch_result(x: Any, status: Any, f: Any, g: Any, nit: Any, nfev: Any,

@@ -7,14 +7,17 @@ from typing import Any, Callable
 import numpy as np
 
 from optkern._backend import _core
+from optkern._progress import ProgressBar, check_progress
 from optkern._validation import as_float_array, describe, fail
 from optkern.optimize._coerce import ObjectiveCoercer
 from optkern.optimize._options import (
     SCIPY_FTOL,
     callback_hook,
     check_method,
+    finish,
     make_result,
     options,
+    progress_hook,
 )
 from optkern.optimize._result import OptimizeResult
 from optkern.optimize.problems import Problem
@@ -39,6 +42,7 @@ def minimize(
     tau: float = 0.5,
     eig_floor: float | None = None,
     callback: Callable[..., Any] | None = None,
+    progress: bool = False,
 ) -> OptimizeResult:
     """Minimise a smooth function of n variables, without constraints.
 
@@ -96,6 +100,9 @@ def minimize(
         Called after every iteration with an :class:`OptimizeResult` if its only
         parameter is named ``intermediate_result`` (as in SciPy), else with a copy of x.
         Returning True or raising StopIteration stops the run (status 99).
+    progress : bool
+        Show the iterations and the current f: a tqdm bar if tqdm is installed, else a line
+        on stderr. It costs one Python call per iteration (none when False).
 
     Returns
     -------
@@ -143,6 +150,9 @@ def minimize(
         fail("jac", "True (fun returns (f, g)) or a callable returning the gradient",
              repr(jac))
     hook = callback_hook(callback)
+    bar = ProgressBar(max_iter, f"minimize {method}", "iterations",
+                      enabled=check_progress(progress))
+    hook = progress_hook(hook, bar)
     x = x.copy()  # the run updates x in place; the caller's x0 stays as it was
 
     if native:
@@ -156,9 +166,10 @@ def minimize(
         opts = options(method, m=m, c1=c1, c2=c2, gtol=gtol, ftol=ftol, max_iter=max_iter,
                        max_fev=max_fev, max_ls=max_ls, alpha0=alpha0, tau=tau,
                        eig_floor=eig_floor, bfgs_hessian_start=hess is True)
-        status, f, g, nit, nfev, nhev = _core.optimize_minimize_problem(
-            fun.kind, fun.parameter, x, opts, hook)
-        return make_result(x, status, f, g, nit, nfev, nhev)
+        with bar:
+            status, f, g, nit, nfev, nhev = _core.optimize_minimize_problem(
+                fun.kind, fun.parameter, x, opts, hook)
+            return finish(bar, make_result(x, status, f, g, nit, nfev, nhev))
 
     if hess is not None and not callable(hess):
         fail("hess", "a callable hess(x) -> (n, n) array, or None", describe(hess))
@@ -171,6 +182,7 @@ def minimize(
     if method not in ("newton", "bfgs"):
         hess = None
     coercer = ObjectiveCoercer(x.size, x.dtype, jac_is_true=jac is True)
-    status, f, g, nit, nfev, nhev = _core.optimize_minimize(
-        fun, None if jac is True else jac, hess, hook, x, opts, coercer)
-    return make_result(x, status, f, g, nit, nfev, nhev)
+    with bar:
+        status, f, g, nit, nfev, nhev = _core.optimize_minimize(
+            fun, None if jac is True else jac, hess, hook, x, opts, coercer)
+        return finish(bar, make_result(x, status, f, g, nit, nfev, nhev))

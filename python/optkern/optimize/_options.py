@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from optkern._progress import ProgressBar
 from optkern._validation import check_number, fail
 from optkern.optimize._result import IN_PROGRESS, OptimizeResult, status_message
 
@@ -88,3 +89,25 @@ def callback_hook(callback: Any) -> Callable[..., bool] | None:
             return True
 
     return hook
+
+
+def progress_hook(hook: Callable[..., bool] | None,
+                  bar: ProgressBar) -> Callable[..., bool] | None:
+    """`hook` with the progress bar updated first (hook itself when the bar is off, so a run
+    without progress makes no Python call per iteration)."""
+    if not bar.enabled:
+        return hook
+
+    def with_progress(x: np.ndarray, f: float, g: np.ndarray, nit: int, nfev: int,
+                      nhev: int) -> bool:
+        bar.update_to(nit, f"f={f:.6g}")
+        return hook(x, f, g, nit, nfev, nhev) if hook is not None else False
+
+    return with_progress
+
+
+def finish(bar: ProgressBar, result: OptimizeResult) -> OptimizeResult:
+    """Close the bar on the run's last iteration and how it ended; return the result."""
+    bar.update_to(result.nit, f"f={result.fun:.6g}")
+    bar.close(result.message)
+    return result

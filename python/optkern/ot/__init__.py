@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from optkern import _backend
-from optkern._validation import as_float_array, broadcast_batch, fail, resolve_device
-from optkern.ot import _checks
+from optkern._progress import ProgressBar, check_callback, check_progress
+from optkern._validation import as_float_array, broadcast_batch, describe, fail, resolve_device
+from optkern.ot import _checks, _chunked
 
 __all__ = ["SinkhornResult", "SinkhornBackwardError", "sinkhorn", "sinkhorn_cost",
            "sinkhorn_vjp"]
@@ -131,6 +132,8 @@ def sinkhorn(
     max_iter: int = 10000,
     init: Any = None,
     device: str = "cpu",
+    callback: Any = None,
+    progress: bool = False,
 ) -> SinkhornResult:
     """Entropic optimal transport by Sinkhorn's algorithm.
 
@@ -169,6 +172,16 @@ def sinkhorn(
         Where to compute. On "cuda", CuPy arrays and torch CUDA tensors are used in place and
         the plan and potentials come back as the same kind; NumPy inputs are copied to the
         GPU and back. "auto" follows the data.
+    callback : callable, optional
+        CPU only. ``callback(intermediate_result)`` receives the :class:`SinkhornResult` of
+        the current iterate after every chunk of iterations (sized to take about 0.1 s
+        each); returning True stops the run there. The run is then resumed from its
+        potentials between chunks, which gives the same iterates up to rounding at the cost
+        of one setup pass over M per chunk; problems that have converged stop running.
+    progress : bool
+        Show the iterations done and the largest marginal error (in chunks, as for
+        callback): a tqdm bar if tqdm is installed, else a line on stderr. On CUDA the
+        iteration is one launch and only its end is shown.
 
     Returns
     -------
@@ -208,6 +221,11 @@ def sinkhorn(
     >>> batch = optkern.ot.sinkhorn(np.stack([M, 2 * M]), reg=0.1)
     >>> batch.plan.shape, batch.converged.tolist()
     ((2, 5, 5), [True, True])
+    >>> errors = []
+    >>> res = optkern.ot.sinkhorn(M, reg=0.01, callback=lambda r: errors.append(
+    ...     r.marginal_error))
+    >>> bool(res.converged), errors[-1] == res.marginal_error
+    (True, True)
     """
     reg = _checks.check_reg(reg)
     tol = _checks.check_tol(tol)
@@ -216,13 +234,24 @@ def sinkhorn(
     arrays = [(M, "M"), (a, "a"), (b, "b")]
     if isinstance(init, (tuple, list)):
         arrays += [(x, "init") for x in init]
+    callback = check_callback(callback)
+    progress = check_progress(progress)
     where = resolve_device(device, arrays)
     if where == "cuda":
         from optkern.ot import _cuda_path
 
-        return _cuda_path.sinkhorn(M, a, b, reg, tol, max_iter, method_code, init)
+        if callback is not None:
+            fail("callback", "None on device='cuda' (the iteration is one launch)",
+                 describe(callback))
+        with ProgressBar(max_iter, "sinkhorn (cuda)", "iterations", enabled=progress) as bar:
+            res = _cuda_path.sinkhorn(M, a, b, reg, tol, max_iter, method_code, init)
+            bar.update_to(int(np.max(res.n_iter, initial=0)))
+            return res
     problem = _checks.prepare(M, a, b, reg, init)
-    return _sinkhorn_cpu(problem, reg, tol, max_iter, method_code)
+    if callback is None and not progress:
+        return _sinkhorn_cpu(problem, reg, tol, max_iter, method_code)
+    with ProgressBar(max_iter, "sinkhorn", "iterations", enabled=progress) as bar:
+        return _chunked.sinkhorn(problem, reg, tol, max_iter, method_code, callback, bar)
 
 
 def _sinkhorn_cpu(p: _checks.Problem, reg: float, tol: float, max_iter: int,
@@ -454,15 +483,20 @@ def sinkhorn_vjp(
                                              grad_a, grad_b)
         bad = np.flatnonzero(status).tolist()
         if bad and on_singular == "raise":
-            raise SinkhornBackwardError(
-                f"sinkhorn_vjp: the Schur complement is not positive definite for batch "
-                f"item(s) {bad[:10]}{' ...' if len(bad) > 10 else ''}: the support of P does "
-                f"not connect all its rows and columns (entries underflowed to zero at a small "
-                f"reg?). Use a larger reg or float64, or on_singular='nan'.", bad)
+            raise singular_error(bad)
     grad_M = grad_M.reshape(P.shape)
     grad_a = _sum_to(grad_a.reshape(batch_shape + (m,)), a)
     grad_b = _sum_to(grad_b.reshape(batch_shape + (n,)), b)
     return grad_M, grad_a, grad_b
+
+
+def singular_error(bad: list[int]) -> SinkhornBackwardError:
+    """The error for a singular backward system at the flat batch indices `bad`."""
+    return SinkhornBackwardError(
+        f"sinkhorn_vjp: the Schur complement is not positive definite for batch "
+        f"item(s) {bad[:10]}{' ...' if len(bad) > 10 else ''}: the support of P does "
+        f"not connect all its rows and columns (entries underflowed to zero at a small "
+        f"reg?). Use a larger reg or float64, or on_singular='nan'.", bad)
 
 
 def _sum_to(grad: np.ndarray, like: np.ndarray | None) -> np.ndarray:

@@ -1,0 +1,54 @@
+"""Tensors in and out of optkern's kernels without copies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from optkern._validation import describe, fail
+
+
+def as_tensor(x: Any, name: str, like: torch.Tensor | None = None) -> torch.Tensor:
+    """x as a tensor: tensors as they are; NumPy arrays and other array_likes by
+    ``torch.as_tensor`` (a NumPy array is shared, not copied), on ``like``'s device."""
+    if isinstance(x, torch.Tensor):
+        t = x
+    else:
+        try:
+            t = torch.as_tensor(x, device=None if like is None else like.device)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            fail(name, "a tensor or an array_like of numbers", f"{describe(x)} ({exc})")
+    if t.device.type not in ("cpu", "cuda"):
+        fail(name, "a CPU or CUDA tensor", f"a tensor on {t.device}")
+    if like is not None and t.device != like.device:
+        fail(name, f"a tensor on {like.device} like the other inputs", f"one on {t.device}")
+    return t
+
+
+def to_kernel(t: torch.Tensor) -> Any:
+    """What optkern's functions take: a NumPy view of a CPU tensor's memory (no copy), or the
+    CUDA tensor itself (read in place through DLPack)."""
+    t = t.detach()
+    return t if t.is_cuda else t.numpy()
+
+
+def from_kernel(x: Any, like: torch.Tensor) -> torch.Tensor:
+    """A kernel's result as a tensor on ``like``'s device: NumPy buffers are wrapped (no
+    copy), CUDA tensors are returned as they are, scalars become 0-d tensors."""
+    if isinstance(x, torch.Tensor):
+        return x
+    if isinstance(x, np.ndarray) and x.flags.writeable:
+        t = torch.from_numpy(x)
+    else:
+        t = torch.as_tensor(np.asarray(x))
+    return t if t.device == like.device else t.to(like.device)
+
+
+def sum_to(grad: torch.Tensor, shape: torch.Size, dtype: torch.dtype) -> torch.Tensor:
+    """A gradient summed over the dimensions along which an input of this shape was
+    broadcast, in the input's dtype."""
+    if grad.shape != shape:
+        grad = grad.sum_to_size(shape)
+    return grad.to(dtype)

@@ -1,0 +1,254 @@
+"""optkern.torch.sinkhorn and sinkhorn_cost: entropic OT with optkern's forward and its
+implicit (block-Cholesky) backward, as torch.autograd.Functions."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+from torch.autograd.function import once_differentiable
+
+from optkern import ot as _ot
+from optkern._autodiff import marginal_grads
+from optkern._validation import fail
+from optkern.torch import _device_vjp
+from optkern.torch._convert import as_tensor, from_kernel, sum_to, to_kernel
+
+__all__ = ["sinkhorn", "sinkhorn_cost"]
+
+
+def sinkhorn(
+    M: Any,
+    a: Any = None,
+    b: Any = None,
+    *,
+    reg: float,
+    method: str = "auto",
+    tol: float = 1e-9,
+    max_iter: int = 10000,
+    init: Any = None,
+    on_singular: str = "raise",
+    return_result: bool = False,
+) -> Any:
+    """The entropic OT plan of :func:`optkern.ot.sinkhorn`, differentiable in M, a and b.
+
+    The backward differentiates the optimality conditions (:func:`optkern.ot.sinkhorn_vjp`,
+    a Cholesky solve of the Schur complement): its cost does not depend on the number of
+    iterations and no iterate is stored.
+
+    Parameters
+    ----------
+    M : Tensor or array_like, shape (..., m, n)
+        Cost matrices, on the CPU or a CUDA device. float32 stays float32.
+    a, b : Tensor or array_like, shapes (..., m) and (..., n), optional
+        Marginals (default uniform, b with the mass of a), on M's device. sum(b) must equal
+        sum(a) to a relative 1e-6, as for :func:`optkern.ot.sinkhorn`, which then rescales
+        b to the mass of a; the gradients are those of that function: ``dL/da_i = lambda_i
+        + <mu, b> / sum(b)`` and ``dL/db = sum(a)/sum(b) (mu - <mu, b> / sum(b))`` with the
+        multipliers (lambda, mu) of sinkhorn_vjp (see ``optkern/_autodiff.py``). Batch
+        dimensions of M, a and b broadcast; gradients are summed back to each shape.
+    reg : float
+        The entropic regularisation epsilon, > 0 (not differentiated).
+    method, tol, max_iter, init
+        As in :func:`optkern.ot.sinkhorn`. The gradient is exact for the plan returned (for
+        its own marginals), so a loose tol gives the exact gradient of a slightly different
+        problem; a plan that did not converge gives a RuntimeWarning.
+    on_singular : {"raise", "nan"}
+        What the backward does when a problem's KKT system is singular (as in
+        :func:`optkern.ot.sinkhorn_vjp`).
+    return_result : bool
+        Also return the :class:`optkern.ot.SinkhornResult` of the forward (potentials,
+        n_iter, marginal_error, converged, ...; NumPy arrays for CPU input, tensors for CUDA
+        input; not differentiable).
+
+    Returns
+    -------
+    plan : Tensor, shape (..., m, n)
+        The transport plan, on M's device, with M's dtype (float64 for integer M).
+    result : SinkhornResult, only with ``return_result=True``
+
+    Raises
+    ------
+    ValueError
+        As :func:`optkern.ot.sinkhorn` (the message starts with the argument's name), or for
+        tensors on a device other than the CPU or CUDA, or a, b on another device than M.
+    SinkhornBackwardError
+        From the backward, when the system is singular and ``on_singular="raise"``.
+
+    Examples
+    --------
+    >>> import torch, optkern.torch
+    >>> x = torch.linspace(0, 1, 4, dtype=torch.float64)
+    >>> M = ((x[:, None] - x[None, :]) ** 2).requires_grad_()
+    >>> P = optkern.torch.sinkhorn(M, reg=0.1)
+    >>> P.sum(dim=1)
+    tensor([0.2500, 0.2500, 0.2500, 0.2500], dtype=torch.float64, grad_fn=<SumBackward1>)
+    >>> (P * torch.eye(4, dtype=torch.float64)).sum().backward()   # mass kept in place
+    >>> M.grad.shape, bool(M.grad.sum(dim=0).abs().max() < 1e-12)  # columns sum to zero
+    (torch.Size([4, 4]), True)
+    """
+    M, a, b = _marginals(M, a, b)
+    options = _options(method, tol, max_iter, init, on_singular)
+    results: list = []
+    plan = _Plan.apply(M, a, b, reg, options, results)
+    return (plan, results[0]) if return_result else plan
+
+
+def sinkhorn_cost(
+    M: Any,
+    a: Any = None,
+    b: Any = None,
+    *,
+    reg: float,
+    method: str = "auto",
+    tol: float = 1e-9,
+    max_iter: int = 10000,
+    init: Any = None,
+) -> torch.Tensor:
+    """The entropic OT value ``<M, P> + reg <P, log P - 1>`` of :func:`optkern.ot.sinkhorn`,
+    differentiable in M, a and b.
+
+    The value is a minimum over P, so its gradient needs no backward solve (the envelope
+    theorem): ``dOT/dM = P`` and the potentials (f, g) give ``dOT/da, dOT/db`` (with the
+    rescaling of b described in :func:`sinkhorn`). Prefer it to :func:`sinkhorn` for losses
+    that use only the value, such as a Sinkhorn loss between point clouds.
+
+    Parameters
+    ----------
+    M, a, b, reg, method, tol, max_iter, init
+        As in :func:`sinkhorn`.
+
+    Returns
+    -------
+    Tensor, shape (...)
+        One value per problem (0-d for one problem), with M's dtype, on M's device. Where a
+        weight is zero the true derivative is -inf; the finite soft c-transform is used.
+
+    Raises
+    ------
+    ValueError
+        As :func:`sinkhorn`.
+
+    Examples
+    --------
+    >>> import torch, optkern.torch
+    >>> x = torch.tensor([[0.0], [1.0], [2.0]], dtype=torch.float64, requires_grad=True)
+    >>> y = torch.tensor([[0.5], [1.5]], dtype=torch.float64)
+    >>> M = torch.cdist(x, y) ** 2
+    >>> loss = optkern.torch.sinkhorn_cost(M, reg=0.05)
+    >>> loss.backward()
+    >>> x.grad.shape, bool(torch.isfinite(x.grad).all())
+    (torch.Size([3, 1]), True)
+    """
+    M, a, b = _marginals(M, a, b)
+    options = _options(method, tol, max_iter, init, "raise")
+    return _Value.apply(M, a, b, reg, options, [])
+
+
+def _marginals(M: Any, a: Any, b: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """M, a and b as tensors on M's device, the default marginals made explicit (so that a
+    gradient reaches a through the default b)."""
+    M = as_tensor(M, "M")
+    if M.ndim < 2:
+        fail("M", "an array with at least 2 dimensions", f"shape {tuple(M.shape)}")
+    m, n = M.shape[-2:]
+    dtype = M.dtype if M.is_floating_point() else torch.float64
+    a = torch.full((m,), 1.0 / max(m, 1), dtype=dtype, device=M.device) if a is None else (
+        as_tensor(a, "a", like=M))
+    if b is None:
+        mass = a.sum(-1, keepdim=True) if a.ndim else a
+        b = mass / max(n, 1) * torch.ones(n, dtype=mass.dtype, device=M.device)
+    else:
+        b = as_tensor(b, "b", like=M)
+    return M, a, b
+
+
+def _options(method: str, tol: float, max_iter: int, init: Any,
+             on_singular: str) -> dict[str, Any]:
+    if on_singular not in ("raise", "nan"):
+        fail("on_singular", "'raise' or 'nan'", repr(on_singular))
+    if isinstance(init, (tuple, list)):
+        init = tuple(None if p is None else to_kernel(p) if isinstance(p, torch.Tensor) else p
+                     for p in init)
+    return {"method": method, "tol": tol, "max_iter": max_iter, "init": init,
+            "on_singular": on_singular}
+
+
+def _solve(M: torch.Tensor, a: torch.Tensor, b: torch.Tensor, reg: float,
+           options: dict[str, Any]) -> _ot.SinkhornResult:
+    res = _ot.sinkhorn(to_kernel(M), to_kernel(a), to_kernel(b), reg=reg,
+                       method=options["method"], tol=options["tol"],
+                       max_iter=options["max_iter"], init=options["init"], device="auto")
+    converged = np.asarray(res.converged)
+    if not converged.all():
+        warnings.warn(
+            f"optkern.torch: Sinkhorn did not converge for {int((~converged).sum())} of "
+            f"{converged.size} problem(s) in max_iter={options['max_iter']} iterations (largest "
+            f"marginal error {float(np.max(res.marginal_error)):.3g}); the gradient is that of "
+            f"the returned plan. Raise max_iter or reg.", RuntimeWarning, stacklevel=4)
+    return res
+
+
+def _plan_vjp(plan: torch.Tensor, grad_plan: torch.Tensor, reg: float,
+              on_singular: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(grad_M, lambda, mu) at the plan: optkern's CPU kernel, or the same solve on the
+    device for CUDA tensors."""
+    if plan.is_cuda:
+        return _device_vjp.sinkhorn_vjp(plan, grad_plan.to(plan.dtype), reg, on_singular)
+    grads = _ot.sinkhorn_vjp(to_kernel(plan), to_kernel(grad_plan), reg,
+                             on_singular=on_singular)
+    return tuple(from_kernel(g, plan) for g in grads)
+
+
+def _input_grads(ctx: Any, grad_M: torch.Tensor | None, grad_a: torch.Tensor,
+                 grad_b: torch.Tensor) -> tuple:
+    (M_shape, M_dtype), (a_shape, a_dtype), (b_shape, b_dtype) = ctx.shapes
+    need_M, need_a, need_b = ctx.needs_input_grad[:3]
+    return (sum_to(grad_M, M_shape, M_dtype) if need_M else None,
+            sum_to(grad_a, a_shape, a_dtype) if need_a else None,
+            sum_to(grad_b, b_shape, b_dtype) if need_b else None,
+            None, None, None)
+
+
+class _Plan(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, M: torch.Tensor, a: torch.Tensor, b: torch.Tensor, reg: float,
+                options: dict[str, Any], results: list) -> torch.Tensor:
+        res = _solve(M, a, b, reg, options)
+        results.append(res)
+        plan = from_kernel(res.plan, M)
+        ctx.save_for_backward(plan, a, b)
+        ctx.reg, ctx.on_singular = reg, options["on_singular"]
+        ctx.shapes = [(x.shape, x.dtype) for x in (M, a, b)]
+        return plan
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_plan: torch.Tensor) -> tuple:
+        plan, a, b = ctx.saved_tensors
+        grad_M, lam, mu = _plan_vjp(plan, grad_plan, ctx.reg, ctx.on_singular)
+        grad_a, grad_b = marginal_grads(torch, lam, mu, a, b)
+        return _input_grads(ctx, grad_M, grad_a, grad_b)
+
+
+class _Value(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, M: torch.Tensor, a: torch.Tensor, b: torch.Tensor, reg: float,
+                options: dict[str, Any], results: list) -> torch.Tensor:
+        res = _solve(M, a, b, reg, options)
+        plan, f, g = (from_kernel(x, M) for x in (res.plan, res.f, res.g))
+        ctx.save_for_backward(plan, f, g, a, b)
+        ctx.shapes = [(x.shape, x.dtype) for x in (M, a, b)]
+        value = torch.as_tensor(np.asarray(res.value, dtype=np.float64))
+        return value.to(device=M.device, dtype=plan.dtype)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_value: torch.Tensor) -> tuple:
+        plan, f, g, a, b = ctx.saved_tensors
+        scale = grad_value.to(plan.dtype).unsqueeze(-1)
+        grad_a, grad_b = marginal_grads(torch, f, g, a, b)
+        grad_M = scale.unsqueeze(-1) * plan if ctx.needs_input_grad[0] else None
+        return _input_grads(ctx, grad_M, scale * grad_a, scale * grad_b)
