@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "optkern/common.hpp"
+#include "optkern/interrupt.hpp"
 
 namespace optkern {
 
@@ -75,10 +76,11 @@ struct SinkhornOutput {
 // and every sum are kept in double, also for float input (float halves the memory traffic).
 // No result is ever NaN or Inf: a kernel-domain iteration whose scalings leave the
 // floating-point range continues in the log domain (status.method then says log).
-// Throws std::invalid_argument for bad sizes, reg, tol, max_iter or marginals.
+// Throws std::invalid_argument for bad sizes, reg, tol, max_iter or marginals. `interrupt`,
+// when not null, is polled every iteration (interrupt.hpp: the call then throws).
 template <class T>
 void sinkhorn(const SinkhornProblem<T>& problem, const SinkhornOptions& options,
-              const SinkhornOutput<T>& out);
+              const SinkhornOutput<T>& out, Interrupt* interrupt = nullptr);
 
 // Outcome of the backward solve for one problem.
 enum class SinkhornVjpStatus : int {

@@ -10,6 +10,7 @@
 #include "array_cast.hpp"
 #include "optkern/ot.hpp"
 #include "ot_status.hpp"
+#include "signal_check.hpp"
 
 namespace optkern::bindings {
 namespace {
@@ -59,9 +60,10 @@ py::tuple sinkhorn_array(const py::array& M, const py::array& a, const py::array
   out.f = static_cast<T*>(f.mutable_data());
   out.g = static_cast<T*>(g.mutable_data());
   out.status = status.data();
+  SignalCheck signals;
   {
     py::gil_scoped_release release;
-    sinkhorn<T>(p, o, out);
+    sinkhorn<T>(p, o, out, signals.get());
   }
   return status_arrays(status);
 }
