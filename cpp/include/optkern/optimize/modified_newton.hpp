@@ -31,13 +31,15 @@ class ModifiedNewtonStep {
  public:
   enum class Path { kCholesky, kTridiagonal, kEigen };
 
-  explicit ModifiedNewtonStep(index_t n = 0) { resize(n); }
+  // The factorisations are sized here, in place: Eigen's LLT(n) and
+  // SelfAdjointEigenSolver(n) leave their info field uninitialised, so assigning such a
+  // temporary would copy an indeterminate enum (undefined behaviour; UBSan stops on it).
+  // compute() resizes them if n changes.
+  explicit ModifiedNewtonStep(index_t n = 0) : llt_(n), eig_(n) { resize(n); }
 
   void resize(index_t n) {
     n_ = n;
     work_.resize(n, n);
-    llt_ = Eigen::LLT<Eigen::MatrixXd>(n);
-    eig_ = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(n);
     a_.resize(std::size_t(n));
     b_.resize(std::size_t(n));
     r_.resize(std::size_t(n));
