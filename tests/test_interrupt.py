@@ -124,7 +124,8 @@ def rosenbrock_start(*shape):
 
 def same_result(res, expected):
     np.testing.assert_array_equal(res.x, expected.x)
-    assert res.nfev == expected.nfev and res.status == expected.status
+    assert res.nfev == expected.nfev
+    assert res.status == expected.status
 
 
 @pytest.mark.parametrize("method", ["lbfgs", "bfgs", "gd"])

@@ -215,6 +215,30 @@ void test_sinkhorn() {
   }
 }
 
+// The backward is a direct solve per problem: a batch stops between problems.
+void test_sinkhorn_vjp() {
+  std::mt19937 gen(4);
+  const index_t batch = 64, m = 200, n = 200;
+  const auto size = static_cast<std::size_t>(batch * m * n);
+  // A plan with full support (marginals do not matter to the solve) and a loss gradient.
+  const std::vector<double> P = random_vector(size, gen, 0.5, 1.5), W = random_vector(size, gen);
+  std::vector<double> gM(size), ga(static_cast<std::size_t>(batch * m)),
+      gb(static_cast<std::size_t>(batch * n));
+  std::vector<optkern::SinkhornVjpStatus> status(static_cast<std::size_t>(batch));
+  auto vjp = [&](index_t count, int threads, Interrupt* i) {
+    optkern::sinkhorn_vjp<double>(count, m, n, P.data(), W.data(), 0.1, gM.data(), ga.data(),
+                                  gb.data(), status.data(), threads, i);
+  };
+  for (int threads : {1, 2})
+    expect_stop("sinkhorn_vjp", [&](Interrupt* i) { vjp(batch, threads, i); });
+  vjp(1, 2, nullptr);
+  const std::vector<double> expected(gM.begin(), gM.begin() + m * n);
+  Interrupt idle([] { return false; }, std::chrono::milliseconds(0));
+  vjp(1, 2, &idle);
+  CHECK(std::equal(expected.begin(), expected.end(), gM.begin()));
+  CHECK(status[0] == optkern::SinkhornVjpStatus::ok);
+}
+
 // --- total variation ------------------------------------------------------------------------
 
 void test_tv_irls() {
@@ -384,6 +408,7 @@ void test_givens() {
 int main() {
   for (auto [name, test] : {std::pair{"interrupt", &test_interrupt_object},
                             {"sinkhorn", &test_sinkhorn},
+                            {"sinkhorn_vjp", &test_sinkhorn_vjp},
                             {"tv", &test_tv_irls},
                             {"optimize", &test_optimize},
                             {"givens", &test_givens}}) {

@@ -106,9 +106,11 @@ enum class SinkhornVjpStatus : int {
 // potentials, which P alone does not give.
 // Arrays are contiguous over the batch: P, grad_P, grad_M are batch x m x n; grad_a is
 // batch x m, grad_b batch x n; status is batch entries. P must be >= 0 and finite.
+// `interrupt`, when not null, is polled between problems (interrupt.hpp: the call then
+// throws); one problem is a direct solve and runs to its end.
 template <class T>
 void sinkhorn_vjp(index_t batch, index_t m, index_t n, const T* P, const T* grad_P, double reg,
                   T* grad_M, T* grad_a, T* grad_b, SinkhornVjpStatus* status,
-                  int num_threads = 0);
+                  int num_threads = 0, Interrupt* interrupt = nullptr);
 
 }  // namespace optkern
