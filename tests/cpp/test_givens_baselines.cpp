@@ -9,31 +9,13 @@
 
 #include "check.hpp"
 #include "optkern/givens.hpp"
+#include "random_matrices.hpp"
 
 using optkern::index_t;
+using optkern_test::random_orthogonal;
 namespace og = optkern::givens;
 
 namespace {
-
-std::vector<double> random_orthogonal(index_t d, std::mt19937& gen) {
-  std::normal_distribution<double> normal;
-  std::vector<double> u(static_cast<std::size_t>(d * d));
-  for (auto& v : u) v = normal(gen);
-  for (index_t r = 0; r < d; ++r) {  // Gram-Schmidt on the rows, twice
-    double* row = u.data() + r * d;
-    for (int pass = 0; pass < 2; ++pass)
-      for (index_t s = 0; s < r; ++s) {
-        const double* prev = u.data() + s * d;
-        double dot = 0;
-        for (index_t k = 0; k < d; ++k) dot += row[k] * prev[k];
-        for (index_t k = 0; k < d; ++k) row[k] -= dot * prev[k];
-      }
-    double norm = 0;
-    for (index_t k = 0; k < d; ++k) norm += row[k] * row[k];
-    for (index_t k = 0; k < d; ++k) row[k] /= std::sqrt(norm);
-  }
-  return u;
-}
 
 // Rows i, j of v (d x d) replaced by G^T v: row_i <- c row_i - s row_j, row_j <- s row_i + c row_j.
 void rotate_rows(std::vector<double>& v, index_t d, index_t i, index_t j, double theta) {

@@ -22,6 +22,7 @@
 #include "optkern/optimize/minimize.hpp"
 #include "optkern/ot.hpp"
 #include "optkern/tv.hpp"
+#include "random_matrices.hpp"
 
 using optkern::index_t;
 using optkern::Interrupt;
@@ -94,27 +95,6 @@ std::vector<double> random_vector(std::size_t size, std::mt19937& gen, double lo
   std::vector<double> v(size);
   for (double& x : v) x = u(gen);
   return v;
-}
-
-std::vector<double> haar(index_t d, std::mt19937& gen) {
-  // Gram-Schmidt on a Gaussian matrix (rows).
-  std::normal_distribution<double> normal;
-  std::vector<double> q(static_cast<std::size_t>(d * d));
-  for (double& x : q) x = normal(gen);
-  for (index_t r = 0; r < d; ++r) {
-    double* row = q.data() + r * d;
-    for (int pass = 0; pass < 2; ++pass)
-      for (index_t p = 0; p < r; ++p) {
-        const double* prev = q.data() + p * d;
-        double dot = 0;
-        for (index_t k = 0; k < d; ++k) dot += row[k] * prev[k];
-        for (index_t k = 0; k < d; ++k) row[k] -= dot * prev[k];
-      }
-    double norm = 0;
-    for (index_t k = 0; k < d; ++k) norm += row[k] * row[k];
-    for (index_t k = 0; k < d; ++k) row[k] /= std::sqrt(norm);
-  }
-  return q;
 }
 
 // --- the Interrupt itself -------------------------------------------------------------------
@@ -369,7 +349,7 @@ void expect_resumable(const char* what, Make make, index_t total) {
 void test_givens() {
   std::mt19937 gen(11);
   const index_t d = 96, all = d * (d - 1) / 2;
-  const std::vector<double> u = haar(d, gen);
+  const std::vector<double> u = optkern_test::random_orthogonal(d, gen);
   std::vector<double> sym(u.size());
   for (index_t p = 0; p < d; ++p)
     for (index_t q = 0; q < d; ++q) sym[p * d + q] = u[p * d + q] + u[q * d + p];
@@ -388,12 +368,12 @@ void test_givens() {
 
   // The first pass of L1 descent (all d(d-1)/2 pairs, O(d^3)) stops too, and so does a long
   // run on two threads.
-  const std::vector<double> large = haar(512, gen);
+  const std::vector<double> large = optkern_test::random_orthogonal(512, gen);
   expect_stop("l1 descent constructor", [&](Interrupt* i) {
     og::L1Descent<double> engine(large.data(), 512, 2, i);
   });
   const index_t mid = 256, many = mid * (mid - 1) / 2;
-  const std::vector<double> medium = haar(mid, gen);
+  const std::vector<double> medium = optkern_test::random_orthogonal(mid, gen);
   og::L1Descent<double> engine(medium.data(), mid, 2);
   std::vector<index_t> i(static_cast<std::size_t>(many)), j(static_cast<std::size_t>(many));
   std::vector<double> t(static_cast<std::size_t>(many)), s(static_cast<std::size_t>(many));
