@@ -158,7 +158,7 @@ def test_python_objective():
 def test_native_batch():
     small = problems.rosenbrock(6)
     expected = minimize_batch(small, np.tile(small.x0, (3, 1)))
-    p = problems.rosenbrock(4000)
+    p = problems.rosenbrock(20000)
     with interrupted_after():
         minimize_batch(p, np.tile(p.x0, (8, 1)), **ENDLESS)
     res = minimize_batch(small, np.tile(small.x0, (3, 1)))
