@@ -8,8 +8,10 @@
 
 #include "check.hpp"
 #include "optkern/givens.hpp"
+#include "random_matrices.hpp"
 
 using optkern::index_t;
+using optkern_test::random_orthogonal;
 namespace og = optkern::givens;
 
 namespace {
@@ -43,28 +45,6 @@ og::BlockRotation brute_force(const std::vector<double>& a, const std::vector<do
   r.decrease = rotated_norm(a, b, 0) - best;
   r.tangent = std::tan(best_theta);
   return r;
-}
-
-std::vector<double> random_orthogonal(index_t d, std::mt19937& gen) {
-  // Gram-Schmidt on a Gaussian matrix (rows).
-  std::normal_distribution<double> normal;
-  std::vector<double> u(std::size_t(d * d));
-  for (auto& v : u) v = normal(gen);
-  for (index_t r = 0; r < d; ++r) {
-    double* row = u.data() + r * d;
-    for (int pass = 0; pass < 2; ++pass)
-      for (index_t s = 0; s < r; ++s) {
-        const double* prev = u.data() + s * d;
-        double dot = 0;
-        for (index_t k = 0; k < d; ++k) dot += row[k] * prev[k];
-        for (index_t k = 0; k < d; ++k) row[k] -= dot * prev[k];
-      }
-    double norm = 0;
-    for (index_t k = 0; k < d; ++k) norm += row[k] * row[k];
-    norm = std::sqrt(norm);
-    for (index_t k = 0; k < d; ++k) row[k] /= norm;
-  }
-  return u;
 }
 
 void test_block_search_matches_brute_force() {

@@ -18,6 +18,10 @@
 //                    L ~ (G_1 ... G_N) diag (G_1 ... G_N)^T.
 // Ties are broken deterministically: the largest score wins, then the smallest i, then the
 // smallest j; within a pair, the smallest L1 norm, then the smallest angle.
+//
+// run() polls `interrupt` (interrupt.hpp) once per step, when it is not null. When that stops
+// it, the steps taken so far are in `out` and in the engine (steps() counts every step since
+// construction), the engine stays usable, and run() throws.
 #pragma once
 
 #include <atomic>
@@ -29,6 +33,7 @@
 
 #include "optkern/common.hpp"
 #include "optkern/givens/block_search.hpp"
+#include "optkern/interrupt.hpp"
 #include "optkern/givens/pair_argmax.hpp"
 
 namespace optkern::givens {
@@ -57,19 +62,21 @@ template <class T>
 BlockRotation best_l1_rotation(const T* a, const T* b, index_t d);
 
 // Algorithm 1 on a copy of the d x d row-major matrix u (d >= 2). The constructor scores all
-// d(d-1)/2 pairs. num_threads = 0 means optkern::num_threads().
+// d(d-1)/2 pairs (O(d^3), polling `interrupt` once per row). num_threads = 0 means
+// optkern::num_threads().
 template <class T>
 class L1Descent {
  public:
-  L1Descent(const T* u, index_t d, int num_threads = 0);
+  L1Descent(const T* u, index_t d, int num_threads = 0, Interrupt* interrupt = nullptr);
   ~L1Descent();
   L1Descent(const L1Descent&) = delete;
   L1Descent& operator=(const L1Descent&) = delete;
 
   // Takes up to max_steps steps; returns how many were taken. Fewer means converged(): no pair
   // decreases the L1 norm by more than rounding noise.
-  index_t run(index_t max_steps, const Trajectory<T>& out);
+  index_t run(index_t max_steps, const Trajectory<T>& out, Interrupt* interrupt = nullptr);
   bool converged() const { return converged_; }
+  index_t steps() const { return index_t(epoch_); }
   index_t dim() const { return d_; }
   int threads() const { return threads_; }
   const T* matrix() const;  // G_k^T ... G_1^T U so far (row-major copy, valid until next call)
@@ -108,14 +115,16 @@ template <class T>
 class FrobeniusGreedy {
  public:
   FrobeniusGreedy(const T* u, index_t d);
-  index_t run(index_t max_steps, const Trajectory<T>& out);
+  index_t run(index_t max_steps, const Trajectory<T>& out, Interrupt* interrupt = nullptr);
   bool converged() const { return converged_; }
+  index_t steps() const { return steps_; }
   index_t dim() const { return d_; }
   const T* matrix() const { return u_.data(); }
 
  private:
   void score_pair(index_t p, index_t q);
   index_t d_;
+  index_t steps_ = 0;
   bool converged_ = false;
   std::vector<T> u_;
   PairArgmax best_;  // gain of tr V per pair
@@ -128,13 +137,15 @@ template <class T>
 class Elimination {
  public:
   Elimination(const T* u, index_t d);
-  index_t run(index_t max_steps, const Trajectory<T>& out);
+  index_t run(index_t max_steps, const Trajectory<T>& out, Interrupt* interrupt = nullptr);
   bool converged() const { return col_ >= d_ - 1; }
+  index_t steps() const { return steps_; }
   index_t dim() const { return d_; }
   const T* matrix() const { return u_.data(); }
 
  private:
   index_t d_;
+  index_t steps_ = 0;
   index_t col_ = 0, row_;
   std::vector<T> u_;
 };
@@ -146,13 +157,15 @@ template <class T>
 class JacobiEigen {
  public:
   JacobiEigen(const T* l, index_t d);
-  index_t run(index_t max_steps, const Trajectory<T>& out);
+  index_t run(index_t max_steps, const Trajectory<T>& out, Interrupt* interrupt = nullptr);
   bool converged() const { return converged_; }
+  index_t steps() const { return steps_; }
   index_t dim() const { return d_; }
   const T* matrix() const { return l_.data(); }  // G_k^T ... G_1^T L G_1 ... G_k so far
 
  private:
   index_t d_;
+  index_t steps_ = 0;
   bool converged_ = false;
   double floor_;
   std::vector<T> l_;

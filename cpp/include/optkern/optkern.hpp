@@ -4,5 +4,6 @@
 #include "optkern/build_info.hpp"
 #include "optkern/common.hpp"
 #include "optkern/config.hpp"
+#include "optkern/interrupt.hpp"
 #include "optkern/linalg.hpp"
 #include "optkern/threads.hpp"

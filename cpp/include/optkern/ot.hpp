@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "optkern/common.hpp"
+#include "optkern/interrupt.hpp"
 
 namespace optkern {
 
@@ -75,10 +76,11 @@ struct SinkhornOutput {
 // and every sum are kept in double, also for float input (float halves the memory traffic).
 // No result is ever NaN or Inf: a kernel-domain iteration whose scalings leave the
 // floating-point range continues in the log domain (status.method then says log).
-// Throws std::invalid_argument for bad sizes, reg, tol, max_iter or marginals.
+// Throws std::invalid_argument for bad sizes, reg, tol, max_iter or marginals. `interrupt`,
+// when not null, is polled every iteration (interrupt.hpp: the call then throws).
 template <class T>
 void sinkhorn(const SinkhornProblem<T>& problem, const SinkhornOptions& options,
-              const SinkhornOutput<T>& out);
+              const SinkhornOutput<T>& out, Interrupt* interrupt = nullptr);
 
 // Outcome of the backward solve for one problem.
 enum class SinkhornVjpStatus : int {
@@ -104,9 +106,11 @@ enum class SinkhornVjpStatus : int {
 // potentials, which P alone does not give.
 // Arrays are contiguous over the batch: P, grad_P, grad_M are batch x m x n; grad_a is
 // batch x m, grad_b batch x n; status is batch entries. P must be >= 0 and finite.
+// `interrupt`, when not null, is polled between problems (interrupt.hpp: the call then
+// throws); one problem is a direct solve and runs to its end.
 template <class T>
 void sinkhorn_vjp(index_t batch, index_t m, index_t n, const T* P, const T* grad_P, double reg,
                   T* grad_M, T* grad_a, T* grad_b, SinkhornVjpStatus* status,
-                  int num_threads = 0);
+                  int num_threads = 0, Interrupt* interrupt = nullptr);
 
 }  // namespace optkern

@@ -10,6 +10,7 @@
 #pragma once
 
 #include "optkern/common.hpp"
+#include "optkern/interrupt.hpp"
 
 namespace optkern {
 
@@ -21,11 +22,12 @@ void tv_denoise(index_t batch, index_t n, const T* x, const double* lam, index_t
 
 // The lecture notes' iteration from u = x, at most max_iter (>= 1) steps per signal, each
 // signal stopping on its own once max|u_new - u| <= tol * max|u_new| (tol > 0). nit[b] and
-// change[b] receive each signal's iteration count and last relative change.
+// change[b] receive each signal's iteration count and last relative change. `interrupt`, when
+// not null, is polled every iteration (interrupt.hpp: the call then throws).
 template <class T>
 void tv_denoise_irls(index_t batch, index_t n, const T* x, const double* lam, index_t lam_stride,
                      double tol, index_t max_iter, T* y, index_t* nit, double* change,
-                     int num_threads = 0);
+                     int num_threads = 0, Interrupt* interrupt = nullptr);
 
 // Backward of the prox at its solution y for a loss gradient grad_y: grad_x (batch x n; may be
 // grad_y itself) gets the mean of grad_y over each constant segment of y, and grad_lam[b] the

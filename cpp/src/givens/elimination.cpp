@@ -20,11 +20,12 @@ Elimination<T>::Elimination(const T* u, index_t d) : d_(d), row_(d - 1) {
 }
 
 template <class T>
-index_t Elimination<T>::run(index_t max_steps, const Trajectory<T>& out) {
+index_t Elimination<T>::run(index_t max_steps, const Trajectory<T>& out,
+                            Interrupt* interrupt) {
   require(max_steps >= 0, "max_steps", "expected a non-negative count");
   const index_t d = d_;
   index_t taken = 0;
-  while (taken < max_steps && col_ < d - 1) {
+  while (taken < max_steps && col_ < d - 1 && !detail::poll(interrupt)) {
     const index_t c = col_, r = row_;
     T* uc = u_.data() + c * d;
     T* ur = u_.data() + r * d;
@@ -39,11 +40,13 @@ index_t Elimination<T>::run(index_t max_steps, const Trajectory<T>& out) {
     out.theta[taken] = T(std::atan2(sn, cs));
     out.score[taken] = std::fabs(target);
     ++taken;
+    ++steps_;
     if (--row_ == c) {
       ++col_;
       row_ = d - 1;
     }
   }
+  detail::throw_if_stopped(interrupt);
   return taken;
 }
 

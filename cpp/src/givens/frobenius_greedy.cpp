@@ -36,11 +36,12 @@ void FrobeniusGreedy<T>::score_pair(index_t p, index_t q) {
 }
 
 template <class T>
-index_t FrobeniusGreedy<T>::run(index_t max_steps, const Trajectory<T>& out) {
+index_t FrobeniusGreedy<T>::run(index_t max_steps, const Trajectory<T>& out,
+                                Interrupt* interrupt) {
   require(max_steps >= 0, "max_steps", "expected a non-negative count");
   const index_t d = d_;
   index_t taken = 0;
-  while (taken < max_steps && !converged_) {
+  while (taken < max_steps && !converged_ && !detail::poll(interrupt)) {
     index_t i, j;
     double gain;
     best_.argmax(i, j, gain);
@@ -60,6 +61,7 @@ index_t FrobeniusGreedy<T>::run(index_t max_steps, const Trajectory<T>& out) {
     out.theta[taken] = T(std::atan2(D, S));
     out.score[taken] = 2.0 * gain;  // decrease of ||V - I||_F^2
     ++taken;
+    ++steps_;
     for (index_t r = 0; r < d; ++r) {
       if (r == i || r == j) continue;
       score_pair(std::min(r, i), std::max(r, i));
@@ -68,6 +70,7 @@ index_t FrobeniusGreedy<T>::run(index_t max_steps, const Trajectory<T>& out) {
     score_pair(i, j);
     best_.rows_changed(i, j);
   }
+  detail::throw_if_stopped(interrupt);
   return taken;
 }
 

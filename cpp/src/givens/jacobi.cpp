@@ -28,12 +28,12 @@ JacobiEigen<T>::JacobiEigen(const T* l, index_t d) : d_(d), best_(std::max<index
 }
 
 template <class T>
-index_t JacobiEigen<T>::run(index_t max_steps, const Trajectory<T>& out) {
+index_t JacobiEigen<T>::run(index_t max_steps, const Trajectory<T>& out, Interrupt* interrupt) {
   require(max_steps >= 0, "max_steps", "expected a non-negative count");
   const index_t d = d_;
   double* score = best_.scores();
   index_t taken = 0;
-  while (taken < max_steps && !converged_) {
+  while (taken < max_steps && !converged_ && !detail::poll(interrupt)) {
     index_t p, q;
     double off;
     best_.argmax(p, q, off);
@@ -59,6 +59,7 @@ index_t JacobiEigen<T>::run(index_t max_steps, const Trajectory<T>& out) {
     out.theta[taken] = T(std::atan(t));
     out.score[taken] = off;
     ++taken;
+    ++steps_;
     for (index_t r = 0; r < d; ++r) {
       if (r == p || r == q) continue;
       score[std::min(r, p) * d + std::max(r, p)] = std::fabs(double(L[r * d + p]));
@@ -67,6 +68,7 @@ index_t JacobiEigen<T>::run(index_t max_steps, const Trajectory<T>& out) {
     score[p * d + q] = 0;
     best_.rows_changed(p, q);
   }
+  detail::throw_if_stopped(interrupt);
   return taken;
 }
 

@@ -72,7 +72,7 @@ struct L1Descent<T>::Team {
 };
 
 template <class T>
-L1Descent<T>::L1Descent(const T* u, index_t d, int num_threads)
+L1Descent<T>::L1Descent(const T* u, index_t d, int num_threads, Interrupt* interrupt)
     : d_(d),
       threads_(threads_for(d, num_threads)),
       rows_(std::size_t(std::max<index_t>(d, 0))),
@@ -90,9 +90,11 @@ L1Descent<T>::L1Descent(const T* u, index_t d, int num_threads)
   team_ = std::make_unique<Team>(chunks_, threads_);
   chunk_scores_.resize(std::size_t(threads_) * kPairsPerChunk);
 
-  // First pass: all pairs, rows handed out dynamically (row p has d - p - 1 pairs).
+  // First pass: all pairs, rows handed out dynamically (row p has d - p - 1 pairs). Once
+  // interrupted, the remaining rows are skipped.
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads_) if (threads_ > 1)
   for (index_t p = 0; p < d - 1; ++p) {
+    if (detail::poll(interrupt)) continue;
     BlockSearch& search = searches_[std::size_t(omp_get_thread_num())];
     const T* a = rows_[std::size_t(p)].load();
     for (index_t q = p + 1; q < d; ++q) {
@@ -101,6 +103,7 @@ L1Descent<T>::L1Descent(const T* u, index_t d, int num_threads)
       tangent_[std::size_t(p * d + q)] = r.tangent;
     }
   }
+  detail::throw_if_stopped(interrupt);
   best_.rescan_all();
 }
 
@@ -273,15 +276,16 @@ void L1Descent<T>::master_step(index_t i, index_t j, double t) {
 }
 
 template <class T>
-index_t L1Descent<T>::run(index_t max_steps, const Trajectory<T>& out) {
+index_t L1Descent<T>::run(index_t max_steps, const Trajectory<T>& out, Interrupt* interrupt) {
   require(max_steps >= 0, "max_steps", "expected a non-negative count");
   if (converged_ || max_steps == 0) return 0;
   const index_t d = d_;
   index_t taken = 0;
   team_->step.store(epoch_, std::memory_order_relaxed);
 
+  // Only the master (the calling thread) polls, between steps; the workers follow it.
   auto steps = [&] {
-    for (; taken < max_steps; ++taken) {
+    for (; taken < max_steps && !detail::poll(interrupt); ++taken) {
       index_t i, j;
       double gain;
       best_.argmax(i, j, gain);
@@ -301,17 +305,18 @@ index_t L1Descent<T>::run(index_t max_steps, const Trajectory<T>& out) {
 
   if (threads_ == 1) {
     steps();
-    return taken;
-  }
+  } else {
 #pragma omp parallel num_threads(threads_)
-  {
-    if (omp_get_thread_num() == 0) {
-      steps();
-      team_->step.store(kStop, std::memory_order_release);
-    } else {
-      worker(omp_get_thread_num());
+    {
+      if (omp_get_thread_num() == 0) {
+        steps();
+        team_->step.store(kStop, std::memory_order_release);
+      } else {
+        worker(omp_get_thread_num());
+      }
     }
   }
+  detail::throw_if_stopped(interrupt);
   return taken;
 }
 

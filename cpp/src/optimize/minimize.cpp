@@ -2,11 +2,10 @@
 // any objective, reusing its buffers from run to run (batch threads keep one each).
 #include "optkern/optimize/minimize.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <vector>
 
+#include "common/parallel_items.hpp"
 #include "optkern/optimize/bfgs.hpp"
 #include "optkern/optimize/gradient_descent.hpp"
 #include "optkern/optimize/lbfgs.hpp"
@@ -77,34 +76,37 @@ class Runner {
  public:
   // Runs settings.method from x (n elements, updated in place) and copies the final
   // gradient into g_out. eval(xt, gt) returns f at xt and writes its gradient into gt;
-  // hess(x, h, form) writes the Hessian at x into h in the given form.
+  // hess(x, h, form) writes the Hessian at x into h in the given form. A stop of `interrupt`
+  // (polled after every iteration) ends the run as a callback stop would.
   template <class Eval, class Hess>
   Summary<T> run(const Settings<T>& s, T* x, index_t n, Eval&& eval, Hess&& hess,
-                 HessianForm newton_form, CallbackRef<T> callback, T* g_out) {
+                 HessianForm newton_form, CallbackRef<T> callback, Interrupt* interrupt,
+                 T* g_out) {
     switch (s.method) {
       case Method::kLbfgs: {
         block_.resize(std::size_t(lbfgs_buffer_size(n, s.m)));
         LbfgsBuffers<T> b = lbfgs_buffers(block_.data(), n, s.m);
         b.v.x = x;
         LbfgsMachine<T> machine(n, s.lbfgs(), b);
-        return drive(machine, b.v, n, eval, [] {}, callback, g_out);
+        return drive(machine, b.v, n, eval, [] {}, callback, interrupt, g_out);
       }
       case Method::kGradientDescent: {
         const DescentBuffers<T> b = descent(x, n);
         GradientDescentMachine<T> machine(n, s.gradient_descent(), b);
-        return drive(machine, b, n, eval, [] {}, callback, g_out);
+        return drive(machine, b, n, eval, [] {}, callback, interrupt, g_out);
       }
       case Method::kNewton: {
         const DescentBuffers<T> b = descent(x, n);
         NewtonMachine<T> machine(n, s.newton(), b, newton_form);
         return drive(machine, b, n, eval, [&] { hess(x, machine.hessian(), newton_form); },
-                     callback, g_out);
+                     callback, interrupt, g_out);
       }
       case Method::kBfgs: {
         const DescentBuffers<T> b = descent(x, n);
         BfgsMachine<T> machine(n, s.bfgs(), b, s.bfgs_hessian_start);
         return drive(machine, b, n, eval,
-                     [&] { hess(x, machine.hessian(), HessianForm::kDense); }, callback, g_out);
+                     [&] { hess(x, machine.hessian(), HessianForm::kDense); }, callback,
+                     interrupt, g_out);
       }
     }
     return Summary<T>{};
@@ -120,12 +122,15 @@ class Runner {
 
   template <class Machine, class Eval, class Hess>
   static Summary<T> drive(Machine& machine, const DescentBuffers<T>& b, index_t n, Eval& eval,
-                          Hess&& hess, CallbackRef<T> callback, T* g_out) {
+                          Hess&& hess, CallbackRef<T> callback, Interrupt* interrupt,
+                          T* g_out) {
     const auto view = detail::iterate_view(machine, b.x, b.g, n);
     Summary<T> out;
     out.status = detail::run_machine(
         machine, [&] { return eval(static_cast<const T*>(b.xt), b.gt); }, hess, view,
-        [&](const IterateView<T>& v) { return callback ? callback(v) : false; });
+        [&](const IterateView<T>& v) {
+          return optkern::detail::poll(interrupt) || (callback ? callback(v) : false);
+        });
     out.fun = machine.f();
     out.counters = machine.counters();
     std::copy(b.g, b.g + n, g_out);
@@ -146,7 +151,8 @@ void check_start(const T* x, index_t n, const Settings<T>& settings) {
 template <class T>
 Summary<T> run_problem(Runner<T>& runner, std::vector<T>& scratch,
                        const problems::ProblemSpec& spec, T* x, index_t n,
-                       const Settings<T>& settings, CallbackRef<T> callback, T* g_out) {
+                       const Settings<T>& settings, CallbackRef<T> callback,
+                       Interrupt* interrupt, T* g_out) {
   return problems::with_problem<T>(spec, n, [&](auto problem) {
     using P = decltype(problem);
     auto eval = [&](const T* xt, T* gt) { return problem.value_grad(n, xt, gt, Contiguous{}); };
@@ -158,7 +164,7 @@ Summary<T> run_problem(Runner<T>& runner, std::vector<T>& scratch,
       problems::dense_hessian(problem, n, at, h, scratch.data());
     };
     const HessianForm form = P::kTridiagonal ? HessianForm::kTridiagonal : HessianForm::kDense;
-    return runner.run(settings, x, n, eval, hess, form, callback, g_out);
+    return runner.run(settings, x, n, eval, hess, form, callback, interrupt, g_out);
   });
 }
 
@@ -180,47 +186,53 @@ int thread_count(int threads, index_t batch) {
 
 template <class T>
 Summary<T> minimize(ObjectiveRef<T> fg, HessianRef<T> hess, CallbackRef<T> callback, T* x,
-                    T* grad, index_t n, const Settings<T>& settings) {
+                    T* grad, index_t n, const Settings<T>& settings, Interrupt* interrupt) {
   check_start(x, n, settings);
   require(bool(hess) || settings.method != Method::kNewton, "hess",
           "method newton needs the Hessian");
   require(bool(hess) || !settings.bfgs_hessian_start || settings.method != Method::kBfgs, "hess",
           "a BFGS start from the Hessian needs the Hessian");
   Runner<T> runner;
-  return runner.run(
+  const Summary<T> summary = runner.run(
       settings, x, n, fg, [&](const T* at, T* h, HessianForm) { hess(at, h); },
-      HessianForm::kDense, callback, grad);
+      HessianForm::kDense, callback, interrupt, grad);
+  optkern::detail::throw_if_stopped(interrupt);
+  return summary;
 }
 
 template <class T>
 Summary<T> minimize_problem(const problems::ProblemSpec& problem, T* x, T* grad, index_t n,
-                            const Settings<T>& settings, CallbackRef<T> callback) {
+                            const Settings<T>& settings, CallbackRef<T> callback,
+                            Interrupt* interrupt) {
   problems::check_problem(problem, n);
   check_start(x, n, settings);
   Runner<T> runner;
   std::vector<T> scratch;
-  return run_problem(runner, scratch, problem, x, n, settings, callback, grad);
+  const Summary<T> summary =
+      run_problem(runner, scratch, problem, x, n, settings, callback, interrupt, grad);
+  optkern::detail::throw_if_stopped(interrupt);
+  return summary;
 }
 
 template <class T>
 void minimize_problem_batch(const problems::ProblemSpec& problem, T* x, index_t batch,
                             index_t n, const Settings<T>& settings, const BatchOutput<T>& out,
-                            int threads) {
+                            int threads, Interrupt* interrupt) {
   problems::check_problem(problem, n);
   settings.check();
   detail::require_finite(x, batch * n, "x0");
-  if (batch == 0) return;
-#pragma omp parallel num_threads(thread_count(threads, batch))
-  {
-    Runner<T> runner;  // buffers reused for every problem of this thread
-    std::vector<T> scratch;
-#pragma omp for schedule(dynamic, 1)
-    for (index_t b = 0; b < batch; ++b) {
-      const Summary<T> s =
-          run_problem(runner, scratch, problem, x + b * n, n, settings, {}, out.g + b * n);
-      write_output(out, b, s);
-    }
-  }
+  struct Scratch {
+    Runner<T> runner;  // buffers reused for every problem of a thread
+    std::vector<T> hessian;
+  };
+  optkern::detail::parallel_items(
+      batch, thread_count(threads, batch), 1, interrupt, [] { return Scratch{}; },
+      [&](Scratch& s, index_t b) {
+        write_output(out, b,
+                     run_problem(s.runner, s.hessian, problem, x + b * n, n, settings, {},
+                                 interrupt, out.g + b * n));
+      });
+  optkern::detail::throw_if_stopped(interrupt);
 }
 
 namespace {
@@ -250,7 +262,7 @@ class LockStep {
 template <class T, class Machine>
 void run_lock_step(LockStep<T, Machine>& machines, BatchObjectiveRef<T> fg, T* xt, T* gt,
                    T* ft, const std::vector<DescentBuffers<T>>& buffers, index_t batch,
-                   index_t n, int threads, const BatchOutput<T>& out) {
+                   index_t n, int threads, const BatchOutput<T>& out, Interrupt* interrupt) {
   auto settle = [&](index_t b, Request r) {
     while (r == Request::kIterate) r = machines[b].proceed(false);
     machines.request(b) = r;
@@ -265,6 +277,7 @@ void run_lock_step(LockStep<T, Machine>& machines, BatchObjectiveRef<T> fg, T* x
     bool active = false;
     for (index_t b = 0; b < batch && !active; ++b) active = machines.request(b) != Request::kDone;
     if (!active) break;
+    if (optkern::detail::poll(interrupt)) break;
     fg(xt, ft, gt);
 #pragma omp parallel for num_threads(team) schedule(static)
     for (index_t b = 0; b < batch; ++b) {
@@ -272,6 +285,7 @@ void run_lock_step(LockStep<T, Machine>& machines, BatchObjectiveRef<T> fg, T* x
       settle(b, machines[b].tell(ft[b]));
     }
   }
+  optkern::detail::throw_if_stopped(interrupt);
   for (index_t b = 0; b < batch; ++b) {
     Summary<T> s;
     s.status = machines[b].status();
@@ -286,7 +300,8 @@ void run_lock_step(LockStep<T, Machine>& machines, BatchObjectiveRef<T> fg, T* x
 
 template <class T>
 void minimize_batch(BatchObjectiveRef<T> fg, T* x, index_t batch, index_t n,
-                    const Settings<T>& settings, const BatchOutput<T>& out, int threads) {
+                    const Settings<T>& settings, const BatchOutput<T>& out, int threads,
+                    Interrupt* interrupt) {
   require(n >= 1, "x0", "must have at least one column");
   settings.check();
   detail::require_finite(x, batch * n, "x0");
@@ -321,7 +336,7 @@ void minimize_batch(BatchObjectiveRef<T> fg, T* x, index_t batch, index_t n,
         return LbfgsMachine<T>(n, o, lb);
       });
       return run_lock_step(machines, fg, xt.data(), gt.data(), ft.data(), buffers, batch, n,
-                           team, out);
+                           team, out, interrupt);
     }
     case Method::kGradientDescent: {
       const index_t per = descent_buffer_size(n);
@@ -330,7 +345,7 @@ void minimize_batch(BatchObjectiveRef<T> fg, T* x, index_t batch, index_t n,
       LockStep<T, GradientDescentMachine<T>> machines(
           batch, n, [&](index_t b) { return GradientDescentMachine<T>(n, o, carve(b, per)); });
       return run_lock_step(machines, fg, xt.data(), gt.data(), ft.data(), buffers, batch, n,
-                           team, out);
+                           team, out, interrupt);
     }
     case Method::kBfgs: {
       const index_t per = descent_buffer_size(n);
@@ -339,7 +354,7 @@ void minimize_batch(BatchObjectiveRef<T> fg, T* x, index_t batch, index_t n,
       LockStep<T, BfgsMachine<T>> machines(
           batch, n, [&](index_t b) { return BfgsMachine<T>(n, o, carve(b, per), false); });
       return run_lock_step(machines, fg, xt.data(), gt.data(), ft.data(), buffers, batch, n,
-                           team, out);
+                           team, out, interrupt);
     }
     case Method::kNewton:
       break;
@@ -349,13 +364,14 @@ void minimize_batch(BatchObjectiveRef<T> fg, T* x, index_t batch, index_t n,
 #define OPTKERN_INSTANTIATE(T)                                                                 \
   template struct Settings<T>;                                                                 \
   template Summary<T> minimize<T>(ObjectiveRef<T>, HessianRef<T>, CallbackRef<T>, T*, T*,      \
-                                  index_t, const Settings<T>&);                                \
+                                  index_t, const Settings<T>&, Interrupt*);                    \
   template Summary<T> minimize_problem<T>(const problems::ProblemSpec&, T*, T*, index_t,       \
-                                          const Settings<T>&, CallbackRef<T>);                 \
+                                          const Settings<T>&, CallbackRef<T>, Interrupt*);     \
   template void minimize_problem_batch<T>(const problems::ProblemSpec&, T*, index_t, index_t,  \
-                                          const Settings<T>&, const BatchOutput<T>&, int);     \
+                                          const Settings<T>&, const BatchOutput<T>&, int,      \
+                                          Interrupt*);                                         \
   template void minimize_batch<T>(BatchObjectiveRef<T>, T*, index_t, index_t,                  \
-                                  const Settings<T>&, const BatchOutput<T>&, int);
+                                  const Settings<T>&, const BatchOutput<T>&, int, Interrupt*);
 OPTKERN_INSTANTIATE(float)
 OPTKERN_INSTANTIATE(double)
 #undef OPTKERN_INSTANTIATE

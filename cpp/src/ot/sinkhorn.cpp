@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/parallel_items.hpp"
 #include "optkern/ot.hpp"
 #include "optkern/threads.hpp"
 #include "ot/row_kernels.hpp"
@@ -20,8 +21,9 @@ namespace detail {
 
 template <class T>
 SinkhornSolver<T>::SinkhornSolver(index_t m, index_t n, int team_size,
-                                  const SinkhornOptions& options)
-    : m_(m), n_(n), team_size_(team_size), opt_(options), inv_reg_(1.0 / options.reg) {
+                                  const SinkhornOptions& options, Interrupt* interrupt)
+    : m_(m), n_(n), team_size_(team_size), opt_(options), inv_reg_(1.0 / options.reg),
+      interrupt_(interrupt) {
   const auto M = std::size_t(m), N = std::size_t(n), S = std::size_t(team_size);
   a_.resize(M);
   b_.resize(N);
@@ -35,7 +37,7 @@ SinkhornSolver<T>::SinkhornSolver(index_t m, index_t n, int team_size,
   row_sums_.resize(M);
   col_sums_.resize(N);
   partial_.resize(2 * S * N);
-  flags_.resize(2 * S * 2);
+  flags_.resize(2 * S * 3);
   row_buffer_.resize(S * N);
   reduce_[0].resize(S);
   reduce_[1].resize(S);
@@ -108,16 +110,18 @@ SinkhornMethod SinkhornSolver<T>::choose_method(Team& team, const SinkhornItem<T
 }
 
 template <class T>
-void SinkhornSolver<T>::solve(Team& team, const SinkhornItem<T>& item) {
+bool SinkhornSolver<T>::solve(Team& team, const SinkhornItem<T>& item) {
   prepare_weights(team, item);
   SinkhornMethod method = choose_method(team, item);
   int iter = 0;
   if (method == SinkhornMethod::plain) {
     start_plain(team, item);
-    if (iterate_plain(team, item, iter) != Outcome::breakdown) {
+    const Outcome outcome = iterate_plain(team, item, iter);
+    if (outcome == Outcome::interrupted) return false;
+    if (outcome != Outcome::breakdown) {
       const double cost = finish_plain(team, item);
       finish_potentials(team, item, method, iter, cost);
-      return;
+      return true;
     }
     // The scalings left the range of double at iteration `iter`: redo it, and go on, in the
     // log domain from the last finite iterate.
@@ -127,9 +131,10 @@ void SinkhornSolver<T>::solve(Team& team, const SinkhornItem<T>& item) {
   } else {
     start_log(team, item);
   }
-  iterate_log(team, item, iter);
+  if (iterate_log(team, item, iter) == Outcome::interrupted) return false;
   const double cost = finish_log(team, item);
   finish_potentials(team, item, method, iter, cost);
+  return true;
 }
 
 // Fixes the gauge <a, f> = <b, g>, writes f, g and the status.
@@ -191,7 +196,8 @@ void SinkhornSolver<T>::finish_potentials(Team& team, const SinkhornItem<T>& ite
 }  // namespace detail
 
 template <class T>
-void sinkhorn(const SinkhornProblem<T>& p, const SinkhornOptions& o, const SinkhornOutput<T>& out) {
+void sinkhorn(const SinkhornProblem<T>& p, const SinkhornOptions& o, const SinkhornOutput<T>& out,
+              Interrupt* interrupt) {
   require(p.batch >= 0, "batch", "must be >= 0, got " + std::to_string(p.batch));
   require(p.m >= 1, "M", "must have at least one row");
   require(p.n >= 1, "M", "must have at least one column");
@@ -247,20 +253,18 @@ void sinkhorn(const SinkhornProblem<T>& p, const SinkhornOptions& o, const Sinkh
   // thread.
   const bool over_batch = p.batch >= threads || p.m * p.n < 512 * 512;
   if (over_batch) {
-    const int nt = int(std::min<index_t>(threads, p.batch));
-    std::vector<std::unique_ptr<detail::SinkhornSolver<T>>> solvers;
-    for (int t = 0; t < nt; ++t)
-      solvers.push_back(std::make_unique<detail::SinkhornSolver<T>>(p.m, p.n, 1, o));
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-    for (index_t k = 0; k < p.batch; ++k) {
-      detail::Team team;
-      solvers[std::size_t(omp_get_thread_num())]->solve(team, item(k));
-    }
+    detail::parallel_items(
+        p.batch, threads, 1, interrupt,
+        [&] { return std::make_unique<detail::SinkhornSolver<T>>(p.m, p.n, 1, o, interrupt); },
+        [&](auto& solver, index_t k) {
+          detail::Team team;
+          solver->solve(team, item(k));
+        });
   } else {
     const int nt = int(std::min<index_t>(threads, std::max<index_t>(1, p.m / 8)));
-    detail::SinkhornSolver<T> solver(p.m, p.n, nt, o);
+    detail::SinkhornSolver<T> solver(p.m, p.n, nt, o, interrupt);
     detail::SpinBarrier barrier;
-    for (index_t k = 0; k < p.batch; ++k) {
+    for (index_t k = 0; k < p.batch && !(interrupt && interrupt->stopped()); ++k) {
 #pragma omp parallel num_threads(nt)
       {
         detail::Team team = detail::omp_team(&barrier);
@@ -268,11 +272,12 @@ void sinkhorn(const SinkhornProblem<T>& p, const SinkhornOptions& o, const Sinkh
       }
     }
   }
+  detail::throw_if_stopped(interrupt);
 }
 
 template void sinkhorn<float>(const SinkhornProblem<float>&, const SinkhornOptions&,
-                              const SinkhornOutput<float>&);
+                              const SinkhornOutput<float>&, Interrupt*);
 template void sinkhorn<double>(const SinkhornProblem<double>&, const SinkhornOptions&,
-                               const SinkhornOutput<double>&);
+                               const SinkhornOutput<double>&, Interrupt*);
 
 }  // namespace optkern

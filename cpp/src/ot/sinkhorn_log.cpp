@@ -65,7 +65,9 @@ typename SinkhornSolver<T>::Outcome SinkhornSolver<T>::iterate_log(Team& team,
       axpy_rows<double, 1>(rows, &w, acc, n_);
     }
     flags(parity, team.rank)[0] = err;
+    flags(parity, team.rank)[2] = poll(interrupt_) ? 1.0 : 0.0;
     team.sync();
+    if (stop_agreed(team, parity)) return Outcome::interrupted;
 
     // Every thread: G_j += log b_j - log s_j from the team's column sums, in its own copy.
     double error = 0;

@@ -89,7 +89,9 @@ typename SinkhornSolver<T>::Outcome SinkhornSolver<T>::iterate_plain(Team& team,
     }
     flags(parity, team.rank)[0] = err;
     flags(parity, team.rank)[1] = bad ? 1.0 : 0.0;
+    flags(parity, team.rank)[2] = poll(interrupt_) ? 1.0 : 0.0;
     team.sync();
+    if (stop_agreed(team, parity)) return Outcome::interrupted;
 
     // Every thread: v = b / K^T u from the partials of the whole team, in its own copy.
     double* v_next = col(team, 1 - team.current);

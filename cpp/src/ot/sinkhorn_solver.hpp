@@ -14,6 +14,7 @@
 #include <limits>
 #include <vector>
 
+#include "optkern/interrupt.hpp"
 #include "optkern/ot.hpp"
 #include "ot/row_kernels.hpp"
 #include "ot/team.hpp"
@@ -55,13 +56,25 @@ double converged_bound(double tol, double mass, double heaviest_weight) {
 template <class T>
 class SinkhornSolver {
  public:
-  SinkhornSolver(index_t m, index_t n, int team_size, const SinkhornOptions& options);
+  // interrupt (may be null) is polled once per iteration by every thread of the team.
+  SinkhornSolver(index_t m, index_t n, int team_size, const SinkhornOptions& options,
+                 Interrupt* interrupt = nullptr);
 
   // Every thread of the team calls this with its Team; buffers are shared, nothing allocates.
-  void solve(Team& team, const SinkhornItem<T>& item);
+  // Returns false when the interrupt stopped it (the item's outputs are then unspecified).
+  bool solve(Team& team, const SinkhornItem<T>& item);
 
  private:
-  enum class Outcome { converged, max_iter, breakdown };
+  enum class Outcome { converged, max_iter, breakdown, interrupted };
+
+  // Whether the team stops at this iteration: every thread polls and records its answer in
+  // its slot of `flags`; after the next barrier each thread reads all slots (stop_agreed), so
+  // the team leaves the loop together.
+  bool stop_agreed(const Team& team, int parity) {
+    bool stop = false;
+    for (int t = 0; t < team.size; ++t) stop = stop || flags(parity, t)[2] > 0;
+    return stop;
+  }
 
   void prepare_weights(Team& team, const SinkhornItem<T>& item);
   SinkhornMethod choose_method(Team& team, const SinkhornItem<T>& item);
@@ -119,6 +132,7 @@ class SinkhornSolver {
   int team_size_;
   SinkhornOptions opt_;
   double inv_reg_;
+  Interrupt* interrupt_;
 
   // Per problem, shared by the team.
   std::vector<double> a_, b_, log_a_, log_b_;  // the marginals in double, and their logs
@@ -131,7 +145,7 @@ class SinkhornSolver {
   std::vector<double> row_sums_;      // row sums of the returned plan
   std::vector<double> col_sums_;      // column sums of the returned plan
   std::vector<double> partial_;       // 2 x team_size x n partial column sums (by parity)
-  std::vector<double> flags_;         // 2 x team_size x 2: (error, breakdown) per thread
+  std::vector<double> flags_;         // 2 x team_size x 3: (error, breakdown, stop) per thread
   std::vector<double> row_buffer_;    // team_size x n (log: one row's exponentials)
   std::vector<double> reduce_[2];     // one slot per thread, double-buffered
 
@@ -143,7 +157,7 @@ class SinkhornSolver {
            (std::size_t(parity) * std::size_t(team_size_) + std::size_t(rank)) * std::size_t(n_);
   }
   double* flags(int parity, int rank) {
-    return flags_.data() + (std::size_t(parity) * std::size_t(team_size_) + std::size_t(rank)) * 2;
+    return flags_.data() + (std::size_t(parity) * std::size_t(team_size_) + std::size_t(rank)) * 3;
   }
 };
 

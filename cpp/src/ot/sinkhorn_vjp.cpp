@@ -266,7 +266,8 @@ void vjp_one(index_t m, index_t n, const T* P, const T* Wg, double reg, T* grad_
 
 template <class T>
 void sinkhorn_vjp(index_t batch, index_t m, index_t n, const T* P, const T* grad_P, double reg,
-                  T* grad_M, T* grad_a, T* grad_b, SinkhornVjpStatus* status, int num_threads) {
+                  T* grad_M, T* grad_a, T* grad_b, SinkhornVjpStatus* status, int num_threads,
+                  Interrupt* interrupt) {
   require(batch >= 0, "batch", "must be >= 0");
   require(m >= 1 && n >= 1, "P", "must have at least one row and one column");
   require(std::isfinite(reg) && reg > 0, "reg",
@@ -292,12 +293,14 @@ void sinkhorn_vjp(index_t batch, index_t m, index_t n, const T* P, const T* grad
       omp_set_num_threads(1);  // this thread's Eigen products stay single-threaded
       Team team;
 #pragma omp for schedule(dynamic, 1)
-      for (index_t item = 0; item < batch; ++item)
+      for (index_t item = 0; item < batch; ++item) {
+        if (detail::poll(interrupt)) continue;  // once stopped, the rest are skipped
         run(item, *work[std::size_t(omp_get_thread_num())], team);
+      }
     }
   } else {
     detail::SpinBarrier barrier;
-    for (index_t item = 0; item < batch; ++item) {
+    for (index_t item = 0; item < batch && !detail::poll(interrupt); ++item) {
 #pragma omp parallel num_threads(nt)
       {
         omp_set_num_threads(1);
@@ -306,11 +309,13 @@ void sinkhorn_vjp(index_t batch, index_t m, index_t n, const T* P, const T* grad
       }
     }
   }
+  detail::throw_if_stopped(interrupt);
 }
 
 template void sinkhorn_vjp<float>(index_t, index_t, index_t, const float*, const float*, double,
-                                  float*, float*, float*, SinkhornVjpStatus*, int);
+                                  float*, float*, float*, SinkhornVjpStatus*, int, Interrupt*);
 template void sinkhorn_vjp<double>(index_t, index_t, index_t, const double*, const double*,
-                                   double, double*, double*, double*, SinkhornVjpStatus*, int);
+                                   double, double*, double*, double*, SinkhornVjpStatus*, int,
+                                   Interrupt*);
 
 }  // namespace optkern

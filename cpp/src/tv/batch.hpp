@@ -1,10 +1,9 @@
 // Running a per-signal kernel over a batch of signals on OpenMP threads.
 #pragma once
 
-#include <omp.h>
-
 #include <algorithm>
 
+#include "common/parallel_items.hpp"
 #include "optkern/common.hpp"
 #include "optkern/threads.hpp"
 
@@ -13,23 +12,14 @@ namespace optkern::tv_detail {
 // Calls body(state, b) for b in [0, batch), where each thread makes its own `state` (its
 // scratch memory) once with make_state(). Signals are handed out in chunks of about 16k
 // samples so that short signals do not pay a scheduling step each. body must not throw.
+// `interrupt` (may be null) is polled between chunks (common/parallel_items.hpp); the caller
+// throws once this returns.
 template <class MakeState, class Body>
-void for_each_signal(index_t batch, index_t n, int num_threads, MakeState make_state, Body body) {
-  if (batch <= 0) return;
-  const int threads =
-      int(std::min<index_t>(num_threads > 0 ? num_threads : optkern::num_threads(), batch));
-  if (threads == 1) {  // no parallel region: it costs microseconds, a short signal less
-    auto state = make_state();
-    for (index_t b = 0; b < batch; ++b) body(state, b);
-    return;
-  }
-  const int chunk = int(std::clamp<index_t>(16384 / std::max<index_t>(n, 1), 1, 256));
-#pragma omp parallel num_threads(threads)
-  {
-    auto state = make_state();
-#pragma omp for schedule(dynamic, chunk)
-    for (index_t b = 0; b < batch; ++b) body(state, b);
-  }
+void for_each_signal(index_t batch, index_t n, int num_threads, MakeState make_state, Body body,
+                     Interrupt* interrupt = nullptr) {
+  const int threads = num_threads > 0 ? num_threads : optkern::num_threads();
+  const index_t chunk = std::clamp<index_t>(16384 / std::max<index_t>(n, 1), 1, 256);
+  detail::parallel_items(batch, threads, chunk, interrupt, make_state, body);
 }
 
 // Throws unless every lam[b * stride] is finite and >= 0.

@@ -15,7 +15,7 @@ namespace optkern {
 template <class T>
 void tv_denoise_irls(index_t batch, index_t n, const T* x, const double* lam, index_t lam_stride,
                      double tol, index_t max_iter, T* y, index_t* nit, double* change,
-                     int num_threads) {
+                     int num_threads, Interrupt* interrupt) {
   require(batch >= 0 && n >= 0, "n", "sizes must be non-negative");
   require(tol > 0 && std::isfinite(tol), "tol", "must be a finite number > 0");
   require(max_iter >= 1, "max_iter", "must be >= 1");
@@ -27,13 +27,18 @@ void tv_denoise_irls(index_t batch, index_t n, const T* x, const double* lam, in
       [&](std::vector<double>& work, index_t b) {
         double* u = work.data();
         nit[b] = detail::irls_denoise(n, x + b * n, lam[b * lam_stride], tol, max_iter, y + b * n,
-                                      u, u + n, u + 2 * n, &change[b]);
-      });
+                                      u, u + n, u + 2 * n, &change[b],
+                                      [interrupt] { return detail::poll(interrupt); });
+      },
+      interrupt);
+  detail::throw_if_stopped(interrupt);
 }
 
 template void tv_denoise_irls<float>(index_t, index_t, const float*, const double*, index_t,
-                                     double, index_t, float*, index_t*, double*, int);
+                                     double, index_t, float*, index_t*, double*, int,
+                                     Interrupt*);
 template void tv_denoise_irls<double>(index_t, index_t, const double*, const double*, index_t,
-                                      double, index_t, double*, index_t*, double*, int);
+                                      double, index_t, double*, index_t*, double*, int,
+                                      Interrupt*);
 
 }  // namespace optkern

@@ -10,6 +10,7 @@
 #include "array_cast.hpp"
 #include "givens_trajectory.hpp"
 #include "optkern/givens.hpp"
+#include "signal_check.hpp"
 
 namespace optkern::bindings {
 namespace {
@@ -33,8 +34,9 @@ index_t run_engine(Engine& engine, index_t max_steps, CArray<std::int64_t>& i,
                    CArray<std::int64_t>& j, CArray<T>& theta, CArray<double>& score,
                    index_t offset) {
   const TrajectoryView<T> v = trajectory_view(i, j, theta, score, max_steps, offset);
+  SignalCheck signals;
   py::gil_scoped_release release;
-  return engine.run(max_steps, og::Trajectory<T>{v.i, v.j, v.theta, v.score});
+  return engine.run(max_steps, og::Trajectory<T>{v.i, v.j, v.theta, v.score}, signals.get());
 }
 
 template <class T>
@@ -61,8 +63,9 @@ void bind_dtype(py::module_& m, const std::string& suffix) {
       .def(py::init([](const CArray<T>& u, int threads) {
              index_t d;
              const T* data = square_matrix(u, d);
+             SignalCheck signals;
              py::gil_scoped_release release;  // the first pass scores d(d-1)/2 pairs
-             return new L1(data, d, threads);
+             return new L1(data, d, threads, signals.get());
            }),
            py::arg("u").noconvert(), py::arg("threads"))
       .def_property_readonly("threads", &L1::threads)

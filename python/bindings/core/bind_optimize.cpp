@@ -18,6 +18,7 @@
 
 #include "optimize_settings.hpp"
 #include "optkern/optimize/minimize.hpp"
+#include "signal_check.hpp"
 
 namespace py = pybind11;
 
@@ -142,8 +143,11 @@ py::tuple minimize_callable(const PythonObjective& p, py::array x, const py::dic
   opt::CallbackRef<T> hook_ref;
   if (!p.callback.is_none()) hook_ref = hook;
   py::array_t<T> g(n);
-  const opt::Summary<T> r =
-      opt::minimize<T>(fg, hess_ref, hook_ref, data_of<T>(x), g.mutable_data(), n, settings);
+  // The GIL stays held (fun runs Python), so Ctrl-C reaches fun itself; the check also
+  // covers long stretches of C++ between its calls.
+  SignalCheck signals;
+  const opt::Summary<T> r = opt::minimize<T>(fg, hess_ref, hook_ref, data_of<T>(x),
+                                             g.mutable_data(), n, settings, signals.get());
   return result_tuple(r, g);
 }
 
@@ -157,16 +161,17 @@ py::tuple minimize_problem(int kind, double parameter, py::array x, const py::di
   py::array_t<T> g(n);
   T* grad = g.mutable_data();
   opt::Summary<T> r;
+  SignalCheck signals;
   if (callback.is_none()) {
     py::gil_scoped_release release;
-    r = opt::minimize_problem<T>(spec, data, grad, n, settings);
+    r = opt::minimize_problem<T>(spec, data, grad, n, settings, {}, signals.get());
   } else {
     auto hook = [&](const opt::IterateView<T>& v) {
       py::gil_scoped_acquire acquire;
       return call_hook(callback, v);
     };
     py::gil_scoped_release release;
-    r = opt::minimize_problem<T>(spec, data, grad, n, settings, hook);
+    r = opt::minimize_problem<T>(spec, data, grad, n, settings, hook, signals.get());
   }
   return result_tuple(r, g);
 }
@@ -188,16 +193,18 @@ struct BatchArrays {
   py::tuple tuple() const { return py::make_tuple(status, f, g, nit, nfev, nhev); }
 };
 
-// Runs `solve(x, batch, n, output)` without the GIL and returns the per-problem arrays.
+// Runs `solve(x, batch, n, output, interrupt)` without the GIL and returns the per-problem
+// arrays.
 template <class T, class Solve>
 py::tuple run_batch(py::array& x, Solve&& solve) {
   const py::ssize_t batch = x.shape(0), n = x.shape(1);
   BatchArrays<T> out(batch, n);
   T* data = data_of<T>(x);
   const opt::BatchOutput<T> o = out.output();
+  SignalCheck signals;
   {
     py::gil_scoped_release release;
-    solve(data, batch, n, o);
+    solve(data, batch, n, o, signals.get());
   }
   return out.tuple();
 }
@@ -207,8 +214,9 @@ py::tuple minimize_problem_batch(int kind, double parameter, py::array x, const 
                                  int threads) {
   const opt::Settings<T> settings = settings_from<T>(options);
   const auto spec = problem_from(kind, parameter);
-  return run_batch<T>(x, [&](T* data, py::ssize_t batch, py::ssize_t n, const auto& o) {
-    opt::minimize_problem_batch<T>(spec, data, batch, n, settings, o, threads);
+  return run_batch<T>(x, [&](T* data, py::ssize_t batch, py::ssize_t n, const auto& o,
+                             Interrupt* interrupt) {
+    opt::minimize_problem_batch<T>(spec, data, batch, n, settings, o, threads, interrupt);
   });
 }
 
@@ -225,8 +233,9 @@ py::tuple minimize_batch(const py::object& fun, const py::object& coerce, py::ar
     copy_array<T>(PyTuple_GET_ITEM(r.ptr(), 0), f, {batch}, coerce.attr("value"));
     copy_array<T>(PyTuple_GET_ITEM(r.ptr(), 1), g, {batch, n}, coerce.attr("gradient"));
   };
-  return run_batch<T>(x, [&](T* data, py::ssize_t, py::ssize_t, const auto& o) {
-    opt::minimize_batch<T>(fg, data, batch, n, settings, o, threads);
+  return run_batch<T>(x, [&](T* data, py::ssize_t, py::ssize_t, const auto& o,
+                             Interrupt* interrupt) {
+    opt::minimize_batch<T>(fg, data, batch, n, settings, o, threads, interrupt);
   });
 }
 

@@ -10,6 +10,7 @@
 #include "array_cast.hpp"
 #include "optkern/ot.hpp"
 #include "ot_status.hpp"
+#include "signal_check.hpp"
 
 namespace optkern::bindings {
 namespace {
@@ -59,9 +60,10 @@ py::tuple sinkhorn_array(const py::array& M, const py::array& a, const py::array
   out.f = static_cast<T*>(f.mutable_data());
   out.g = static_cast<T*>(g.mutable_data());
   out.status = status.data();
+  SignalCheck signals;
   {
     py::gil_scoped_release release;
-    sinkhorn<T>(p, o, out);
+    sinkhorn<T>(p, o, out, signals.get());
   }
   return status_arrays(status);
 }
@@ -75,12 +77,14 @@ py::array_t<std::int8_t> sinkhorn_vjp_array(const py::array& P, const py::array&
     require_dtype<T>(*x, name);
   const index_t batch = index_t(P.shape(0)), m = index_t(P.shape(1)), n = index_t(P.shape(2));
   std::vector<SinkhornVjpStatus> status(static_cast<std::size_t>(batch));
+  SignalCheck signals;
   {
     py::gil_scoped_release release;
     sinkhorn_vjp<T>(batch, m, n, static_cast<const T*>(P.data()),
                     static_cast<const T*>(grad_P.data()), reg,
                     static_cast<T*>(grad_M.mutable_data()), static_cast<T*>(grad_a.mutable_data()),
-                    static_cast<T*>(grad_b.mutable_data()), status.data(), num_threads);
+                    static_cast<T*>(grad_b.mutable_data()), status.data(), num_threads,
+                    signals.get());
   }
   py::array_t<std::int8_t> out(batch);
   for (index_t k = 0; k < batch; ++k) out.mutable_at(k) = std::int8_t(status[std::size_t(k)]);

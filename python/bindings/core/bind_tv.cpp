@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "array_cast.hpp"
+#include "signal_check.hpp"
 #include "optkern/tridiagonal.hpp"
 #include "optkern/tv.hpp"
 
@@ -58,8 +59,9 @@ void denoise_irls(const py::array& x, const py::array& lam, double tol, index_t 
   auto* pn = mutable_data_of<index_t>(nit, "nit", {batch});
   auto* pc = mutable_data_of<double>(change, "change", {batch});
   const auto [pl, stride] = lambdas(lam, batch);
+  SignalCheck signals;
   py::gil_scoped_release release;
-  tv_denoise_irls<T>(batch, n, px, pl, stride, tol, max_iter, py_, pn, pc);
+  tv_denoise_irls<T>(batch, n, px, pl, stride, tol, max_iter, py_, pn, pc, 0, signals.get());
 }
 
 template <class T>

@@ -17,12 +17,18 @@
 
 namespace optkern::detail {
 
+struct NeverStop {
+  OPTKERN_HD bool operator()() const { return false; }
+};
+
 // Runs at most max_iter (>= 1) iterations into y, stopping when the relative change
-// max|u_new - u| / max|u_new| is <= tol. u (n), m and r (n - 1 each) are scratch. Returns the
-// number of iterations and stores the last relative change in *change.
-template <class Acc, class X, class Y, class W>
+// max|u_new - u| / max|u_new| is <= tol, or early when stop() (asked before every iteration
+// but the first) returns true. u (n), m and r (n - 1 each) are scratch. Returns the number of
+// iterations and stores the last relative change in *change.
+template <class Acc, class X, class Y, class W, class Stop = NeverStop>
 OPTKERN_HD index_t irls_denoise(index_t n, const X& x, Acc lam, Acc tol, index_t max_iter,
-                                const Y& y, const W& u, const W& m, const W& r, Acc* change) {
+                                const Y& y, const W& u, const W& m, const W& r, Acc* change,
+                                Stop stop = {}) {
   if (n <= 1 || lam == Acc(0)) {
     for (index_t k = 0; k < n; ++k) y[k] = x[k];
     *change = Acc(0);
@@ -33,7 +39,7 @@ OPTKERN_HD index_t irls_denoise(index_t n, const X& x, Acc lam, Acc tol, index_t
   for (index_t k = 0; k < n; ++k) u[k] = Acc(x[k]);
   index_t it = 0;
   Acc rel = Acc(INFINITY);
-  while (it < max_iter) {
+  while (it < max_iter && !(it > 0 && stop())) {
     ++it;
     // Forward elimination into the inverse pivots m_k and the eliminated right-hand sides
     // r_k of (D x)_k. The pivots d_k - m_{k-1} would chain one division per row; as ratios

@@ -5,9 +5,15 @@
 //
 // Only plain data crosses these functions (no Eigen objects): the core is compiled for the
 // build machine's CPU, and Eigen's allocation alignment depends on such flags.
+//
+// Every entry point that runs iterations takes an optional `interrupt` (optkern/interrupt.hpp),
+// polled once per iteration (per evaluation round for minimize_batch): when it stops the run,
+// the call throws; x then holds each problem's last iterate.
 #pragma once
 
 #include <cstdint>
+
+#include "optkern/interrupt.hpp"
 
 #include "optkern/optimize/problems.hpp"
 #include "optkern/optimize/types.hpp"
@@ -68,12 +74,14 @@ struct Summary {
 // callback may be empty. Exceptions thrown by fg, hess or callback propagate unchanged.
 template <class T>
 Summary<T> minimize(ObjectiveRef<T> fg, HessianRef<T> hess, CallbackRef<T> callback, T* x,
-                    T* grad, index_t n, const Settings<T>& settings);
+                    T* grad, index_t n, const Settings<T>& settings,
+                    Interrupt* interrupt = nullptr);
 
 // The same for a native problem: the objective and its Hessian run in C++.
 template <class T>
 Summary<T> minimize_problem(const problems::ProblemSpec& problem, T* x, T* grad, index_t n,
-                            const Settings<T>& settings, CallbackRef<T> callback = {});
+                            const Settings<T>& settings, CallbackRef<T> callback = {},
+                            Interrupt* interrupt = nullptr);
 
 // Per-problem results of a batch: arrays of B entries (g: B x n), owned by the caller.
 template <class T>
@@ -89,7 +97,7 @@ struct BatchOutput {
 template <class T>
 void minimize_problem_batch(const problems::ProblemSpec& problem, T* x, index_t batch,
                             index_t n, const Settings<T>& settings, const BatchOutput<T>& out,
-                            int threads = 0);
+                            int threads = 0, Interrupt* interrupt = nullptr);
 
 // B problems in lock step for a batched objective: each problem keeps its own history, line
 // search and stopping state, and fg evaluates all B rows at once (rows of finished problems
@@ -98,7 +106,8 @@ void minimize_problem_batch(const problems::ProblemSpec& problem, T* x, index_t 
 // thread.
 template <class T>
 void minimize_batch(BatchObjectiveRef<T> fg, T* x, index_t batch, index_t n,
-                    const Settings<T>& settings, const BatchOutput<T>& out, int threads = 0);
+                    const Settings<T>& settings, const BatchOutput<T>& out, int threads = 0,
+                    Interrupt* interrupt = nullptr);
 
 // Values and gradients of a native problem at the rows of x (rows x n) into f and g, threaded
 // over the rows; its dense Hessian (n x n, row-major) at one x; its standard start.

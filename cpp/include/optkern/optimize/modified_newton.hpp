@@ -19,7 +19,6 @@
 #include <Eigen/Eigenvalues>
 #include <cmath>
 #include <limits>
-#include <optional>
 #include <vector>
 
 #include "optkern/optimize/tridiagonal_spectrum.hpp"
@@ -32,16 +31,15 @@ class ModifiedNewtonStep {
  public:
   enum class Path { kCholesky, kTridiagonal, kEigen };
 
-  explicit ModifiedNewtonStep(index_t n = 0) { resize(n); }
+  // The factorisations are sized here, in place: Eigen's LLT(n) and
+  // SelfAdjointEigenSolver(n) leave their info field uninitialised, so assigning such a
+  // temporary would copy an indeterminate enum (undefined behaviour; UBSan stops on it).
+  // compute() resizes them if n changes.
+  explicit ModifiedNewtonStep(index_t n = 0) : llt_(n), eig_(n) { resize(n); }
 
   void resize(index_t n) {
     n_ = n;
     work_.resize(n, n);
-    // Built in place: Eigen 3.4's sized constructors leave `m_info` unset, and assigning a
-    // temporary copies that indeterminate enum (UBSan: "not a valid value for type
-    // 'ComputationInfo'").
-    llt_.emplace(n);
-    eig_.emplace(n);
     a_.resize(std::size_t(n));
     b_.resize(std::size_t(n));
     r_.resize(std::size_t(n));
@@ -67,24 +65,24 @@ class ModifiedNewtonStep {
     symmetric_part(h);
     gd_ = Eigen::Map<const Vec>(g, n).template cast<double>();
     work_.diagonal().array() -= floor;
-    llt_->compute(work_);
+    llt_.compute(work_);
     work_.diagonal().array() += floor;
-    if (llt_->info() == Eigen::Success) {  // every eigenvalue is above the floor
-      llt_->compute(work_);
-      if (llt_->info() == Eigen::Success) {
+    if (llt_.info() == Eigen::Success) {  // every eigenvalue is above the floor
+      llt_.compute(work_);
+      if (llt_.info() == Eigen::Success) {
         path_ = Path::kCholesky;
         floored_ = 0;
-        llt_->solveInPlace(gd_);
+        llt_.solveInPlace(gd_);
         Eigen::Map<Vec>(p, n) = (-gd_).template cast<T>();
         return;
       }
     }
-    eig_->compute(work_);
-    floored_ = index_t((eig_->eigenvalues().array() < floor).count());
+    eig_.compute(work_);
+    floored_ = index_t((eig_.eigenvalues().array() < floor).count());
     path_ = Path::kEigen;
-    coef_vec_.noalias() = eig_->eigenvectors().transpose() * gd_;
-    coef_vec_.array() /= eig_->eigenvalues().array().max(floor);
-    gd_.noalias() = eig_->eigenvectors() * coef_vec_;
+    coef_vec_.noalias() = eig_.eigenvectors().transpose() * gd_;
+    coef_vec_.array() /= eig_.eigenvalues().array().max(floor);
+    gd_.noalias() = eig_.eigenvectors() * coef_vec_;
     Eigen::Map<Vec>(p, n) = (-gd_).template cast<T>();
   }
 
@@ -101,9 +99,9 @@ class ModifiedNewtonStep {
   void floored_inverse(const T* h, T* inv, double floor) {
     using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     symmetric_part(h);
-    eig_->compute(work_);
-    const auto& v = eig_->eigenvectors();
-    const Eigen::VectorXd w = eig_->eigenvalues().cwiseMax(floor).cwiseInverse();
+    eig_.compute(work_);
+    const auto& v = eig_.eigenvectors();
+    const Eigen::VectorXd w = eig_.eigenvalues().cwiseMax(floor).cwiseInverse();
     Eigen::Map<RowMajor>(inv, n_, n_) = (v * w.asDiagonal() * v.transpose()).template cast<T>();
   }
 
@@ -207,8 +205,8 @@ class ModifiedNewtonStep {
   index_t n_ = 0;
   Eigen::MatrixXd work_;
   Eigen::VectorXd gd_, coef_vec_;
-  std::optional<Eigen::LLT<Eigen::MatrixXd>> llt_;
-  std::optional<Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>> eig_;
+  Eigen::LLT<Eigen::MatrixXd> llt_;
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig_;
   std::vector<double> a_, b_, r_, coef_;
   detail::SmallEigenpairs pairs_;
   detail::TridiagonalLU lu_;
