@@ -62,7 +62,7 @@ def get_num_threads() -> int:
 def set_num_threads(n: int) -> int:
     """Set the number of threads optkern's CPU kernels use; returns the previous value.
 
-    ``n < 1`` restores the default (``OMP_NUM_THREADS``, or one per core).
+    ``n < 1`` restores the default (``OMP_NUM_THREADS``, or one per core); at most 1024.
 
     Examples
     --------
@@ -72,9 +72,10 @@ def set_num_threads(n: int) -> int:
     1
     >>> _ = optkern.set_num_threads(old)
     """
-    from optkern._validation import check_number
+    from optkern._validation import MAX_THREADS, check_number
 
-    return _core.set_num_threads(check_number(n, "n", integer=True))
+    n = check_number(n, "n", integer=True, low=-float("inf"), high=MAX_THREADS)
+    return _core.set_num_threads(max(n, 0))  # any n < 1: the default
 
 
 def build_info() -> dict[str, Any]:

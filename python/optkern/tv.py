@@ -275,8 +275,13 @@ def lambda_max(x: Any) -> Any:
     x = as_float_array(x, "x", np.float64, min_ndim=1)
     if x.shape[-1] == 0:
         return np.zeros(x.shape[:-1])[()]
+    # Each signal is divided by a power of two near its largest |x_k| (exact), so that the
+    # sums overflow only where the result itself does (x near 1e308 gave Inf, not 0).
+    scale = np.ldexp(1.0, np.frexp(np.abs(x).max(axis=-1, keepdims=True))[1] - 1)
+    x = x / scale
     z = np.cumsum(x - x.mean(axis=-1, keepdims=True), axis=-1)[..., :-1]
-    return np.abs(z).max(axis=-1, initial=0.0)[()]
+    with np.errstate(over="ignore"):
+        return (np.abs(z).max(axis=-1, initial=0.0) * scale[..., 0])[()]
 
 
 def vjp_inputs(y: Any, grad_y: Any, lam: Any) -> tuple[np.ndarray, np.ndarray,
@@ -297,7 +302,8 @@ def finite_signals(x: Any, name: str, dtype: Any = None) -> np.ndarray:
     """as_float_array(x, name, dtype, min_ndim=1), with the NaN/Inf check done by a sum first:
     a finite sum proves every term finite without a boolean temporary (an overflowing sum of
     finite values falls through to the exact check)."""
-    if (type(x) is np.ndarray and x.dtype.char in "fd" and x.ndim >= 1 and x.flags.c_contiguous
+    if (type(x) is np.ndarray and x.dtype.char in "fd" and x.dtype.isnative and x.ndim >= 1
+            and x.flags.c_contiguous
             and (dtype is None or x.dtype == dtype)):
         arr = x  # the common case, as the kernels take it
     else:

@@ -13,6 +13,7 @@ from optkern.optimize._options import (
     SCIPY_FTOL,
     callback_hook,
     check_method,
+    check_precision,
     make_result,
     options,
 )
@@ -156,6 +157,7 @@ def minimize(
         opts = options(method, m=m, c1=c1, c2=c2, gtol=gtol, ftol=ftol, max_iter=max_iter,
                        max_fev=max_fev, max_ls=max_ls, alpha0=alpha0, tau=tau,
                        eig_floor=eig_floor, bfgs_hessian_start=hess is True)
+        opts = check_precision(opts, x.dtype)
         status, f, g, nit, nfev, nhev = _core.optimize_minimize_problem(
             fun.kind, fun.parameter, x, opts, hook)
         return make_result(x, status, f, g, nit, nfev, nhev)
@@ -168,6 +170,7 @@ def minimize(
     opts = options(method, m=m, c1=c1, c2=c2, gtol=gtol, ftol=ftol, max_iter=max_iter,
                    max_fev=max_fev, max_ls=max_ls, alpha0=alpha0, tau=tau,
                    eig_floor=eig_floor, bfgs_hessian_start=hess is not None)
+    opts = check_precision(opts, x.dtype)
     if method not in ("newton", "bfgs"):
         hess = None
     coercer = ObjectiveCoercer(x.size, x.dtype, jac_is_true=jac is True)

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from optkern._backend import _core
-from optkern._validation import as_float_array, check_number, fail
+from optkern._validation import MAX_ELEMENTS, as_float_array, check_number, fail
 
 __all__ = [
     "Problem",
@@ -76,6 +76,18 @@ class Problem:
     name: str
     n: int
     parameter: float = 0.0
+
+    def __post_init__(self) -> None:
+        # Problem is public: one built directly is checked as the named constructors check
+        # theirs (the compiled problems trust name, n and parameter).
+        if not isinstance(self.name, str) or self.name not in _KINDS:
+            fail("name", f"one of {sorted(_KINDS)}", repr(self.name))
+        object.__setattr__(self, "n", _size(self.n, self.name))
+        if self.name == "quadratic":
+            parameter = check_number(self.parameter, "parameter", low=1.0)
+        else:
+            parameter = check_number(self.parameter, "parameter", low=0.0, high=0.0)
+        object.__setattr__(self, "parameter", float(parameter))
 
     @property
     def kind(self) -> int:
@@ -137,8 +149,14 @@ class Problem:
         return f"problems.{self.name}({self.n}{extra})"
 
 
-def _size(n: Any, name: str, *, low: int = 1, multiple: int = 1) -> int:
-    n = check_number(n, "n", low=low, integer=True)
+# (smallest n, n a multiple of) for the problems with rules beyond n >= 1
+_SIZES = {"rosenbrock": (2, 1), "rosenbrock_averaged": (2, 1), "extended_rosenbrock": (2, 2),
+          "extended_powell": (4, 4)}
+
+
+def _size(n: Any, name: str) -> int:
+    low, multiple = _SIZES.get(name, (1, 1))
+    n = check_number(n, "n", low=low, high=MAX_ELEMENTS, integer=True)
     if n % multiple:
         fail("n", f"a multiple of {multiple} for {name}", repr(n))
     return n
@@ -148,54 +166,54 @@ def rosenbrock(n: int) -> Problem:
     """The chained Rosenbrock function, ``scipy.optimize.rosen``:
     ``sum_i 100 (x[i+1] - x[i]**2)**2 + (1 - x[i])**2``; minimum 0 at ones; n >= 2.
     Standard start (-1.2, 1, -1.2, 1, ...)."""
-    return Problem("rosenbrock", _size(n, "rosenbrock", low=2))
+    return Problem("rosenbrock", n)
 
 
 def rosenbrock_averaged(n: int) -> Problem:
     """The chained Rosenbrock function divided by n - 1 (thesis eq. 15, Figure 2)."""
-    return Problem("rosenbrock_averaged", _size(n, "rosenbrock_averaged", low=2))
+    return Problem("rosenbrock_averaged", n)
 
 
 def extended_rosenbrock(n: int) -> Problem:
     """MGH 21: n/2 independent Rosenbrock pairs; n even; minimum 0 at ones."""
-    return Problem("extended_rosenbrock", _size(n, "extended_rosenbrock", low=2, multiple=2))
+    return Problem("extended_rosenbrock", n)
 
 
 def extended_powell(n: int) -> Problem:
     """MGH 22, extended Powell singular: n/4 independent blocks
     ``(x1 + 10 x2)**2 + 5 (x3 - x4)**2 + (x2 - 2 x3)**4 + 10 (x1 - x4)**4``; n a multiple
     of 4; minimum 0 at zero, where the Hessian is singular. Start (3, -1, 0, 1, ...)."""
-    return Problem("extended_powell", _size(n, "extended_powell", low=4, multiple=4))
+    return Problem("extended_powell", n)
 
 
 def quadratic(n: int, cond: float = 1e4) -> Problem:
     """``0.5 * sum_i h_i x_i**2`` with ``h_i = cond**(i / (n - 1))``: condition number
     ``cond``; minimum 0 at zero; start ones."""
     cond = check_number(cond, "cond", low=1.0)
-    return Problem("quadratic", _size(n, "quadratic"), float(cond))
+    return Problem("quadratic", n, float(cond))
 
 
 def trigonometric(n: int) -> Problem:
     """MGH 26: residuals ``n - sum_j cos x_j + (i+1)(1 - cos x_i) - sin x_i``; minimum 0;
     start 1/n."""
-    return Problem("trigonometric", _size(n, "trigonometric"))
+    return Problem("trigonometric", n)
 
 
 def broyden_tridiagonal(n: int) -> Problem:
     """MGH 30: residuals ``(3 - 2 x_i) x_i - x_{i-1} - 2 x_{i+1} + 1``; minimum 0; start -1."""
-    return Problem("broyden_tridiagonal", _size(n, "broyden_tridiagonal"))
+    return Problem("broyden_tridiagonal", n)
 
 
 def discrete_boundary_value(n: int) -> Problem:
     """MGH 28: a discretised two-point boundary value problem; minimum 0; ill-conditioned
     for large n."""
-    return Problem("discrete_boundary_value", _size(n, "discrete_boundary_value"))
+    return Problem("discrete_boundary_value", n)
 
 
 def variably_dimensioned(n: int) -> Problem:
     """MGH 25: ``sum_j (x_j - 1)**2 + s**2 + s**4`` with ``s = sum_j (j+1)(x_j - 1)``;
     minimum 0 at ones; start ``1 - (j+1)/n``."""
-    return Problem("variably_dimensioned", _size(n, "variably_dimensioned"))
+    return Problem("variably_dimensioned", n)
 
 
 # Every problem constructor, by name.

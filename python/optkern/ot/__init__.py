@@ -381,7 +381,7 @@ def sinkhorn_vjp(
         fail("P", "at least one row and one column", f"shape {P.shape}")
     if P.size and P.min() < 0:
         fail("P", "a transport plan with entries >= 0", "a negative entry")
-    grad_P = as_float_array(grad_P, "grad_P", contiguous=False)
+    grad_P = as_float_array(grad_P, "grad_P", dtype, contiguous=False)  # finite in P's dtype
     try:
         grad_P = np.broadcast_to(grad_P, P.shape)
     except ValueError:

@@ -80,10 +80,10 @@ def stack(x: np.ndarray, core_ndim: int, batch_shape: tuple[int, ...]) -> np.nda
 
 def weights(x: Any, name: str, size: int, dtype: np.dtype, side: str) -> np.ndarray:
     """Marginal weights (..., size): finite, >= 0, each with a positive sum."""
-    x = as_float_array(x, name, contiguous=False)
+    # converted before the finiteness check: 1e300 is finite in float64, not in float32
+    x = as_float_array(x, name, dtype, contiguous=False)
     if x.ndim < 1 or x.shape[-1] != size:
         fail(name, f"shape (..., {size}) to match the {size} {side} of M", f"shape {x.shape}")
-    x = x.astype(dtype, copy=False)
     if x.size and x.min() < 0:
         fail(name, "weights >= 0", "a negative entry")
     sums = x.sum(axis=-1, dtype=np.float64)
@@ -160,10 +160,10 @@ def initial_g(init: Any, M: np.ndarray, a: np.ndarray, b: np.ndarray, reg: float
     f0, g0 = init
     m, n = M.shape[-2:]
     if g0 is not None:
-        g0 = as_float_array(g0, "init", contiguous=False)
+        g0 = as_float_array(g0, "init", dtype, contiguous=False)
         if g0.ndim < 1 or g0.shape[-1] != n:
             fail("init", f"g of shape (..., {n})", f"shape {g0.shape}")
-        return g0.astype(dtype, copy=False)
+        return g0
     if f0 is None:
         fail("init", "a pair (f, g) with at least one of them given", "(None, None)")
     f0 = as_float_array(f0, "init", contiguous=False)
