@@ -127,6 +127,17 @@ def as_float_array(
     return arr
 
 
+def overflow_scale(x: np.ndarray) -> float:
+    """1, or the power of two to divide x by when its largest magnitude is near overflow
+    (above 2^960). A function linear in x (a vjp in its incoming gradient) is then computed
+    on x / scale, exactly, and scaled back, so that its sums overflow only where its results
+    do (a mean of values near 1.8e308 is not Inf, a difference of them not NaN)."""
+    if not x.size:
+        return 1.0
+    top = max(float(x.max()), -float(x.min()))
+    return float(np.ldexp(1.0, np.frexp(top)[1] - 1)) if top > 2.0**960 else 1.0
+
+
 def check_device(device: Any) -> str:
     """Validate a ``device=`` argument."""
     if not isinstance(device, str) or device not in DEVICES:

@@ -32,6 +32,7 @@ from optkern._validation import (
     compute_dtype,
     fail,
     is_gpu_array,
+    overflow_scale,
     resolve_device,
     result_dtype,
 )
@@ -247,9 +248,15 @@ def denoise_vjp(y: Any, grad_y: Any, lam: Any, *, rtol: float | None = None,
     rows = y_arr.reshape(math.prod(batch), y_arr.shape[-1])
     grad_x = np.empty_like(rows)
     per_signal = np.empty(rows.shape[0])
+    scale = overflow_scale(g_arr)  # the vjp is linear in grad_y
+    if scale != 1:
+        g_arr = g_arr / scale
     _backend._core.tv_denoise_vjp(rows, g_arr.reshape(rows.shape), default_rtol(rtol, dtype),
                                   grad_x, per_signal)
-    grad_lam = sum_to_shape(per_signal.reshape(batch), lam_shape).astype(dtype)
+    grad_lam = sum_to_shape(per_signal.reshape(batch), lam_shape)
+    with np.errstate(over="ignore"):  # only where the true value is out of range
+        grad_x *= scale
+        grad_lam = (grad_lam * scale).astype(dtype)
     return grad_x.reshape(y_arr.shape), grad_lam[()] if grad_lam.ndim == 0 else grad_lam
 
 

@@ -27,8 +27,13 @@ METHODS = {"auto": 0, "plain": 1, "log": 2}
 METHOD_NAMES = {0: "auto", 1: "plain", 2: "log"}
 MASS_RTOL = 1e-6  # |sum a - sum b| tolerated relative to the mass (b is then rescaled)
 MAX_ITER_LIMIT = 2**31 - 1
-# (M_ij / reg) must stay far inside the range of double for the log-domain arithmetic.
-MAX_COST_OVER_REG = 1e300
+# The iterations and the plan exp(f_i + g_j - M_ij / reg) carry a rounding error of about
+# eps * max|M| / reg in their exponents: beyond 1e15 (0.2) the plan's rows outweigh the whole
+# mass, and beyond 1e19 its entries are Inf and its value NaN (1e300 was the bound before).
+MAX_COST_OVER_REG = 1e15
+# The total mass of a and b: beyond, the potentials and values overflow (mass 1e307 gave NaN)
+# or the weights lose their precision to subnormals. The plan scales with the mass.
+MASS_RANGE = (1e-300, 1e300)
 
 
 @dataclass
@@ -55,8 +60,13 @@ def check_method(method: Any) -> int:
     return METHODS[method]
 
 
+# reg from 1e-300 up: the gradients scale with 1/reg, which a subnormal reg overflows
+# (rounding errors of 1e-16 became Inf).
+MIN_REG = 1e-300
+
+
 def check_reg(reg: Any) -> float:
-    return check_number(reg, "reg", low=0.0, low_open=True)
+    return check_number(reg, "reg", low=MIN_REG)
 
 
 def check_max_iter(max_iter: Any) -> int:
@@ -89,6 +99,11 @@ def weights(x: Any, name: str, size: int, dtype: np.dtype, side: str) -> np.ndar
     sums = x.sum(axis=-1, dtype=np.float64)
     if np.any(sums <= 0):
         fail(name, "weights with a positive sum", "all zeros")
+    low, high = MASS_RANGE
+    if np.any((sums < low) | ~(sums <= high)):
+        bad = sums[(sums < low) | ~(sums <= high)].ravel()[0]
+        fail(name, f"a total mass between {low:g} and {high:g} (the plan scales with the "
+                   f"mass: rescale the weights)", f"{bad:.3g}")
     return x
 
 
@@ -106,7 +121,7 @@ def check_equal_mass(a: np.ndarray, b: np.ndarray) -> None:
 
 
 def check_cost(M: np.ndarray, reg: float) -> None:
-    """M finite, and max|M| / reg far inside the range of double. Two reductions and no
+    """M finite, and max|M| / reg at most MAX_COST_OVER_REG. Two reductions and no
     temporary array (min and max propagate NaN, and are infinite when M has an Inf)."""
     if not M.size:
         return
