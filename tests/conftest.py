@@ -34,6 +34,14 @@ def rng():
     return np.random.default_rng(20261126)
 
 
+@pytest.fixture
+def threads():
+    """optkern.set_num_threads inside a test; the previous setting is restored after it."""
+    old = optkern.get_num_threads()
+    yield optkern.set_num_threads
+    optkern.set_num_threads(old)
+
+
 # Hypothesis profiles. "optkern" (the default, what CI runs) keeps the fuzz suites
 # (tests/test_fuzz_*.py) to about a minute on 2 cores; OPTKERN_FUZZ_EXAMPLES sets the
 # examples per test. HYPOTHESIS_PROFILE=thorough runs 20 times more and keeps a database of

@@ -66,6 +66,15 @@ def square_inputs(draw, kind):
     return (a + a.T).astype(dtype), "random"
 
 
+def square_matrix(x):
+    """x in its compute dtype if it is a finite numeric (d, d) matrix with d >= 2, else None."""
+    x = np.asarray(x)
+    if x.dtype.kind not in "biuf" or x.ndim != 2 or x.shape[0] != x.shape[1] or x.shape[0] < 2 \
+            or has_nonfinite(x):
+        return None
+    return np.asarray(x, policy_dtype(x))
+
+
 def orthogonal(u, dtype):
     d = u.shape[0]
     tol = 1000 * np.sqrt(d) * np.finfo(dtype).eps
@@ -113,13 +122,10 @@ def test_factorize(matrix, n_factors, method, callback, progress, check, device)
         return expect_error(outcome, *faults)
     if check_device(outcome, device):
         return
-    U = np.asarray(U) if not isinstance(U, np.ndarray) else U
-    if U.dtype.kind not in "biuf" or U.ndim != 2 or U.shape[0] != U.shape[1] or U.shape[0] < 2 \
-            or has_nonfinite(U):
+    u = square_matrix(U)
+    if u is None:
         return expect_error(outcome, "U")
-    dtype = policy_dtype(U).type
-    u = np.asarray(U, dtype)
-    d = u.shape[0]
+    dtype, d = u.dtype.type, u.shape[0]
     if check is True and not orthogonal(u, dtype):
         return expect_error(outcome, "U")
     if count_fault(n_factors):
@@ -167,13 +173,10 @@ def test_jacobi(matrix, n_factors, progress, return_eigenvalues, callback):
         faults.add("callback")
     if faults:
         return expect_error(outcome, *faults)
-    L = np.asarray(L)
-    if L.dtype.kind not in "biuf" or L.ndim != 2 or L.shape[0] != L.shape[1] or L.shape[0] < 2 \
-            or has_nonfinite(L):
+    a = square_matrix(L)
+    if a is None:
         return expect_error(outcome, "L")
-    dtype = policy_dtype(L).type
-    a = np.asarray(L, dtype)
-    d = a.shape[0]
+    dtype, d = a.dtype.type, a.shape[0]
     scale = np.abs(a).max()
     tol = 1000 * np.sqrt(d) * np.finfo(dtype).eps * scale
     if not np.abs(a - a.T).max() <= tol:

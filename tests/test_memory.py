@@ -6,7 +6,6 @@ import gc
 import os
 
 import numpy as np
-import optkern
 import pytest
 from kernel_calls import KERNELS
 from optkern import linalg, ot, tv
@@ -37,13 +36,6 @@ def growth(call, calls=CALLS, warm_up=WARM_UP):
         call()
     gc.collect()
     return resident_bytes() - before
-
-
-@pytest.fixture
-def threads():
-    old = optkern.get_num_threads()
-    yield optkern.set_num_threads
-    optkern.set_num_threads(old)
 
 
 @pytest.mark.parametrize("name", sorted(KERNELS))

@@ -9,7 +9,6 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-import optkern
 import pytest
 from kernel_calls import KERNELS, run, same_bits
 
@@ -22,14 +21,6 @@ NOT_BITWISE_ACROSS_THREAD_COUNTS = {"ot.sinkhorn one problem", "ot.sinkhorn_vjp 
 
 # The Python objective takes the GIL for every evaluation, by design.
 HOLDS_THE_GIL = {"optimize.minimize python"}
-
-
-@pytest.fixture
-def threads():
-    """set_num_threads(n) inside the test; the previous setting is restored after it."""
-    old = optkern.get_num_threads()
-    yield optkern.set_num_threads
-    optkern.set_num_threads(old)
 
 
 @pytest.mark.parametrize("name", sorted(KERNELS))
