@@ -1,7 +1,13 @@
-"""Shared fixtures: dtypes with their tolerances, and the CUDA skip."""
+"""Shared fixtures: dtypes with their tolerances, the CUDA skip, the hypothesis profiles
+and a watchdog against hangs."""
+
+import faulthandler
+import os
+from datetime import timedelta
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, Phase, settings
 
 import optkern
 
@@ -26,3 +32,45 @@ def dtype(request):
 @pytest.fixture
 def rng():
     return np.random.default_rng(20261126)
+
+
+@pytest.fixture
+def threads():
+    """optkern.set_num_threads inside a test; the previous setting is restored after it."""
+    old = optkern.get_num_threads()
+    yield optkern.set_num_threads
+    optkern.set_num_threads(old)
+
+
+# Hypothesis profiles. "optkern" (the default, what CI runs) keeps the fuzz suites
+# (tests/test_fuzz_*.py) to about a minute on 2 cores; OPTKERN_FUZZ_EXAMPLES sets the
+# examples per test. HYPOTHESIS_PROFILE=thorough runs 20 times more and keeps a database of
+# failures in .hypothesis/. The deadline fails an example that takes seconds (a near-hang);
+# the watchdog below ends a real hang.
+FUZZ_EXAMPLES = int(os.environ.get("OPTKERN_FUZZ_EXAMPLES", "40"))
+_SLOW_DATA = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+_PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink]
+settings.register_profile("optkern", max_examples=FUZZ_EXAMPLES,
+                          deadline=timedelta(seconds=5), database=None, print_blob=True,
+                          suppress_health_check=_SLOW_DATA, phases=_PHASES)
+settings.register_profile("thorough", max_examples=20 * FUZZ_EXAMPLES,
+                          deadline=timedelta(seconds=5), print_blob=True,
+                          suppress_health_check=_SLOW_DATA, phases=_PHASES)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "optkern"))
+
+WATCHDOG_SECONDS = float(os.environ.get("OPTKERN_WATCHDOG_SECONDS", "600"))
+_REAL_STDERR = [2]
+
+
+def pytest_configure(config):
+    # a descriptor of the terminal's stderr, which pytest's capture does not swallow
+    _REAL_STDERR[0] = os.dup(2)
+
+
+@pytest.fixture
+def watchdog():
+    """Dump every thread's stack and end the run if the test hangs: a hang must fail CI
+    loudly instead of stalling it (pytest-timeout is not a dependency)."""
+    faulthandler.dump_traceback_later(WATCHDOG_SECONDS, exit=True, file=_REAL_STDERR[0])
+    yield
+    faulthandler.cancel_dump_traceback_later()

@@ -83,8 +83,8 @@ def set_num_threads(n: int) -> int:
     Parameters
     ----------
     n : int
-        The thread count for every later call, from any Python thread. ``n < 1`` restores
-        the default (``OMP_NUM_THREADS``, or one per core).
+        The thread count for every later call, from any Python thread, at most 1024.
+        ``n < 1`` restores the default (``OMP_NUM_THREADS``, or one per core).
 
     Returns
     -------
@@ -94,7 +94,7 @@ def set_num_threads(n: int) -> int:
     Raises
     ------
     ValueError
-        If n is not an integer (a bool, a float or a string).
+        If n is not an integer (a bool, a float or a string) or is above 1024.
 
     Examples
     --------
@@ -104,9 +104,10 @@ def set_num_threads(n: int) -> int:
     1
     >>> _ = optkern.set_num_threads(old)
     """
-    from optkern._validation import check_number
+    from optkern._validation import MAX_THREADS, check_number
 
-    return _core.set_num_threads(check_number(n, "n", integer=True))
+    n = check_number(n, "n", integer=True, low=-float("inf"), high=MAX_THREADS)
+    return _core.set_num_threads(max(n, 0))  # any n < 1: the default
 
 
 def build_info() -> dict[str, Any]:

@@ -57,8 +57,10 @@ def tridiagonal_solve(lower: Any, diag: Any, upper: Any, rhs: Any, *,
         If the shapes do not fit together, an input contains NaN or Inf (host arrays), or
         ``device="cuda"`` is asked for where CUDA is not available.
     numpy.linalg.LinAlgError
-        If a system is singular (a subclass of ValueError). On a GPU, the rows of singular
-        systems are NaN instead when the inputs are GPU arrays (raising would synchronise).
+        If a system is singular, or singular to working precision (its solution overflows
+        into Inf - Inf), a subclass of ValueError. A solution that only overflows comes back
+        as +-Inf. On a GPU, the rows of singular systems are NaN instead when the inputs are
+        GPU arrays (raising would synchronise).
 
     Notes
     -----

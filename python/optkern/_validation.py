@@ -2,8 +2,9 @@
 
 One place decides what optkern accepts, so that every kernel behaves the same way:
 
-* dtypes: float32 and float64 are kept as given; bool and integers are promoted to float64,
-  float16 to float32; complex, long double, object and string arrays are rejected;
+* dtypes: float32 and float64 are kept as given (byte-swapped ones become native); bool and
+  integers are promoted to float64, float16 to float32; complex, long double, object and
+  string arrays are rejected;
 * layout: arrays handed to a kernel are C-contiguous (copied only when they are not);
 * batches: leading dimensions broadcast like NumPy's;
 * devices: ``device="cpu" | "cuda" | "auto"``;
@@ -22,6 +23,14 @@ import numpy as np
 FLOAT32 = np.dtype(np.float32)
 FLOAT64 = np.dtype(np.float64)
 DEVICES = ("cpu", "cuda", "auto")
+# Integer bounds: what the kernels take as a C int or an int64 (a larger Python int would
+# fail in the bindings with an unnamed TypeError), the most float64 elements NumPy can
+# describe (beyond it NumPy raises ValueError, below it an allocation that cannot be met
+# raises MemoryError), and the most threads (OpenMP crashes when it cannot create them).
+INT_MAX = 2**31 - 1
+INDEX_MAX = 2**63 - 1
+MAX_ELEMENTS = 2**59
+MAX_THREADS = 1024
 
 
 def fail(name: str, expected: str, got: Any = None) -> None:
@@ -42,8 +51,10 @@ def describe(x: Any) -> str:
 def compute_dtype(dtype: Any, name: str) -> np.dtype:
     """The floating dtype a kernel computes in for input of `dtype` (see the module doc)."""
     dtype = np.dtype(dtype)
-    if dtype == FLOAT32 or dtype == FLOAT64:
-        return dtype
+    # the canonical dtype objects: some bindings compare dtypes by identity, and byte-swapped
+    # floats (as FITS files hold) or dtypes with metadata are equal in value only
+    if dtype.kind == "f" and dtype.itemsize in (4, 8):
+        return FLOAT32 if dtype.itemsize == 4 else FLOAT64
     if dtype.kind in "biu":
         return FLOAT64
     if dtype.kind == "f" and dtype.itemsize < 4:
@@ -95,18 +106,36 @@ def as_float_array(
     contiguous: return a C-contiguous array (a copy only if needed).
     """
     arr = as_array(x, name)
-    target = compute_dtype(arr.dtype, name) if dtype is None else np.dtype(dtype)
+    target = compute_dtype(arr.dtype, name)  # also rejects complex input for a given dtype
+    if dtype is not None:
+        target = np.dtype(dtype)
     if ndim is not None and arr.ndim != ndim:
         fail(name, f"a {ndim}-dimensional array", f"shape {arr.shape}")
     if arr.ndim < min_ndim:
         fail(name, f"an array with at least {min_ndim} dimensions", f"shape {arr.shape}")
-    if contiguous:
-        arr = np.ascontiguousarray(arr, dtype=target)
-    else:
-        arr = arr.astype(target, copy=False)
+    with np.errstate(over="ignore"):  # values out of float32's range: reported below
+        if contiguous:
+            arr = np.ascontiguousarray(arr, dtype=target)
+            if not arr.flags.aligned:  # a view of packed records: kernels need aligned data
+                arr = arr.copy()
+        else:
+            arr = arr.astype(target, copy=False)
+    if arr.dtype is not target:  # equal in value only (metadata): the canonical dtype
+        arr = arr.view(target)
     if finite and not np.isfinite(arr).all():
         fail(name, "finite values", "NaN or Inf")
     return arr
+
+
+def overflow_scale(x: np.ndarray) -> float:
+    """1, or the power of two to divide x by when its largest magnitude is near overflow
+    (above 2^960). A function linear in x (a vjp in its incoming gradient) is then computed
+    on x / scale, exactly, and scaled back, so that its sums overflow only where its results
+    do (a mean of values near 1.8e308 is not Inf, a difference of them not NaN)."""
+    if not x.size:
+        return 1.0
+    top = max(float(x.max()), -float(x.min()))
+    return float(np.ldexp(1.0, np.frexp(top)[1] - 1)) if top > 2.0**960 else 1.0
 
 
 def check_device(device: Any) -> str:
@@ -179,8 +208,12 @@ def check_number(
     high_open: bool = False,
     integer: bool = False,
 ) -> float | int:
-    """A finite real (or integer) scalar within [low, high]; open ends exclude the bound."""
+    """A finite real (or integer) scalar within [low, high]; open ends exclude the bound.
+    Integers are bounded by the int64 range when no bound is given."""
     kind = "an integer" if integer else "a finite real number"
+    if integer:
+        low = -INDEX_MAX - 1 if low is None else low
+        high = INDEX_MAX if high is None else high
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         fail(name, kind, repr(value))
     if integer and not isinstance(value, numbers.Integral):

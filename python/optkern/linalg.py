@@ -77,7 +77,8 @@ def bmm(a: Any, b: Any, *, device: str = "cpu", out: Any = None) -> Any:
     dtype('float32')
     """
     if device == "cpu" and type(a) is np.ndarray and type(b) is np.ndarray:
-        if (out is None and a.dtype == b.dtype and a.dtype.char in "fd" and a.ndim == b.ndim
+        if (out is None and a.dtype == b.dtype and a.dtype.char in "fd" and a.dtype.isnative
+                and a.ndim == b.ndim
                 and 2 <= a.ndim <= _MAX_BATCH_DIMS + 2 and a.shape[:-2] == b.shape[:-2]
                 and a.shape[-1] == b.shape[-2] and a.flags.aligned and b.flags.aligned):
             # the common case, without broadcasting or conversions: straight to the kernel
@@ -149,7 +150,7 @@ def _kernel_array(x: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, tuple[int
     x = x.astype(dtype, copy=False)
     strides = _element_strides(x)
     if strides is None:
-        x = np.ascontiguousarray(x)
+        x = x.copy(order="C")  # not ascontiguousarray: it keeps a misaligned (1, 1) view
         strides = _element_strides(x)
     return x, strides
 
@@ -169,7 +170,7 @@ def _bmm_cpu(a: Any, b: Any, out: Any) -> np.ndarray:
     b = as_array(b, "b")
     shape = _result_shape(a.shape, b.shape)
     dtype = a.dtype
-    if dtype != b.dtype or dtype.kind != "f" or dtype.itemsize not in (4, 8):
+    if dtype != b.dtype or dtype.kind != "f" or dtype.itemsize not in (4, 8) or not dtype.isnative:
         dtype = result_dtype((a.dtype, "a"), (b.dtype, "b"))
     a, a_strides = _kernel_array(a, dtype)
     b, b_strides = _kernel_array(b, dtype)

@@ -32,6 +32,7 @@ from optkern._validation import (
     compute_dtype,
     fail,
     is_gpu_array,
+    overflow_scale,
     resolve_device,
     result_dtype,
 )
@@ -258,9 +259,15 @@ def denoise_vjp(y: Any, grad_y: Any, lam: Any, *, rtol: float | None = None,
     rows = y_arr.reshape(math.prod(batch), y_arr.shape[-1])
     grad_x = np.empty_like(rows)
     per_signal = np.empty(rows.shape[0])
+    scale = overflow_scale(g_arr)  # the vjp is linear in grad_y
+    if scale != 1:
+        g_arr = g_arr / scale
     _backend._core.tv_denoise_vjp(rows, g_arr.reshape(rows.shape), default_rtol(rtol, dtype),
                                   grad_x, per_signal)
-    grad_lam = sum_to_shape(per_signal.reshape(batch), lam_shape).astype(dtype)
+    grad_lam = sum_to_shape(per_signal.reshape(batch), lam_shape)
+    with np.errstate(over="ignore"):  # only where the true value is out of range
+        grad_x *= scale
+        grad_lam = (grad_lam * scale).astype(dtype)
     return grad_x.reshape(y_arr.shape), grad_lam[()] if grad_lam.ndim == 0 else grad_lam
 
 
@@ -296,8 +303,13 @@ def lambda_max(x: Any) -> Any:
     x = as_float_array(x, "x", np.float64, min_ndim=1)
     if x.shape[-1] == 0:
         return np.zeros(x.shape[:-1])[()]
+    # Each signal is divided by a power of two near its largest |x_k| (exact), so that the
+    # sums overflow only where the result itself does (x near 1e308 gave Inf, not 0).
+    scale = np.ldexp(1.0, np.frexp(np.abs(x).max(axis=-1, keepdims=True))[1] - 1)
+    x = x / scale
     z = np.cumsum(x - x.mean(axis=-1, keepdims=True), axis=-1)[..., :-1]
-    return np.abs(z).max(axis=-1, initial=0.0)[()]
+    with np.errstate(over="ignore"):
+        return (np.abs(z).max(axis=-1, initial=0.0) * scale[..., 0])[()]
 
 
 def vjp_inputs(y: Any, grad_y: Any, lam: Any) -> tuple[np.ndarray, np.ndarray,
@@ -318,7 +330,8 @@ def finite_signals(x: Any, name: str, dtype: Any = None) -> np.ndarray:
     """as_float_array(x, name, dtype, min_ndim=1), with the NaN/Inf check done by a sum first:
     a finite sum proves every term finite without a boolean temporary (an overflowing sum of
     finite values falls through to the exact check)."""
-    if (type(x) is np.ndarray and x.dtype.char in "fd" and x.ndim >= 1 and x.flags.c_contiguous
+    if (type(x) is np.ndarray and x.dtype.char in "fd" and x.dtype.isnative and x.ndim >= 1
+            and x.flags.c_contiguous
             and (dtype is None or x.dtype == dtype)):
         arr = x  # the common case, as the kernels take it
     else:

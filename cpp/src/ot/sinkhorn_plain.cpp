@@ -76,7 +76,9 @@ typename SinkhornSolver<T>::Outcome SinkhornSolver<T>::iterate_plain(Team& team,
         const std::size_t k = std::size_t(i + r);
         const double ai = a_[k];
         const double un = ai > 0 ? ai / s[r] : 0.0;
-        bad = bad || (ai > 0 && !(s[r] > 0 && un < inf));
+        // un = 0 for a weight ai > 0 (a subnormal one) would make log u = -Inf: the log
+        // domain takes over, as for an overflow
+        bad = bad || (ai > 0 && !(s[r] > 0 && un > 0 && un < inf));
         if (check) err = std::max(err, std::abs(u[k] * s[r] - ai));
         u[k] = un;
         coef[r] = un;

@@ -368,7 +368,7 @@ __global__ void __launch_bounds__(kMaxThreads, 1) sinkhorn_kernel(const Args<T> 
           if (check) err = fmax(err, fabs(w.row[i] * s - ai));
           w.row[i] = u;
         }
-        flag = (ai > 0 && !(s > 0 && u < kInf)) ? 1.0 : flag;
+        flag = (ai > 0 && !(s > 0 && u > 0 && u < kInf)) ? 1.0 : flag;  // as on the CPU
         if (u != 0) {
 #pragma unroll 8
           for (index_t j = threadIdx.x; j < n; j += blockDim.x) cols.acc[j] += u * double(Ki[j]);

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from optkern._validation import as_float_array, check_number, fail
+from optkern._validation import MAX_ELEMENTS, as_float_array, check_number, fail
 
 # Orthogonality and symmetry are checked to this many ulps of the dtype, times sqrt(d): loose
 # enough for eigenvectors from LAPACK in float32 and products of many rotations, tight enough
@@ -52,7 +52,17 @@ def factor_count(n_factors: Any, d: int) -> int:
     """n_factors, or d(d-1)/2 (the number that factors any rotation exactly) for None."""
     if n_factors is None:
         return d * (d - 1) // 2
-    return int(check_number(n_factors, "n_factors", low=0, integer=True))
+    return int(check_number(n_factors, "n_factors", low=0, high=MAX_ELEMENTS, integer=True))
+
+
+def generator(rng: Any, name: str = "rng") -> np.random.Generator:
+    """numpy.random.default_rng(rng), with a ValueError naming the argument for a bad seed."""
+    try:
+        return np.random.default_rng(rng)
+    except (TypeError, ValueError) as exc:
+        fail(name, "a numpy.random.Generator, a non-negative integer seed or None",
+             f"{rng!r} ({exc})")
+        raise AssertionError from exc  # unreachable
 
 
 def check_flag(value: Any, name: str) -> bool:

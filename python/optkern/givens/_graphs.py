@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-from optkern._validation import as_float_array, check_number, fail
-from optkern.givens._checks import check_symmetric
+from optkern._validation import MAX_ELEMENTS, as_float_array, check_number, fail
+from optkern.givens._checks import check_symmetric, generator
 
 __all__ = ["barabasi_albert", "laplacian"]
 
@@ -48,11 +49,11 @@ def barabasi_albert(n: int, m: int, rng: Any = None) -> np.ndarray:
     >>> int(A.sum()) // 2 == 54 * (64 - 54), bool((A == A.T).all())
     (True, True)
     """
-    n = int(check_number(n, "n", low=1, integer=True))
+    n = int(check_number(n, "n", low=1, high=math.isqrt(MAX_ELEMENTS), integer=True))
     m = int(check_number(m, "m", low=1, integer=True))
     if m >= n:
         fail("m", f"an integer < n = {n}", repr(m))
-    gen = np.random.default_rng(rng)
+    gen = generator(rng)
     adjacency = np.zeros((n, n))
     # Every edge end is one entry of `ends`, so a uniform entry is a vertex drawn with
     # probability proportional to its degree.

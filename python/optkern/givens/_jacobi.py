@@ -76,6 +76,12 @@ def jacobi(
     suffix = "32" if a.dtype == np.float32 else "64"
     engine = getattr(_backend._core, "GivensJacobi" + suffix)(a)
     seq = drive(engine, n, d, a.dtype, "givens jacobi", callback, progress)
-    if return_eigenvalues:
+    if not return_eigenvalues:
+        return seq
+    if callback is None:
         return seq, np.diagonal(engine.matrix()).copy()
-    return seq
+    # A callback can end the sequence before the steps the engine has already run: the
+    # eigenvalues are then those of the returned factors, diag(V^T L V) from V^T L and V^T.
+    rotated = seq.apply(a, transpose=True)
+    vt = seq.apply(np.eye(d, dtype=a.dtype), transpose=True)
+    return seq, np.einsum("kj,kj->k", rotated, vt)

@@ -71,10 +71,22 @@ def symmetrized_frobenius(U: Any, V: Any, *, normalize: bool = False) -> float:
         from scipy.optimize import linear_sum_assignment
     except ImportError as exc:  # pragma: no cover - scipy is a test dependency
         raise ImportError("symmetrized_frobenius needs SciPy (pip install scipy)") from exc
-    m = v.T @ u  # m[a, b] = <v_a, u_b>
+    # m[a, b] = <v_a, u_b>, of U and V scaled by powers of two (exactly) so that it cannot
+    # overflow: only the order of its entries matters
+    m = _scaled(v).T @ _scaled(u)
     rows, cols = linear_sum_assignment(-np.abs(m))
     matched = np.empty(d, dtype=np.int64)  # column of V matched to column b of U
     matched[cols] = rows
     signs = np.where(m[matched, np.arange(d)] < 0, -1.0, 1.0)
-    error = float(np.linalg.norm(u - v[:, matched] * signs))
+    diff = u - v[:, matched] * signs
+    top = float(np.abs(diff).max(initial=0.0))
+    if 0 < top < math.inf:  # the norm of diff / top: no overflow for entries near 1e308
+        error = top * float(np.linalg.norm(diff / top))
+    else:
+        error = float(np.linalg.norm(diff))
     return error / math.sqrt(d) if normalize else error
+
+
+def _scaled(x: np.ndarray) -> np.ndarray:
+    top = float(np.abs(x).max(initial=0.0))
+    return np.ldexp(x, -np.frexp(top)[1]) if top > 0 else x

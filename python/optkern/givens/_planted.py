@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-from optkern._validation import check_number, fail
-from optkern.givens._checks import check_flag
+from optkern._validation import MAX_ELEMENTS, check_number, fail
+from optkern.givens._checks import check_flag, generator
 from optkern.givens._sequence import GivensSequence
 
 __all__ = ["planted"]
@@ -53,8 +54,8 @@ def planted(d: int, k: int, rng: Any = None, *, dtype: Any = np.float64,
     >>> len(seq), bool(np.allclose(U @ U.T, np.eye(8))), bool(np.allclose(seq.to_dense(), U))
     (5, True, True)
     """
-    d = int(check_number(d, "d", low=2, integer=True))
-    k = int(check_number(k, "k", low=0, integer=True))
+    d = int(check_number(d, "d", low=2, high=math.isqrt(MAX_ELEMENTS), integer=True))
+    k = int(check_number(k, "k", low=0, high=MAX_ELEMENTS, integer=True))
     return_sequence = check_flag(return_sequence, "return_sequence")
     try:
         dtype = np.dtype(dtype)
@@ -62,7 +63,7 @@ def planted(d: int, k: int, rng: Any = None, *, dtype: Any = np.float64,
         fail("dtype", "float32 or float64", repr(dtype))
     if dtype not in (np.float32, np.float64):
         fail("dtype", "float32 or float64", repr(dtype))
-    gen = np.random.default_rng(rng)
+    gen = generator(rng)
     first = gen.integers(0, d, size=k)
     second = gen.integers(0, d - 1, size=k)
     second += second >= first  # uniform over ordered pairs of distinct rows

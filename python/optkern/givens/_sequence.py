@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Union
@@ -169,11 +170,14 @@ class GivensSequence:
         dtype = result_dtype((X.dtype, "X"), (self.dtype, "theta"))
         x = as_float_array(X, "X", dtype, finite=False)
         shape = x.shape
-        work = x.reshape(1, self.dim, 1) if x.ndim == 1 else x.reshape(-1, *shape[-2:])
+        # the batch size is spelled out: reshape(-1, d, 0) cannot infer it for empty columns
+        work = (x.reshape(1, self.dim, 1) if x.ndim == 1
+                else x.reshape((math.prod(shape[:-2]),) + shape[-2:]))
         work = np.array(work, dtype=dtype, order="C", copy=True)
         cos, sin = self._cos_sin
-        _backend._core.givens_apply(self.i, self.j, cos.astype(dtype, copy=False),
-                                    sin.astype(dtype, copy=False), work, bool(transpose), 0)
+        if dtype != self.dtype:  # float32 angles applied in float64: cos and sin in float64
+            cos, sin = np.cos(self.theta.astype(dtype)), np.sin(self.theta.astype(dtype))
+        _backend._core.givens_apply(self.i, self.j, cos, sin, work, bool(transpose), 0)
         return work.reshape(shape)
 
     def to_dense(self) -> np.ndarray:

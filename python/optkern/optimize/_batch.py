@@ -9,9 +9,16 @@ import numpy as np
 
 from optkern import _backend
 from optkern._progress import ProgressBar, check_callback, check_progress, next_chunk
-from optkern._validation import as_float_array, check_number, describe, fail, resolve_device
+from optkern._validation import (
+    MAX_THREADS,
+    as_float_array,
+    check_number,
+    describe,
+    fail,
+    resolve_device,
+)
 from optkern.optimize._coerce import ObjectiveCoercer
-from optkern.optimize._options import SCIPY_FTOL, check_method, options
+from optkern.optimize._options import SCIPY_FTOL, check_method, check_precision, options
 from optkern.optimize._result import CALLBACK_STOP, BatchResult, is_success, status_message
 from optkern.optimize.problems import Problem
 
@@ -63,7 +70,7 @@ def minimize_batch(
     m, c1, c2, gtol, ftol, max_iter, max_fev, max_ls, alpha0, tau, eig_floor
         As in :func:`minimize`, the same for every problem.
     num_threads : int, optional
-        CPU threads (default ``optkern.get_num_threads()``).
+        CPU threads, at most 1024 (default ``optkern.get_num_threads()``).
     device : {"cpu", "cuda", "auto"}
         Where native problems run. "auto" follows the data: CUDA when x0 is a GPU array
         (CuPy, torch, DLPack), which is then used in place and the arrays of the result
@@ -128,7 +135,7 @@ def minimize_batch(
              describe(fun))
     where = resolve_device(device, [(x0, "x0")])
     threads = 0 if num_threads is None else check_number(num_threads, "num_threads", low=1,
-                                                         integer=True)
+                                                         high=MAX_THREADS, integer=True)
     opts = options(method, m=m, c1=c1, c2=c2, gtol=gtol, ftol=ftol, max_iter=max_iter,
                    max_fev=max_fev, max_ls=max_ls, alpha0=alpha0, tau=tau,
                    eig_floor=eig_floor)
@@ -158,6 +165,7 @@ def minimize_batch(
     if x.shape[1] == 0:
         fail("x0", "at least one variable per problem", f"shape {x.shape}")
     x = x.copy()
+    opts = check_precision(opts, x.dtype)
     if native:
         if x.shape[1] != fun.n:
             fail("x0", f"shape (B, {fun.n}) for {fun!r}", f"shape {x.shape}")

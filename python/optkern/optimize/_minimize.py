@@ -15,6 +15,7 @@ from optkern.optimize._options import (
     callback_hook,
     check_method,
     finish,
+    check_precision,
     make_result,
     options,
     progress_hook,
@@ -166,6 +167,7 @@ def minimize(
         opts = options(method, m=m, c1=c1, c2=c2, gtol=gtol, ftol=ftol, max_iter=max_iter,
                        max_fev=max_fev, max_ls=max_ls, alpha0=alpha0, tau=tau,
                        eig_floor=eig_floor, bfgs_hessian_start=hess is True)
+        opts = check_precision(opts, x.dtype)
         with bar:
             status, f, g, nit, nfev, nhev = _core.optimize_minimize_problem(
                 fun.kind, fun.parameter, x, opts, hook)
@@ -179,6 +181,7 @@ def minimize(
     opts = options(method, m=m, c1=c1, c2=c2, gtol=gtol, ftol=ftol, max_iter=max_iter,
                    max_fev=max_fev, max_ls=max_ls, alpha0=alpha0, tau=tau,
                    eig_floor=eig_floor, bfgs_hessian_start=hess is not None)
+    opts = check_precision(opts, x.dtype)
     if method not in ("newton", "bfgs"):
         hess = None
     coercer = ObjectiveCoercer(x.size, x.dtype, jac_is_true=jac is True)

@@ -8,7 +8,7 @@ from typing import Any, Callable
 import numpy as np
 
 from optkern._progress import ProgressBar
-from optkern._validation import check_number, fail
+from optkern._validation import INT_MAX, check_number, fail
 from optkern.optimize._result import IN_PROGRESS, OptimizeResult, status_message
 
 # Method in cpp/include/optkern/optimize/minimize.hpp
@@ -30,7 +30,7 @@ def options(
     bfgs_hessian_start: bool = False,
 ) -> dict[str, Any]:
     """The options of a run, checked (ValueError naming the first bad one)."""
-    m = check_number(m, "m", low=1, integer=True)
+    m = check_number(m, "m", low=1, high=INT_MAX, integer=True)
     c1 = check_number(c1, "c1", low=0.0, high=1.0, low_open=True, high_open=True)
     c2 = check_number(c2, "c2", low=0.0, high=1.0, low_open=True, high_open=True)
     if c1 >= c2 and method in ("lbfgs", "bfgs"):
@@ -39,7 +39,7 @@ def options(
     ftol = check_number(ftol, "ftol", low=0.0)
     max_iter = check_number(max_iter, "max_iter", low=0, integer=True)
     max_fev = check_number(max_fev, "max_fev", low=1, integer=True)
-    max_ls = check_number(max_ls, "max_ls", low=1, integer=True)
+    max_ls = check_number(max_ls, "max_ls", low=1, high=INT_MAX, integer=True)
     alpha0 = 1.0 if alpha0 is None else check_number(alpha0, "alpha0", low=0.0, low_open=True)
     tau = check_number(tau, "tau", low=0.0, high=1.0, low_open=True, high_open=True)
     if eig_floor is None:
@@ -49,6 +49,19 @@ def options(
     return dict(method=METHODS[method], m=m, c1=c1, c2=c2, gtol=gtol, ftol=ftol,
                 max_iter=max_iter, max_fev=max_fev, max_ls=max_ls, alpha0=alpha0, tau=tau,
                 eig_floor=eig_floor, bfgs_hessian_start=bool(bfgs_hessian_start))
+
+
+def check_precision(opts: dict[str, Any], dtype: np.dtype) -> dict[str, Any]:
+    """The options of a float32 run, checked in float32: the loop runs in x0's dtype, where
+    1e-300 is 0 and 1e300 is Inf (the compiled checks would then name the option with a
+    message that seems to contradict its value)."""
+    if dtype == np.float32:
+        for name in ("c1", "c2", "alpha0", "tau", "eig_floor"):
+            value = opts[name]
+            single = float(np.float32(value))
+            if value > 0 and (single == 0 or not np.isfinite(single)):
+                fail(name, "a value float32 can hold (x0 is float32)", repr(value))
+    return opts
 
 
 def make_result(x: np.ndarray, status: int, fun: float, jac: np.ndarray, nit: int, nfev: int,

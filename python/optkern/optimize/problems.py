@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from optkern._backend import _core
-from optkern._validation import as_float_array, check_number, fail
+from optkern._validation import MAX_ELEMENTS, as_float_array, check_number, fail
 
 __all__ = [
     "Problem",
@@ -87,6 +87,18 @@ class Problem:
     name: str
     n: int
     parameter: float = 0.0
+
+    def __post_init__(self) -> None:
+        # Problem is public: one built directly is checked as the named constructors check
+        # theirs (the compiled problems trust name, n and parameter).
+        if not isinstance(self.name, str) or self.name not in _KINDS:
+            fail("name", f"one of {sorted(_KINDS)}", repr(self.name))
+        object.__setattr__(self, "n", _size(self.n, self.name))
+        if self.name == "quadratic":
+            parameter = check_number(self.parameter, "parameter", low=1.0)
+        else:
+            parameter = check_number(self.parameter, "parameter", low=0.0, high=0.0)
+        object.__setattr__(self, "parameter", float(parameter))
 
     @property
     def kind(self) -> int:
@@ -221,8 +233,14 @@ class Problem:
         return f"problems.{self.name}({self.n}{extra})"
 
 
-def _size(n: Any, name: str, *, low: int = 1, multiple: int = 1) -> int:
-    n = check_number(n, "n", low=low, integer=True)
+# (smallest n, n a multiple of) for the problems with rules beyond n >= 1
+_SIZES = {"rosenbrock": (2, 1), "rosenbrock_averaged": (2, 1), "extended_rosenbrock": (2, 2),
+          "extended_powell": (4, 4)}
+
+
+def _size(n: Any, name: str) -> int:
+    low, multiple = _SIZES.get(name, (1, 1))
+    n = check_number(n, "n", low=low, high=MAX_ELEMENTS, integer=True)
     if n % multiple:
         fail("n", f"a multiple of {multiple} for {name}", repr(n))
     return n
@@ -259,7 +277,7 @@ def rosenbrock(n: int) -> Problem:
     >>> bool(np.isclose(p.fun(x), rosen)), float(p.fun(p.minimiser))
     (True, 0.0)
     """
-    return Problem("rosenbrock", _size(n, "rosenbrock", low=2))
+    return Problem("rosenbrock", n)
 
 
 def rosenbrock_averaged(n: int) -> Problem:
@@ -291,7 +309,7 @@ def rosenbrock_averaged(n: int) -> Problem:
     ...                 problems.rosenbrock(5).fun(x) / 4))
     True
     """
-    return Problem("rosenbrock_averaged", _size(n, "rosenbrock_averaged", low=2))
+    return Problem("rosenbrock_averaged", n)
 
 
 def extended_rosenbrock(n: int) -> Problem:
@@ -323,7 +341,7 @@ def extended_rosenbrock(n: int) -> Problem:
     >>> float(p.fun(np.ones(4))), float(p.fun(np.zeros(4)))
     (0.0, 2.0)
     """
-    return Problem("extended_rosenbrock", _size(n, "extended_rosenbrock", low=2, multiple=2))
+    return Problem("extended_rosenbrock", n)
 
 
 def extended_powell(n: int) -> Problem:
@@ -354,7 +372,7 @@ def extended_powell(n: int) -> Problem:
     >>> p.x0.tolist()[:4], float(p.fun(p.x0))
     ([3.0, -1.0, 0.0, 1.0], 430.0)
     """
-    return Problem("extended_powell", _size(n, "extended_powell", low=4, multiple=4))
+    return Problem("extended_powell", n)
 
 
 def quadratic(n: int, cond: float = 1e4) -> Problem:
@@ -387,7 +405,7 @@ def quadratic(n: int, cond: float = 1e4) -> Problem:
     [1.0, 10.0, 100.0]
     """
     cond = check_number(cond, "cond", low=1.0)
-    return Problem("quadratic", _size(n, "quadratic"), float(cond))
+    return Problem("quadratic", n, float(cond))
 
 
 def trigonometric(n: int) -> Problem:
@@ -420,7 +438,7 @@ def trigonometric(n: int) -> Problem:
     >>> p.x0.tolist(), res.success, bool(res.fun < p.fun(p.x0))
     ([0.25, 0.25, 0.25, 0.25], True, True)
     """
-    return Problem("trigonometric", _size(n, "trigonometric"))
+    return Problem("trigonometric", n)
 
 
 def broyden_tridiagonal(n: int) -> Problem:
@@ -451,7 +469,7 @@ def broyden_tridiagonal(n: int) -> Problem:
     >>> float(p.fun(p.x0))
     15.0
     """
-    return Problem("broyden_tridiagonal", _size(n, "broyden_tridiagonal"))
+    return Problem("broyden_tridiagonal", n)
 
 
 def discrete_boundary_value(n: int) -> Problem:
@@ -481,7 +499,7 @@ def discrete_boundary_value(n: int) -> Problem:
     >>> problems.discrete_boundary_value(4).x0.round(2).tolist()
     [-0.16, -0.24, -0.24, -0.16]
     """
-    return Problem("discrete_boundary_value", _size(n, "discrete_boundary_value"))
+    return Problem("discrete_boundary_value", n)
 
 
 def variably_dimensioned(n: int) -> Problem:
@@ -513,7 +531,7 @@ def variably_dimensioned(n: int) -> Problem:
     >>> p.x0.tolist(), float(p.fun(np.ones(4)))
     ([0.75, 0.5, 0.25, 0.0], 0.0)
     """
-    return Problem("variably_dimensioned", _size(n, "variably_dimensioned"))
+    return Problem("variably_dimensioned", n)
 
 
 # Every problem constructor, by name.

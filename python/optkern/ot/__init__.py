@@ -19,7 +19,14 @@ import numpy as np
 
 from optkern import _backend
 from optkern._progress import ProgressBar, check_callback, check_progress
-from optkern._validation import as_float_array, broadcast_batch, describe, fail, resolve_device
+from optkern._validation import (
+    as_float_array,
+    broadcast_batch,
+    describe,
+    fail,
+    overflow_scale,
+    resolve_device,
+)
 from optkern.ot import _checks, _chunked
 
 __all__ = ["SinkhornResult", "SinkhornBackwardError", "sinkhorn", "sinkhorn_cost",
@@ -143,15 +150,18 @@ def sinkhorn(
     Parameters
     ----------
     M : array_like, shape (..., m, n)
-        Cost matrix (finite). Its dtype sets the dtype of the results: float32 stays float32
-        (potentials and all sums are still computed in float64), integers become float64.
+        Cost matrix (finite, with max|M| / reg at most 1e15, beyond which rounding alone
+        moves the plan's exponents by more than 0.2). Its dtype sets the dtype of
+        the results: float32 stays float32 (potentials and all sums are still computed in
+        float64), integers become float64.
     a, b : array_like, shapes (..., m) and (..., n), optional
-        Marginal weights, >= 0, each with a positive sum, and ``sum(a) == sum(b)`` to a
-        relative 1e-6 (b is then rescaled to the mass of a exactly). Default: uniform, with
+        Marginal weights, >= 0, each with a total mass in [1e-300, 1e300] (the plan
+        scales with it), and ``sum(a) == sum(b)`` to a relative 1e-6 (b is then rescaled
+        to the mass of a exactly). Default: uniform, with
         the mass of a for b. Zero weights are allowed. The batch dimensions of M, a, b (and
         init) broadcast; a shared operand is read in place, not copied per problem.
     reg : float
-        The entropic regularisation epsilon, > 0.
+        The entropic regularisation epsilon, >= 1e-300 (the gradients scale with 1/reg).
     method : {"auto", "plain", "log"}
         "plain" forms ``K = exp(-M/reg)`` once (after shifting M by its row and column
         minima) and reads it once per iteration. "log" updates the potentials by
@@ -192,7 +202,7 @@ def sinkhorn(
     ------
     ValueError
         For a non-finite or badly shaped M, negative or all-zero marginals, marginals of
-        different mass, ``reg <= 0``, ``tol < 0``, ``max_iter < 1``, an unknown method, or
+        different mass, ``reg < 1e-300``, ``tol < 0``, ``max_iter < 1``, an unknown method, or
         ``device="cuda"`` where CUDA is not available. The message starts with the
         argument's name.
 
@@ -382,7 +392,7 @@ def sinkhorn_vjp(
     grad_P : array_like, shape (..., m, n)
         dL/dP; it broadcasts to P's shape.
     reg : float
-        The reg the plan was computed with (> 0).
+        The reg the plan was computed with (>= 1e-300).
     a, b : array_like, shapes (..., m) and (..., n), optional
         The marginals passed to :func:`sinkhorn`, if any. They are checked like there, and
         grad_a, grad_b are summed over the batch dimensions along which a, b were broadcast
@@ -408,7 +418,7 @@ def sinkhorn_vjp(
     Raises
     ------
     ValueError
-        For bad shapes, negative or non-finite P, ``reg <= 0`` or an unknown on_singular.
+        For bad shapes, negative or non-finite P, ``reg < 1e-300`` or an unknown on_singular.
     SinkhornBackwardError
         When the system is singular for some problem and ``on_singular="raise"``.
 
@@ -453,13 +463,24 @@ def sinkhorn_vjp(
         fail("P", "at least one row and one column", f"shape {P.shape}")
     if P.size and P.min() < 0:
         fail("P", "a transport plan with entries >= 0", "a negative entry")
-    grad_P = as_float_array(grad_P, "grad_P", contiguous=False)
+    # The multipliers do not change when P is scaled and grad_M scales with it: a plan near
+    # the ends of the range (1e308 overflowed its row sums; 5e-324 lost every digit) is
+    # solved as P / 2^k.
+    top = float(P.max()) if P.size else 0.0
+    p_scale = 1.0
+    if top > 0 and not 2.0**-500 <= top <= 2.0**500:
+        p_scale = float(np.ldexp(1.0, np.frexp(top)[1] - 1))
+        P = P / p_scale
+    grad_P = as_float_array(grad_P, "grad_P", dtype, contiguous=False)  # finite in P's dtype
     try:
         grad_P = np.broadcast_to(grad_P, P.shape)
     except ValueError:
         fail("grad_P", f"an array that broadcasts to P's shape {P.shape}",
              f"shape {grad_P.shape}")
     grad_P = np.ascontiguousarray(grad_P, dtype=dtype)
+    scale = overflow_scale(grad_P)  # the gradients are linear in grad_P
+    if scale != 1:
+        grad_P = grad_P / scale
     batch_shape = P.shape[:-2]
     if a is not None:
         a = _checks.weights(a, "a", m, dtype, "rows")
@@ -487,6 +508,10 @@ def sinkhorn_vjp(
     grad_M = grad_M.reshape(P.shape)
     grad_a = _sum_to(grad_a.reshape(batch_shape + (m,)), a)
     grad_b = _sum_to(grad_b.reshape(batch_shape + (n,)), b)
+    if scale != 1 or p_scale != 1:
+        with np.errstate(over="ignore", under="ignore"):  # only where the true value is
+            grad_M = grad_M * (scale * p_scale)           # out of range
+            grad_a, grad_b = grad_a * scale, grad_b * scale
     return grad_M, grad_a, grad_b
 
 

@@ -27,8 +27,13 @@ METHODS = {"auto": 0, "plain": 1, "log": 2}
 METHOD_NAMES = {0: "auto", 1: "plain", 2: "log"}
 MASS_RTOL = 1e-6  # |sum a - sum b| tolerated relative to the mass (b is then rescaled)
 MAX_ITER_LIMIT = 2**31 - 1
-# (M_ij / reg) must stay far inside the range of double for the log-domain arithmetic.
-MAX_COST_OVER_REG = 1e300
+# The iterations and the plan exp(f_i + g_j - M_ij / reg) carry a rounding error of about
+# eps * max|M| / reg in their exponents: beyond 1e15 (0.2) the plan's rows outweigh the whole
+# mass, and beyond 1e19 its entries are Inf and its value NaN (1e300 was the bound before).
+MAX_COST_OVER_REG = 1e15
+# The total mass of a and b: beyond, the potentials and values overflow (mass 1e307 gave NaN)
+# or the weights lose their precision to subnormals. The plan scales with the mass.
+MASS_RANGE = (1e-300, 1e300)
 
 
 @dataclass
@@ -55,8 +60,13 @@ def check_method(method: Any) -> int:
     return METHODS[method]
 
 
+# reg from 1e-300 up: the gradients scale with 1/reg, which a subnormal reg overflows
+# (rounding errors of 1e-16 became Inf).
+MIN_REG = 1e-300
+
+
 def check_reg(reg: Any) -> float:
-    return check_number(reg, "reg", low=0.0, low_open=True)
+    return check_number(reg, "reg", low=MIN_REG)
 
 
 def check_max_iter(max_iter: Any) -> int:
@@ -80,15 +90,20 @@ def stack(x: np.ndarray, core_ndim: int, batch_shape: tuple[int, ...]) -> np.nda
 
 def weights(x: Any, name: str, size: int, dtype: np.dtype, side: str) -> np.ndarray:
     """Marginal weights (..., size): finite, >= 0, each with a positive sum."""
-    x = as_float_array(x, name, contiguous=False)
+    # converted before the finiteness check: 1e300 is finite in float64, not in float32
+    x = as_float_array(x, name, dtype, contiguous=False)
     if x.ndim < 1 or x.shape[-1] != size:
         fail(name, f"shape (..., {size}) to match the {size} {side} of M", f"shape {x.shape}")
-    x = x.astype(dtype, copy=False)
     if x.size and x.min() < 0:
         fail(name, "weights >= 0", "a negative entry")
     sums = x.sum(axis=-1, dtype=np.float64)
     if np.any(sums <= 0):
         fail(name, "weights with a positive sum", "all zeros")
+    low, high = MASS_RANGE
+    if np.any((sums < low) | ~(sums <= high)):
+        bad = sums[(sums < low) | ~(sums <= high)].ravel()[0]
+        fail(name, f"a total mass between {low:g} and {high:g} (the plan scales with the "
+                   f"mass: rescale the weights)", f"{bad:.3g}")
     return x
 
 
@@ -106,7 +121,7 @@ def check_equal_mass(a: np.ndarray, b: np.ndarray) -> None:
 
 
 def check_cost(M: np.ndarray, reg: float) -> None:
-    """M finite, and max|M| / reg far inside the range of double. Two reductions and no
+    """M finite, and max|M| / reg at most MAX_COST_OVER_REG. Two reductions and no
     temporary array (min and max propagate NaN, and are infinite when M has an Inf)."""
     if not M.size:
         return
@@ -160,10 +175,10 @@ def initial_g(init: Any, M: np.ndarray, a: np.ndarray, b: np.ndarray, reg: float
     f0, g0 = init
     m, n = M.shape[-2:]
     if g0 is not None:
-        g0 = as_float_array(g0, "init", contiguous=False)
+        g0 = as_float_array(g0, "init", dtype, contiguous=False)
         if g0.ndim < 1 or g0.shape[-1] != n:
             fail("init", f"g of shape (..., {n})", f"shape {g0.shape}")
-        return g0.astype(dtype, copy=False)
+        return g0
     if f0 is None:
         fail("init", "a pair (f, g) with at least one of them given", "(None, None)")
     f0 = as_float_array(f0, "init", contiguous=False)

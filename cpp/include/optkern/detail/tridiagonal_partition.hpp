@@ -44,8 +44,8 @@ OPTKERN_HD bool partition_chunk(index_t c, index_t workers, index_t n, const L& 
     if (!(std::fabs(lc) <= Acc(kThomasGrowthLimit) * (std::fabs(d) + std::fabs(l) + std::fabs(u))))
       return false;
     const Acc pivot = d - lc;
-    if (!(pivot != Acc(0))) return false;
     const Acc inv = Acc(1) / pivot;
+    if (!(pivot != Acc(0)) || !std::isfinite(inv)) return false;  // as thomas_solve
     // the ghost columns enter as right-hand sides: -lower[lo] x_left, -upper[hi] x_right
     const Acc ghost_left = i == lo && has_left ? -Acc(lower[lo]) : Acc(0);
     const Acc ghost_right = i == hi && has_right ? -Acc(upper[hi]) : Acc(0);

@@ -32,14 +32,16 @@ inline constexpr double kThomasGrowthLimit = 4.0;
 
 // Thomas' algorithm (LU without pivoting): forward elimination into cprime (the scaled upper
 // diagonal) and rprime (the scaled right-hand side), then back substitution. Returns false,
-// with x unspecified, when a pivot vanishes or the growth test fails.
+// with x unspecified, when a pivot vanishes, the growth test fails or x is not finite.
 template <class Acc, class L, class D, class U, class B, class X, class W>
 OPTKERN_HD bool thomas_solve(index_t n, const L& lower, const D& diag, const U& upper, const B& rhs,
                              const X& x, const W& cprime, const W& rprime) {
   if (n <= 0) return true;
   Acc pivot = Acc(diag[0]);
-  if (!(pivot != Acc(0)) || !std::isfinite(pivot)) return false;
   Acc inv = Acc(1) / pivot;
+  // a subnormal pivot makes inv infinite and 0 * inv NaN: those systems go to gepp_solve,
+  // which divides
+  if (!(pivot != Acc(0)) || !std::isfinite(pivot) || !std::isfinite(inv)) return false;
   Acc c = n > 1 ? Acc(upper[0]) * inv : Acc(0);
   Acc r = Acc(rhs[0]) * inv;
   cprime[0] = c;
@@ -51,8 +53,8 @@ OPTKERN_HD bool thomas_solve(index_t n, const L& lower, const D& diag, const U& 
     if (!(std::fabs(lc) <= Acc(kThomasGrowthLimit) * (std::fabs(d) + std::fabs(l) + std::fabs(u))))
       return false;
     pivot = d - lc;
-    if (!(pivot != Acc(0))) return false;
     inv = Acc(1) / pivot;
+    if (!(pivot != Acc(0)) || !std::isfinite(inv)) return false;
     c = u * inv;
     r = (Acc(rhs[i]) - l * r) * inv;
     cprime[i] = c;
@@ -60,17 +62,23 @@ OPTKERN_HD bool thomas_solve(index_t n, const L& lower, const D& diag, const U& 
   }
   Acc next = r;
   x[n - 1] = next;
+  // Bounded multipliers do not bound the eliminated right-hand sides of a badly scaled
+  // matrix (rows of 1e299 next to rows of 1): an overflow there sends the system to
+  // gepp_solve, whose pivoting keeps it finite, instead of returning Inf and NaN.
+  bool finite = std::isfinite(next);
   for (index_t i = n - 2; i >= 0; --i) {
     next = rprime[i] - cprime[i] * next;
     x[i] = next;
+    finite = finite && std::isfinite(next);
   }
-  return true;
+  return finite;
 }
 
 // Gaussian elimination with partial pivoting for a tridiagonal matrix, as LAPACK's xGTSV:
 // at step i rows i and i+1 swap when |a_{i+1,i}| > |a_{i,i}|, which fills in one entry of a
 // second superdiagonal (du2). Scratch: four arrays of n. Returns false when A is singular
-// (a zero pivot after pivoting); x is then unspecified.
+// (a zero pivot after pivoting, or NaN in x: singular to working precision); x is then
+// unspecified.
 template <class Acc, class L, class D, class U, class B, class X, class W>
 OPTKERN_HD bool gepp_solve(index_t n, const L& lower, const D& diag, const U& upper, const B& rhs,
                            const X& x, const W& d_, const W& du_, const W& du2_, const W& b_) {
@@ -106,13 +114,17 @@ OPTKERN_HD bool gepp_solve(index_t n, const L& lower, const D& diag, const U& up
   if (d_[n - 1] == Acc(0)) return false;
   Acc x1 = b_[n - 1] / d_[n - 1], x2 = Acc(0);  // x_{i+1}, x_{i+2}
   x[n - 1] = x1;
+  // A solution that overflows comes back as +-Inf, but Inf - Inf in the substitution would
+  // make NaN: such a system is singular to working precision, and reported as singular.
+  bool no_nan = !std::isnan(x1);
   for (index_t i = n - 2; i >= 0; --i) {
     const Acc xi = (b_[i] - du_[i] * x1 - du2_[i] * x2) / d_[i];
     x[i] = xi;
+    no_nan = no_nan && !std::isnan(xi);
     x2 = x1;
     x1 = xi;
   }
-  return true;
+  return no_nan;
 }
 
 }  // namespace optkern::detail
