@@ -72,6 +72,12 @@ class Problem:
         The problem's parameter, where it has one (the condition number of
         :func:`quadratic`).
 
+    Raises
+    ------
+    ValueError
+        If name is not a key of :data:`ALL`, n is not a valid size for the problem, or
+        parameter is out of its range.
+
     Examples
     --------
     >>> import numpy as np
