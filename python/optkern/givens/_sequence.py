@@ -162,7 +162,14 @@ class GivensSequence:
     @classmethod
     def load(cls, path: str | Path) -> GivensSequence:
         """Read a sequence written by :meth:`save`."""
-        with np.load(path, allow_pickle=False) as data:
+        expected = "an .npz file written by GivensSequence.save"
+        try:
+            data = np.load(path, allow_pickle=False)
+        except ValueError as exc:  # not a NumPy file, or one holding objects
+            fail("path", expected, f"{str(path)!r} ({exc})")
+        if not isinstance(data, np.lib.npyio.NpzFile):  # a single array from an .npy file
+            fail("path", expected, f"{str(path)!r}, an .npy file")
+        with data:
             missing = {"i", "j", "theta", "dim"} - set(data.files)
             if missing:
                 fail("path", "an .npz file written by GivensSequence.save",
