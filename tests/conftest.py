@@ -43,11 +43,11 @@ def threads():
 
 
 # Hypothesis profiles. "optkern" (the default, what CI runs) keeps the fuzz suites
-# (tests/test_fuzz_*.py) to about a minute on 2 cores; OPTKERN_FUZZ_EXAMPLES sets the
-# examples per test. HYPOTHESIS_PROFILE=thorough runs 20 times more and keeps a database of
+# (tests/test_fuzz_*.py) to 20-35 s on 2 cores; OPTKERN_FUZZ_EXAMPLES sets the examples
+# per test. HYPOTHESIS_PROFILE=thorough runs 20 times more and keeps a database of
 # failures in .hypothesis/. The deadline fails an example that takes seconds (a near-hang);
 # the watchdog below ends a real hang.
-FUZZ_EXAMPLES = int(os.environ.get("OPTKERN_FUZZ_EXAMPLES", "40"))
+FUZZ_EXAMPLES = int(os.environ.get("OPTKERN_FUZZ_EXAMPLES", "100"))
 _SLOW_DATA = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 _PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink]
 settings.register_profile("optkern", max_examples=FUZZ_EXAMPLES,

@@ -289,13 +289,13 @@ def test_minimize_batch(native, problem, objective, batch, n, data, method, opti
     faults = option_faults(method, options)
     if faults:
         return expect_error(outcome, *faults)
-    precision_faults = (() if xs.rejected_dtype else
-                        tuple(option_faults(method, options, np.dtype(xs.compute_dtype))))
-    if xs.rejected_dtype or has_nonfinite(x0) or x0.ndim != 2 or x0.shape[1] == 0 or \
-            (native and x0.shape[1] != fun.n):
-        # an option that x0's dtype cannot hold may be reported first: both are wrong
-        return expect_error(outcome, "x0", *precision_faults)
+    unreadable = xs.rejected_dtype or has_nonfinite(x0) or x0.ndim != 2 or x0.shape[1] == 0
+    if unreadable:
+        return expect_error(outcome, "x0")
+    # x0 of the wrong size and options out of float32's range: either may be reported
     faults = option_faults(method, options, np.dtype(xs.compute_dtype))
+    if native and x0.shape[1] != fun.n:
+        faults.add("x0")
     if faults:
         return expect_error(outcome, *faults)
     if not native and method == "newton":

@@ -284,3 +284,19 @@ def test_sinkhorn_cost_over_reg_beyond_double_precision_is_named():
         ot.sinkhorn(np.array([[3.5e299]]), reg=10.0)
     res = ot.sinkhorn(np.array([[3.5e14]]), reg=1.0)  # within the bound: the mass
     np.testing.assert_allclose(res.plan, [[1.0]], rtol=1e-6)
+
+
+@pytest.mark.parametrize("content", ["text", "npy", "npz without fields"])
+def test_load_names_the_path_of_a_file_it_did_not_write(tmp_path, content):
+    # a text file raised NumPy's pickle ValueError, an .npy file a TypeError (an ndarray is
+    # not a context manager)
+    path = tmp_path / "file.npz"
+    if content == "text":
+        path.write_text("hello")
+    elif content == "npy":
+        with open(path, "wb") as f:
+            np.save(f, np.ones(3))
+    else:
+        np.savez(path, a=1)
+    with pytest.raises(ValueError, match="^path: expected an .npz file written by"):
+        givens.GivensSequence.load(path)

@@ -246,7 +246,8 @@ class GivensSequence:
         Raises
         ------
         ValueError
-            If the file lacks one of the arrays or holds an invalid sequence.
+            If path is not an ``.npz`` file written by :meth:`save`, lacks one of the
+            arrays or holds an invalid sequence.
         OSError
             If the file cannot be read.
 
@@ -262,7 +263,14 @@ class GivensSequence:
         >>> back
         GivensSequence(dim=2, factors=1, dtype=float32)
         """
-        with np.load(path, allow_pickle=False) as data:
+        expected = "an .npz file written by GivensSequence.save"
+        try:
+            data = np.load(path, allow_pickle=False)
+        except ValueError as exc:  # not a NumPy file, or one holding objects
+            fail("path", expected, f"{str(path)!r} ({exc})")
+        if not isinstance(data, np.lib.npyio.NpzFile):  # a single array from an .npy file
+            fail("path", expected, f"{str(path)!r}, an .npy file")
+        with data:
             missing = {"i", "j", "theta", "dim"} - set(data.files)
             if missing:
                 fail("path", "an .npz file written by GivensSequence.save",

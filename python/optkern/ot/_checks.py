@@ -96,7 +96,8 @@ def weights(x: Any, name: str, size: int, dtype: np.dtype, side: str) -> np.ndar
         fail(name, f"shape (..., {size}) to match the {size} {side} of M", f"shape {x.shape}")
     if x.size and x.min() < 0:
         fail(name, "weights >= 0", "a negative entry")
-    sums = x.sum(axis=-1, dtype=np.float64)
+    with np.errstate(over="ignore"):  # a mass beyond the range: rejected below
+        sums = x.sum(axis=-1, dtype=np.float64)
     if np.any(sums <= 0):
         fail(name, "weights with a positive sum", "all zeros")
     low, high = MASS_RANGE
