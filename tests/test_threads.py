@@ -119,6 +119,11 @@ def test_python_threads_overlap(name, threads, free_second_core):
     times = _best_times(calls, 3)
     if not _overlaps(times):  # a passing burst of load elsewhere: once more, longer
         times = _best_times(calls, 6)
+    if not _overlaps(times):  # is the second core still free, right now?
+        control = _best_times([_control, _control], 3)
+        if not _overlaps(control):
+            pytest.skip(f"the second core got busy: zlib overlapped only to "
+                        f"{control[1] / control[0]:.2f}")
     serial, concurrent = times
     assert _overlaps(times), (
         f"{name}: two threads took {concurrent * 1e3:.1f} ms for what one thread does in "
