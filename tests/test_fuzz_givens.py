@@ -146,8 +146,7 @@ def test_factorize(matrix, n_factors, method, callback, progress, check, device)
         assert np.abs(V).sum() <= np.abs(u64).sum() * (1 + rtol)
         if how == "random" and dtype == np.float64 and len(seq) and callback is None:
             i, j, theta = ref.l1_coordinate_descent(u64, len(seq))
-            assert list(zip(i, j)) == list(zip(seq.i, seq.j))
-            np.testing.assert_allclose(seq.theta, theta, atol=1e-9)
+            _same_trajectory_up_to_ties(u64, seq, i, j, theta)
     elif method == "greedy":
         assert np.linalg.norm(V - np.eye(d)) <= np.linalg.norm(u64 - np.eye(d)) * (1 + rtol) \
             + rtol
@@ -440,3 +439,19 @@ def test_huge_batch_of_tiny_matrices():
     seq = givens.GivensSequence([0, 0], [1, 1], [0.4, -1.1], dim=2)
     X = rng.standard_normal((200_000, 2, 1))
     np.testing.assert_allclose(seq.apply(X), seq.to_dense() @ X, rtol=1e-13, atol=1e-14)
+
+
+def _same_trajectory_up_to_ties(u, seq, i, j, theta):
+    """optkern's L1 steps equal the NumPy reference's, up to the first step where two pairs
+    tie to rounding (then each implementation may pick either; both are optimal)."""
+    pairs = list(zip(seq.i.tolist(), seq.j.tolist()))
+    ref_pairs = list(zip(np.asarray(i).tolist(), np.asarray(j).tolist()))
+    for k, (got, want) in enumerate(zip(pairs, ref_pairs)):
+        if got != want:
+            mine = np.abs(seq[:k + 1].apply(u, transpose=True)).sum()
+            prefix = givens.GivensSequence(i[:k + 1], j[:k + 1], np.asarray(theta[:k + 1]),
+                                           dim=u.shape[0])
+            theirs = np.abs(prefix.apply(u, transpose=True)).sum()
+            assert abs(mine - theirs) <= 1e-9 * np.abs(u).sum(), (k, got, want, mine, theirs)
+            return
+        np.testing.assert_allclose(seq.theta[k], theta[k], atol=1e-9)
