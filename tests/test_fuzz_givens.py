@@ -146,8 +146,15 @@ def test_factorize(matrix, n_factors, method, callback, progress, check, device)
         assert np.abs(V).sum() <= np.abs(u64).sum() * (1 + rtol)
         if how == "random" and dtype == np.float64 and len(seq) and callback is None:
             i, j, theta = ref.l1_coordinate_descent(u64, len(seq))
-            assert list(zip(i, j)) == list(zip(seq.i, seq.j))
-            np.testing.assert_allclose(seq.theta, theta, atol=1e-9)
+            k = len(i)
+            assert list(zip(i, j)) == list(zip(seq.i, seq.j))[:k]
+            np.testing.assert_allclose(seq.theta[:k], theta, atol=1e-9)
+            if k < len(seq):
+                # steps the reference does not take decrease the L1 norm by rounding noise
+                # only: the two compute a decrease differently near the threshold
+                before = np.abs(seq[:k].apply(u64, transpose=True)).sum()
+                noise = 1e3 * ref.noise_fraction(d, np.float64) * before
+                assert before - np.abs(V).sum() <= noise
     elif method == "greedy":
         assert np.linalg.norm(V - np.eye(d)) <= np.linalg.norm(u64 - np.eye(d)) * (1 + rtol) \
             + rtol
