@@ -146,7 +146,13 @@ def test_factorize(matrix, n_factors, method, callback, progress, check, device)
         assert np.abs(V).sum() <= np.abs(u64).sum() * (1 + rtol)
         if how == "random" and dtype == np.float64 and len(seq) and callback is None:
             i, j, theta = ref.l1_coordinate_descent(u64, len(seq))
-            _same_trajectory_up_to_ties(u64, seq, i, j, theta)
+            k = len(i)
+            if _same_trajectory_up_to_ties(u64, seq, i, j, theta) and k < len(seq):
+                # steps the reference does not take decrease the L1 norm by rounding noise
+                # only: the two compute a decrease differently near the threshold
+                before = np.abs(seq[:k].apply(u64, transpose=True)).sum()
+                noise = 1e3 * ref.noise_fraction(d, np.float64) * before
+                assert before - np.abs(V).sum() <= noise
     elif method == "greedy":
         assert np.linalg.norm(V - np.eye(d)) <= np.linalg.norm(u64 - np.eye(d)) * (1 + rtol) \
             + rtol
@@ -441,9 +447,10 @@ def test_huge_batch_of_tiny_matrices():
     np.testing.assert_allclose(seq.apply(X), seq.to_dense() @ X, rtol=1e-13, atol=1e-14)
 
 
-def _same_trajectory_up_to_ties(u, seq, i, j, theta):
+def _same_trajectory_up_to_ties(u, seq, i, j, theta) -> bool:
     """optkern's L1 steps equal the NumPy reference's, up to the first step where two pairs
-    tie to rounding (then each implementation may pick either; both are optimal)."""
+    tie to rounding (then each implementation may pick either; both are optimal). True when
+    the common steps all agree, False when a tie made them part."""
     pairs = list(zip(seq.i.tolist(), seq.j.tolist()))
     ref_pairs = list(zip(np.asarray(i).tolist(), np.asarray(j).tolist()))
     for k, (got, want) in enumerate(zip(pairs, ref_pairs)):
@@ -453,5 +460,6 @@ def _same_trajectory_up_to_ties(u, seq, i, j, theta):
                                            dim=u.shape[0])
             theirs = np.abs(prefix.apply(u, transpose=True)).sum()
             assert abs(mine - theirs) <= 1e-9 * np.abs(u).sum(), (k, got, want, mine, theirs)
-            return
+            return False
         np.testing.assert_allclose(seq.theta[k], theta[k], atol=1e-9)
+    return True
