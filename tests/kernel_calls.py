@@ -23,7 +23,7 @@ def _rng(seed: int) -> np.random.Generator:
 
 
 def bmm(seed: int, size: str) -> Call:
-    b, n = (2, 4) if size == "small" else (64, 96)
+    b, n = (2, 4) if size == "small" else (128, 128)
     rng = _rng(seed)
     a, c = rng.standard_normal((b, n, n)), rng.standard_normal((b, n, n))
     return lambda: (linalg.bmm(a, c),)
@@ -31,14 +31,14 @@ def bmm(seed: int, size: str) -> Call:
 
 def bmm_one_product(seed: int, size: str) -> Call:
     """One large product: the threads split the product itself."""
-    n = 8 if size == "small" else 400
+    n = 8 if size == "small" else 900
     rng = _rng(seed)
     a, c = rng.standard_normal((n, n)), rng.standard_normal((n, n))
     return lambda: (linalg.bmm(a, c),)
 
 
 def tridiagonal_solve(seed: int, size: str) -> Call:
-    b, n = (2, 8) if size == "small" else (2000, 256)
+    b, n = (2, 8) if size == "small" else (10000, 256)
     rng = _rng(seed)
     lower, diag, upper = -rng.random((b, n)), 4 + rng.random((b, n)), -rng.random((b, n))
     rhs = rng.standard_normal((b, n))
@@ -46,13 +46,13 @@ def tridiagonal_solve(seed: int, size: str) -> Call:
 
 
 def tv_denoise(seed: int, size: str) -> Call:
-    b, n = (2, 16) if size == "small" else (500, 1000)
+    b, n = (2, 16) if size == "small" else (1500, 1000)
     x = np.cumsum(_rng(seed).standard_normal((b, n)), axis=-1)
     return lambda: (tv.denoise(x, 1.0),)
 
 
 def tv_denoise_irls(seed: int, size: str) -> Call:
-    b, n = (2, 16) if size == "small" else (200, 200)
+    b, n = (2, 16) if size == "small" else (1000, 200)
     x = _rng(seed).standard_normal((b, n))
 
     def call() -> tuple:
@@ -63,7 +63,7 @@ def tv_denoise_irls(seed: int, size: str) -> Call:
 
 
 def tv_denoise_vjp(seed: int, size: str) -> Call:
-    b, n = (2, 16) if size == "small" else (1000, 1000)
+    b, n = (2, 16) if size == "small" else (3000, 1000)
     rng = _rng(seed)
     y = tv.denoise(rng.standard_normal((b, n)), 0.5)
     g = rng.standard_normal((b, n))
@@ -79,18 +79,18 @@ def _sinkhorn(M: np.ndarray, reg: float, method: str = "auto") -> Call:
 
 
 def sinkhorn(seed: int, size: str) -> Call:
-    b, n, reg = (1, 6, 0.5) if size == "small" else (32, 128, 0.02)
+    b, n, reg = (1, 6, 0.5) if size == "small" else (192, 128, 0.02)
     return _sinkhorn(_rng(seed).random((b, n, n)), reg)
 
 
 def sinkhorn_log(seed: int, size: str) -> Call:
-    b, n, reg = (1, 6, 0.5) if size == "small" else (4, 64, 0.01)
+    b, n, reg = (1, 6, 0.5) if size == "small" else (4, 192, 0.01)
     return _sinkhorn(_rng(seed).random((b, n, n)), reg, "log")
 
 
 def sinkhorn_one_problem(seed: int, size: str) -> Call:
     """One large problem: the threads split its rows."""
-    n, reg = (6, 0.5) if size == "small" else (600, 0.05)
+    n, reg = (6, 0.5) if size == "small" else (1600, 0.05)
     return _sinkhorn(_rng(seed).random((n, n)), reg)
 
 
@@ -102,16 +102,16 @@ def _sinkhorn_vjp(shape: tuple, seed: int) -> Call:
 
 
 def sinkhorn_vjp(seed: int, size: str) -> Call:
-    return _sinkhorn_vjp((1, 6, 6) if size == "small" else (64, 64, 64), seed)
+    return _sinkhorn_vjp((1, 6, 6) if size == "small" else (320, 64, 64), seed)
 
 
 def sinkhorn_vjp_one_problem(seed: int, size: str) -> Call:
     """One large problem: the threads share its factorisation."""
-    return _sinkhorn_vjp((6, 6) if size == "small" else (300, 300), seed)
+    return _sinkhorn_vjp((6, 6) if size == "small" else (800, 800), seed)
 
 
 def minimize_native(seed: int, size: str) -> Call:
-    n, max_iter = (8, 30) if size == "small" else (2000, 600)
+    n, max_iter = (8, 30) if size == "small" else (4000, 1000)
     problem = problems.rosenbrock(n)
     x0 = problem.x0 + 0.1 * _rng(seed).standard_normal(n)
 
@@ -138,7 +138,7 @@ def minimize_python(seed: int, size: str) -> Call:
 
 
 def minimize_batch_native(seed: int, size: str) -> Call:
-    x0 = _rng(seed).standard_normal((2 if size == "small" else 400, 8))
+    x0 = _rng(seed).standard_normal((2 if size == "small" else 800, 8))
 
     def call() -> tuple:
         r = minimize_batch(problems.rosenbrock(8), x0, max_iter=100)
@@ -148,7 +148,7 @@ def minimize_batch_native(seed: int, size: str) -> Call:
 
 
 def problem_value_grad(seed: int, size: str) -> Call:
-    n, b = (4, 2) if size == "small" else (1000, 400)
+    n, b = (4, 2) if size == "small" else (1000, 1000)
     problem = problems.trigonometric(n)
     x = _rng(seed).standard_normal((b, n))
     return lambda: problem(x)
@@ -168,29 +168,29 @@ def givens_l1(seed: int, size: str) -> Call:
 
 
 def givens_greedy(seed: int, size: str) -> Call:
-    d = 4 if size == "small" else 200
-    return _factorize(givens.planted(d, 2 * d, _rng(seed)), 2 * d, "greedy")
+    d = 4 if size == "small" else 400
+    return _factorize(givens.planted(d, 2 * d, _rng(seed)), 4 * d, "greedy")
 
 
 def givens_elimination(seed: int, size: str) -> Call:
-    d = 4 if size == "small" else 300
+    d = 4 if size == "small" else 500
     return _factorize(givens.planted(d, 2 * d, _rng(seed)), None, "elimination")
 
 
 def givens_jacobi(seed: int, size: str) -> Call:
-    d = 4 if size == "small" else 256
+    d, steps = (4, 64) if size == "small" else (300, 9600)
     a = _rng(seed).standard_normal((d, d))
     a = a + a.T
 
     def call() -> tuple:
-        s, lam = givens.jacobi(a, 16 * d, return_eigenvalues=True)
+        s, lam = givens.jacobi(a, steps, return_eigenvalues=True)
         return s.i, s.j, s.theta, lam
 
     return call
 
 
 def givens_apply(seed: int, size: str) -> Call:
-    d, cols = (4, 2) if size == "small" else (256, 2048)
+    d, cols = (4, 2) if size == "small" else (256, 32768)
     rng = _rng(seed)
     i = rng.integers(0, d - 1, 4 * d)
     j = i + 1 + rng.integers(0, d - 1 - i)

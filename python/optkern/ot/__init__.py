@@ -465,12 +465,13 @@ def sinkhorn_vjp(
         fail("P", "a transport plan with entries >= 0", "a negative entry")
     # The multipliers do not change when P is scaled and grad_M scales with it: a plan near
     # the ends of the range (1e308 overflowed its row sums; 5e-324 lost every digit) is
-    # solved as P / 2^k.
-    top = float(P.max()) if P.size else 0.0
-    p_scale = 1.0
-    if top > 0 and not 2.0**-500 <= top <= 2.0**500:
-        p_scale = float(np.ldexp(1.0, np.frexp(top)[1] - 1))
-        P = P / p_scale
+    # solved as P / 2^k, each problem of the batch with its own k.
+    top = (P.max(axis=(-2, -1), keepdims=True) if P.size
+           else np.zeros(P.shape[:-2] + (1, 1))).astype(np.float64)
+    extreme = (top > 0) & ((top < 2.0**-500) | (top > 2.0**500))
+    p_scale = np.where(extreme, np.ldexp(1.0, np.frexp(top)[1] - 1), 1.0)
+    if extreme.any():
+        P = P / p_scale.astype(dtype)
     grad_P = as_float_array(grad_P, "grad_P", dtype, contiguous=False)  # finite in P's dtype
     try:
         grad_P = np.broadcast_to(grad_P, P.shape)
@@ -508,7 +509,7 @@ def sinkhorn_vjp(
     grad_M = grad_M.reshape(P.shape)
     grad_a = _sum_to(grad_a.reshape(batch_shape + (m,)), a)
     grad_b = _sum_to(grad_b.reshape(batch_shape + (n,)), b)
-    if scale != 1 or p_scale != 1:
+    if scale != 1 or extreme.any():
         with np.errstate(over="ignore", under="ignore"):  # only where the true value is
             grad_M = grad_M * (scale * p_scale)           # out of range
             grad_a, grad_b = grad_a * scale, grad_b * scale
