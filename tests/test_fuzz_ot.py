@@ -105,8 +105,8 @@ def test_sinkhorn(shapes, data, reg, method, tol, max_iter, init_kind, balance, 
     m, n = shapes["M"][-2:]
     if (balance and a is not None and b is not None and weights_fault(a, "a", m) is None
             and weights_fault(b, "b", n) is None and a.dtype.kind == "f" == b.dtype.kind):
-        scale = np.asarray(a, np.float64).sum(-1, keepdims=True)
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"):  # huge weights: their sums overflow to Inf
+            scale = np.asarray(a, np.float64).sum(-1, keepdims=True)
             b = (np.asarray(b, np.float64) / np.asarray(b, np.float64).sum(-1, keepdims=True)
                  * np.mean(scale)).astype(b.dtype)  # same mass (up to the batch spread)
     init = make_init(init_kind, m, n, np.random.default_rng(0))

@@ -87,5 +87,8 @@ def test_gpu_bad_input():
         minimize_batch(p, np.ones((2, 5)), device="cuda")
     with pytest.raises(ValueError, match="^x0:"):
         minimize_batch(p, np.full((2, 4), np.nan), device="cuda")
+    # options float32 cannot hold are refused by name, as on the CPU
+    with pytest.raises(ValueError, match="^c1: expected a value float32 can hold"):
+        minimize_batch(p, np.ones((2, 4), np.float32), c1=1e-300, device="cuda")
     empty = minimize_batch(p, np.zeros((0, 4)), device="cuda")
     assert len(empty) == 0

@@ -276,6 +276,16 @@ def test_vjps_of_gradients_near_the_largest_double():
     np.testing.assert_array_equal(grad_x, [HUGE, HUGE, (1 - HUGE) / 2, (1 - HUGE) / 2])
 
 
+def test_sinkhorn_vjp_of_a_huge_plan_and_a_huge_gradient():
+    # the plan's scale 2^996 and the gradient's 2^993 multiplied to Inf, and 0 * Inf gave NaN
+    # where grad_M is exactly 0 (one row: every column of grad_M sums to zero)
+    grad_M, grad_a, grad_b = ot.sinkhorn_vjp(np.array([[0.0, 1e300]]),
+                                             np.array([[1.26e299, -1.32e299]]), 1.0)
+    np.testing.assert_array_equal(grad_M, [[0.0, 0.0]])
+    assert np.isfinite(grad_a).all() and np.isfinite(grad_b[1])
+    assert np.isnan(grad_b[0])  # a zero column's multiplier, as documented
+
+
 def test_sinkhorn_cost_over_reg_beyond_double_precision_is_named():
     # max|M| / reg = 3.5e298 passed the old bound of 1e300: the plan was Inf and the value
     # NaN, since the exponents carry a rounding error of eps max|M| / reg

@@ -65,6 +65,18 @@ def test_exact_edges(dtype, rng):
     assert denoise(np.empty((2, 0), dtype), 1.0, device="cuda").shape == (2, 0)
 
 
+@pytest.mark.parametrize("mapping", ["staged", "direct"])
+def test_huge_lambda_keeps_tiny_signals(mapping):
+    # lam >> |x| gives the mean exactly, as on the CPU (x_k + lam once rounded x_k away)
+    x = np.array([[1e-300, 3e-300], [-5e-310, 1e-309]])
+    y = _tv_cuda.denoise(x, np.array([1.0, 1e300]), "exact", 1e-6, 1, False, mapping=mapping)
+    np.testing.assert_allclose(y, denoise(x, np.array([1.0, 1e300])), rtol=1e-15)
+    np.testing.assert_allclose(y[0], [2e-300] * 2)
+    # and through the taut string fallback
+    forced = _tv_cuda.denoise(x, np.array([1.0, 1e300]), "exact", 1e-6, 1, False, budget=0)
+    np.testing.assert_array_equal(forced, y)
+
+
 def test_irls_matches_cpu(rng):
     x = walks(rng, 33, 120, np.float64)
     lam = rng.uniform(0.5, 2.0, 33)

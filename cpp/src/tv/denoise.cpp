@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "batch.hpp"
+#include "optkern/detail/tv_lambda.hpp"
 #include "optkern/detail/tv_taut_string.hpp"
 #include "optkern/tv.hpp"
 
@@ -44,12 +45,7 @@ class ChainMemory {
 
 template <class T>
 void denoise_one(index_t n, const T* x, double lam, T* y, ChainMemory& memory) {
-  // Any lam >= lambda_max gives the mean, and lambda_max <= 2 sum |x_k|. A larger lam only
-  // costs accuracy: the end columns rise by x_k +- lam, which rounds x_k away when
-  // lam >> |x| (x = [1e-300, 3e-300] with lam = 1 came out as 0, not the mean 2e-300).
-  double total = 0;
-  for (index_t k = 0; k < n; ++k) total += std::fabs(double(x[k]));
-  lam = std::fmin(lam, 2 * total);
+  lam = detail::useful_lambda(n, x, lam);
   if (n == 1 || lam == 0) {
     std::copy(x, x + n, y);
     return;

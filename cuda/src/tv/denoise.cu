@@ -13,6 +13,7 @@
 #include "common.cuh"
 #include "optkern/cuda/tv.hpp"
 #include "optkern/detail/tv_condat.hpp"
+#include "optkern/detail/tv_lambda.hpp"
 #include "optkern/detail/tv_taut_string.hpp"
 
 namespace optkern::cuda {
@@ -33,6 +34,7 @@ __device__ bool solve_row(index_t n, T* row, double lam, index_t budget) {
     fill_nan(row, n);
     return true;
   }
+  lam = detail::useful_lambda(n, row, lam);  // as the CPU solver: exact, and keeps accuracy
   if (lam == 0 || n == 1) return true;
   return detail::condat_denoise<double>(n, row, lam, row, budget);
 }
@@ -67,7 +69,8 @@ __global__ void condat_direct(index_t batch, index_t n, const T* __restrict__ x,
   if (b >= batch) return;
   const T* xb = x + b * n;
   T* yb = y + b * n;
-  const double l = lam[b * lam_stride];
+  const double given = lam[b * lam_stride];
+  const double l = valid_lambda(given) ? detail::useful_lambda(n, xb, given) : given;
   if (!valid_lambda(l)) {
     fill_nan(yb, n);
   } else if (l == 0 || n == 1) {
@@ -89,7 +92,7 @@ __global__ void taut_string_queued(index_t n, const T* __restrict__ x,
   Segment* lower = upper + n;
   for (index_t i = slot; i < count; i += queue.slots) {
     const index_t b = queue.items[i];
-    const double l = lam[b * lam_stride];
+    const double l = detail::useful_lambda(n, x + b * n, lam[b * lam_stride]);  // queued: valid
     double scale = 1, unscale = 1, lam_scaled = l;
     for (int attempt = 0; attempt < 2; ++attempt) {
       auto no_growth = [](detail::TautChain<double>&) { return false; };  // n always fit

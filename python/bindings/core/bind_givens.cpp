@@ -76,6 +76,7 @@ void bind_dtype(py::module_& m, const std::string& suffix) {
       .def(py::init([](const CArray<T>& u) {
              index_t d;
              const T* data = square_matrix(u, d);
+             py::gil_scoped_release release;  // the set-up reads (and scores) all d^2 entries
              return new Greedy(data, d);
            }),
            py::arg("u").noconvert());
@@ -85,6 +86,7 @@ void bind_dtype(py::module_& m, const std::string& suffix) {
       .def(py::init([](const CArray<T>& u) {
              index_t d;
              const T* data = square_matrix(u, d);
+             py::gil_scoped_release release;  // the set-up reads (and scores) all d^2 entries
              return new Elim(data, d);
            }),
            py::arg("u").noconvert());
@@ -94,6 +96,7 @@ void bind_dtype(py::module_& m, const std::string& suffix) {
       .def(py::init([](const CArray<T>& l) {
              index_t d;
              const T* data = square_matrix(l, d);
+             py::gil_scoped_release release;  // the set-up reads (and scores) all d^2 entries
              return new Jacobi(data, d);
            }),
            py::arg("l").noconvert());

@@ -14,6 +14,7 @@ import numpy as np
 from optkern import _backend, _gpu
 from optkern._validation import as_float_array, fail, is_gpu_array
 from optkern.optimize._batch import batch_result
+from optkern.optimize._options import check_precision
 from optkern.optimize._result import BatchResult
 from optkern.optimize.problems import Problem
 
@@ -35,6 +36,7 @@ def _check_shape(problem: Problem, shape: tuple[int, ...]) -> tuple[int, int]:
 
 def _launch(problem: Problem, opts: dict, dtype: np.dtype, pointers: dict[str, int],
             batch: int, n: int, stream: int) -> None:
+    opts = check_precision(opts, dtype)  # the kernel runs in x0's dtype, as on the CPU
     _backend._cuda.optimize_minimize_problem_batch(
         dtype.char, problem.kind, problem.parameter, opts, pointers["x0"], pointers["x"],
         pointers["f"], pointers["g"], pointers["nit"], pointers["nfev"], pointers["status"],

@@ -511,7 +511,9 @@ def sinkhorn_vjp(
     grad_b = _sum_to(grad_b.reshape(batch_shape + (n,)), b)
     if scale != 1 or extreme.any():
         with np.errstate(over="ignore", under="ignore"):  # only where the true value is
-            grad_M = grad_M * (scale * p_scale)           # out of range
+            # out of range; one factor at a time, since their product can overflow where
+            # grad_M is 0 (giving NaN), though each alone does not
+            grad_M = grad_M * scale * p_scale
             grad_a, grad_b = grad_a * scale, grad_b * scale
     return grad_M, grad_a, grad_b
 
