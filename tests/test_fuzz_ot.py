@@ -56,7 +56,8 @@ def weights_fault(x, name, size, dtype=np.float64):
         return name
     if x.size and x64.min() < 0:
         return name
-    sums = x64.sum(axis=-1)
+    with np.errstate(over="ignore"):  # a sum past 1.8e308 is Inf: out of range below
+        sums = x64.sum(axis=-1)
     if np.any(sums <= 0) or np.any((sums < 1e-300) | ~(sums <= 1e300)):
         return name  # no mass, or a mass out of optkern's range
     return None
@@ -205,8 +206,9 @@ def check_sinkhorn_result(res, M, a, b, reg, tol, batch, dtype):
 def connected_support(P):
     """Whether the rows and columns of P with any mass are connected by its positive
     entries (a bipartite graph): else the backward's system is singular."""
-    rows = np.flatnonzero(P.sum(1) > 0)
-    cols = np.flatnonzero(P.sum(0) > 0)
+    with np.errstate(over="ignore"):  # Inf is > 0 all the same
+        rows = np.flatnonzero(P.sum(1) > 0)
+        cols = np.flatnonzero(P.sum(0) > 0)
     if rows.size == 0:
         return True
     strong = P > 1e-8 * P.max()

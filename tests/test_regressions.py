@@ -310,3 +310,16 @@ def test_load_names_the_path_of_a_file_it_did_not_write(tmp_path, content):
         np.savez(path, a=1)
     with pytest.raises(ValueError, match="^path: expected an .npz file written by"):
         givens.GivensSequence.load(path)
+
+
+def test_irls_at_the_ends_of_the_range():
+    # x_k - x_{k+1} overflowed at -1.8e308 (NaN rows); a zero new iterate gave change = Inf
+    x = np.array([[-1.79769313e308, -1.79769313e308, 1e300], [-5e-324, 5e-324, 0.0]])
+    res = tv.denoise(x, 1.0, method="irls", max_iter=1, return_info=True)
+    assert np.isfinite(res.y).all() and np.isfinite(res.change).all()
+    np.testing.assert_allclose(res.y[0], tv.denoise(x[0], 1.0), rtol=0, atol=1e-12 * 1.7e308)
+    # the solve of x / 2^k with lam / 2^k, scaled back, is the same iteration
+    exact = tv.denoise(x[:1] / 2**1000, 1.0 / 2**1000, method="irls", max_iter=1) * 2**1000
+    np.testing.assert_array_equal(res.y[:1], exact)
+    np.testing.assert_array_equal(res.y[1], [0.0, 0.0, 0.0])  # the mean, to rounding
+    assert res.change[1] == 1.0  # relative to the old iterate where the new one is 0

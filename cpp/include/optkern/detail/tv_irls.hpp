@@ -34,9 +34,22 @@ OPTKERN_HD index_t irls_denoise(index_t n, const X& x, Acc lam, Acc tol, index_t
     *change = Acc(0);
     return 0;
   }
+  // The prox is positively homogeneous, prox(c x, c lam) = c prox(x, lam), and every step
+  // below commutes with a power of two c. A signal near the ends of the range is solved as
+  // x * 2^-e (at 1.8e308, x_k - x_{k+1} overflowed into NaN; subnormals lost every digit to
+  // rounding); others run unscaled, so their results do not change.
+  Acc largest = 0;
+  for (index_t k = 0; k < n; ++k) largest = max_of(largest, Acc(std::fabs(Acc(x[k]))));
+  Acc scale = 1;
+  if (largest > Acc(0x1p500) || (largest > Acc(0) && largest < Acc(0x1p-500))) {
+    const int e = ilogb(largest) > -1000 ? ilogb(largest) : -1000;  // 2^-e stays finite
+    scale = ldexp(Acc(1), -e);
+    lam *= scale;
+  }
+  const Acc unscale = Acc(1) / scale;  // exact: a power of two
   // 1/lam, kept finite so that |Du| = 0 still gives 0 for a subnormal lam.
   const Acc inv_lam = min_of(Acc(1) / lam, Acc(DBL_MAX));
-  for (index_t k = 0; k < n; ++k) u[k] = Acc(x[k]);
+  for (index_t k = 0; k < n; ++k) u[k] = Acc(x[k]) * scale;
   index_t it = 0;
   Acc rel = Acc(INFINITY);
   while (it < max_iter && !(it > 0 && stop())) {
@@ -46,9 +59,9 @@ OPTKERN_HD index_t irls_denoise(index_t n, const X& x, Acc lam, Acc tol, index_t
     // m_k = p_{k-1} / p_k of the leading minors p_k = d_k p_{k-1} - p_{k-2} (p_{-1} = 1,
     // p_{-2} = 0) the chain is one FMA and the divisions overlap. The minors grow (d_k >= 2
     // makes them increasing), so the ratio restarts at (1, pivot) whenever they pass 2^512.
-    Acc p_prev = 0, p_cur = 1, r_k = 0, x_k = Acc(x[0]), u_k = u[0];
+    Acc p_prev = 0, p_cur = 1, r_k = 0, x_k = Acc(x[0]) * scale, u_k = u[0];
     for (index_t k = 0; k + 1 < n; ++k) {
-      const Acc x_next = Acc(x[k + 1]), u_next = u[k + 1];
+      const Acc x_next = Acc(x[k + 1]) * scale, u_next = u[k + 1];
       const Acc d = std::fabs(u_k - u_next) * inv_lam + Acc(2);
       Acc p_next = d * p_cur - p_prev, m_k;
       if (p_next < Acc(0x1p512)) {
@@ -72,16 +85,20 @@ OPTKERN_HD index_t irls_denoise(index_t n, const X& x, Acc lam, Acc tol, index_t
     Acc w_next = 0, max_delta = 0, max_u = 0;
     for (index_t k = n - 2; k >= -1; --k) {
       const Acc w = k >= 0 ? r[k] + m[k] * w_next : Acc(0);
-      const Acc u_new = Acc(x[k + 1]) - w_next + w;
+      const Acc u_new = Acc(x[k + 1]) * scale - w_next + w;
       max_delta = max_of(max_delta, std::fabs(u_new - u[k + 1]));
       max_u = max_of(max_u, std::fabs(u_new));
       u[k + 1] = u_new;
       w_next = w;
     }
-    rel = max_delta > Acc(0) ? max_delta / max_u : Acc(0);
+    // Relative to the new iterate, or to the old one where the new one is 0 (the mean of a
+    // zero-sum signal): a finite number either way.
+    rel = max_delta > Acc(0) ? min_of(max_delta / (max_u > Acc(0) ? max_u : max_delta),
+                                      Acc(DBL_MAX))
+                             : Acc(0);
     if (rel <= tol) break;
   }
-  for (index_t k = 0; k < n; ++k) y[k] = u[k];
+  for (index_t k = 0; k < n; ++k) y[k] = u[k] * unscale;
   *change = rel;
   return it;
 }
