@@ -119,18 +119,41 @@ struct GemmKernel {
   // kc x NR row-major and zero-padded, to dst + panel * kc * NR.
   static void pack_b(index_t kc, index_t nc, const T* b, index_t b_rs, index_t b_cs, T* dst,
                      index_t first_panel = 0, index_t step = 1) {
+    if (b_cs == 1) return pack_b_rows(kc, nc, b, b_rs, dst, first_panel, step);
     for (index_t j0 = first_panel * NR; j0 < nc; j0 += step * NR) {
       const index_t nr = std::min<index_t>(NR, nc - j0);
       const T* src = b + j0 * b_cs;
       T* out = dst + (j0 / NR) * kc * NR;
       for (index_t p = 0; p < kc; ++p, out += NR) {
         const T* row = src + p * b_rs;
-        if (b_cs == 1) {
-          std::memcpy(out, row, sizeof(T) * std::size_t(nr));
-        } else {
-          for (index_t j = 0; j < nr; ++j) out[j] = row[j * b_cs];
-        }
+        for (index_t j = 0; j < nr; ++j) out[j] = row[j * b_cs];
         for (index_t j = nr; j < NR; ++j) out[j] = T(0);
+      }
+    }
+  }
+
+  // pack_b for rows of B stored contiguously. Panel by panel, each row of B would be a jump
+  // of b_rs to a new cache line (and, past 4 KiB, a new page) that no prefetcher follows: a
+  // quarter of a 1000 x 1000 Gram product's time went to those misses. Instead a band of
+  // kRowBand rows is copied across all the panels, reading each row in order.
+  static constexpr index_t kRowBand = 8;
+  static void pack_b_rows(index_t kc, index_t nc, const T* b, index_t b_rs, T* dst,
+                          index_t first_panel, index_t step) {
+    for (index_t p0 = 0; p0 < kc; p0 += kRowBand) {
+      const index_t pb = std::min(kRowBand, kc - p0);
+      for (index_t j0 = first_panel * NR; j0 < nc; j0 += step * NR) {
+        const index_t nr = std::min<index_t>(NR, nc - j0);
+        const T* src = b + p0 * b_rs + j0;
+        T* out = dst + (j0 / NR) * kc * NR + p0 * NR;
+        if (nr == NR) {
+          for (index_t p = 0; p < pb; ++p)
+            std::memcpy(out + p * NR, src + p * b_rs, sizeof(T) * std::size_t(NR));
+        } else {
+          for (index_t p = 0; p < pb; ++p) {
+            for (index_t j = 0; j < nr; ++j) out[p * NR + j] = src[p * b_rs + j];
+            for (index_t j = nr; j < NR; ++j) out[p * NR + j] = T(0);
+          }
+        }
       }
     }
   }
