@@ -150,3 +150,57 @@ def test_device_overlap_ranges():
     assert not _gpu.overlaps(top, bottom)
     reversed_rows = _gpu.dlpack_view(base[::-1], "x")
     assert _gpu.overlaps(reversed_rows, top)
+
+
+class _TorchLikeStream:  # the attribute torch.cuda.Stream carries its handle in
+    cuda_stream = 7
+
+
+class _CupyLikeStream:  # ... and cupy.cuda.Stream
+    ptr = 9
+
+
+def test_check_stream():
+    assert v.check_stream(None) is None
+    assert v.check_stream(0) == 0 and v.check_stream(np.uint64(2**63)) == 2**63
+    assert v.check_stream(_TorchLikeStream()) == 7 and v.check_stream(_CupyLikeStream()) == 9
+    for bad in (-1, 2**64, True, 1.5, "0", [0], object()):
+        with pytest.raises(ValueError, match="^stream: expected None, a CUDA stream handle"):
+            v.check_stream(bad)
+
+
+def test_a_stream_is_refused_on_the_cpu():
+    # every public function with a CUDA path takes stream=, and names it when run on the CPU
+    from optkern import givens, linalg, ot, tv
+    from optkern.optimize import minimize_batch, problems
+
+    x, ones = np.ones((2, 2)), np.ones(3)
+    calls = [
+        lambda s: linalg.bmm(x, x, stream=s),
+        lambda s: linalg.bmm(x, x, device="auto", stream=s),
+        lambda s: linalg.tridiagonal_solve(ones, 2 * ones, ones, ones, stream=s),
+        lambda s: tv.denoise(ones, 1.0, stream=s),
+        lambda s: tv.denoise_vjp(ones, ones, 1.0, stream=s),
+        lambda s: ot.sinkhorn(x, reg=1.0, stream=s),
+        lambda s: ot.sinkhorn_cost(x, reg=1.0, stream=s),
+        lambda s: givens.factorize(np.eye(4), stream=s),
+        lambda s: minimize_batch(problems.rosenbrock(2), x, stream=s),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match="^stream: expected None when the call runs on the CPU"):
+            call(0)
+        with pytest.raises(ValueError, match="^stream: expected None, a CUDA stream handle"):
+            call("default")
+        call(None)  # the default runs
+
+
+def test_use_stream_overrides_the_producer_stream_in_its_block_only():
+    from optkern import _gpu
+
+    host = np.ones(2)
+    assert _gpu.current_stream(host) == 0
+    with _gpu.use_stream(42):
+        assert _gpu.current_stream(host) == 42
+        with _gpu.use_stream(None):  # no stream= given: the producer's
+            assert _gpu.current_stream(host) == 0
+    assert _gpu.current_stream(host) == 0

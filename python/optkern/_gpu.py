@@ -4,7 +4,8 @@ Inputs that live on a CUDA device (CuPy arrays, torch CUDA tensors, any object w
 ``__dlpack__``) are read in place: their DLPack capsule gives the device pointer, shape and
 strides, and the capsule is held until the kernel has been queued. Results are allocated by
 the input's own library (its memory pool, its device), so they come back as the same kind.
-Kernels run on the producing library's current stream.
+Kernels run on the producing library's current stream, or on the ``stream=`` the caller
+passed (:func:`use_stream`).
 
 NumPy inputs with ``device="cuda"`` are copied to the device and the result back, through
 :class:`HostStaging`.
@@ -12,7 +13,10 @@ NumPy inputs with ``device="cuda"`` are copied to the device and the result back
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import ctypes
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,8 +129,27 @@ def library_of(x: Any) -> str:
     return "other"
 
 
+# The stream= of the public call being run, if any (a context variable: per thread).
+_STREAM: contextvars.ContextVar[int | None] = contextvars.ContextVar("optkern_stream",
+                                                                    default=None)
+
+
+@contextlib.contextmanager
+def use_stream(stream: int | None) -> Iterator[None]:
+    """Run the CUDA work inside on `stream` (a handle from check_stream; None: the default)."""
+    token = _STREAM.set(stream)
+    try:
+        yield
+    finally:
+        _STREAM.reset(token)
+
+
 def current_stream(x: Any) -> int:
-    """The producing library's current CUDA stream (0, the legacy default, otherwise)."""
+    """The stream= of the call, else the producing library's current CUDA stream (0, the
+    legacy default, for other producers)."""
+    override = _STREAM.get()
+    if override is not None:
+        return override
     library = library_of(x)
     if library == "torch":
         import torch
@@ -205,11 +228,12 @@ def empty_like_kind(x: Any, shape: tuple[int, ...], dtype: np.dtype) -> Any:
 class HostStaging:
     """Device buffers for NumPy inputs: upload, run, download, free (in that stream order)."""
 
-    def __init__(self, stream: int = 0):
+    def __init__(self, stream: int | None = None):
         from optkern._backend import _cuda
 
         self._cuda = _cuda
-        self.stream = stream
+        override = _STREAM.get()
+        self.stream = stream if stream is not None else override if override is not None else 0
         self._buffers: list[int] = []
 
     def __enter__(self) -> HostStaging:

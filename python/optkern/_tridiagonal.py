@@ -13,6 +13,7 @@ from optkern._validation import (
     as_array,
     as_float_array,
     broadcast_batch,
+    check_stream,
     fail,
     resolve_device,
     result_dtype,
@@ -24,7 +25,7 @@ NAMES = ("lower", "diag", "upper", "rhs")
 
 
 def tridiagonal_solve(lower: Any, diag: Any, upper: Any, rhs: Any, *,
-                      device: str = "cpu") -> Any:
+                      device: str = "cpu", stream: Any = None) -> Any:
     """Solve batches of tridiagonal systems ``A x = rhs`` in O(n) each.
 
     Row i of each n×n matrix A holds ``A[i, i-1] = lower[i]``, ``A[i, i] = diag[i]`` and
@@ -45,6 +46,10 @@ def tridiagonal_solve(lower: Any, diag: Any, upper: Any, rhs: Any, *,
         Where to compute; "auto" follows the data. With "cuda", NumPy inputs are copied to the
         GPU and back; CuPy arrays, torch CUDA tensors and other DLPack GPU arrays are used in
         place and the result is the same kind of array.
+    stream : int, torch.cuda.Stream or cupy.cuda.Stream, optional
+        The CUDA stream to run on (CUDA runs only; a ValueError on the CPU). By default the
+        current stream of the library that made the GPU arrays, or the legacy default stream
+        for NumPy input.
 
     Returns
     -------
@@ -86,11 +91,13 @@ def tridiagonal_solve(lower: Any, diag: Any, upper: Any, rhs: Any, *,
     >>> optkern.linalg.tridiagonal_solve(lower, diag, upper, rhs).shape
     (3, 5)
     """
-    where = resolve_device(device, [(a, name) for a, name in zip((lower, diag, upper, rhs), NAMES)])
+    where = resolve_device(device, [(a, name) for a, name in zip((lower, diag, upper, rhs), NAMES)],
+                           stream)
     if where == "cuda":
-        from optkern import _tv_cuda
+        from optkern import _gpu, _tv_cuda
 
-        return _tv_cuda.tridiagonal_solve(lower, diag, upper, rhs)
+        with _gpu.use_stream(check_stream(stream)):
+            return _tv_cuda.tridiagonal_solve(lower, diag, upper, rhs)
     arrays = [as_array(a, name) for a, name in zip((lower, diag, upper, rhs), NAMES)]
     dtype = result_dtype(*((a.dtype, name) for a, name in zip(arrays, NAMES)))
     arrays = [as_float_array(a, name, dtype, min_ndim=1) for a, name in zip(arrays, NAMES)]

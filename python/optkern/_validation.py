@@ -145,13 +145,31 @@ def check_device(device: Any) -> str:
     return device
 
 
-def resolve_device(device: Any, arrays: Iterable[tuple[Any, str]]) -> str:
+def check_stream(stream: Any) -> int | None:
+    """A ``stream=`` argument as a cudaStream_t handle: None (the default), an int handle
+    (0, the legacy default stream), a torch.cuda.Stream or a cupy.cuda.Stream."""
+    if stream is None:
+        return None
+    for attribute in ("cuda_stream", "ptr"):  # torch.cuda.Stream, cupy.cuda.Stream
+        if hasattr(stream, attribute) and not isinstance(stream, (int, np.integer)):
+            stream = getattr(stream, attribute)
+            break
+    if isinstance(stream, (bool, np.bool_)) or not isinstance(stream, (int, np.integer)) \
+            or not 0 <= int(stream) < 2**64:
+        fail("stream", "None, a CUDA stream handle (an int >= 0), a torch.cuda.Stream or a "
+             "cupy.cuda.Stream", describe(stream))
+    return int(stream)
+
+
+def resolve_device(device: Any, arrays: Iterable[tuple[Any, str]], stream: Any = None) -> str:
     """Decide where a call runs: "cpu" or "cuda".
 
     "auto" follows the data: CUDA when an input already lives on a GPU, the CPU otherwise.
     "cuda" needs a CUDA device; NumPy inputs are then copied to it and the results back.
     "cpu" refuses GPU arrays instead of copying them to the host behind the caller's back.
+    A ``stream`` (checked by :func:`check_stream`) is only meaningful on CUDA.
     """
+    stream = check_stream(stream)
     device = check_device(device)
     on_gpu = [name for x, name in arrays if is_gpu_array(x)]
     if device == "auto":
@@ -159,6 +177,9 @@ def resolve_device(device: Any, arrays: Iterable[tuple[Any, str]]) -> str:
     if device == "cpu" and on_gpu:
         fail(on_gpu[0], "a host array for device='cpu' (use device='cuda' or 'auto')",
              "an array on a CUDA device")
+    if stream is not None and device == "cpu":
+        fail("stream", "None when the call runs on the CPU (device='cpu', or 'auto' with host "
+             "arrays)", describe(stream))
     if device == "cuda" and not _backend().cuda_available():
         raise ValueError(
             f"device: 'cuda' was requested but CUDA is not available here "

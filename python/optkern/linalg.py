@@ -11,6 +11,7 @@ from optkern._tridiagonal import tridiagonal_solve
 from optkern._validation import (
     as_array,
     broadcast_batch,
+    check_stream,
     describe,
     fail,
     is_gpu_array,
@@ -23,7 +24,7 @@ __all__ = ["bmm", "tridiagonal_solve"]
 _MAX_BATCH_DIMS = 8  # kMaxBatchDims in cpp/include/optkern/linalg.hpp
 
 
-def bmm(a: Any, b: Any, *, device: str = "cpu", out: Any = None) -> Any:
+def bmm(a: Any, b: Any, *, device: str = "cpu", out: Any = None, stream: Any = None) -> Any:
     """Batched matrix product with the semantics of :func:`numpy.matmul` for ndim >= 2.
 
     Computes ``out[..., i, j] = sum_k a[..., i, k] * b[..., k, j]``. The leading (batch)
@@ -42,6 +43,10 @@ def bmm(a: Any, b: Any, *, device: str = "cpu", out: Any = None) -> Any:
     out : array, optional
         Where to write the result; it must have the result's shape and dtype exactly. It may
         overlap the inputs (the result is then computed into a temporary first).
+    stream : int, torch.cuda.Stream or cupy.cuda.Stream, optional
+        The CUDA stream to run on (CUDA runs only; a ValueError on the CPU). By default the
+        current stream of the library that made the GPU arrays, or the legacy default stream
+        for NumPy input.
 
     Returns
     -------
@@ -76,7 +81,7 @@ def bmm(a: Any, b: Any, *, device: str = "cpu", out: Any = None) -> Any:
     >>> optkern.linalg.bmm(a.astype(np.float32), b.astype(np.float32)).dtype
     dtype('float32')
     """
-    if device == "cpu" and type(a) is np.ndarray and type(b) is np.ndarray:
+    if device == "cpu" and stream is None and type(a) is np.ndarray and type(b) is np.ndarray:
         if (out is None and a.dtype == b.dtype and a.dtype.char in "fd" and a.dtype.isnative
                 and a.ndim == b.ndim
                 and 2 <= a.ndim <= _MAX_BATCH_DIMS + 2 and a.shape[:-2] == b.shape[:-2]
@@ -86,11 +91,12 @@ def bmm(a: Any, b: Any, *, device: str = "cpu", out: Any = None) -> Any:
             _backend._core.bmm_same_batch(a, b, c)
             return c
         return _bmm_cpu(a, b, out)
-    where = resolve_device(device, [(a, "a"), (b, "b"), (out, "out")])
+    where = resolve_device(device, [(a, "a"), (b, "b"), (out, "out")], stream)
     if where == "cuda":
-        if is_gpu_array(a) or is_gpu_array(b):
-            return _bmm_gpu_arrays(a, b, out)
-        return _bmm_host_on_gpu(a, b, out)
+        with _gpu.use_stream(check_stream(stream)):
+            if is_gpu_array(a) or is_gpu_array(b):
+                return _bmm_gpu_arrays(a, b, out)
+            return _bmm_host_on_gpu(a, b, out)
     return _bmm_cpu(a, b, out)
 
 

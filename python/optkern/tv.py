@@ -29,6 +29,7 @@ from optkern._validation import (
     as_array,
     as_float_array,
     check_number,
+    check_stream,
     compute_dtype,
     fail,
     is_gpu_array,
@@ -88,6 +89,7 @@ def denoise(
     max_iter: int = 1000,
     device: str = "cpu",
     return_info: bool = False,
+    stream: Any = None,
 ) -> Any:
     """Total variation denoising of 1-D signals: the prox of λ·TV along the last axis.
 
@@ -125,6 +127,10 @@ def denoise(
     return_info : bool
         Return a :class:`DenoiseResult` (with iteration counts and final changes) instead of
         the array.
+    stream : int, torch.cuda.Stream or cupy.cuda.Stream, optional
+        The CUDA stream to run on (CUDA runs only; a ValueError on the CPU). By default the
+        current stream of the library that made the GPU arrays, or the legacy default stream
+        for NumPy input.
 
     Returns
     -------
@@ -167,11 +173,12 @@ def denoise(
     if method == "irls":
         tol = check_number(tol, "tol", low=0.0, low_open=True)
         max_iter = check_number(max_iter, "max_iter", low=1, integer=True)
-    where = resolve_device(device, [(x, "x"), (lam, "lam")])
+    where = resolve_device(device, [(x, "x"), (lam, "lam")], stream)
     if where == "cuda":
-        from optkern import _tv_cuda
+        from optkern import _gpu, _tv_cuda
 
-        return _tv_cuda.denoise(x, lam, method, tol, max_iter, return_info)
+        with _gpu.use_stream(check_stream(stream)):
+            return _tv_cuda.denoise(x, lam, method, tol, max_iter, return_info)
     x = finite_signals(x, "x")
     batch = x.shape[:-1]
     lam_rows = lambda_rows(lam, batch)
@@ -197,7 +204,7 @@ def make_result(y: Any, nit: np.ndarray, change: np.ndarray, method: str,
 
 
 def denoise_vjp(y: Any, grad_y: Any, lam: Any, *, rtol: float | None = None,
-                device: str = "cpu") -> tuple[Any, Any]:
+                device: str = "cpu", stream: Any = None) -> tuple[Any, Any]:
     """The exact backward of :func:`denoise`: (∂L/∂x, ∂L/∂λ) from ∂L/∂y at its solution y.
 
     y is constant on segments S = [a..b]. There ∂y_S/∂x_i = 1/|S| for i in S (the Jacobian
@@ -220,6 +227,8 @@ def denoise_vjp(y: Any, grad_y: Any, lam: Any, *, rtol: float | None = None,
         of y's dtype, only absorbs rounding; iterates of ``method="irls"``, which fuse only
         in the limit, need a tolerance near their accuracy (e.g. 1e-6).
     device : {"cpu", "cuda", "auto"}
+        As for :func:`denoise`.
+    stream : int, torch.cuda.Stream or cupy.cuda.Stream, optional
         As for :func:`denoise`.
 
     Returns
@@ -249,11 +258,12 @@ def denoise_vjp(y: Any, grad_y: Any, lam: Any, *, rtol: float | None = None,
     """
     if rtol is not None:
         rtol = check_number(rtol, "rtol", low=0.0)
-    where = resolve_device(device, [(y, "y"), (grad_y, "grad_y"), (lam, "lam")])
+    where = resolve_device(device, [(y, "y"), (grad_y, "grad_y"), (lam, "lam")], stream)
     if where == "cuda":
-        from optkern import _tv_cuda
+        from optkern import _gpu, _tv_cuda
 
-        return _tv_cuda.denoise_vjp(y, grad_y, lam, rtol)
+        with _gpu.use_stream(check_stream(stream)):
+            return _tv_cuda.denoise_vjp(y, grad_y, lam, rtol)
     y_arr, g_arr, lam_shape = vjp_inputs(y, grad_y, lam)
     dtype, batch = y_arr.dtype, y_arr.shape[:-1]
     rows = y_arr.reshape(math.prod(batch), y_arr.shape[-1])

@@ -6,8 +6,8 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from optkern import _backend
-from optkern._validation import check_device, fail, is_gpu_array, resolve_device
+from optkern import _backend, _gpu
+from optkern._validation import check_device, check_stream, fail, is_gpu_array, resolve_device
 from optkern.givens import _checks, _cuda_driver
 from optkern.givens._driver import GivensStep, drive
 from optkern.givens._sequence import GivensSequence
@@ -26,6 +26,7 @@ def factorize(
     callback: Optional[Callable[[GivensStep], Any]] = None,
     progress: bool = False,
     check: bool = True,
+    stream: Any = None,
 ) -> GivensSequence:
     """Approximate an orthogonal matrix by a product of few Givens rotations.
 
@@ -59,6 +60,10 @@ def factorize(
     check : bool
         Check that U is orthogonal (``max |U^T U - I|`` within a thousand ulps of the dtype
         times sqrt(d)). ``check=False`` skips it for callers who know.
+    stream : int, torch.cuda.Stream or cupy.cuda.Stream, optional
+        The CUDA stream to run on (CUDA runs only; a ValueError on the CPU). By default the
+        current stream of the library that made the GPU arrays, or the legacy default stream
+        for NumPy input.
 
     Returns
     -------
@@ -105,12 +110,13 @@ def factorize(
         fail("callback", "a callable or None", repr(callback))
     progress = _checks.check_flag(progress, "progress")
     check = _checks.check_flag(check, "check")
-    where = resolve_device(device, [(U, "U")])
+    where = resolve_device(device, [(U, "U")], stream)
     if where == "cuda":
         if method != "l1":
             fail("device", f"'cpu' for method={method!r} (only 'l1' runs on CUDA)",
                  repr(device))
-        return _cuda_driver.factorize_l1(U, n_factors, callback, progress, check)
+        with _gpu.use_stream(check_stream(stream)):
+            return _cuda_driver.factorize_l1(U, n_factors, callback, progress, check)
     if is_gpu_array(U):
         fail("U", "a host array for device='cpu'", "an array on a CUDA device")
     u = _checks.square_matrix(U, "U")

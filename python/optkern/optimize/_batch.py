@@ -7,12 +7,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from optkern import _backend
+from optkern import _backend, _gpu
 from optkern._progress import ProgressBar, check_callback, check_progress, next_chunk
 from optkern._validation import (
     MAX_THREADS,
     as_float_array,
     check_number,
+    check_stream,
     describe,
     fail,
     resolve_device,
@@ -45,6 +46,7 @@ def minimize_batch(
     device: str = "cpu",
     callback: Callable[[BatchResult], Any] | None = None,
     progress: bool = False,
+    stream: Any = None,
 ) -> BatchResult:
     """Minimise B independent problems at once, each from its own start.
 
@@ -88,6 +90,10 @@ def minimize_batch(
         Show how far the run has got: problems finished (native problems on the CPU, in
         chunks as for callback), evaluations of fun (a Python objective), or only the end
         (CUDA). A tqdm bar if tqdm is installed, else a line on stderr.
+    stream : int, torch.cuda.Stream or cupy.cuda.Stream, optional
+        The CUDA stream to run on (CUDA runs only; a ValueError on the CPU). By default the
+        current stream of the library that made the GPU arrays, or the legacy default stream
+        for NumPy input.
 
     Returns
     -------
@@ -133,7 +139,7 @@ def minimize_batch(
     if not native and not callable(fun):
         fail("fun", "a callable fun(X) -> (F, G) or an optkern.optimize.problems.Problem",
              describe(fun))
-    where = resolve_device(device, [(x0, "x0")])
+    where = resolve_device(device, [(x0, "x0")], stream)
     threads = 0 if num_threads is None else check_number(num_threads, "num_threads", low=1,
                                                          high=MAX_THREADS, integer=True)
     opts = options(method, m=m, c1=c1, c2=c2, gtol=gtol, ftol=ftol, max_iter=max_iter,
@@ -156,7 +162,7 @@ def minimize_batch(
         from optkern.optimize._cuda_batch import minimize_problem_batch_cuda
 
         with ProgressBar(None, f"minimize_batch {method} (cuda)", "problems",
-                         enabled=progress) as bar:
+                         enabled=progress) as bar, _gpu.use_stream(check_stream(stream)):
             result = minimize_problem_batch_cuda(fun, x0, opts)
             bar.update_to(len(result.status))
             return result

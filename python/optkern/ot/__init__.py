@@ -22,6 +22,7 @@ from optkern._progress import ProgressBar, check_callback, check_progress
 from optkern._validation import (
     as_float_array,
     broadcast_batch,
+    check_stream,
     describe,
     fail,
     overflow_scale,
@@ -141,6 +142,7 @@ def sinkhorn(
     device: str = "cpu",
     callback: Any = None,
     progress: bool = False,
+    stream: Any = None,
 ) -> SinkhornResult:
     """Entropic optimal transport by Sinkhorn's algorithm.
 
@@ -192,6 +194,10 @@ def sinkhorn(
         Show the iterations done and the largest marginal error (in chunks, as for
         callback): a tqdm bar if tqdm is installed, else a line on stderr. On CUDA the
         iteration is one launch and only its end is shown.
+    stream : int, torch.cuda.Stream or cupy.cuda.Stream, optional
+        The CUDA stream to run on (CUDA runs only; a ValueError on the CPU). By default the
+        current stream of the library that made the GPU arrays, or the legacy default stream
+        for NumPy input.
 
     Returns
     -------
@@ -246,14 +252,16 @@ def sinkhorn(
         arrays += [(x, "init") for x in init]
     callback = check_callback(callback)
     progress = check_progress(progress)
-    where = resolve_device(device, arrays)
+    where = resolve_device(device, arrays, stream)
     if where == "cuda":
+        from optkern import _gpu
         from optkern.ot import _cuda_path
 
         if callback is not None:
             fail("callback", "None on device='cuda' (the iteration is one launch)",
                  describe(callback))
-        with ProgressBar(max_iter, "sinkhorn (cuda)", "iterations", enabled=progress) as bar:
+        with ProgressBar(max_iter, "sinkhorn (cuda)", "iterations", enabled=progress) as bar, \
+                _gpu.use_stream(check_stream(stream)):
             res = _cuda_path.sinkhorn(M, a, b, reg, tol, max_iter, method_code, init)
             bar.update_to(int(np.max(res.n_iter, initial=0)))
             return res
@@ -314,6 +322,7 @@ def sinkhorn_cost(
     init: Any = None,
     device: str = "cpu",
     return_grad: bool = False,
+    stream: Any = None,
 ) -> Any:
     """The entropic OT value ``OT_reg(M, a, b) = <M, P> + reg <P, log P - 1>`` at the
     optimal plan, and optionally its gradient.
@@ -324,7 +333,7 @@ def sinkhorn_cost(
 
     Parameters
     ----------
-    M, a, b, reg, method, tol, max_iter, init, device
+    M, a, b, reg, method, tol, max_iter, init, device, stream
         As in :func:`sinkhorn`.
     return_grad : bool
         Also return ``(grad_M, grad_a, grad_b) = (P, f, g)``.
@@ -359,7 +368,7 @@ def sinkhorn_cost(
     True
     """
     res = sinkhorn(M, a, b, reg=reg, method=method, tol=tol, max_iter=max_iter, init=init,
-                   device=device)
+                   device=device, stream=stream)
     if not return_grad:
         return res.value
     f, g = res.f, res.g
