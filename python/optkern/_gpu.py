@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from optkern._validation import compute_dtype, describe, fail
+from optkern._validation import check_stream, compute_dtype, describe, fail
 
 _KDL_CUDA = 2
 _KDL_CUDA_MANAGED = 13
@@ -135,9 +135,9 @@ _STREAM: contextvars.ContextVar[int | None] = contextvars.ContextVar("optkern_st
 
 
 @contextlib.contextmanager
-def use_stream(stream: int | None) -> Iterator[None]:
-    """Run the CUDA work inside on `stream` (a handle from check_stream; None: the default)."""
-    token = _STREAM.set(stream)
+def use_stream(stream: Any) -> Iterator[None]:
+    """Run the CUDA work inside on a public call's ``stream=`` (None: the default)."""
+    token = _STREAM.set(check_stream(stream))
     try:
         yield
     finally:

@@ -13,7 +13,6 @@ from optkern._validation import (
     as_array,
     as_float_array,
     broadcast_batch,
-    check_stream,
     fail,
     resolve_device,
     result_dtype,
@@ -96,7 +95,7 @@ def tridiagonal_solve(lower: Any, diag: Any, upper: Any, rhs: Any, *,
     if where == "cuda":
         from optkern import _gpu, _tv_cuda
 
-        with _gpu.use_stream(check_stream(stream)):
+        with _gpu.use_stream(stream):
             return _tv_cuda.tridiagonal_solve(lower, diag, upper, rhs)
     arrays = [as_array(a, name) for a, name in zip((lower, diag, upper, rhs), NAMES)]
     dtype = result_dtype(*((a.dtype, name) for a, name in zip(arrays, NAMES)))

@@ -11,7 +11,6 @@ from optkern._tridiagonal import tridiagonal_solve
 from optkern._validation import (
     as_array,
     broadcast_batch,
-    check_stream,
     describe,
     fail,
     is_gpu_array,
@@ -93,7 +92,7 @@ def bmm(a: Any, b: Any, *, device: str = "cpu", out: Any = None, stream: Any = N
         return _bmm_cpu(a, b, out)
     where = resolve_device(device, [(a, "a"), (b, "b"), (out, "out")], stream)
     if where == "cuda":
-        with _gpu.use_stream(check_stream(stream)):
+        with _gpu.use_stream(stream):
             if is_gpu_array(a) or is_gpu_array(b):
                 return _bmm_gpu_arrays(a, b, out)
             return _bmm_host_on_gpu(a, b, out)

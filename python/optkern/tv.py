@@ -29,7 +29,6 @@ from optkern._validation import (
     as_array,
     as_float_array,
     check_number,
-    check_stream,
     compute_dtype,
     fail,
     is_gpu_array,
@@ -177,7 +176,7 @@ def denoise(
     if where == "cuda":
         from optkern import _gpu, _tv_cuda
 
-        with _gpu.use_stream(check_stream(stream)):
+        with _gpu.use_stream(stream):
             return _tv_cuda.denoise(x, lam, method, tol, max_iter, return_info)
     x = finite_signals(x, "x")
     batch = x.shape[:-1]
@@ -262,7 +261,7 @@ def denoise_vjp(y: Any, grad_y: Any, lam: Any, *, rtol: float | None = None,
     if where == "cuda":
         from optkern import _gpu, _tv_cuda
 
-        with _gpu.use_stream(check_stream(stream)):
+        with _gpu.use_stream(stream):
             return _tv_cuda.denoise_vjp(y, grad_y, lam, rtol)
     y_arr, g_arr, lam_shape = vjp_inputs(y, grad_y, lam)
     dtype, batch = y_arr.dtype, y_arr.shape[:-1]

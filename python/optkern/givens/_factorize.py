@@ -7,7 +7,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from optkern import _backend, _gpu
-from optkern._validation import check_device, check_stream, fail, is_gpu_array, resolve_device
+from optkern._validation import check_device, fail, is_gpu_array, resolve_device
 from optkern.givens import _checks, _cuda_driver
 from optkern.givens._driver import GivensStep, drive
 from optkern.givens._sequence import GivensSequence
@@ -115,7 +115,7 @@ def factorize(
         if method != "l1":
             fail("device", f"'cpu' for method={method!r} (only 'l1' runs on CUDA)",
                  repr(device))
-        with _gpu.use_stream(check_stream(stream)):
+        with _gpu.use_stream(stream):
             return _cuda_driver.factorize_l1(U, n_factors, callback, progress, check)
     if is_gpu_array(U):
         fail("U", "a host array for device='cpu'", "an array on a CUDA device")

@@ -13,7 +13,6 @@ from optkern._validation import (
     MAX_THREADS,
     as_float_array,
     check_number,
-    check_stream,
     describe,
     fail,
     resolve_device,
@@ -162,7 +161,7 @@ def minimize_batch(
         from optkern.optimize._cuda_batch import minimize_problem_batch_cuda
 
         with ProgressBar(None, f"minimize_batch {method} (cuda)", "problems",
-                         enabled=progress) as bar, _gpu.use_stream(check_stream(stream)):
+                         enabled=progress) as bar, _gpu.use_stream(stream):
             result = minimize_problem_batch_cuda(fun, x0, opts)
             bar.update_to(len(result.status))
             return result

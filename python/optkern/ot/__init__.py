@@ -22,7 +22,6 @@ from optkern._progress import ProgressBar, check_callback, check_progress
 from optkern._validation import (
     as_float_array,
     broadcast_batch,
-    check_stream,
     describe,
     fail,
     overflow_scale,
@@ -261,7 +260,7 @@ def sinkhorn(
             fail("callback", "None on device='cuda' (the iteration is one launch)",
                  describe(callback))
         with ProgressBar(max_iter, "sinkhorn (cuda)", "iterations", enabled=progress) as bar, \
-                _gpu.use_stream(check_stream(stream)):
+                _gpu.use_stream(stream):
             res = _cuda_path.sinkhorn(M, a, b, reg, tol, max_iter, method_code, init)
             bar.update_to(int(np.max(res.n_iter, initial=0)))
             return res
