@@ -174,7 +174,8 @@ def _torch():
 def pytest_report_header(config):
     info = optkern.build_info()
     return [
-        f"optkern {info['version']} ({info['compiler']}, SIMD {'/'.join(info['simd'])}, "
+        f"optkern {info['version']} ({info['compiler']}, SIMD {info['simd']} "
+        f"({'/'.join(info['simd_flags'])}; compiled: {', '.join(info['simd_compiled'])}), "
         f"CUDA devices: {[d['name'] for d in info['cuda_devices']] or 'none'})",
         f"threads: {thread_settings()}",
     ]

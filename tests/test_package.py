@@ -28,7 +28,8 @@ def test_build_info_reports_the_build():
     assert info["version"] == optkern.__version__
     assert info["eigen_version"].startswith("3.4") or info["eigen_version"].startswith("5.")
     assert info["num_threads"] >= 1
-    assert isinstance(info["simd"], list)
+    assert info["simd"] in info["simd_compiled"]
+    assert isinstance(info["simd_flags"], list) and info["simd_bytes"] in (16, 32, 64)
     assert info["cuda_available"] == (len(info["cuda_devices"]) > 0)
 
 

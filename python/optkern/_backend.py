@@ -113,8 +113,11 @@ def set_num_threads(n: int) -> int:
 def build_info() -> dict[str, Any]:
     """What this build of optkern was compiled with and what it sees at run time.
 
-    Keys: ``version``, ``compiler``, ``eigen_version``, ``simd`` (instruction sets compiled
-    in), ``simd_bytes``, ``openmp``, ``num_threads``, ``omp_num_threads`` (the environment
+    Keys: ``version``, ``compiler``, ``eigen_version``, ``simd`` (the SIMD level in use:
+    ``"baseline"``, ``"avx2"`` or ``"avx512"``, chosen at import for this CPU, or forced lower
+    by the environment variable ``OPTKERN_SIMD``), ``simd_compiled`` (the levels this build
+    carries), ``simd_flags`` (the instruction sets of the level in use), ``simd_bytes``,
+    ``openmp``, ``num_threads``, ``omp_num_threads`` (the environment
     variable, or None), ``cuda_compiled``, ``cuda_runtime_version``, ``cuda_devices`` (name,
     compute capability, memory and SM count of each visible device) and ``cuda_available``.
 

@@ -127,9 +127,13 @@ void bmm(const BatchShape& batch, const MatrixBatch<const T>& a, const MatrixBat
   constexpr int kWideRows = (kSimdRegisters - 4) / 2;  // 6 with 16 registers, 14 with 32
   constexpr int kNarrowRows = kSimdRegisters / 2;      // 8 with 16 registers, 16 with 32
   const index_t n = b.cols;
-  if (n <= W / 2 && kSimdBytes >= 32) {
-    bmm_with<GemmKernel<T, kSimdBytes / 2, kNarrowRows, 1>>(batch, a, b, c, threads);
-  } else if (n <= W) {
+  if constexpr (kSimdBytes >= 32) {  // a half-width tile only where half a vector is 16 bytes
+    if (n <= W / 2) {
+      bmm_with<GemmKernel<T, kSimdBytes / 2, kNarrowRows, 1>>(batch, a, b, c, threads);
+      return;
+    }
+  }
+  if (n <= W) {
     bmm_with<GemmKernel<T, kSimdBytes, kNarrowRows, 1>>(batch, a, b, c, threads);
   } else {
     bmm_with<GemmKernel<T, kSimdBytes, kWideRows, 2>>(batch, a, b, c, threads);
