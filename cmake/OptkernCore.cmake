@@ -22,7 +22,7 @@ function(optkern_core_settings target)
   target_include_directories(${target} PUBLIC
     "$<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/cpp/include>"
     "$<BUILD_INTERFACE:${PROJECT_BINARY_DIR}/generated/include>"
-    "$<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>")
+    "$<INSTALL_INTERFACE:${OPTKERN_INSTALL_INCLUDEDIR}>")
   target_include_directories(${target} PRIVATE "${PROJECT_SOURCE_DIR}/cpp/src")
   target_link_libraries(${target} PUBLIC Eigen3::Eigen OpenMP::OpenMP_CXX)
   set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE ON)

@@ -1,6 +1,7 @@
-"""Run-time SIMD dispatch (issue 11): the level in use is the best this CPU can run, every level
-this CPU supports passes the smoke test when forced with OPTKERN_SIMD, and asking for a level
-that cannot run fails at import with a clear error instead of crashing later."""
+"""Portability (issue 11). Run-time SIMD dispatch: the level in use is the best this CPU can
+run, every level this CPU supports passes the smoke test when forced with OPTKERN_SIMD, and
+asking for a level that cannot run fails at import with a clear error instead of crashing
+later. A build without CUDA says so when asked for device="cuda"."""
 
 import json
 import os
@@ -138,3 +139,20 @@ def test_level_the_cpu_lacks_fails_at_import(tmp_path):
         pytest.skip("this CPU runs every level (the packaging check tries this under qemu)")
     done = run_python(["-c", "import optkern"], level="avx512", cwd=tmp_path)
     assert done.returncode != 0 and "does not support" in done.stderr
+
+
+def test_a_build_without_cuda_says_so(monkeypatch):
+    """A wheel built without nvcc has no optkern._cuda: device="cuda" names the reason."""
+    import numpy as np
+
+    from optkern import _backend
+
+    monkeypatch.setattr(_backend, "_cuda", None)
+    monkeypatch.setattr(_backend, "_CUDA_IMPORT_ERROR", None)
+    _backend._cuda_devices.cache_clear()
+    try:
+        assert not optkern.cuda_available()
+        with pytest.raises(ValueError, match="this build of optkern has no CUDA support"):
+            optkern.linalg.bmm(np.ones((2, 2)), np.ones((2, 2)), device="cuda")
+    finally:
+        _backend._cuda_devices.cache_clear()
