@@ -40,6 +40,12 @@ def check_callback(callback: Any) -> Optional[Callable[..., Any]]:
     return callback
 
 
+def callback_stops(answer: Any) -> bool:
+    """Whether a callback's return value asks to stop the run: True, or NumPy's True
+    (``np.True_``, as ``x.max() > 1`` returns); every other value continues it."""
+    return isinstance(answer, (bool, np.bool_)) and bool(answer)
+
+
 def next_chunk(chunk: int, elapsed: float, multiple: int = 1,
                seconds: float = CHUNK_SECONDS) -> int:
     """The size of the next chunk of a run reported in chunks: the work that should take

@@ -3,6 +3,7 @@ implicit (block-Cholesky) backward, as torch.autograd.Functions."""
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from typing import Any
 
@@ -61,7 +62,8 @@ def sinkhorn(
     return_result : bool
         Also return the :class:`optkern.ot.SinkhornResult` of the forward (potentials,
         n_iter, marginal_error, converged, ...; NumPy arrays for CPU input, tensors for CUDA
-        input; not differentiable).
+        input; not differentiable). Its ``plan`` is a copy: writing into it changes neither
+        the returned plan nor its gradient.
 
     Returns
     -------
@@ -147,6 +149,11 @@ def sinkhorn_cost(
     return _Value.apply(M, a, b, reg, options, [])
 
 
+def _own_copy(x: Any) -> Any:
+    """A copy of a NumPy array, CuPy array or tensor that shares no memory with x."""
+    return x.clone() if isinstance(x, torch.Tensor) else x.copy()
+
+
 def _marginals(M: Any, a: Any, b: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """M, a and b as tensors on M's device, the default marginals made explicit (so that a
     gradient reaches a through the default b)."""
@@ -217,8 +224,10 @@ class _Plan(torch.autograd.Function):
     def forward(ctx: Any, M: torch.Tensor, a: torch.Tensor, b: torch.Tensor, reg: float,
                 options: dict[str, Any], results: list) -> torch.Tensor:
         res = _solve(M, a, b, reg, options)
-        results.append(res)
         plan = from_kernel(res.plan, M)
+        # The result gets its own plan: writing into it must change neither P nor the saved
+        # tensor the backward reads (torch cannot see writes through a NumPy array).
+        results.append(dataclasses.replace(res, plan=_own_copy(res.plan)))
         ctx.save_for_backward(plan, a, b)
         ctx.reg, ctx.on_singular = reg, options["on_singular"]
         ctx.shapes = [(x.shape, x.dtype) for x in (M, a, b)]
