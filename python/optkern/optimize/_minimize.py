@@ -148,6 +148,9 @@ def minimize(
         fail("x0", "a 1-dimensional array", f"shape {x.shape}")
     if x.size == 0:
         fail("x0", "at least one variable", "an empty array")
+    if isinstance(jac, np.bool_) or isinstance(hess, np.bool_):  # NumPy's True is True
+        jac = bool(jac) if isinstance(jac, np.bool_) else jac
+        hess = bool(hess) if isinstance(hess, np.bool_) else hess
     if jac is not True and not callable(jac):
         fail("jac", "True (fun returns (f, g)) or a callable returning the gradient",
              repr(jac))

@@ -13,7 +13,7 @@ from torch.autograd.function import once_differentiable
 
 from optkern import ot as _ot
 from optkern._autodiff import marginal_grads
-from optkern._validation import fail
+from optkern._validation import check_bool, fail
 from optkern.torch import _device_vjp
 from optkern.torch._convert import as_tensor, from_kernel, sum_to, to_kernel
 
@@ -93,6 +93,7 @@ def sinkhorn(
     """
     M, a, b = _marginals(M, a, b)
     options = _options(method, tol, max_iter, init, on_singular)
+    return_result = check_bool(return_result, "return_result")
     results: list = []
     plan = _Plan.apply(M, a, b, reg, options, results)
     return (plan, results[0]) if return_result else plan
