@@ -15,7 +15,7 @@ from optkern import ot as _ot
 from optkern._autodiff import marginal_grads
 from optkern._validation import check_bool, fail
 from optkern.torch import _device_vjp
-from optkern.torch._convert import as_tensor, from_kernel, sum_to, to_kernel
+from optkern.torch._convert import as_tensor, from_kernel, low_precision, sum_to, to_kernel
 
 __all__ = ["sinkhorn", "sinkhorn_cost"]
 
@@ -42,7 +42,9 @@ def sinkhorn(
     Parameters
     ----------
     M : Tensor or array_like, shape (..., m, n)
-        Cost matrices, on the CPU or a CUDA device. float32 stays float32.
+        Cost matrices, on the CPU or a CUDA device. float32 stays float32; bfloat16 is
+        computed in float32 and the plan returned in bfloat16. Sparse tensors are refused
+        (ValueError naming the argument), as by every function of optkern.torch.
     a, b : Tensor or array_like, shapes (..., m) and (..., n), optional
         Marginals (default uniform, b with the mass of a), on M's device. sum(b) must equal
         sum(a) to a relative 1e-6, as for :func:`optkern.ot.sinkhorn`, which then rescales
@@ -91,11 +93,14 @@ def sinkhorn(
     >>> M.grad.shape, bool(M.grad.sum(dim=0).abs().max() < 1e-12)  # columns sum to zero
     (torch.Size([4, 4]), True)
     """
+    low = low_precision(M)
     M, a, b = _marginals(M, a, b)
     options = _options(method, tol, max_iter, init, on_singular)
     return_result = check_bool(return_result, "return_result")
     results: list = []
     plan = _Plan.apply(M, a, b, reg, options, results)
+    if low:  # bfloat16 M: computed in float32, returned in bfloat16
+        plan = plan.to(torch.bfloat16)
     return (plan, results[0]) if return_result else plan
 
 
@@ -145,9 +150,11 @@ def sinkhorn_cost(
     >>> x.grad.shape, bool(torch.isfinite(x.grad).all())
     (torch.Size([3, 1]), True)
     """
+    low = low_precision(M)
     M, a, b = _marginals(M, a, b)
     options = _options(method, tol, max_iter, init, "raise")
-    return _Value.apply(M, a, b, reg, options, [])
+    value = _Value.apply(M, a, b, reg, options, [])
+    return value.to(torch.bfloat16) if low else value
 
 
 def _own_copy(x: Any) -> Any:
@@ -178,8 +185,8 @@ def _options(method: str, tol: float, max_iter: int, init: Any,
     if on_singular not in ("raise", "nan"):
         fail("on_singular", "'raise' or 'nan'", repr(on_singular))
     if isinstance(init, (tuple, list)):
-        init = tuple(None if p is None else to_kernel(p) if isinstance(p, torch.Tensor) else p
-                     for p in init)
+        init = tuple(None if p is None else to_kernel(as_tensor(p, "init"))
+                     if isinstance(p, torch.Tensor) else p for p in init)
     return {"method": method, "tol": tol, "max_iter": max_iter, "init": init,
             "on_singular": on_singular}
 
