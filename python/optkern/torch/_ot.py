@@ -51,7 +51,10 @@ def sinkhorn(
         b to the mass of a; the gradients are those of that function: ``dL/da_i = lambda_i
         + <mu, b> / sum(b)`` and ``dL/db = sum(a)/sum(b) (mu - <mu, b> / sum(b))`` with the
         multipliers (lambda, mu) of sinkhorn_vjp (see ``optkern/_autodiff.py``). Batch
-        dimensions of M, a and b broadcast; gradients are summed back to each shape.
+        dimensions of M, a and b broadcast; gradients are summed back to each shape. A zero
+        weight gets the finite one-sided derivative (its weight raised from 0), from the
+        limit of its multiplier: ``lambda_i = sum_j q_ij (dL/dP_ij - mu_j)`` with
+        ``q_ij = softmax_j((g_j - M_ij) / reg)`` (likewise for columns).
     reg : float
         The entropic regularisation epsilon, > 0 (not differentiated).
     method, tol, max_iter, init
@@ -227,6 +230,33 @@ def _input_grads(ctx: Any, grad_M: torch.Tensor | None, grad_a: torch.Tensor,
             None, None, None)
 
 
+def _fill_inactive(lam: torch.Tensor, mu: torch.Tensor, grad_plan: torch.Tensor,
+                   M: torch.Tensor, f: torch.Tensor, g: torch.Tensor,
+                   reg: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The multipliers of zero-weight rows and columns (NaN from sinkhorn_vjp) as their
+    one-sided limits, which make dL/da_i at a_i = 0 the derivative from the right.
+
+    Row i of the backward system reads r_i lambda_i + sum_j P_ij mu_j = sum_j W_ij P_ij
+    (W = dL/dP), so lambda_i = sum_j q_ij (W_ij - mu_j) with q_ij = P_ij / r_i. As a_i -> 0+
+    the row's shape q_ij tends to softmax_j((g_j - M_ij) / reg) over the active columns,
+    while the rest of the system is continuous in a_i; likewise for columns with f."""
+    rows_out, cols_out = torch.isnan(lam), torch.isnan(mu)
+    lam0 = torch.where(rows_out, torch.zeros_like(lam), lam)
+    mu0 = torch.where(cols_out, torch.zeros_like(mu), mu)
+    low = torch.tensor(-torch.inf, dtype=M.dtype, device=M.device)
+    if bool(rows_out.any()):
+        logits = torch.where(cols_out.unsqueeze(-2), low, (g.unsqueeze(-2) - M) / reg)
+        q = torch.softmax(logits, dim=-1)
+        fill = (q * (grad_plan - mu0.unsqueeze(-2))).sum(-1)
+        lam = torch.where(rows_out, fill, lam)
+    if bool(cols_out.any()):
+        logits = torch.where(rows_out.unsqueeze(-1), low, (f.unsqueeze(-1) - M) / reg)
+        q = torch.softmax(logits, dim=-2)
+        fill = (q * (grad_plan - lam0.unsqueeze(-1))).sum(-2)
+        mu = torch.where(cols_out, fill, mu)
+    return lam, mu
+
+
 class _Plan(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, M: torch.Tensor, a: torch.Tensor, b: torch.Tensor, reg: float,
@@ -236,7 +266,10 @@ class _Plan(torch.autograd.Function):
         # The result gets its own plan: writing into it must change neither P nor the saved
         # tensor the backward reads (torch cannot see writes through a NumPy array).
         results.append(dataclasses.replace(res, plan=_own_copy(res.plan)))
-        ctx.save_for_backward(plan, a, b)
+        # Zero weights: their multipliers need the potentials and M (_fill_inactive).
+        sparse = bool((a == 0).any() or (b == 0).any())
+        extra = (M.detach(), from_kernel(res.f, M), from_kernel(res.g, M)) if sparse else ()
+        ctx.save_for_backward(plan, a, b, *extra)
         ctx.reg, ctx.on_singular = reg, options["on_singular"]
         ctx.shapes = [(x.shape, x.dtype) for x in (M, a, b)]
         return plan
@@ -244,8 +277,10 @@ class _Plan(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_plan: torch.Tensor) -> tuple:
-        plan, a, b = ctx.saved_tensors
+        plan, a, b, *extra = ctx.saved_tensors
         grad_M, lam, mu = _plan_vjp(plan, grad_plan, ctx.reg, ctx.on_singular)
+        if extra:
+            lam, mu = _fill_inactive(lam, mu, grad_plan.to(plan.dtype), *extra, ctx.reg)
         grad_a, grad_b = marginal_grads(torch, lam, mu, a, b)
         return _input_grads(ctx, grad_M, grad_a, grad_b)
 
