@@ -31,6 +31,7 @@ from optkern._validation import (
     check_bool,
     check_number,
     compute_dtype,
+    describe,
     fail,
     is_gpu_array,
     overflow_scale,
@@ -383,8 +384,13 @@ def lambda_shape(lam: Any, batch: tuple[int, ...]) -> tuple[int, ...]:
 
 def lambda_rows(lam: Any, batch: tuple[int, ...]) -> np.ndarray:
     """lam as the kernels take it: a float64 array of one value, or one per signal."""
+    if isinstance(lam, (bool, np.bool_)) or getattr(lam, "dtype", None) == np.bool_:
+        fail("lam", "finite values >= 0 (numbers, not booleans)", describe(lam))
     if type(lam) in (float, int) or isinstance(lam, (np.floating, np.integer)):
-        value = float(lam)
+        try:
+            value = float(lam)
+        except OverflowError:  # 10**400
+            value = math.inf if lam > 0 else -math.inf
         if not 0 <= value < math.inf:
             fail("lam", "finite values >= 0", repr(value))
         return np.array([value])
