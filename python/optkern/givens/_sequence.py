@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from optkern import _backend
-from optkern._validation import as_array, as_float_array, check_bool, fail, result_dtype
+from optkern._validation import as_array, as_float_array, fail, result_dtype
 
 __all__ = ["GivensSequence"]
 
@@ -177,8 +177,7 @@ class GivensSequence:
         cos, sin = self._cos_sin
         if dtype != self.dtype:  # float32 angles applied in float64: cos and sin in float64
             cos, sin = np.cos(self.theta.astype(dtype)), np.sin(self.theta.astype(dtype))
-        _backend._core.givens_apply(self.i, self.j, cos, sin, work,
-                                    check_bool(transpose, "transpose"), 0)
+        _backend._core.givens_apply(self.i, self.j, cos, sin, work, bool(transpose), 0)
         return work.reshape(shape)
 
     def to_dense(self) -> np.ndarray:
