@@ -71,7 +71,8 @@ def get_num_threads() -> int:
     -------
     int
         The count set by :func:`set_num_threads`, else ``OMP_NUM_THREADS``, else one per
-        core.
+        core; always 1 in the child of a ``fork()`` (multiprocessing's "fork" start method,
+        torch DataLoader workers), where the OpenMP thread pool cannot be used.
 
     Examples
     --------
