@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from optkern import _backend
+from optkern import _backend, _dask
 from optkern._validation import (
     as_array,
     as_float_array,
@@ -167,6 +167,8 @@ def denoise(
     >>> bool(np.abs(r.y - optkern.tv.denoise(x, 0.5)).max() < 1e-3), bool(r.converged)
     (True, True)
     """
+    if _dask.is_dask(x, lam):  # a lazy dask result (optkern/_dask.py)
+        return _dask.tv_denoise(**locals())
     if method not in METHODS:
         fail("method", "'exact' or 'irls'", repr(method))
     if method == "irls":
@@ -255,6 +257,8 @@ def denoise_vjp(y: Any, grad_y: Any, lam: Any, *, rtol: float | None = None,
     >>> float(grad_lam)         # L = y_0 + 3 y_4: dy_0/dlam = 1/2, dy_4/dlam = -1/3
     -0.5
     """
+    if _dask.is_dask(y, grad_y, lam):  # a lazy dask result (optkern/_dask.py)
+        return _dask.tv_denoise_vjp(**locals())
     if rtol is not None:
         rtol = check_number(rtol, "rtol", low=0.0)
     where = resolve_device(device, [(y, "y"), (grad_y, "grad_y"), (lam, "lam")], stream)
