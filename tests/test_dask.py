@@ -105,6 +105,15 @@ def test_tv_denoise_per_signal_lam_chunked_differently(client, dtype, rng):
     close(optkern.tv.denoise(xd, lam[:1]).compute(), optkern.tv.denoise(x, lam[:1]), dtype)
 
 
+def test_tv_lambda_max(client, rng):
+    x = rng.standard_normal((5, 3, 20))
+    got = optkern.tv.lambda_max(da.from_array(x, chunks=(uneven(5, 2), 2, 20)))
+    np.testing.assert_allclose(got.compute(), optkern.tv.lambda_max(x), rtol=1e-14)
+    single = optkern.tv.lambda_max(da.from_array(x[0, 0], chunks=7))  # a split core axis
+    assert single.shape == ()
+    np.testing.assert_allclose(single.compute(), optkern.tv.lambda_max(x[0, 0]), rtol=1e-14)
+
+
 def test_tv_denoise_info_irls(client, rng):
     x = rng.standard_normal((8, 30))
     info = optkern.tv.denoise(da.from_array(x, chunks=(3, 30)), 0.3, method="irls", tol=1e-8,

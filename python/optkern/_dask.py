@@ -342,6 +342,22 @@ def _sum_to_shape(g: Any, shape: tuple[int, ...]) -> Any:
 # The functions
 
 
+def batched(function: Callable[..., Any], cores: dict[str, int], /, **arguments: Any) -> Any:
+    """The generic adapter: ``function(**arguments)`` over the blocks of the batch.
+
+    ``cores`` names the array arguments and their core dimensions (e.g. ``{"M": 2, "a": 1}``);
+    their leading dimensions are the batch, which broadcasts. Every other argument (and an
+    array argument that is None) is passed to every block as it is. A new batched function
+    needs one line: ``if _dask.is_dask(x): return _dask.batched(f, {"x": 1}, **locals())``.
+    """
+    _reject(stream=(arguments.pop("stream", None), None))
+    _check_device(arguments)
+    ops = [_Operand(_as_dask(arguments.pop(name), name, core), name, core)
+           for name, core in cores.items() if arguments.get(name) is not None]
+    _check_batch(ops)
+    return _apply(function, ops, arguments)
+
+
 def _check_device(options: dict) -> None:
     if "device" in options:
         from optkern._validation import check_device
@@ -349,26 +365,18 @@ def _check_device(options: dict) -> None:
         check_device(options["device"])
 
 
-def bmm(a: Any, b: Any, *, out: Any = None, stream: Any = None, **options: Any) -> Any:
+def bmm(a: Any, b: Any, *, out: Any = None, **options: Any) -> Any:
     from optkern import linalg
 
-    _reject(out=(out, None), stream=(stream, None))
-    _check_device(options)
-    ops = [_Operand(_as_dask(a, "a", 2), "a", 2), _Operand(_as_dask(b, "b", 2), "b", 2)]
-    _check_batch(ops)
-    return _apply(linalg.bmm, ops, options)
+    _reject(out=(out, None))
+    return batched(linalg.bmm, {"a": 2, "b": 2}, a=a, b=b, **options)
 
 
-def tridiagonal_solve(lower: Any, diag: Any, upper: Any, rhs: Any, *, stream: Any = None,
-                      **options: Any) -> Any:
+def tridiagonal_solve(**arguments: Any) -> Any:
     from optkern import linalg
 
-    _reject(stream=(stream, None))
-    _check_device(options)
-    ops = [_Operand(_as_dask(x, name, 1), name, 1)
-           for x, name in ((lower, "lower"), (diag, "diag"), (upper, "upper"), (rhs, "rhs"))]
-    _check_batch(ops)
-    return _apply(linalg.tridiagonal_solve, ops, options)
+    cores = {"lower": 1, "diag": 1, "upper": 1, "rhs": 1}
+    return batched(linalg.tridiagonal_solve, cores, **arguments)
 
 
 def _lam_operand(lam: Any, x: _Operand, name: str = "lam") -> _Operand | None:

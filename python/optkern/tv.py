@@ -313,6 +313,8 @@ def lambda_max(x: Any) -> Any:
     >>> np.allclose(optkern.tv.denoise(x, lam), x.mean())
     True
     """
+    if _dask.is_dask(x):  # a lazy dask result (optkern/_dask.py)
+        return _dask.batched(lambda_max, {"x": 1}, x=x)
     x = as_float_array(x, "x", np.float64, min_ndim=1)
     if x.shape[-1] == 0:
         return np.zeros(x.shape[:-1])[()]
