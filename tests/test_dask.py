@@ -209,11 +209,7 @@ def test_minimize_batch_native(client, dtype, rng):
 
 def test_givens_factorize_stack(client, rng):
     U = np.stack([optkern.givens.planted(6, 4, rng) for _ in range(5)]).reshape(5, 1, 6, 6)
-    seqs = optkern.givens.factorize(U, 8)  # a NumPy stack: an object array of sequences
-    assert seqs.shape == (5, 1)
-    assert seqs.dtype == object
-    single = optkern.givens.factorize(U[3, 0], 8)
-    np.testing.assert_array_equal(seqs[3, 0].theta, single.theta)
+    seqs = optkern.givens.factorize(U, 8)  # the NumPy stack: an object array of sequences
     lazy = optkern.givens.factorize(da.from_array(U, chunks=(uneven(5, 2), 1, 6, 6)), 8)
     assert isinstance(lazy, da.Array)
     assert lazy.shape == (5, 1)
@@ -221,6 +217,8 @@ def test_givens_factorize_stack(client, rng):
     for got, ref in zip(lazy.compute().ravel(), seqs.ravel()):
         np.testing.assert_array_equal(got.i, ref.i)
         np.testing.assert_array_equal(got.theta, ref.theta)
+    with pytest.raises(ValueError, match="^callback"):
+        optkern.givens.factorize(da.from_array(U), callback=print)
 
 
 def test_core_axis_split_is_merged_with_a_warning(client, rng):

@@ -74,8 +74,8 @@ def factorize(
         stops early: no pair decreases the objective by more than rounding noise
         (``"l1"``, ``"greedy"``), the matrix is reduced (``"elimination"``), or the callback
         asked to stop. For a stack (..., d, d): an object ndarray of shape (...) holding
-        one sequence per matrix (a dask array of them for a dask stack; callback and
-        progress must then be left out).
+        one sequence per matrix, each factorized with the same arguments (a dask array of
+        them for a dask stack, which takes no callback or progress).
 
     Raises
     ------

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from optkern import _dask
-from optkern._validation import describe, fail
+from optkern._validation import compute_dtype, fail
 
 
 def is_stack(U: Any) -> bool:
@@ -23,45 +23,42 @@ def is_stack(U: Any) -> bool:
 
 def factorize_stack(U: Any, n_factors: Any = None, *, callback: Any = None,
                     progress: bool = False, stream: Any = None, **options: Any) -> Any:
-    """``factorize`` of every matrix of U (..., d, d): an object ndarray of shape (...)
-    holding one GivensSequence per matrix (a dask array of them for dask input)."""
+    """``factorize`` of every matrix of U (..., d, d), with the same arguments: an object
+    ndarray of shape (...) holding one GivensSequence per matrix, or a dask array of them
+    for dask input (which runs on the workers: no callback or progress there)."""
     if _dask.is_dask(U):
         return _dask.givens_factorize(U, n_factors=n_factors, callback=callback,
                                       progress=progress, stream=stream, **options)
     from optkern.givens._factorize import factorize
 
-    if callback is not None:
-        fail("callback", "None for a stack of matrices (one sequence per matrix)",
-             describe(callback))
-    if progress is not False:
-        fail("progress", "False for a stack of matrices", describe(progress))
     if not hasattr(U, "shape"):
         U = np.asarray(U)
-    shape = tuple(U.shape)
-    if len(shape) < 2 or shape[-1] != shape[-2]:
-        fail("U", "a square matrix or a stack of them (..., d, d)", f"shape {shape}")
-    batch = shape[:-2]
+    batch = tuple(U.shape[:-2])
     out = np.empty(batch, dtype=object)
-    flat = out.reshape(-1)  # a view: an ndarray of objects is C-contiguous
     if math.prod(batch) == 0:
-        # check the options and the matrix size once, as a single matrix would
-        _validate_empty(shape[-1], n_factors, stream, options, U)
+        _validate_empty(U, n_factors, callback, progress, stream, options)
         return out
+    flat = out.reshape(-1)  # a view: an ndarray of objects is C-contiguous
     for k, index in enumerate(np.ndindex(*batch)):
-        flat[k] = factorize(U[index], n_factors, stream=stream, **options)
+        flat[k] = factorize(U[index], n_factors, callback=callback, progress=progress,
+                            stream=stream, **options)
     return out
 
 
-def _validate_empty(d: int, n_factors: Any, stream: Any, options: dict, U: Any) -> None:
-    """The argument checks of factorize for an empty stack: the matrix size and dtype, the
-    factor count, and the options (on a 2 x 2 identity, which costs nothing)."""
+def _validate_empty(U: Any, n_factors: Any, callback: Any, progress: Any, stream: Any,
+                    options: dict) -> None:
+    """The argument checks of factorize, in its order, for a stack of no matrices: the
+    options (on a 2 x 2 identity, which costs nothing), then U's dtype and matrix shape, then
+    the factor count."""
     from optkern.givens import _checks
     from optkern.givens._factorize import factorize
 
-    dtype = np.dtype(getattr(U, "dtype", np.float64))
-    _checks.square_matrix(np.eye(d, dtype=dtype) if d <= 2 else np.eye(2, dtype=dtype), "U")
+    _checks.check_flag(progress, "progress")
+    factorize(np.eye(2), 0, callback=callback, stream=stream, **options)
+    compute_dtype(U.dtype, "U")
+    d = U.shape[-1]
+    if U.shape[-2] != d:
+        fail("U", "square matrices (..., d, d)", f"shape {tuple(U.shape)}")
     if d < 2:
         fail("U", "matrices of size at least 2 x 2", f"shape {tuple(U.shape)}")
     _checks.factor_count(n_factors, d)
-    eye = np.eye(2, dtype=dtype if dtype.kind == "f" else np.float64)
-    factorize(eye, 0, stream=stream, **options)
