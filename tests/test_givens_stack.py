@@ -10,7 +10,8 @@ def test_stack_gives_one_sequence_per_matrix(dtype, rng):
     U = np.stack([optkern.givens.planted(6, 4, rng) for _ in range(6)]).astype(dtype)
     U = U.reshape(3, 2, 6, 6)
     seqs = optkern.givens.factorize(U, 8, method="l1")
-    assert seqs.shape == (3, 2) and seqs.dtype == object
+    assert seqs.shape == (3, 2)
+    assert seqs.dtype == object
     for index in np.ndindex(3, 2):
         single = optkern.givens.factorize(U[index], 8, method="l1")
         assert seqs[index].dtype == dtype
