@@ -418,7 +418,7 @@ def _per_signal_lam(arrays: dict, loop: tuple[int, ...], options: dict) -> dict:
     """lam broadcast to the block's batch (and its own last axis where it has one), so that
     the vjp returns one grad_lam per signal; summed over the broadcast axes afterwards."""
     y = arrays["y"]
-    lam = arrays.get("lam", options.get("lam_value"))
+    lam: Any = arrays.get("lam", options.get("lam_value"))
     lam = np.asarray(lam) if not hasattr(lam, "shape") else lam
     xp = np if isinstance(lam, np.ndarray) else sys.modules["cupy"]
     tail = tuple(lam.shape[-1:]) if options.get("lam_aligned") else ()
