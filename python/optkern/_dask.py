@@ -115,7 +115,7 @@ def _merge_core_chunks(x: Any, name: str, core: int) -> Any:
             f"{split[0]} has {len(x.chunks[split[0]])}; rechunking moves {format_bytes(x.nbytes)}"
             f" between workers. Chunk only the batch axes (e.g. "
             f"x.rechunk({{{', '.join(f'{a}: -1' for a in axes)}}}) once, or chunks=(..., -1) "
-            f"where the array is made).", PerformanceWarning, stacklevel=4)
+            f"where the array is made).", PerformanceWarning, stacklevel=5)
     block = x.dtype.itemsize * int(np.prod([max(c) if c else 0 for c in x.chunks[: x.ndim - core]]
                                            + [x.shape[a] for a in axes]))
     batch_chunks: Any = "auto" if block > limit and x.ndim > core else None
