@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from optkern import _backend, _gpu
+from optkern import _backend, _dask, _gpu
 from optkern._tridiagonal import tridiagonal_solve
 from optkern._validation import (
     as_array,
@@ -90,6 +90,8 @@ def bmm(a: Any, b: Any, *, device: str = "cpu", out: Any = None, stream: Any = N
             _backend._core.bmm_same_batch(a, b, c)
             return c
         return _bmm_cpu(a, b, out)
+    if _dask.is_dask(a, b):  # dask arrays: a lazy dask result (optkern/_dask.py)
+        return _dask.bmm(**locals())
     where = resolve_device(device, [(a, "a"), (b, "b"), (out, "out")], stream)
     if where == "cuda":
         with _gpu.use_stream(stream):

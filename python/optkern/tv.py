@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from optkern import _backend
+from optkern import _backend, _dask
 from optkern._validation import (
     as_array,
     as_float_array,
@@ -170,6 +170,8 @@ def denoise(
     >>> bool(np.abs(r.y - optkern.tv.denoise(x, 0.5)).max() < 1e-3), bool(r.converged)
     (True, True)
     """
+    if _dask.is_dask(x, lam):  # a lazy dask result (optkern/_dask.py)
+        return _dask.tv_denoise(**locals())
     return_info = check_bool(return_info, "return_info")
     if method not in METHODS:
         fail("method", "'exact' or 'irls'", repr(method))
@@ -261,6 +263,8 @@ def denoise_vjp(y: Any, grad_y: Any, lam: Any, *, rtol: float | None = None,
     >>> float(grad_lam)         # L = y_0 + 3 y_4: dy_0/dlam = 1/2, dy_4/dlam = -1/3
     -0.5
     """
+    if _dask.is_dask(y, grad_y, lam):  # a lazy dask result (optkern/_dask.py)
+        return _dask.tv_denoise_vjp(**locals())
     if rtol is not None:
         rtol = check_number(rtol, "rtol", low=0.0)
     where = resolve_device(device, [(y, "y"), (grad_y, "grad_y"), (lam, "lam")], stream)
@@ -318,6 +322,8 @@ def lambda_max(x: Any) -> Any:
     >>> np.allclose(optkern.tv.denoise(x, lam), x.mean())
     True
     """
+    if _dask.is_dask(x):  # a lazy dask result (optkern/_dask.py)
+        return _dask.batched(lambda_max, {"x": 1}, x=x)
     x = as_float_array(x, "x", np.float64, min_ndim=1)
     if x.shape[-1] == 0:  # zeros, as a read-only view: (2**40, 0) needs no memory
         return np.broadcast_to(np.float64(0.0), x.shape[:-1])[()]

@@ -11,6 +11,7 @@ from optkern._validation import check_device, fail, is_gpu_array, resolve_device
 from optkern.givens import _checks, _cuda_driver
 from optkern.givens._driver import GivensStep, drive
 from optkern.givens._sequence import GivensSequence
+from optkern.givens import _stack
 
 __all__ = ["factorize"]
 
@@ -39,6 +40,7 @@ def factorize(
     U : array_like, shape (d, d)
         An orthogonal matrix, d >= 2; float32 and float64 are kept (ints become float64).
         With ``device="cuda"`` it may also be a CuPy array or a torch CUDA tensor.
+        A stack (..., d, d), or a dask array, gives one sequence per matrix (see Returns).
     n_factors : int, optional
         The most factors to return; default ``d (d - 1) / 2``, which factors any rotation.
     method : {"l1", "greedy", "elimination"}
@@ -71,7 +73,9 @@ def factorize(
         The factors in order, ``theta`` in U's dtype. Fewer than n_factors when the method
         stops early: no pair decreases the objective by more than rounding noise
         (``"l1"``, ``"greedy"``), the matrix is reduced (``"elimination"``), or the callback
-        asked to stop.
+        asked to stop. For a stack (..., d, d): an object ndarray of shape (...) holding
+        one sequence per matrix, each factorized with the same arguments (a dask array of
+        them for a dask stack, which takes no callback or progress).
 
     Raises
     ------
@@ -103,6 +107,8 @@ def factorize(
     >>> len(exact), bool(np.abs(exact.to_dense() - U).max() < 1e-12)
     (120, True)
     """
+    if _stack.is_stack(U):  # (..., d, d) or a dask array: one sequence per matrix
+        return _stack.factorize_stack(**locals())
     if method not in METHODS:
         fail("method", "'l1', 'greedy' or 'elimination'", repr(method))
     check_device(device)

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from optkern import _backend, _gpu
+from optkern import _backend, _dask, _gpu
 from optkern._progress import (ProgressBar, callback_stops, check_callback, check_progress,
                                next_chunk)
 from optkern._validation import (
@@ -135,6 +135,8 @@ def minimize_batch(
     >>> 0 < done < 1000, bool((res.x[done:] == X0[done:]).all())
     (True, True)
     """
+    if _dask.is_dask(x0):  # native problems on dask rows: a lazy result (optkern/_dask.py)
+        return _dask.minimize_batch(**locals())
     method = check_method(method)
     native = isinstance(fun, Problem)
     if not native and not callable(fun):

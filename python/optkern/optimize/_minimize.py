@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from optkern import _dask
 from optkern._backend import _core
 from optkern._progress import ProgressBar, check_progress
 from optkern._validation import as_float_array, describe, fail
@@ -137,6 +138,8 @@ def minimize(
     >>> res.success, bool(np.abs(res.x - 1).max() < 1e-3)
     (True, True)
     """
+    if _dask.is_dask(x0):  # one problem is not a batch: minimize_batch takes dask rows
+        _dask.minimize_refuses(x0)
     method = check_method(method)
     native = isinstance(fun, Problem)
     if not native and not callable(fun):

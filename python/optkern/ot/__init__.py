@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from optkern import _backend
+from optkern import _backend, _dask
 from optkern._progress import ProgressBar, check_callback, check_progress
 from optkern._validation import (
     as_float_array,
@@ -244,6 +244,8 @@ def sinkhorn(
     >>> bool(res.converged), errors[-1] == res.marginal_error
     (True, True)
     """
+    if _dask.is_dask(M, a, b, init, reg):  # a lazy dask result (optkern/_dask.py)
+        return _dask.sinkhorn(**locals())
     reg = _checks.check_reg(reg)
     tol = _checks.check_tol(tol)
     max_iter = _checks.check_max_iter(max_iter)
@@ -470,6 +472,8 @@ def sinkhorn_vjp(
     >>> bool(abs(fd - grad_M[2, 1]) < 1e-8)
     True
     """
+    if _dask.is_dask(P, grad_P, reg, a, b):  # a lazy dask result (optkern/_dask.py)
+        return _dask.sinkhorn_vjp(**locals())
     reg = _checks.check_reg(reg)
     if on_singular not in ("raise", "nan"):
         fail("on_singular", "'raise' or 'nan'", repr(on_singular))
