@@ -454,6 +454,37 @@ def test_masked_arrays_are_refused(index):
         call(masked(value))
 
 
+@pytest.mark.parametrize("device", ["cuda", "auto"])
+def test_masked_arrays_are_refused_before_choosing_a_device(device):
+    with pytest.raises(ValueError, match=r"^x: .*masked"):
+        tv.denoise(masked(np.ones((2, 5))), 0.5, device=device)
+    with pytest.raises(ValueError, match=r"^M: .*masked"):
+        ot.sinkhorn(masked(np.ones((2, 5))), reg=0.5, device=device)
+
+
+def test_masked_arrays_are_refused_by_the_adapters():
+    M = masked(np.random.default_rng(0).random((3, 4)))
+    x = masked(np.ones((2, 5)))
+    try:
+        import optkern.torch as okt
+    except ImportError:
+        okt = None
+    if okt is not None:
+        with pytest.raises(ValueError, match=r"^M: .*masked"):
+            okt.sinkhorn(M, reg=0.5)
+        with pytest.raises(ValueError, match=r"^x: .*masked"):
+            okt.tv_denoise(x, 0.5)
+    try:
+        import optkern.jax as okj
+    except ImportError:
+        okj = None
+    if okj is not None:
+        with pytest.raises(ValueError, match=r"^M: .*masked"):
+            okj.sinkhorn(M, reg=0.5)
+        with pytest.raises(ValueError, match=r"^x: .*masked"):
+            okj.tv_denoise(x, 0.5)
+
+
 # --- 12. bmm with many batch dimensions -----------------------------------------------------
 
 
@@ -564,6 +595,35 @@ def test_torch_sinkhorn_gradient_at_zero_weights_is_the_one_sided_derivative():
 
     positive = torch.tensor([0.5, 0.3, 0.2], dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(on_positive, (M, positive))
+
+
+def test_jax_sinkhorn_gradient_at_zero_weights_is_the_one_sided_derivative():
+    jax = pytest.importorskip("jax")
+    import jax.numpy as jnp
+    import optkern.jax as okj
+
+    rng = np.random.default_rng(0)
+    M, W = rng.random((4, 3)), rng.random((4, 3))
+
+    def loss(M, a, b=None):
+        return float(np.sum(np.asarray(okj.sinkhorn(M, a, b, reg=0.3, tol=1e-14)) * W))
+
+    old = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    try:
+        def traced(M, a, b=None):
+            return (okj.sinkhorn(M, a, b, reg=0.3, tol=1e-14) * jnp.asarray(W)).sum()
+
+        a = jnp.array([0.5, 0.0, 0.3, 0.2])
+        grad_a = np.asarray(jax.grad(traced, 1)(jnp.asarray(M), a))
+        assert np.isfinite(grad_a).all()
+        for i in range(4):
+            step = np.zeros(4)
+            step[i] = 1e-7
+            fd = (loss(M, np.asarray(a) + step) - loss(M, np.asarray(a))) / 1e-7
+            assert abs(fd - grad_a[i]) < 1e-5, i
+    finally:
+        jax.config.update("jax_enable_x64", old)
 
 
 # --- 15. empty batches need no memory ---------------------------------------------------------
