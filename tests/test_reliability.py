@@ -12,6 +12,7 @@
 Fork safety has its own file (tests/test_fork.py).
 """
 
+import ctypes
 import subprocess
 import sys
 import textwrap
@@ -504,6 +505,56 @@ def test_bmm_takes_any_number_of_batch_dimensions(a_shape, b_shape, dtype):
     out = np.empty_like(expected)
     assert linalg.bmm(a[..., ::-1, :], b, out=out) is out
     np.testing.assert_allclose(out, a[..., ::-1, :] @ b, rtol=1e-5)
+
+
+def host_view(ptr, shape, element_strides, dtype):
+    """A NumPy view of host memory at ptr (shape and strides in elements, of any sign)."""
+    strides = tuple(s * dtype.itemsize for s in element_strides)
+    low = sum((e - 1) * s for e, s in zip(shape, strides) if e > 0 and s < 0)
+    high = sum((e - 1) * s for e, s in zip(shape, strides) if e > 0 and s > 0)
+    buffer = (ctypes.c_char * (high - low + dtype.itemsize)).from_address(ptr + low)
+    return np.ndarray(shape, dtype, buffer=buffer, offset=-low, strides=strides)
+
+
+class HostBmmLauncher:
+    """Stands in for optkern._cuda.bmm on host memory: reads each descriptor (pointer, rows,
+    cols, row and column strides, batch strides, in elements) as a NumPy view and multiplies,
+    as the kernel does; so the launcher's splitting of many batch dimensions is checked
+    without a GPU."""
+
+    def __init__(self):
+        self.launches = 0
+
+    def bmm(self, char, extents, desc_a, desc_b, desc_c, stream):
+        dtype = np.dtype(char)
+        assert len(extents) <= 8, "more batch dimensions than the kernel takes"
+        self.launches += 1
+        a, b, c = (host_view(ptr, tuple(extents) + (rows, cols), tuple(bs) + (rs, cs), dtype)
+                   for ptr, rows, cols, rs, cs, bs in (desc_a, desc_b, desc_c))
+        c[...] = a @ b
+
+
+@pytest.mark.parametrize(("a_shape", "b_shape"), [
+    ((2, 1) * 5 + (2, 3), (1, 2) * 5 + (3, 4)),
+    ((1, 3) * 6 + (2, 2), (2, 1) * 6 + (2, 3)),
+    ((2, 3), (4, 3, 2)),
+])
+def test_cuda_launcher_splits_batches_of_many_dimensions(monkeypatch, a_shape, b_shape):
+    from optkern import _backend
+    from optkern import linalg as linalg_module
+
+    launcher = HostBmmLauncher()
+    monkeypatch.setattr(_backend, "_cuda", launcher)
+    rng = np.random.default_rng(0)
+    a = rng.random(a_shape)[..., ::-1, :]  # a reversed view: negative strides
+    b = rng.random(b_shape)
+    shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
+    c = np.full(shape, np.nan)
+    ops = [(x.ctypes.data, x.shape, tuple(s // x.itemsize for s in x.strides))
+           for x in (a, b, c)]
+    linalg_module._bmm_launch(np.dtype(np.float64), shape, ops, 0)
+    np.testing.assert_allclose(c, a @ b, rtol=1e-13)
+    assert launcher.launches >= 1
 
 
 # --- 13. init names itself -------------------------------------------------------------------
