@@ -18,7 +18,6 @@ import sys
 import textwrap
 
 import numpy as np
-import optkern
 import pytest
 from optkern import givens, linalg, ot, tv
 from optkern.optimize import minimize, minimize_batch, problems

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import numpy as np
 
@@ -58,8 +58,8 @@ def unscaled(res: Any, scale: float) -> Any:
     return dataclasses.replace(res, f=f, g=g, cost=cost[()], value=value[()])
 
 
-def scaled_callback(callback: Optional[Callable[[Any], Any]],
-                    scale: float) -> Optional[Callable[[Any], Any]]:
+def scaled_callback(callback: Callable[[Any], Any] | None,
+                    scale: float) -> Callable[[Any], Any] | None:
     if callback is None or scale == 1.0:
         return callback
     return lambda res: callback(unscaled(res, scale))
