@@ -61,8 +61,12 @@ def tv_denoise(x: Any, lam: Any, *, method: str = "exact", tol: float = 1e-6,
         fail("lam", "finite values >= 0 (numbers, not booleans)", repr(lam))
     if rtol is None and method == "irls":
         rtol = 1e-6
-    return _jitted(x, lam, method=method, tol=check_number(tol, "tol", low=0.0),
-                   max_iter=check_number(max_iter, "max_iter", low=1, integer=True),
+    if method == "irls":  # as optkern.tv.denoise, which reads tol and max_iter only there
+        tol = check_number(tol, "tol", low=0.0, low_open=True)
+        max_iter = check_number(max_iter, "max_iter", low=1, integer=True)
+    else:
+        tol, max_iter = 1e-6, 1000  # unused; fixed values keep one compiled version
+    return _jitted(x, lam, method=method, tol=tol, max_iter=max_iter,
                    rtol=None if rtol is None else check_number(rtol, "rtol", low=0.0))
 
 
