@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Union
@@ -13,10 +14,14 @@ import numpy.typing as npt
 
 from optkern import _backend
 from optkern._validation import as_array, as_float_array, fail, result_dtype
+from optkern.givens import _files
 
 __all__ = ["GivensSequence"]
 
 _Index = Union[int, np.integer]
+
+# The largest dim whose (dim, dim) matrix NumPy can describe (MAX_ELEMENTS = 2**59 entries).
+MAX_DIM = 2**29
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,8 +45,9 @@ class GivensSequence:
     Raises
     ------
     ValueError
-        If dim is not a positive integer, i, j and theta differ in length, the indices are
-        not integers with ``0 <= i < j < dim``, or theta is not a finite real array.
+        If dim is not a positive integer of at most 2**29, i, j and theta differ in length,
+        the indices are not integers with ``0 <= i < j < dim``, or theta is not a finite real
+        array.
 
     Notes
     -----
@@ -80,6 +86,8 @@ class GivensSequence:
         dim = self.dim
         if isinstance(dim, (bool, np.bool_)) or not isinstance(dim, (int, np.integer)) or dim < 1:
             fail("dim", "a positive integer", repr(dim))
+        if dim > MAX_DIM:  # a (dim, dim) to_dense() must be an array NumPy can describe
+            fail("dim", f"a positive integer <= {MAX_DIM} (2**29)", repr(dim))
         theta = as_float_array(self.theta, "theta", ndim=1)
         i = _index_array(self.i, "i", theta.shape[0])
         j = _index_array(self.j, "j", theta.shape[0])
@@ -212,6 +220,9 @@ class GivensSequence:
 
         Raises
         ------
+        ValueError
+            If path is not a str or os.PathLike, or names something other than a regular
+            file (a directory, a FIFO, a device).
         OSError
             If the file cannot be written.
 
@@ -226,7 +237,7 @@ class GivensSequence:
         >>> back.dim, list(back) == list(seq)
         (3, True)
         """
-        np.savez(path, i=self.i, j=self.j, theta=self.theta, dim=np.int64(self.dim))
+        _files.write_npz(path, i=self.i, j=self.j, theta=self.theta, dim=np.int64(self.dim))
 
     @classmethod
     def load(cls, path: str | Path) -> GivensSequence:
@@ -246,10 +257,15 @@ class GivensSequence:
         Raises
         ------
         ValueError
-            If path is not an ``.npz`` file written by :meth:`save`, lacks one of the
-            arrays or holds an invalid sequence.
+            If path is not a str or os.PathLike, not a regular file (a directory, a FIFO or
+            a device is never opened for reading), not an ``.npz`` file written by
+            :meth:`save` (any malformed or truncated file), lacks one of the arrays, holds
+            a field of the wrong type or range (``dim`` must be an integer scalar in
+            [1, 2**29], ``i`` and ``j`` integer vectors, ``theta`` a float32 or float64
+            vector), or an invalid sequence. Nothing is allocated beyond what the file
+            holds.
         OSError
-            If the file cannot be read.
+            If the file cannot be opened or read (missing, no permission, I/O error).
 
         Examples
         --------
@@ -263,19 +279,28 @@ class GivensSequence:
         >>> back
         GivensSequence(dim=2, factors=1, dtype=float32)
         """
-        expected = "an .npz file written by GivensSequence.save"
+        fields = _files.read_npz(path, ("i", "j", "theta", "dim"))
+        shown = repr(os.fsdecode(_files.check_path(path)))
+        return cls._from_fields(fields, shown)
+
+    @classmethod
+    def _from_fields(cls, fields: dict[str, Any], shown: str) -> GivensSequence:
+        expected = _files.EXPECTED
+        i = _files.integer_field(fields["i"], "i", shown, ndim=1)
+        j = _files.integer_field(fields["j"], "j", shown, ndim=1)
+        dim = _files.integer_field(fields["dim"], "dim", shown, ndim=0)
+        theta = fields["theta"]
+        if theta.dtype not in (np.float32, np.float64) or theta.ndim != 1:
+            fail("path", f"{expected} ('theta': a 1-dimensional float32 or float64 array)",
+                 f"{shown} with 'theta' of dtype {theta.dtype} and shape {theta.shape}")
+        if not 1 <= int(dim) <= MAX_DIM:
+            fail("path", f"{expected} ('dim': an integer in [1, {MAX_DIM}])",
+                 f"{shown} with dim = {int(dim)}")
         try:
-            data = np.load(path, allow_pickle=False)
-        except ValueError as exc:  # not a NumPy file, or one holding objects
-            fail("path", expected, f"{str(path)!r} ({exc})")
-        if not isinstance(data, np.lib.npyio.NpzFile):  # a single array from an .npy file
-            fail("path", expected, f"{str(path)!r}, an .npy file")
-        with data:
-            missing = {"i", "j", "theta", "dim"} - set(data.files)
-            if missing:
-                fail("path", "an .npz file written by GivensSequence.save",
-                     f"a file without {sorted(missing)}")
-            return cls(data["i"], data["j"], data["theta"], int(data["dim"]))
+            return cls(i, j, theta, int(dim))
+        except ValueError as exc:
+            fail("path", expected, f"{shown}, an invalid sequence ({exc})")
+            raise AssertionError from exc  # unreachable
 
 
 def _index_array(x: Any, name: str, length: int) -> np.ndarray:
