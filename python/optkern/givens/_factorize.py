@@ -7,10 +7,11 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from optkern import _backend, _gpu
-from optkern._validation import check_device, fail, is_gpu_array, resolve_device
+from optkern._validation import check_device, check_number, fail, is_gpu_array, resolve_device
 from optkern.givens import _checks, _cuda_driver
 from optkern.givens._driver import GivensStep, drive
 from optkern.givens._sequence import GivensSequence
+from optkern.givens._stopping import ToleranceStop, signed_permutation
 
 __all__ = ["factorize"]
 
@@ -21,6 +22,7 @@ def factorize(
     U: Any,
     n_factors: Optional[int] = None,
     *,
+    tol: Optional[float] = None,
     method: str = "l1",
     device: str = "cpu",
     callback: Optional[Callable[[GivensStep], Any]] = None,
@@ -30,9 +32,12 @@ def factorize(
 ) -> GivensSequence:
     """Approximate an orthogonal matrix by a product of few Givens rotations.
 
-    Returns a sequence with ``U ~ seq.to_dense() @ P`` for a signed permutation ``P``. Every
-    method is greedy: step k picks a factor ``G_k`` and replaces the working matrix V (at
-    first U) by ``G_k^T V``.
+    Returns a sequence of rotations ``G_1 ... G_N`` and the signed permutation ``P`` that
+    fits U best, so that ``seq.to_dense() = G_1 ... G_N P`` approximates U itself:
+    ``||U - seq.to_dense()||_F / sqrt(d)`` equals
+    ``symmetrized_frobenius(U, seq.rotations.to_dense(), normalize=True)``. Every method is
+    greedy: step k picks a factor ``G_k`` and replaces the working matrix V (at first U) by
+    ``G_k^T V``; P is the signed permutation nearest the final V.
 
     Parameters
     ----------
@@ -40,7 +45,13 @@ def factorize(
         An orthogonal matrix, d >= 2; float32 and float64 are kept (ints become float64).
         With ``device="cuda"`` it may also be a CuPy array or a torch CUDA tensor.
     n_factors : int, optional
-        The most factors to return; default ``d (d - 1) / 2``, which factors any rotation.
+        The most factors to return. Without it, ``d (d - 1) / 2`` (which factors any
+        rotation exactly) bounds a run that tol ends.
+    tol : float, optional
+        Stop at the first step where the normalized error
+        ``||U - seq.to_dense()||_F / sqrt(d)`` is at most tol (>= 0). The error is checked
+        after each chunk of steps (O(d^2), chunks grow until a chunk takes about 0.05 s) and
+        the first step inside the chunk that meets tol is found by bisection.
     method : {"l1", "greedy", "elimination"}
         ``"l1"``: Algorithm 1 of Frerix & Bruna (ICML 2019), coordinate descent of the
         entrywise L1 norm of V: each step takes the pair (i, j) and the angle with the largest
@@ -68,16 +79,18 @@ def factorize(
     Returns
     -------
     GivensSequence
-        The factors in order, ``theta`` in U's dtype. Fewer than n_factors when the method
-        stops early: no pair decreases the objective by more than rounding noise
-        (``"l1"``, ``"greedy"``), the matrix is reduced (``"elimination"``), or the callback
-        asked to stop.
+        The factors in order, ``theta`` in U's dtype, with ``permutation`` and ``signs``.
+        ``seq.stopped_by`` says which rule ended it: ``"n_factors"``, ``"tol"``,
+        ``"converged"`` (no pair decreases the objective by more than rounding noise for
+        ``"l1"`` and ``"greedy"``, the matrix is reduced for ``"elimination"``) or
+        ``"callback"``.
 
     Raises
     ------
     ValueError
         If U is not a finite square matrix of size >= 2, not orthogonal (with check=True),
-        n_factors is negative or not an integer, or method or device is unknown.
+        n_factors is negative or not an integer, tol is negative or not a finite number, or
+        method or device is unknown.
 
     Notes
     -----
@@ -96,9 +109,13 @@ def factorize(
     >>> import numpy as np, optkern
     >>> U = optkern.givens.planted(16, 10, np.random.default_rng(0))
     >>> seq = optkern.givens.factorize(U, 40)
-    >>> err = optkern.givens.symmetrized_frobenius(U, seq.to_dense(), normalize=True)
-    >>> bool(err < 1e-12)          # the 10 planted rotations are found again
+    >>> bool(np.linalg.norm(U - seq.to_dense()) < 1e-12)   # the 10 planted rotations
     True
+    >>> len(seq), seq.stopped_by
+    (10, 'converged')
+    >>> rough = optkern.givens.factorize(U, tol=0.2)
+    >>> rough.stopped_by, bool(np.linalg.norm(U - rough.to_dense()) / 4 <= 0.2)
+    ('tol', True)
     >>> exact = optkern.givens.factorize(U, method="elimination")
     >>> len(exact), bool(np.abs(exact.to_dense() - U).max() < 1e-12)
     (120, True)
@@ -110,13 +127,18 @@ def factorize(
         fail("callback", "a callable or None", repr(callback))
     progress = _checks.check_flag(progress, "progress")
     check = _checks.check_flag(check, "check")
+    if tol is not None:
+        try:
+            tol = float(check_number(tol, "tol", low=0.0))
+        except OverflowError:  # an int beyond float's range
+            fail("tol", "a finite real number >= 0", repr(tol))
     where = resolve_device(device, [(U, "U")], stream)
     if where == "cuda":
         if method != "l1":
             fail("device", f"'cpu' for method={method!r} (only 'l1' runs on CUDA)",
                  repr(device))
         with _gpu.use_stream(stream):
-            return _cuda_driver.factorize_l1(U, n_factors, callback, progress, check)
+            return _cuda_driver.factorize_l1(U, n_factors, callback, progress, check, tol)
     if is_gpu_array(U):
         fail("U", "a host array for device='cpu'", "an array on a CUDA device")
     u = _checks.square_matrix(U, "U")
@@ -133,4 +155,28 @@ def factorize(
     else:
         engine = getattr(core, "GivensElimination" + suffix)(u)
         n = min(n, d * (d - 1) // 2)
-    return drive(engine, n, d, u.dtype, f"givens {method}", callback, progress)
+    return run_to_stop(engine, u, n, f"givens {method}", callback, progress, tol)
+
+
+def run_to_stop(engine: Any, u: np.ndarray, n: int, label: str,
+                callback: Optional[Callable[[GivensStep], Any]], progress: bool,
+                tol: Optional[float]) -> GivensSequence:
+    """Drive `engine` on the host copy u of U until n factors, tol, convergence or the
+    callback; then attach the signed permutation that fits U best."""
+    d = u.shape[0]
+    stop = None
+    if tol is not None:
+        stop = ToleranceStop(u, tol)
+        if stop.initially_met():
+            seq = GivensSequence(np.zeros(0, np.int64), np.zeros(0, np.int64),
+                                 np.zeros(0, u.dtype), d, stopped_by="tol")
+            return with_permutation(seq, u)
+    seq = drive(engine, n, d, u.dtype, label, callback, progress, stop)
+    return with_permutation(seq, u)
+
+
+def with_permutation(seq: GivensSequence, u: np.ndarray) -> GivensSequence:
+    """seq with the signed permutation P nearest ``G^T U`` (the best fit of U by G P)."""
+    w = seq.apply(np.asarray(u, dtype=np.float64), transpose=True)
+    perm, signs = signed_permutation(w)
+    return GivensSequence(seq.i, seq.j, seq.theta, seq.dim, perm, signs, seq.stopped_by)

@@ -7,7 +7,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Union
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -26,12 +26,19 @@ MAX_DIM = 2**29
 
 @dataclass(frozen=True, eq=False)
 class GivensSequence:
-    """The product ``G(i[0], j[0], theta[0]) @ ... @ G(i[N-1], j[N-1], theta[N-1])``.
+    """The product ``G(i[0], j[0], theta[0]) @ ... @ G(i[N-1], j[N-1], theta[N-1]) @ P``.
 
     ``G(i, j, theta)`` is the identity except ``G[i, i] = G[j, j] = cos(theta)``,
     ``G[i, j] = sin(theta)`` and ``G[j, i] = -sin(theta)`` (Frerix & Bruna, ICML 2019, eq. 1),
-    with ``i < j``. A factorization of ``U`` by :func:`optkern.givens.factorize` is such a
-    sequence with ``U ~ seq.to_dense() @ P`` for a signed permutation ``P``.
+    with ``i < j``. ``P`` is an optional signed permutation, ``P[permutation[b], b] =
+    signs[b]`` (the identity when ``permutation`` is None). A factorization of ``U`` by
+    :func:`optkern.givens.factorize` carries the signed permutation that fits ``U`` best, so
+    that ``seq.to_dense()`` approximates ``U`` itself.
+
+    A sequence is a linear operator: ``seq @ X`` and ``X @ seq`` for vectors and (batches of)
+    matrices, ``seq.T`` (equal to ``seq.H``, the inverse), ``shape``, ``dtype``, and the
+    ``matvec``/``rmatvec``/``matmat``/``rmatmat`` methods, so that
+    ``scipy.sparse.linalg.aslinearoperator(seq)`` works (optkern itself never imports SciPy).
 
     Parameters
     ----------
@@ -40,35 +47,48 @@ class GivensSequence:
     theta : array_like of float, shape (N,)
         The angles; float32 or float64 (the sequence's dtype).
     dim : int
-        The size ``d`` of the matrices.
+        The size ``d`` of the matrices, ``1 <= d <= 2**29``.
+    permutation : array_like of int, shape (dim,), optional
+        A permutation of ``range(dim)``: column b of ``P`` is ``signs[b]`` times unit vector
+        ``permutation[b]``. Given together with signs, or neither.
+    signs : array_like, shape (dim,), optional
+        Each +1 or -1.
+    stopped_by : str, optional
+        For a factorization, which rule ended it: ``"n_factors"``, ``"tol"``,
+        ``"converged"`` (no step improves the objective) or ``"callback"``. Informative only.
 
     Raises
     ------
     ValueError
         If dim is not a positive integer of at most 2**29, i, j and theta differ in length,
-        the indices are not integers with ``0 <= i < j < dim``, or theta is not a finite real
-        array.
+        the indices are not integers with ``0 <= i < j < dim``, theta is not a finite real
+        array, permutation is not a permutation of ``range(dim)`` or signs not all +-1, or
+        only one of them is given.
 
     Notes
     -----
-    Sequences are immutable. ``len(seq)`` is N; ``seq[a:b]`` is the sub-product of factors
-    ``a`` to ``b - 1`` (``seq[:k]`` the first k factors); ``seq[k]`` is the tuple
-    ``(i, j, theta)`` of factor k. Applying costs 6 flops per factor and column.
+    Sequences are immutable. ``len(seq)`` is N; ``seq[k]`` is the tuple ``(i, j, theta)`` of
+    factor k; ``seq[a:b]`` is the sub-product of the rotations ``a`` to ``b - 1``, without P
+    (``seq[:k]`` the first k rotations; :attr:`rotations`, equal to ``seq[:]``, all of them).
+    Applying costs 6 flops per factor and column.
 
     Examples
     --------
     >>> import numpy as np
     >>> from optkern.givens import GivensSequence
     >>> seq = GivensSequence([0, 1], [2, 2], [0.5, -1.0], dim=3)
-    >>> len(seq), seq.dtype
-    (2, dtype('float64'))
+    >>> len(seq), seq.dtype, seq.shape
+    (2, dtype('float64'), (3, 3))
     >>> G = seq.to_dense()
     >>> np.allclose(G @ G.T, np.eye(3))
     True
     >>> x = np.arange(3.0)
-    >>> np.allclose(seq.apply(x), G @ x), np.allclose(seq.apply(x, transpose=True), G.T @ x)
-    (True, True)
+    >>> np.allclose(seq @ x, G @ x), np.allclose(x @ seq, x @ G), np.allclose(seq.T @ x, G.T @ x)
+    (True, True, True)
     >>> bool(seq[:1].to_dense()[0, 2] == np.sin(0.5))
+    True
+    >>> flip = GivensSequence([0], [1], [0.3], dim=2, permutation=[1, 0], signs=[1, -1])
+    >>> np.allclose(flip.to_dense(), flip.rotations.to_dense() @ [[0, -1], [1, 0]])
     True
     """
 
@@ -76,11 +96,19 @@ class GivensSequence:
     j: np.ndarray
     theta: np.ndarray
     dim: int
+    permutation: Optional[np.ndarray] = None
+    signs: Optional[np.ndarray] = None
+    stopped_by: Optional[str] = None
+
+    # NumPy defers to __rmatmul__ for ``ndarray @ seq`` instead of converting seq
+    __array_ufunc__ = None
 
     if TYPE_CHECKING:  # For type checkers only: the constructor takes any array_like, which
         # __post_init__ turns into read-only ndarrays. At run time the dataclass's __init__.
         def __init__(self, i: npt.ArrayLike, j: npt.ArrayLike, theta: npt.ArrayLike,
-                     dim: int) -> None: ...
+                     dim: int, permutation: Optional[npt.ArrayLike] = None,
+                     signs: Optional[npt.ArrayLike] = None,
+                     stopped_by: Optional[str] = None) -> None: ...
 
     def __post_init__(self) -> None:
         dim = self.dim
@@ -93,7 +121,21 @@ class GivensSequence:
         j = _index_array(self.j, "j", theta.shape[0])
         if i.size and (i.min() < 0 or (j <= i).any() or j.max() >= dim):
             fail("i, j", f"rows with 0 <= i < j < dim = {dim}")
-        for name, value in (("i", i), ("j", j), ("theta", theta)):
+        fields = [("i", i), ("j", j), ("theta", theta)]
+        if (self.permutation is None) != (self.signs is None):
+            fail("permutation, signs", "both or neither")
+        if self.permutation is not None:
+            perm = _index_array(self.permutation, "permutation", int(dim))
+            if perm.size and (perm.min() < 0 or perm.max() >= dim
+                              or np.bincount(perm, minlength=int(dim)).max() > 1):
+                fail("permutation", f"a permutation of range({dim})")
+            signs = as_float_array(self.signs, "signs", ndim=1)
+            if signs.shape[0] != dim or not np.all(np.abs(signs) == 1):
+                fail("signs", f"{dim} values, each +1 or -1", f"shape {signs.shape}")
+            fields += [("permutation", perm), ("signs", signs.astype(np.int8))]
+        if self.stopped_by is not None and not isinstance(self.stopped_by, str):
+            fail("stopped_by", "a str or None", repr(self.stopped_by))
+        for name, value in fields:
             value = value.copy() if value is getattr(self, name) else value
             value.flags.writeable = False
             object.__setattr__(self, name, value)
@@ -119,7 +161,8 @@ class GivensSequence:
             yield self[k]
 
     def __repr__(self) -> str:
-        return f"GivensSequence(dim={self.dim}, factors={len(self)}, dtype={self.dtype})"
+        signed = "" if self.permutation is None else ", signed permutation"
+        return f"GivensSequence(dim={self.dim}, factors={len(self)}, dtype={self.dtype}{signed})"
 
     @property
     def dtype(self) -> np.dtype:
@@ -130,9 +173,28 @@ class GivensSequence:
     def _cos_sin(self) -> tuple[np.ndarray, np.ndarray]:
         return np.cos(self.theta), np.sin(self.theta)
 
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(dim, dim)``, as for a matrix (and scipy.sparse.linalg.LinearOperator)."""
+        return (self.dim, self.dim)
+
+    @functools.cached_property
+    def _inverse_permutation(self) -> np.ndarray:
+        assert self.permutation is not None
+        inv = np.empty_like(self.permutation)
+        inv[self.permutation] = np.arange(self.dim)
+        return inv
+
+    @property
+    def rotations(self) -> GivensSequence:
+        """The product of the rotations alone, without the signed permutation."""
+        if self.permutation is None:
+            return self
+        return GivensSequence(self.i, self.j, self.theta, self.dim)
+
     # --- the product ---------------------------------------------------------------------
     def apply(self, X: Any, transpose: bool = False) -> np.ndarray:
-        """``G_1 ... G_N @ X``, or ``(G_1 ... G_N)^T @ X`` with ``transpose=True``.
+        """``G_1 ... G_N P @ X``, or ``(G_1 ... G_N P)^T @ X`` with ``transpose=True``.
 
         Parameters
         ----------
@@ -156,7 +218,7 @@ class GivensSequence:
         Notes
         -----
         O(N) per column, in C++: the factors run over blocks of columns that stay in cache,
-        threaded over blocks and batch items.
+        threaded over blocks and batch items. ``seq @ X`` is ``seq.apply(X)``.
 
         Examples
         --------
@@ -176,26 +238,36 @@ class GivensSequence:
         if X.ndim == 0 or (X.shape[0] if X.ndim == 1 else X.shape[-2]) != self.dim:
             fail("X", f"shape ({self.dim},) or (..., {self.dim}, m)", f"shape {X.shape}")
         dtype = result_dtype((X.dtype, "X"), (self.dtype, "theta"))
-        x = as_float_array(X, "X", dtype, finite=False)
+        x = as_float_array(X, "X", dtype, finite=False, contiguous=False)
         shape = x.shape
         # the batch size is spelled out: reshape(-1, d, 0) cannot infer it for empty columns
         work = (x.reshape(1, self.dim, 1) if x.ndim == 1
                 else x.reshape((math.prod(shape[:-2]),) + shape[-2:]))
-        work = np.array(work, dtype=dtype, order="C", copy=True)
+        if self.permutation is not None and not transpose:
+            # (P X)[a] = signs[inv[a]] X[inv[a]]: the gather is the working copy
+            inv = self._inverse_permutation
+            work = np.ascontiguousarray(np.take(work, inv, axis=1), dtype=dtype)
+            np.multiply(work, self.signs[inv][:, None].astype(dtype), out=work)
+        else:
+            work = np.array(work, dtype=dtype, order="C", copy=True)
         cos, sin = self._cos_sin
         if dtype != self.dtype:  # float32 angles applied in float64: cos and sin in float64
             cos, sin = np.cos(self.theta.astype(dtype)), np.sin(self.theta.astype(dtype))
         _backend._core.givens_apply(self.i, self.j, cos, sin, work, bool(transpose), 0)
+        if self.permutation is not None and transpose:
+            # (P^T Y)[b] = signs[b] Y[permutation[b]]
+            work = np.take(work, self.permutation, axis=1)
+            np.multiply(work, self.signs[:, None].astype(dtype), out=work)
         return work.reshape(shape)
 
     def to_dense(self) -> np.ndarray:
-        """The (dim, dim) matrix ``G_1 ... G_N``.
+        """The (dim, dim) matrix ``G_1 ... G_N P``.
 
         Returns
         -------
         ndarray, shape (dim, dim)
             The product, orthogonal, in the sequence's dtype; the identity for an empty
-            sequence.
+            sequence without a permutation.
 
         Examples
         --------
@@ -209,9 +281,174 @@ class GivensSequence:
         """
         return self.apply(np.eye(self.dim, dtype=self.dtype))
 
+    # --- a linear operator -----------------------------------------------------------------
+    def __matmul__(self, X: Any) -> Any:
+        if isinstance(X, GivensSequence):
+            return NotImplemented
+        return self.apply(X)
+
+    def __rmatmul__(self, X: Any) -> np.ndarray:
+        """``X @ seq``: rows times the product, for x of shape (dim,) or X of (..., m, dim)."""
+        X = as_array(X, "X")
+        if X.ndim == 0 or X.shape[-1] != self.dim:
+            fail("X", f"shape ({self.dim},) or (..., m, {self.dim}) for X @ seq",
+                 f"shape {X.shape}")
+        if X.ndim == 1:
+            return self.apply(X, transpose=True)
+        # X G P = ((G P)^T X^T)^T
+        return np.ascontiguousarray(np.swapaxes(self.apply(np.swapaxes(X, -1, -2), True),
+                                                -1, -2))
+
+    @functools.cached_property
+    def T(self) -> GivensSequence:  # noqa: N802 - the matrix convention
+        """The transpose ``(G_1 ... G_N P)^T``, the inverse, as a sequence of its own.
+
+        ``P^T G_N^T ... G_1^T = H_N^T ... H_1^T P^T`` with ``H_k = P^T G_k P``, a rotation
+        of rows ``(inv[i_k], inv[j_k])`` (``inv`` the inverse permutation) by
+        ``signs[inv[i_k]] signs[inv[j_k]] theta_k``; without P simply the factors in reverse
+        order with negated angles. O(N + dim); ``seq.T.T`` has the factors of seq.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from optkern.givens import GivensSequence
+        >>> seq = GivensSequence([0, 1], [2, 2], [0.5, -1.0], dim=3, permutation=[2, 0, 1],
+        ...                      signs=[1, -1, 1])
+        >>> np.allclose(seq.T.to_dense(), seq.to_dense().T), seq.H is seq.T
+        (True, True)
+        """
+        i, j, theta = self.i[::-1], self.j[::-1], -self.theta[::-1]
+        if self.permutation is None:
+            return GivensSequence(i, j, theta, self.dim)
+        inv = self._inverse_permutation
+        a, c = inv[i], inv[j]
+        flip = self.signs[a].astype(np.int64) * self.signs[c]
+        swapped = a > c
+        theta = np.where(swapped, -theta, theta) * flip.astype(theta.dtype)
+        return GivensSequence(np.minimum(a, c), np.maximum(a, c), theta, self.dim, inv,
+                              self.signs[inv])
+
+    @property
+    def H(self) -> GivensSequence:  # noqa: N802 - the matrix convention
+        """The conjugate transpose, equal to :attr:`T` (the factors are real)."""
+        return self.T
+
+    def matvec(self, x: Any) -> np.ndarray:
+        """``seq @ x`` for a vector (scipy.sparse.linalg.LinearOperator's protocol).
+
+        Parameters
+        ----------
+        x : array_like, shape (dim,) or (dim, 1)
+            The operand.
+
+        Returns
+        -------
+        ndarray
+            Of x's shape, in the dtype :meth:`apply` gives.
+
+        Raises
+        ------
+        ValueError
+            If x does not have ``dim`` rows.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from optkern.givens import GivensSequence
+        >>> seq = GivensSequence([0], [1], [0.5], dim=2)
+        >>> bool(np.allclose(seq.matvec(np.ones(2)), seq.to_dense() @ np.ones(2)))
+        True
+        """
+        return self.apply(x)
+
+    def rmatvec(self, x: Any) -> np.ndarray:
+        """``seq.T @ x`` for a vector (scipy.sparse.linalg.LinearOperator's protocol).
+
+        Parameters
+        ----------
+        x : array_like, shape (dim,) or (dim, 1)
+            The operand.
+
+        Returns
+        -------
+        ndarray
+            Of x's shape, in the dtype :meth:`apply` gives.
+
+        Raises
+        ------
+        ValueError
+            If x does not have ``dim`` rows.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from optkern.givens import GivensSequence
+        >>> seq = GivensSequence([0], [1], [0.5], dim=2)
+        >>> bool(np.allclose(seq.rmatvec(np.ones(2)), seq.to_dense().T @ np.ones(2)))
+        True
+        """
+        return self.apply(x, transpose=True)
+
+    def matmat(self, X: Any) -> np.ndarray:
+        """``seq @ X`` for a matrix (scipy.sparse.linalg.LinearOperator's protocol).
+
+        Parameters
+        ----------
+        X : array_like, shape (dim, m)
+            The operand.
+
+        Returns
+        -------
+        ndarray
+            Of X's shape, in the dtype :meth:`apply` gives.
+
+        Raises
+        ------
+        ValueError
+            If X does not have ``dim`` rows.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from optkern.givens import GivensSequence
+        >>> seq = GivensSequence([0], [1], [0.5], dim=2)
+        >>> bool(np.allclose(seq.matmat(np.eye(2)), seq.to_dense()))
+        True
+        """
+        return self.apply(X)
+
+    def rmatmat(self, X: Any) -> np.ndarray:
+        """``seq.T @ X`` for a matrix (scipy.sparse.linalg.LinearOperator's protocol).
+
+        Parameters
+        ----------
+        X : array_like, shape (dim, m)
+            The operand.
+
+        Returns
+        -------
+        ndarray
+            Of X's shape, in the dtype :meth:`apply` gives.
+
+        Raises
+        ------
+        ValueError
+            If X does not have ``dim`` rows.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from optkern.givens import GivensSequence
+        >>> seq = GivensSequence([0], [1], [0.5], dim=2)
+        >>> bool(np.allclose(seq.rmatmat(np.eye(2)), seq.to_dense().T))
+        True
+        """
+        return self.apply(X, transpose=True)
+
     # --- files ---------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
-        """Write the sequence to an ``.npz`` file (arrays ``i``, ``j``, ``theta``, ``dim``).
+        """Write the sequence to an ``.npz`` file (arrays ``i``, ``j``, ``theta``, ``dim``, and
+        ``permutation`` and ``signs`` when the sequence has them).
 
         Parameters
         ----------
@@ -237,7 +474,10 @@ class GivensSequence:
         >>> back.dim, list(back) == list(seq)
         (3, True)
         """
-        _files.write_npz(path, i=self.i, j=self.j, theta=self.theta, dim=np.int64(self.dim))
+        extra = ({} if self.permutation is None
+                 else {"permutation": self.permutation, "signs": self.signs})
+        _files.write_npz(path, i=self.i, j=self.j, theta=self.theta, dim=np.int64(self.dim),
+                         **extra)
 
     @classmethod
     def load(cls, path: str | Path) -> GivensSequence:
@@ -246,8 +486,8 @@ class GivensSequence:
         Parameters
         ----------
         path : str or pathlib.Path
-            An ``.npz`` file with arrays ``i``, ``j``, ``theta`` and ``dim``. Nothing in it is
-            unpickled.
+            An ``.npz`` file with arrays ``i``, ``j``, ``theta`` and ``dim`` (and optionally
+            ``permutation`` and ``signs``). Nothing in it is unpickled.
 
         Returns
         -------
@@ -279,7 +519,7 @@ class GivensSequence:
         >>> back
         GivensSequence(dim=2, factors=1, dtype=float32)
         """
-        fields = _files.read_npz(path, ("i", "j", "theta", "dim"))
+        fields = _files.read_npz(path, ("i", "j", "theta", "dim"), ("permutation", "signs"))
         shown = repr(os.fsdecode(_files.check_path(path)))
         return cls._from_fields(fields, shown)
 
@@ -296,8 +536,13 @@ class GivensSequence:
         if not 1 <= int(dim) <= MAX_DIM:
             fail("path", f"{expected} ('dim': an integer in [1, {MAX_DIM}])",
                  f"{shown} with dim = {int(dim)}")
+        perm, signs = fields["permutation"], fields["signs"]
+        if perm is not None:
+            perm = _files.integer_field(perm, "permutation", shown, ndim=1)
+        if signs is not None:
+            signs = _files.integer_field(signs, "signs", shown, ndim=1)
         try:
-            return cls(i, j, theta, int(dim))
+            return cls(i, j, theta, int(dim), perm, signs)
         except ValueError as exc:
             fail("path", expected, f"{shown}, an invalid sequence ({exc})")
             raise AssertionError from exc  # unreachable
