@@ -10,6 +10,7 @@
 #include "array_cast.hpp"
 #include "givens_trajectory.hpp"
 #include "optkern/givens.hpp"
+#include "optkern/givens/beam.hpp"
 #include "signal_check.hpp"
 
 namespace optkern::bindings {
@@ -69,7 +70,42 @@ void bind_dtype(py::module_& m, const std::string& suffix) {
            }),
            py::arg("u").noconvert(), py::arg("threads"))
       .def_property_readonly("threads", &L1::threads)
-      .def("l1_norm", &L1::l1_norm);
+      .def("l1_norm", &L1::l1_norm)
+      .def("set_layered", &L1::set_layered, py::arg("on"))
+      .def_property_readonly("depth", &L1::depth);
+
+  using Beam = og::BeamL1<T>;
+  py::class_<Beam>(m, ("GivensBeamL1" + suffix).c_str())
+      .def(py::init([](const CArray<T>& u, index_t width, int threads) {
+             index_t d;
+             const T* data = square_matrix(u, d);
+             SignalCheck signals;
+             py::gil_scoped_release release;  // the first pass scores d(d-1)/2 pairs
+             return new Beam(data, d, width, threads, signals.get());
+           }),
+           py::arg("u").noconvert(), py::arg("width"), py::arg("threads"))
+      .def(
+          "advance",
+          [](Beam& b, index_t max_steps) {
+            SignalCheck signals;
+            py::gil_scoped_release release;
+            return b.advance(max_steps, signals.get());
+          },
+          py::arg("max_steps"))
+      .def_property_readonly("converged", &Beam::converged)
+      .def_property_readonly("steps", &Beam::steps)
+      .def("best_objective", &Beam::best_objective)
+      .def("matrix", [](const Beam& b) { return matrix_copy(b.best_matrix(), b.dim()); })
+      .def("best_path", [](const Beam& b) {
+        const index_t n = b.steps();
+        py::array_t<std::int64_t> i(n), j(n);
+        py::array_t<T> theta(n);
+        py::array_t<double> score(n);
+        b.best_path(reinterpret_cast<index_t*>(i.mutable_data()),
+                    reinterpret_cast<index_t*>(j.mutable_data()), theta.mutable_data(),
+                    score.mutable_data());
+        return py::make_tuple(i, j, theta, score);
+      });
 
   using Greedy = og::FrobeniusGreedy<T>;
   bind_engine<Greedy, T>(m, "GivensFrobeniusGreedy" + suffix)

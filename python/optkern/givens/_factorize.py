@@ -9,13 +9,14 @@ import numpy as np
 from optkern import _backend, _gpu
 from optkern._validation import check_device, check_number, fail, is_gpu_array, resolve_device
 from optkern.givens import _checks, _cuda_driver
+from optkern.givens._beam import factorize_beam
 from optkern.givens._driver import GivensStep, drive
 from optkern.givens._sequence import GivensSequence
 from optkern.givens._stopping import ToleranceStop, signed_permutation
 
 __all__ = ["factorize"]
 
-METHODS = ("l1", "greedy", "elimination")
+METHODS = ("l1", "greedy", "elimination", "beam")
 
 
 def factorize(
@@ -24,6 +25,8 @@ def factorize(
     *,
     tol: Optional[float] = None,
     method: str = "l1",
+    beam_width: Optional[int] = None,
+    layered: bool = False,
     device: str = "cpu",
     callback: Optional[Callable[[GivensStep], Any]] = None,
     progress: bool = False,
@@ -52,13 +55,26 @@ def factorize(
         ``||U - seq.to_dense()||_F / sqrt(d)`` is at most tol (>= 0). The error is checked
         after each chunk of steps (O(d^2), chunks grow until a chunk takes about 0.05 s) and
         the first step inside the chunk that meets tol is found by bisection.
-    method : {"l1", "greedy", "elimination"}
+    method : {"l1", "greedy", "elimination", "beam"}
         ``"l1"``: Algorithm 1 of Frerix & Bruna (ICML 2019), coordinate descent of the
         entrywise L1 norm of V: each step takes the pair (i, j) and the angle with the largest
         decrease of ``||G^T V||_1``, the angle in (-pi/4, pi/4]. ``"greedy"``: the Frobenius
         baseline, the factor that most decreases ``||V - I||_F``. ``"elimination"``:
         structured elimination (Givens QR) in the paper's order (eq. 2), exact with
-        ``d (d - 1) / 2`` factors.
+        ``d (d - 1) / 2`` factors. ``"beam"``: beam search over ``"l1"`` (the improvement the
+        paper suggests): keeps the beam_width best partial sequences by L1 norm, each
+        expanded by its beam_width best pairs with the same incremental updates; identical to
+        ``"l1"`` for beam_width 1. Its callback sees the final sequence's steps after the
+        search.
+    beam_width : int, optional
+        The number of sequences ``"beam"`` keeps (default 4, at most 4096); only with
+        method="beam". Time and memory grow as beam_width (each beam holds three d x d
+        arrays).
+    layered : bool
+        ``"l1"`` only: when the best pair would open a new layer of disjoint pairs (see
+        :meth:`GivensSequence.layers`), take instead the best pair that fits in the layers
+        so far if its decrease is at least 0.8 times the best's. Keeps the depth low (a
+        shallower circuit to apply) at a small cost in error.
     device : {"cpu", "cuda", "auto"}
         Where ``"l1"`` runs; the other methods run on the CPU. On CUDA the whole loop stays on
         the device; the trajectory comes back in chunks.
@@ -111,8 +127,8 @@ def factorize(
     >>> seq = optkern.givens.factorize(U, 40)
     >>> bool(np.linalg.norm(U - seq.to_dense()) < 1e-12)   # the 10 planted rotations
     True
-    >>> len(seq), seq.stopped_by
-    (10, 'converged')
+    >>> seq.stopped_by, seq.depth <= len(seq)   # which rule ended it; layers of disjoint pairs
+    ('n_factors', True)
     >>> rough = optkern.givens.factorize(U, tol=0.2)
     >>> rough.stopped_by, bool(np.linalg.norm(U - rough.to_dense()) / 4 <= 0.2)
     ('tol', True)
@@ -121,7 +137,17 @@ def factorize(
     (120, True)
     """
     if method not in METHODS:
-        fail("method", "'l1', 'greedy' or 'elimination'", repr(method))
+        fail("method", "'l1', 'greedy', 'elimination' or 'beam'", repr(method))
+    layered = _checks.check_flag(layered, "layered")
+    if layered and method != "l1":
+        fail("layered", f"False for method={method!r} (only 'l1' has a layered choice)",
+             repr(layered))
+    if method == "beam":
+        width = 4 if beam_width is None else int(check_number(beam_width, "beam_width", low=1,
+                                                              high=4096, integer=True))
+    elif beam_width is not None:
+        fail("beam_width", f"None for method={method!r} (it sets method='beam')",
+             repr(beam_width))
     check_device(device)
     if callback is not None and not callable(callback):
         fail("callback", "a callable or None", repr(callback))
@@ -137,6 +163,9 @@ def factorize(
         if method != "l1":
             fail("device", f"'cpu' for method={method!r} (only 'l1' runs on CUDA)",
                  repr(device))
+        if layered:
+            fail("device", "'cpu' for layered=True (the CUDA engine has no layered choice)",
+                 repr(device))
         with _gpu.use_stream(stream):
             return _cuda_driver.factorize_l1(U, n_factors, callback, progress, check, tol)
     if is_gpu_array(U):
@@ -148,8 +177,11 @@ def factorize(
     n = _checks.factor_count(n_factors, d)
     suffix = "32" if u.dtype == np.float32 else "64"
     core = _backend._core
+    if method == "beam":
+        return with_permutation(factorize_beam(u, n, width, callback, progress, tol), u)
     if method == "l1":
         engine = getattr(core, "GivensL1Descent" + suffix)(u, 0)
+        engine.set_layered(layered)
     elif method == "greedy":
         engine = getattr(core, "GivensFrobeniusGreedy" + suffix)(u)
     else:

@@ -192,6 +192,49 @@ class GivensSequence:
             return self
         return GivensSequence(self.i, self.j, self.theta, self.dim)
 
+    # --- layers of disjoint pairs --------------------------------------------------------
+    @functools.cached_property
+    def _layer_of(self) -> np.ndarray:
+        layer = np.empty(len(self), dtype=np.int64)
+        last: dict[int, int] = {}  # the layer of the last factor on each row (dim may be huge)
+        for k, (i, j) in enumerate(zip(self.i.tolist(), self.j.tolist())):
+            here = max(last.get(i, -1), last.get(j, -1)) + 1
+            layer[k] = last[i] = last[j] = here
+        layer.flags.writeable = False
+        return layer
+
+    def layers(self) -> list[np.ndarray]:
+        """The factors grouped into layers of disjoint pairs, without changing the product.
+
+        Greedy, earliest layer first: factor k goes into the layer after the last layer that
+        holds a factor on row ``i[k]`` or ``j[k]``, so factors that share a row keep their
+        order and factors in one layer touch disjoint rows (they commute, and can be applied
+        at once).
+
+        Returns
+        -------
+        list of ndarray of int64
+            For each layer in order, the indices of its factors (increasing).
+            ``len(seq.layers())`` is :attr:`depth`; applying the layers in order, each
+            factor of a layer in any order, gives ``seq.to_dense()``.
+
+        Examples
+        --------
+        >>> from optkern.givens import GivensSequence
+        >>> seq = GivensSequence([0, 2, 0, 1], [1, 3, 2, 3], [0.1, 0.2, 0.3, 0.4], dim=4)
+        >>> [layer.tolist() for layer in seq.layers()], seq.depth
+        ([[0, 1], [2, 3]], 2)
+        """
+        layer = self._layer_of
+        order = np.argsort(layer, kind="stable")
+        counts = np.bincount(layer, minlength=self.depth)
+        return np.split(order, np.cumsum(counts)[:-1]) if len(self) else []
+
+    @property
+    def depth(self) -> int:
+        """The number of layers of :meth:`layers` (0 for an empty sequence)."""
+        return int(self._layer_of.max()) + 1 if len(self) else 0
+
     # --- the product ---------------------------------------------------------------------
     def apply(self, X: Any, transpose: bool = False) -> np.ndarray:
         """``G_1 ... G_N P @ X``, or ``(G_1 ... G_N P)^T @ X`` with ``transpose=True``.
