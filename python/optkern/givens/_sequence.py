@@ -13,7 +13,8 @@ import numpy as np
 import numpy.typing as npt
 
 from optkern import _backend
-from optkern._validation import as_array, as_float_array, fail, result_dtype
+from optkern._validation import (as_array, as_float_array, fail, is_gpu_array, resolve_device,
+                                 result_dtype)
 from optkern.givens import _files
 
 __all__ = ["GivensSequence"]
@@ -236,15 +237,20 @@ class GivensSequence:
         return int(self._layer_of.max()) + 1 if len(self) else 0
 
     # --- the product ---------------------------------------------------------------------
-    def apply(self, X: Any, transpose: bool = False) -> np.ndarray:
+    def apply(self, X: Any, transpose: bool = False, *, device: str = "cpu") -> Any:
         """``G_1 ... G_N P @ X``, or ``(G_1 ... G_N P)^T @ X`` with ``transpose=True``.
 
         Parameters
         ----------
         X : array_like, shape (dim,) or (..., dim, m)
-            Vectors or (batches of) matrices, as for ``matmul``.
+            Vectors or (batches of) matrices, as for ``matmul``. With ``device="cuda"`` also a
+            CuPy array or a torch CUDA tensor (the result is then of the same kind).
         transpose : bool
             Apply the transposed (inverse) product.
+        device : {"cpu", "cuda", "auto"}
+            Where to apply: ``"cuda"`` runs the factors layer by layer on the GPU (one kernel
+            for all layers on tiles of columns held in shared memory, or one kernel per layer
+            when a column does not fit); ``"auto"`` follows X.
 
         Returns
         -------
@@ -256,7 +262,8 @@ class GivensSequence:
         ------
         ValueError
             If X's rows (first axis of a vector, second to last of a matrix) are not ``dim``,
-            or transpose is not a bool.
+            transpose is not a bool, or device is unknown (or ``"cuda"`` where CUDA is not
+            available, or ``"cpu"`` for a GPU array).
 
         Notes
         -----
@@ -277,6 +284,11 @@ class GivensSequence:
         """
         if not isinstance(transpose, (bool, np.bool_)):
             fail("transpose", "a bool", repr(transpose))
+        if device != "cpu" or is_gpu_array(X):
+            if resolve_device(device, [(X, "X")]) == "cuda":
+                from optkern.givens._cuda_apply import apply_cuda
+
+                return apply_cuda(self, X, bool(transpose))
         X = as_array(X, "X")
         if X.ndim == 0 or (X.shape[0] if X.ndim == 1 else X.shape[-2]) != self.dim:
             fail("X", f"shape ({self.dim},) or (..., {self.dim}, m)", f"shape {X.shape}")
@@ -328,7 +340,7 @@ class GivensSequence:
     def __matmul__(self, X: Any) -> Any:
         if isinstance(X, GivensSequence):
             return NotImplemented
-        return self.apply(X)
+        return self.apply(X, device="auto")  # GPU arrays stay on their device
 
     def __rmatmul__(self, X: Any) -> np.ndarray:
         """``X @ seq``: rows times the product, for x of shape (dim,) or X of (..., m, dim)."""
