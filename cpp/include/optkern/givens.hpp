@@ -191,4 +191,14 @@ void apply_sequence(index_t n, const index_t* i, const index_t* j, const T* cos,
                     T* x, index_t batch, index_t d, index_t cols, bool transpose,
                     int num_threads = 0);
 
+// dst <- G_1 ... G_n P src (transpose = false) or dst <- (G_1 ... G_n P)^T src, out of place
+// (src and dst must not overlap), with P the signed permutation P[perm[b], b] = signs[b]
+// (perm = nullptr: P = I). One pass over src and dst; blocks and threads as apply_sequence.
+// Throws std::invalid_argument on out-of-range rows or a perm that is not a permutation.
+template <class T>
+void apply_sequence_signed(index_t n, const index_t* i, const index_t* j, const T* cos,
+                           const T* sin, const index_t* perm, const std::int8_t* signs,
+                           const T* src, T* dst, index_t batch, index_t d, index_t cols,
+                           bool transpose, int num_threads = 0);
+
 }  // namespace optkern::givens

@@ -21,6 +21,9 @@ __all__ = ["GivensSequence"]
 
 _Index = Union[int, np.integer]
 
+_NO_INDEX = np.zeros(0, np.int64)
+_NO_SIGNS = np.zeros(0, np.int8)
+
 # The largest dim whose (dim, dim) matrix NumPy can describe (MAX_ELEMENTS = 2**59 entries).
 MAX_DIM = 2**29
 
@@ -293,26 +296,20 @@ class GivensSequence:
         if X.ndim == 0 or (X.shape[0] if X.ndim == 1 else X.shape[-2]) != self.dim:
             fail("X", f"shape ({self.dim},) or (..., {self.dim}, m)", f"shape {X.shape}")
         dtype = result_dtype((X.dtype, "X"), (self.dtype, "theta"))
-        x = as_float_array(X, "X", dtype, finite=False, contiguous=False)
+        x = as_float_array(X, "X", dtype, finite=False)  # C-contiguous, a copy only if needed
         shape = x.shape
         # the batch size is spelled out: reshape(-1, d, 0) cannot infer it for empty columns
-        work = (x.reshape(1, self.dim, 1) if x.ndim == 1
-                else x.reshape((math.prod(shape[:-2]),) + shape[-2:]))
-        if self.permutation is not None and not transpose:
-            # (P X)[a] = signs[inv[a]] X[inv[a]]: the gather is the working copy
-            inv = self._inverse_permutation
-            work = np.ascontiguousarray(np.take(work, inv, axis=1), dtype=dtype)
-            np.multiply(work, self.signs[inv][:, None].astype(dtype), out=work)
-        else:
-            work = np.array(work, dtype=dtype, order="C", copy=True)
+        src = (x.reshape(1, self.dim, 1) if x.ndim == 1
+               else x.reshape((math.prod(shape[:-2]),) + shape[-2:]))
+        work = np.empty_like(src)
         cos, sin = self._cos_sin
         if dtype != self.dtype:  # float32 angles applied in float64: cos and sin in float64
             cos, sin = np.cos(self.theta.astype(dtype)), np.sin(self.theta.astype(dtype))
-        _backend._core.givens_apply(self.i, self.j, cos, sin, work, bool(transpose), 0)
-        if self.permutation is not None and transpose:
-            # (P^T Y)[b] = signs[b] Y[permutation[b]]
-            work = np.take(work, self.permutation, axis=1)
-            np.multiply(work, self.signs[:, None].astype(dtype), out=work)
+        perm, signs = ((_NO_INDEX, _NO_SIGNS) if self.permutation is None
+                       else (self.permutation, self.signs))
+        # one pass: gather through P, rotate, scatter through P^T, blocks of columns in cache
+        _backend._core.givens_apply_signed(self.i, self.j, cos, sin, perm, signs, src, work,
+                                           bool(transpose), 0)
         return work.reshape(shape)
 
     def to_dense(self) -> np.ndarray:
