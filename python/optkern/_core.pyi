@@ -41,6 +41,34 @@ def bmm(
 def bmm_same_batch(a: _FloatArray, b: _FloatArray, out: _FloatArray, /) -> None: ...
 
 # --- givens ------------------------------------------------------------------------------
+# dst <- (G P) src or (G P)^T src, (batch, d, cols) C-contiguous; perm and signs empty for
+# P = I.
+@overload
+def givens_apply_signed(
+    i: _IndexArray,
+    j: _IndexArray,
+    cos: NDArray[np.float32],
+    sin: NDArray[np.float32],
+    perm: _IndexArray,
+    signs: NDArray[np.int8],
+    src: NDArray[np.float32],
+    dst: NDArray[np.float32],
+    transpose: bool,
+    threads: int,
+) -> None: ...
+@overload
+def givens_apply_signed(
+    i: _IndexArray,
+    j: _IndexArray,
+    cos: NDArray[np.float64],
+    sin: NDArray[np.float64],
+    perm: _IndexArray,
+    signs: NDArray[np.int8],
+    src: NDArray[np.float64],
+    dst: NDArray[np.float64],
+    transpose: bool,
+    threads: int,
+) -> None: ...
 @overload
 def givens_apply(
     i: _IndexArray,

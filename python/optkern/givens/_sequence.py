@@ -207,7 +207,7 @@ class GivensSequence:
         layer.flags.writeable = False
         return layer
 
-    def layers(self) -> list[np.ndarray]:
+    def layers(self) -> list[npt.NDArray[np.int64]]:
         """The factors grouped into layers of disjoint pairs, without changing the product.
 
         Greedy, earliest layer first: factor k goes into the layer after the last layer that
