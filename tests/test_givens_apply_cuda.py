@@ -46,6 +46,11 @@ def test_gpu_arrays_stay_on_the_device(dtype, rng, lib, signed):
     back = seq.apply(out, transpose=True, device="auto")
     np.testing.assert_allclose(to_host(back), X, atol=1e-4 if dtype == np.float32 else 1e-11)
     np.testing.assert_allclose(to_host(gx), X)  # the input is untouched
+    rows = to_gpu(rng.standard_normal((3, 5, d)).astype(dtype), lib)
+    right = rows @ seq
+    assert type(right) is type(rows)
+    np.testing.assert_allclose(to_host(right), to_host(rows) @ seq,
+                               atol=1e-4 if dtype == np.float32 else 1e-11)
     assert random_signed is seq
 
 

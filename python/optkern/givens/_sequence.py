@@ -341,6 +341,14 @@ class GivensSequence:
 
     def __rmatmul__(self, X: Any) -> np.ndarray:
         """``X @ seq``: rows times the product, for x of shape (dim,) or X of (..., m, dim)."""
+        if is_gpu_array(X) and hasattr(X, "ndim") and X.ndim >= 2:
+            # CuPy / torch: X G P = ((G P)^T X^T)^T on the device
+            torch = type(X).__module__.split(".")[0] == "torch"
+            swap = X.transpose(-1, -2) if torch else X.swapaxes(-1, -2)
+            out = self.apply(swap, transpose=True, device="auto")
+            return out.transpose(-1, -2) if torch else out.swapaxes(-1, -2)
+        if is_gpu_array(X):
+            return self.apply(X, transpose=True, device="auto")
         X = as_array(X, "X")
         if X.ndim == 0 or X.shape[-1] != self.dim:
             fail("X", f"shape ({self.dim},) or (..., m, {self.dim}) for X @ seq",
