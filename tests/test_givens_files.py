@@ -112,11 +112,11 @@ def test_load_raises_value_error_for_any_malformed_file(tmp_path):
             GivensSequence.load(str(path).encode())  # bytes paths too
 
 
-@pytest.mark.parametrize("path", [None, 3, 2.5, ["a.npz"], object()])
+@pytest.mark.parametrize("path", [None, 3, 2.5, ["a.npz"], object(), "a\0b.npz", b"a\0.npz"])
 def test_load_and_save_name_a_bad_path(path):
-    with pytest.raises(ValueError, match="^path: expected a str or os.PathLike"):
+    with pytest.raises(ValueError, match="^path: expected a (str or os.PathLike|file name)"):
         GivensSequence.load(path)
-    with pytest.raises(ValueError, match="^path: expected a str or os.PathLike"):
+    with pytest.raises(ValueError, match="^path: expected a (str or os.PathLike|file name)"):
         GivensSequence([0], [1], [0.5], dim=2).save(path)
 
 

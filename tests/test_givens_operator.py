@@ -239,3 +239,33 @@ def test_stop_reasons(rng):
 def test_tol_is_checked(tol):
     with pytest.raises(ValueError, match="^tol: expected"):
         givens.factorize(np.eye(3), tol=tol)
+
+
+# --- properties over random sequences -----------------------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(d=st.integers(1, 12), n=st.integers(0, 40), signed=st.booleans(),
+       dtype=st.sampled_from([np.float32, np.float64]), cols=st.integers(0, 4),
+       seed=st.integers(0, 2**32 - 1))
+def test_operator_properties(d, n, signed, dtype, cols, seed):
+    rng = np.random.default_rng(seed)
+    if d == 1:
+        n = 0
+    seq = random_signed(d, n, rng, dtype) if n else GivensSequence(
+        [], [], np.zeros(0, dtype), d, rng.permutation(d), rng.choice([-1, 1], d))
+    if not signed:
+        seq = seq.rotations
+    G = dense_reference(seq)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(seq.to_dense(), G, atol=tol)
+    np.testing.assert_allclose(seq.T.to_dense(), G.T, atol=tol)
+    X = rng.standard_normal((d, cols)).astype(dtype)
+    np.testing.assert_allclose(seq @ X, G @ X, atol=tol)
+    np.testing.assert_allclose(X.T @ seq, X.T @ G, atol=tol)
+    order = np.concatenate(seq.layers()) if n else np.zeros(0, np.int64)
+    again = GivensSequence(seq.i[order], seq.j[order], seq.theta[order], d, seq.permutation,
+                           seq.signs)
+    np.testing.assert_allclose(again.to_dense(), G, atol=tol)

@@ -34,6 +34,8 @@ _MALFORMED = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, KeyError, Ty
 def check_path(path: Any) -> str | bytes:
     """A str, bytes or os.PathLike path, as os.fspath gives it; a ValueError otherwise."""
     if isinstance(path, (str, bytes)):
+        if ("\0" if isinstance(path, str) else b"\0") in path:
+            fail("path", "a file name without NUL characters", repr(path))
         return path
     if isinstance(path, os.PathLike):
         try:
@@ -41,7 +43,7 @@ def check_path(path: Any) -> str | bytes:
         except TypeError as exc:
             fail("path", "a str or os.PathLike file name", f"{type(path).__name__} ({exc})")
         if isinstance(value, (str, bytes)):
-            return value
+            return check_path(value)
     fail("path", "a str or os.PathLike file name", repr(path) if path is None
          else type(path).__name__)
     raise AssertionError  # unreachable
