@@ -135,8 +135,9 @@ def report(benchmark, machine):
     if not _MACHINE:
         _MACHINE.append(machine)
 
-    def record(group, impl, work, unit, limit=None, baseline=None, note=""):
-        seconds = benchmark.stats.stats.min
+    def record(group, impl, work, unit, limit=None, baseline=None, note="", seconds=None):
+        # seconds: a time measured by the benchmark itself (peers timed in the same rounds)
+        seconds = benchmark.stats.stats.min if seconds is None else seconds
         _RESULTS.append(
             dict(group=group, impl=impl, seconds=seconds, rate=work / seconds, unit=unit,
                  limit=limit, baseline=baseline, note=note)
@@ -174,7 +175,8 @@ def _torch():
 def pytest_report_header(config):
     info = optkern.build_info()
     return [
-        f"optkern {info['version']} ({info['compiler']}, SIMD {'/'.join(info['simd'])}, "
+        f"optkern {info['version']} ({info['compiler']}, SIMD {info['simd']} "
+        f"({'/'.join(info['simd_flags'])}; compiled: {', '.join(info['simd_compiled'])}), "
         f"CUDA devices: {[d['name'] for d in info['cuda_devices']] or 'none'})",
         f"threads: {thread_settings()}",
     ]

@@ -11,9 +11,12 @@ if(NOT _optkern_cuda_mode STREQUAL "OFF")
   include(CheckLanguage)
   check_language(CUDA)
   if(CMAKE_CUDA_COMPILER)
-    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
-      # A100 (80) and H100/H200 (90); override with -DCMAKE_CUDA_ARCHITECTURES=...
-      set(CMAKE_CUDA_ARCHITECTURES 80 90)
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES AND NOT DEFINED ENV{CUDAARCHS})
+      # Every architecture nvcc 13 supports from Turing up, as machine code, plus PTX for the
+      # newest so that later GPUs compile it at load time: T4 (75), A100 (80), RTX 30xx/A10
+      # (86), L4/RTX 40xx (89), H100/H200 (90), B200 (100), RTX 50xx (120). A local build can
+      # name its own GPU instead: -DCMAKE_CUDA_ARCHITECTURES=90 or CUDAARCHS=90 (CI does).
+      set(CMAKE_CUDA_ARCHITECTURES 75-real 80-real 86-real 89-real 90-real 100-real 120)
     endif()
     enable_language(CUDA)
     find_package(CUDAToolkit REQUIRED)
@@ -37,7 +40,7 @@ if(OPTKERN_WITH_CUDA)
     CUDA_STANDARD 17 CUDA_STANDARD_REQUIRED ON)
   target_include_directories(optkern_cuda PUBLIC
     "$<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/cuda/include>"
-    "$<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>")
+    "$<INSTALL_INTERFACE:${OPTKERN_INSTALL_INCLUDEDIR}>")
   target_link_libraries(optkern_cuda PUBLIC optkern_core CUDA::cudart_static)
   target_compile_options(optkern_cuda PRIVATE
     $<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr -lineinfo>)

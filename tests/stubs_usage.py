@@ -14,8 +14,9 @@ from optkern import _core
 def core_calls() -> None:
     info = _core.build_info()
     version: str = info["version"]
-    simd: list[str] = info["simd"]
-    assert version == optkern.__version__ and isinstance(simd, list)
+    simd: str = info["simd"]
+    compiled: list[str] = info["simd_compiled"]
+    assert version == optkern.__version__ and simd in compiled
     old: int = _core.set_num_threads(1)
     assert _core.num_threads() == 1
     _core.set_num_threads(n=old)

@@ -18,6 +18,7 @@ from adversarial import (
 )
 from hypothesis import given
 from hypothesis import strategies as st
+from invariants import assert_converged_implies_finite
 from optkern.optimize import minimize, minimize_batch, problems
 from reference import optimize as ref
 
@@ -231,6 +232,7 @@ def test_minimize(native, problem, objective, n, data, method, jac, hess, callba
     dtype = np.float32 if xs.compute_dtype == "float32" else np.float64
     assert res.x.shape == (x0.size,) and res.x.dtype == dtype and res.status in STATUSES
     assert res.success == (res.status in (0, 3))
+    assert_converged_implies_finite(res.success, x=res.x, fun=res.fun, jac=res.jac)
     assert np.isfinite(res.x).all(), "x is not finite"
     if callback == "stop" and res.status != 5 and options["max_iter"] >= 1:
         assert res.status in (99, 0, 1, 2, 3, 4)
@@ -308,6 +310,7 @@ def test_minimize_batch(native, problem, objective, batch, n, data, method, opti
     dtype = np.float32 if xs.compute_dtype == "float32" else np.float64
     assert res.x.shape == x0.shape and res.x.dtype == dtype and len(res) == x0.shape[0]
     assert set(res.status.tolist()) <= STATUSES
+    assert_converged_implies_finite(res.success, x=res.x, fun=res.fun, jac=res.jac)
     assert np.isfinite(res.x).all()
     if native:
         for k in range(x0.shape[0]):

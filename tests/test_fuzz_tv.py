@@ -21,6 +21,7 @@ from adversarial import (
 )
 from hypothesis import given
 from hypothesis import strategies as st
+from invariants import assert_converged_implies_finite
 from optkern import tv
 from reference import tv as ref
 from test_fuzz_linalg import DEVICES, check_device
@@ -52,10 +53,10 @@ def lambdas(draw, batch):
 
 def lam_error(lam, batch):
     """The error naming lam that optkern must raise for this lam, or None if lam is valid
-    (True, a bool, counts as 1 either way)."""
+    (booleans are not numbers: True and bool arrays are refused)."""
     if hasattr(lam, "build"):
         arr = lam.build()
-        if lam.rejected_dtype or has_nonfinite(arr) or (arr < 0).any():
+        if lam.rejected_dtype or arr.dtype == bool or has_nonfinite(arr) or (arr < 0).any():
             return "lam"
         shape = arr.shape[:-1] if arr.ndim == len(batch) + 1 and arr.shape[-1:] == (1,) \
             else arr.shape
@@ -64,7 +65,7 @@ def lam_error(lam, batch):
         except ValueError:
             return "lam"
     if isinstance(lam, (bool, np.bool_)):
-        return None
+        return "lam"
     if isinstance(lam, list):
         return None  # [1.0]: shape (1,) always fits
     return None if finite_number(lam) and float(lam) >= 0 else "lam"
@@ -112,6 +113,8 @@ def test_denoise(shape, data, method, tol, max_iter, device):
     info = expect_ok(outcome)
     dtype = np.float32 if xs.compute_dtype == "float32" else np.float64
     y = info.y
+    assert info.converged.shape == x.shape[:-1]
+    assert_converged_implies_finite(info.converged, y=y, change=info.change)
     assert y.shape == x.shape and y.dtype == dtype
     assert np.isfinite(y).all(), "NaN or Inf from finite input"
     x64 = np.asarray(x, dtype).astype(np.float64)

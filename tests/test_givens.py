@@ -277,7 +277,7 @@ def test_jacobi_float32(rng):
     [
         (np.ones((3, 4)), {}, "^U: expected a square matrix"),
         (np.ones(3), {}, "^U: expected a 2-dimensional array"),
-        (np.ones((2, 2, 2)), {}, "^U: expected a 2-dimensional array"),
+        (np.ones((2, 2, 2)), {}, "^U: expected an orthogonal matrix"),  # a stack of two
         (np.ones((1, 1)), {}, "^U: expected a matrix of size at least 2 x 2"),
         (np.ones((3, 3)), {}, "^U: expected an orthogonal matrix"),
         (np.array([[1.0, np.nan], [0, 1]]), {}, "^U: expected finite values"),

@@ -299,22 +299,22 @@ def test_integer_and_scalar_starts_become_float64():
     assert res.x.shape == (1,) and abs(res.x[0] - 2) < 1e-6
 
 
-def test_fun_is_called_once_per_evaluation_with_a_read_only_view_of_one_buffer():
+def test_fun_is_called_once_per_evaluation_with_its_own_copy_of_x():
+    """fun may keep x or write into it (SciPy gh-13740): neither reaches the solver."""
     p = problems.rosenbrock(10)
     seen = []
 
     def fun(x):
         seen.append(x)
-        assert not x.flags.writeable
-        with pytest.raises(ValueError):
-            x[0] = 1.0
-        return p(x)
+        assert x.flags.writeable and x.flags.owndata
+        value = p(x)
+        x[:] = np.nan  # scribbling on x changes nothing
+        return value
 
     res = minimize(fun, p.x0)
-    assert len(seen) == res.nfev
-    # one preallocated buffer, no new array per call
-    assert len({x.__array_interface__["data"][0] for x in seen}) == 1
-    assert len({id(x) for x in seen}) == 1
+    assert len(seen) == res.nfev and res.success
+    assert len({id(x) for x in seen}) == len(seen)
+    assert all(np.isnan(x).all() for x in seen)  # kept arrays stay valid after the run
 
 
 def test_jac_as_a_separate_callable():

@@ -28,7 +28,8 @@ def test_build_info_reports_the_build():
     assert info["version"] == optkern.__version__
     assert info["eigen_version"].startswith("3.4") or info["eigen_version"].startswith("5.")
     assert info["num_threads"] >= 1
-    assert isinstance(info["simd"], list)
+    assert info["simd"] in info["simd_compiled"]
+    assert isinstance(info["simd_flags"], list) and info["simd_bytes"] in (16, 32, 64)
     assert info["cuda_available"] == (len(info["cuda_devices"]) > 0)
 
 
@@ -56,7 +57,8 @@ def test_set_num_threads_rejects_non_integers(bad):
 # Every module that defines a public function or class (tests/test_docstrings.py checks that
 # each one is listed, so that its Examples run here).
 DOCTEST_MODULES = [
-    "optkern", "optkern._backend", "optkern.linalg", "optkern._tridiagonal", "optkern.tv",
+    "optkern", "optkern._backend", "optkern._cpp_package", "optkern.linalg",
+    "optkern._tridiagonal", "optkern.tv",
     "optkern.givens._factorize", "optkern.givens._jacobi", "optkern.givens._sequence",
     "optkern.givens._metrics", "optkern.givens._graphs", "optkern.givens._planted",
     "optkern.givens._driver", "optkern.ot", "optkern.optimize._minimize",

@@ -2,8 +2,9 @@
 
 #include <Eigen/Core>
 
-#include "common/simd.hpp"
+#include "common/simd_variant.hpp"
 #include "optkern/config.hpp"
+#include "optkern/simd.hpp"
 
 namespace optkern {
 
@@ -20,29 +21,6 @@ static std::string compiler_name() {
 #endif
 }
 
-static std::vector<std::string> simd_flags() {
-  std::vector<std::string> flags;
-#ifdef __SSE4_2__
-  flags.emplace_back("SSE4.2");
-#endif
-#ifdef __AVX__
-  flags.emplace_back("AVX");
-#endif
-#ifdef __AVX2__
-  flags.emplace_back("AVX2");
-#endif
-#ifdef __FMA__
-  flags.emplace_back("FMA");
-#endif
-#ifdef __AVX512F__
-  flags.emplace_back("AVX512F");
-#endif
-#ifdef __ARM_NEON
-  flags.emplace_back("NEON");
-#endif
-  return flags;
-}
-
 BuildInfo build_info() {
   BuildInfo info;
   info.version = OPTKERN_VERSION_STRING;
@@ -50,8 +28,11 @@ BuildInfo build_info() {
   info.eigen_version = std::to_string(EIGEN_WORLD_VERSION) + "." +
                        std::to_string(EIGEN_MAJOR_VERSION) + "." +
                        std::to_string(EIGEN_MINOR_VERSION);
-  info.simd = simd_flags();
-  info.simd_bytes = detail::kSimdBytes;
+  info.simd_compiled = simd_levels_compiled();
+  info.simd = simd_level();
+  const detail::SimdVariantInfo variant = detail::simd_variant_info();  // the level in use
+  info.simd_flags = variant.flags;
+  info.simd_bytes = variant.simd_bytes;
 #ifdef _OPENMP
   info.openmp_version = _OPENMP;
 #endif

@@ -11,6 +11,8 @@ constexpr long kMaxStride = 1L << 24;
 
 }  // namespace
 
+Interrupted::~Interrupted() = default;
+
 Interrupt::Interrupt(std::function<bool()> should_stop, Clock::duration period)
     : should_stop_(std::move(should_stop)), period_(period) {
   if (should_stop_) {

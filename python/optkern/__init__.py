@@ -19,6 +19,7 @@ from optkern._backend import (
     get_num_threads,
     set_num_threads,
 )
+from optkern._cpp_package import cmake_dir, include_dir
 from optkern import linalg
 from optkern import givens
 from optkern import tv
@@ -28,8 +29,10 @@ from optkern import optimize
 __all__ = [
     "__version__",
     "build_info",
+    "cmake_dir",
     "cuda_available",
     "get_num_threads",
+    "include_dir",
     "set_num_threads",
     "linalg",
     "givens",

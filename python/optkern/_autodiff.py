@@ -23,10 +23,11 @@ from typing import Any
 __all__ = ["install_hint", "marginal_grads"]
 
 
-def install_hint(module: str, package: str, extra: str) -> str:
-    """The message of the ImportError raised by ``import optkern.<module>`` without it."""
+def install_hint(module: str, package: str, extra: str, note: str = "") -> str:
+    """The message of the ImportError raised by ``import optkern.<module>`` without it: the
+    optkern extra that installs it."""
     return (f"optkern.{module} needs {package}, which is not installed: "
-            f"pip install {extra} (or pip install 'optkern[test]', which includes it)")
+            f"pip install 'optkern[{extra}]'{note}")
 
 
 def marginal_grads(xp: Any, lam: Any, mu: Any, a: Any, b: Any) -> tuple[Any, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 from typing import Any
 
@@ -12,7 +13,9 @@ try:  # built only when nvcc was found; linked to the static CUDA runtime, so it
     from optkern import _cuda  # even on a machine without a driver.
 except ImportError as exc:  # pragma: no cover - depends on the build
     _cuda = None
-    _CUDA_IMPORT_ERROR: str | None = str(exc)
+    # None: the module is not there at all (a build without nvcc); otherwise why it failed.
+    _CUDA_IMPORT_ERROR: str | None = (
+        str(exc) if importlib.util.find_spec("optkern._cuda") is not None else None)
 else:
     _CUDA_IMPORT_ERROR = None
 
@@ -53,7 +56,9 @@ def cuda_available() -> bool:
 def cuda_unavailable_reason() -> str:
     """Why cuda_available() is False, for error messages."""
     if _cuda is None:
-        return f"optkern was built without CUDA ({_CUDA_IMPORT_ERROR or 'nvcc not found'})"
+        if _CUDA_IMPORT_ERROR is None:
+            return "this build of optkern has no CUDA support (it was built without nvcc)"
+        return f"optkern's CUDA module failed to load ({_CUDA_IMPORT_ERROR})"
     if not _cuda_devices():
         return f"no CUDA device is visible ({_cuda.driver_status()})"
     return "CUDA is available"
@@ -66,7 +71,8 @@ def get_num_threads() -> int:
     -------
     int
         The count set by :func:`set_num_threads`, else ``OMP_NUM_THREADS``, else one per
-        core.
+        core; always 1 in the child of a ``fork()`` (multiprocessing's "fork" start method,
+        torch DataLoader workers), where the OpenMP thread pool cannot be used.
 
     Examples
     --------
@@ -113,8 +119,11 @@ def set_num_threads(n: int) -> int:
 def build_info() -> dict[str, Any]:
     """What this build of optkern was compiled with and what it sees at run time.
 
-    Keys: ``version``, ``compiler``, ``eigen_version``, ``simd`` (instruction sets compiled
-    in), ``simd_bytes``, ``openmp``, ``num_threads``, ``omp_num_threads`` (the environment
+    Keys: ``version``, ``compiler``, ``eigen_version``, ``simd`` (the SIMD level in use:
+    ``"baseline"``, ``"avx2"`` or ``"avx512"``, chosen at import for this CPU, or forced lower
+    by the environment variable ``OPTKERN_SIMD``), ``simd_compiled`` (the levels this build
+    carries), ``simd_flags`` (the instruction sets of the level in use), ``simd_bytes``,
+    ``openmp``, ``num_threads``, ``omp_num_threads`` (the environment
     variable, or None), ``cuda_compiled``, ``cuda_runtime_version``, ``cuda_devices`` (name,
     compute capability, memory and SM count of each visible device) and ``cuda_available``.
 

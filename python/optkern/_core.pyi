@@ -19,8 +19,10 @@ class _BuildInfo(TypedDict):
     version: str
     compiler: str
     eigen_version: str
-    simd: list[str]  # instruction sets compiled in, e.g. ["SSE4.2", "AVX2", "FMA"]
-    simd_bytes: int  # the vector width of the matmul micro-kernels
+    simd: str  # the SIMD level in use: "baseline", "avx2", "avx512" (or "native", ...)
+    simd_compiled: list[str]  # the levels compiled in, e.g. ["baseline", "avx2", "avx512"]
+    simd_flags: list[str]  # instruction sets of the level in use, e.g. ["SSE4.2", "AVX2"]
+    simd_bytes: int  # the vector width of the level in use's hand-vectorised kernels
     openmp: int  # _OPENMP, e.g. 201511; 0 without OpenMP
 
 def build_info() -> _BuildInfo: ...

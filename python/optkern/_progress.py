@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from optkern._validation import fail
+from optkern._validation import check_bool, fail
 
 __all__ = ["ProgressBar", "check_callback", "check_progress", "next_chunk"]
 
@@ -28,9 +28,7 @@ CHUNK_SECONDS = 0.1
 
 def check_progress(progress: Any) -> bool:
     """``progress`` as a bool (True or False only, NumPy bools included)."""
-    if not isinstance(progress, (bool, np.bool_)):
-        fail("progress", "True or False", repr(progress))
-    return bool(progress)
+    return check_bool(progress, "progress")
 
 
 def check_callback(callback: Any) -> Optional[Callable[..., Any]]:
@@ -38,6 +36,12 @@ def check_callback(callback: Any) -> Optional[Callable[..., Any]]:
     if callback is not None and not callable(callback):
         fail("callback", "a callable or None", repr(callback))
     return callback
+
+
+def callback_stops(answer: Any) -> bool:
+    """Whether a callback's return value asks to stop the run: True, or NumPy's True
+    (``np.True_``, as ``x.max() > 1`` returns); every other value continues it."""
+    return isinstance(answer, (bool, np.bool_)) and bool(answer)
 
 
 def next_chunk(chunk: int, elapsed: float, multiple: int = 1,

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from optkern import _backend
+from optkern import _backend, _dask
 from optkern._validation import (
     as_array,
     as_float_array,
@@ -90,6 +90,8 @@ def tridiagonal_solve(lower: Any, diag: Any, upper: Any, rhs: Any, *,
     >>> optkern.linalg.tridiagonal_solve(lower, diag, upper, rhs).shape
     (3, 5)
     """
+    if _dask.is_dask(lower, diag, upper, rhs):  # a lazy dask result (optkern/_dask.py)
+        return _dask.tridiagonal_solve(**locals())
     where = resolve_device(device, [(a, name) for a, name in zip((lower, diag, upper, rhs), NAMES)],
                            stream)
     if where == "cuda":

@@ -79,6 +79,7 @@ def as_array(x: Any, name: str) -> np.ndarray:
         return x
     if is_gpu_array(x):
         fail(name, "a host (NumPy) array; this function runs on the CPU", describe(x))
+    reject_masked(x, name)
     try:
         arr = np.asarray(x)
     except (TypeError, ValueError) as exc:
@@ -237,14 +238,40 @@ def check_number(
         high = INDEX_MAX if high is None else high
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         fail(name, kind, repr(value))
-    if integer and not isinstance(value, numbers.Integral):
-        if not float(value).is_integer():
-            fail(name, kind, repr(value))
-    number = int(value) if integer else float(value)
+    try:
+        if integer and not isinstance(value, numbers.Integral):
+            if not float(value).is_integer():
+                fail(name, kind, repr(value))
+        number = int(value) if integer else float(value)
+    except OverflowError:  # 10**400: a real number, but beyond every float
+        fail(name, kind, f"{describe_number(value)}, which is too large for a float")
+    except (TypeError, ValueError) as exc:  # a numbers.Real that cannot become a float
+        fail(name, kind, f"{describe_number(value)} ({exc})")
     if not integer and not math.isfinite(number):
         fail(name, kind, repr(value))
     if low is not None and (number < low or (low_open and number == low)):
-        fail(name, f"{kind} {'>' if low_open else '>='} {low}", repr(value))
+        fail(name, f"{kind} {'>' if low_open else '>='} {low}", describe_number(value))
     if high is not None and (number > high or (high_open and number == high)):
-        fail(name, f"{kind} {'<' if high_open else '<='} {high}", repr(value))
+        fail(name, f"{kind} {'<' if high_open else '<='} {high}", describe_number(value))
     return number
+
+
+def describe_number(value: Any) -> str:
+    """repr(value), shortened for numbers with hundreds of digits."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:12]}...{text[-6:]} ({len(text)} characters)"
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """A flag: True or False, NumPy's booleans included; numbers, strings and None are not
+    flags (``return_info="yes"`` or ``1`` is a ValueError naming the argument)."""
+    if not isinstance(value, (bool, np.bool_)):
+        fail(name, "True or False", describe(value))
+    return bool(value)
+
+
+def reject_masked(x: Any, name: str) -> None:
+    """Masked arrays are refused rather than computed on with their mask silently dropped."""
+    if isinstance(x, np.ma.MaskedArray):
+        fail(name, "a plain array (masked arrays are not supported: fill or compress the "
+             "masked values first, e.g. x.filled(value))", describe(x))

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from optkern import _backend, _gpu
+from optkern import _backend, _dask, _gpu
 from optkern._tridiagonal import tridiagonal_solve
 from optkern._validation import (
     as_array,
@@ -90,6 +90,8 @@ def bmm(a: Any, b: Any, *, device: str = "cpu", out: Any = None, stream: Any = N
             _backend._core.bmm_same_batch(a, b, c)
             return c
         return _bmm_cpu(a, b, out)
+    if _dask.is_dask(a, b):  # dask arrays: a lazy dask result (optkern/_dask.py)
+        return _dask.bmm(**locals())
     where = resolve_device(device, [(a, "a"), (b, "b"), (out, "out")], stream)
     if where == "cuda":
         with _gpu.use_stream(stream):
@@ -198,11 +200,26 @@ def _bmm_cpu(a: Any, b: Any, out: Any) -> np.ndarray:
         extents, strides = _batch_layout(
             shape[:-2], [(x.shape, _element_strides(x)) for x in (a, b, target)]
         )
-    _backend._core.bmm(a, b, target, list(extents), *(list(s) for s in strides))
+    if len(extents) > _MAX_BATCH_DIMS:
+        # Still too many: operands broadcast along alternating dimensions. The kernel takes
+        # the last dimensions, a loop here the leading ones (no broadcast copy is made).
+        _bmm_outer_loop(a, b, target, len(shape) - 2 - _MAX_BATCH_DIMS)
+    else:
+        _backend._core.bmm(a, b, target, list(extents), *(list(s) for s in strides))
     if out is not None and target is not out:
         out[...] = target
         return out
     return target
+
+
+def _bmm_outer_loop(a: np.ndarray, b: np.ndarray, target: np.ndarray, outer: int) -> None:
+    """target = a @ b with the first `outer` batch dimensions (of target's shape) looped over
+    here and the rest handed to the kernel; a and b broadcast as in NumPy."""
+    lead = target.shape[:outer]
+    a = np.broadcast_to(a, target.shape[:-2] + a.shape[-2:])  # views with zero strides
+    b = np.broadcast_to(b, target.shape[:-2] + b.shape[-2:])
+    for index in np.ndindex(*lead):
+        _bmm_cpu(a[index], b[index], target[index])
 
 
 def _descriptor(ptr: int, shape: tuple[int, ...], strides: tuple[int, ...],

@@ -24,12 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from optkern import _backend
+from optkern import _backend, _dask
 from optkern._validation import (
     as_array,
     as_float_array,
+    check_bool,
     check_number,
     compute_dtype,
+    describe,
     fail,
     is_gpu_array,
     overflow_scale,
@@ -125,7 +127,8 @@ def denoise(
         or Inf (that would synchronise the device): NaN propagates into its signal's result.
     return_info : bool
         Return a :class:`DenoiseResult` (with iteration counts and final changes) instead of
-        the array.
+        the array. For empty input its per-signal fields are read-only broadcast views, so
+        that a batch of 2**40 empty signals needs no memory.
     stream : int, torch.cuda.Stream or cupy.cuda.Stream, optional
         The CUDA stream to run on (CUDA runs only; a ValueError on the CPU). By default the
         current stream of the library that made the GPU arrays, or the legacy default stream
@@ -167,6 +170,9 @@ def denoise(
     >>> bool(np.abs(r.y - optkern.tv.denoise(x, 0.5)).max() < 1e-3), bool(r.converged)
     (True, True)
     """
+    if _dask.is_dask(x, lam):  # a lazy dask result (optkern/_dask.py)
+        return _dask.tv_denoise(**locals())
+    return_info = check_bool(return_info, "return_info")
     if method not in METHODS:
         fail("method", "'exact' or 'irls'", repr(method))
     if method == "irls":
@@ -180,6 +186,8 @@ def denoise(
             return _tv_cuda.denoise(x, lam, method, tol, max_iter, return_info)
     x = finite_signals(x, "x")
     batch = x.shape[:-1]
+    if x.size == 0:  # no work: no memory per signal either (shape (2**40, 0) is fine)
+        return empty_denoise(x, lam, method, tol, return_info)
     lam_rows = lambda_rows(lam, batch)
     rows = x.reshape(math.prod(batch), x.shape[-1])
     y = np.empty_like(rows)
@@ -255,6 +263,8 @@ def denoise_vjp(y: Any, grad_y: Any, lam: Any, *, rtol: float | None = None,
     >>> float(grad_lam)         # L = y_0 + 3 y_4: dy_0/dlam = 1/2, dy_4/dlam = -1/3
     -0.5
     """
+    if _dask.is_dask(y, grad_y, lam):  # a lazy dask result (optkern/_dask.py)
+        return _dask.tv_denoise_vjp(**locals())
     if rtol is not None:
         rtol = check_number(rtol, "rtol", low=0.0)
     where = resolve_device(device, [(y, "y"), (grad_y, "grad_y"), (lam, "lam")], stream)
@@ -265,6 +275,9 @@ def denoise_vjp(y: Any, grad_y: Any, lam: Any, *, rtol: float | None = None,
             return _tv_cuda.denoise_vjp(y, grad_y, lam, rtol)
     y_arr, g_arr, lam_shape = vjp_inputs(y, grad_y, lam)
     dtype, batch = y_arr.dtype, y_arr.shape[:-1]
+    if y_arr.size == 0:  # no work, no memory per signal: every gradient is zero
+        grad_lam = np.zeros(lam_shape, dtype)
+        return np.empty(y_arr.shape, dtype), grad_lam[()] if grad_lam.ndim == 0 else grad_lam
     rows = y_arr.reshape(math.prod(batch), y_arr.shape[-1])
     grad_x = np.empty_like(rows)
     per_signal = np.empty(rows.shape[0])
@@ -309,9 +322,11 @@ def lambda_max(x: Any) -> Any:
     >>> np.allclose(optkern.tv.denoise(x, lam), x.mean())
     True
     """
+    if _dask.is_dask(x):  # a lazy dask result (optkern/_dask.py)
+        return _dask.batched(lambda_max, {"x": 1}, x=x)
     x = as_float_array(x, "x", np.float64, min_ndim=1)
-    if x.shape[-1] == 0:
-        return np.zeros(x.shape[:-1])[()]
+    if x.shape[-1] == 0:  # zeros, as a read-only view: (2**40, 0) needs no memory
+        return np.broadcast_to(np.float64(0.0), x.shape[:-1])[()]
     # Each signal is divided by a power of two near its largest |x_k| (exact), so that the
     # sums overflow only where the result itself does (x near 1e308 gave Inf, not 0).
     scale = np.ldexp(1.0, np.frexp(np.abs(x).max(axis=-1, keepdims=True))[1] - 1)
@@ -375,8 +390,13 @@ def lambda_shape(lam: Any, batch: tuple[int, ...]) -> tuple[int, ...]:
 
 def lambda_rows(lam: Any, batch: tuple[int, ...]) -> np.ndarray:
     """lam as the kernels take it: a float64 array of one value, or one per signal."""
+    if isinstance(lam, (bool, np.bool_)) or getattr(lam, "dtype", None) == np.bool_:
+        fail("lam", "finite values >= 0 (numbers, not booleans)", describe(lam))
     if type(lam) in (float, int) or isinstance(lam, (np.floating, np.integer)):
-        value = float(lam)
+        try:
+            value = float(lam)
+        except OverflowError:  # 10**400
+            value = math.inf if lam > 0 else -math.inf
         if not 0 <= value < math.inf:
             fail("lam", "finite values >= 0", repr(value))
         return np.array([value])
@@ -405,3 +425,26 @@ def sum_to_shape(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         out = out.sum(axis=axes, keepdims=True)
     return out.reshape(shape)
 
+
+
+def checked_lambda(lam: Any, batch: tuple[int, ...]) -> None:
+    """The checks of lambda_rows (shape against the batch, values), without broadcasting lam
+    to one value per signal."""
+    shape = lambda_shape(lam, batch)
+    core = shape[:-1] if len(shape) == len(batch) + 1 and shape[-1:] == (1,) else shape
+    lambda_rows(lam, core)
+
+
+def empty_denoise(x: np.ndarray, lam: Any, method: str, tol: float,
+                  return_info: bool) -> Any:
+    """denoise of an empty batch or of empty signals. The per-signal info (nit 0, change 0,
+    converged) is a read-only broadcast view: a batch of 2**40 empty signals costs nothing."""
+    batch = x.shape[:-1]
+    checked_lambda(lam, batch)
+    y = np.empty(x.shape, x.dtype)
+    if not return_info:
+        return y
+    nit = np.broadcast_to(np.int64(0), batch)
+    change = np.broadcast_to(np.float64(0.0), batch)
+    return DenoiseResult(y=y, nit=nit, change=change,
+                         converged=np.broadcast_to(np.True_, batch), method=method)

@@ -20,6 +20,7 @@ int main() {
       for (optkern::index_t p = 0; p < k; ++p) sum += a[i * k + p] * b[p * n + j];
       worst = std::fmax(worst, std::fabs(sum - c[i * n + j]));
     }
-  std::printf("optkern %s: max error %.3g\n", OPTKERN_VERSION_STRING, worst);
+  std::printf("optkern %s (SIMD level %s): max error %.3g\n", OPTKERN_VERSION_STRING,
+              optkern::simd_level().c_str(), worst);
   return worst < 1e-12 ? 0 : 1;
 }

@@ -10,8 +10,13 @@ struct BuildInfo {
   std::string version;         // "0.1.0"
   std::string compiler;        // "GNU 12.2.0"
   std::string eigen_version;   // "3.4.1"
-  std::vector<std::string> simd;  // instruction sets compiled in, e.g. {"SSE4.2", "AVX2", "FMA"}
-  int simd_bytes = 0;             // the vector width the matmul micro-kernels use
+  // SIMD (optkern/simd.hpp): the levels compiled in, e.g. {"baseline", "avx2", "avx512"}, the
+  // one in use, its instruction sets (e.g. {"SSE4.2", "AVX", "AVX2", "FMA"}) and the vector
+  // width its hand-vectorised kernels use.
+  std::vector<std::string> simd_compiled;
+  std::string simd;
+  std::vector<std::string> simd_flags;
+  int simd_bytes = 0;
   int openmp_version = 0;         // _OPENMP, e.g. 201511
 };
 

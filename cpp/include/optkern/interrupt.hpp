@@ -33,6 +33,9 @@ namespace optkern {
 class Interrupted : public std::runtime_error {
  public:
   Interrupted() : std::runtime_error("optkern: interrupted") {}
+  // Out of line (interrupt.cpp), so that its type information exists once, in the library,
+  // whichever SIMD level threw it.
+  ~Interrupted() override;
 };
 
 class Interrupt {

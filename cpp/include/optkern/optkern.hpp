@@ -6,4 +6,5 @@
 #include "optkern/config.hpp"
 #include "optkern/interrupt.hpp"
 #include "optkern/linalg.hpp"
+#include "optkern/simd.hpp"
 #include "optkern/threads.hpp"

@@ -1,6 +1,7 @@
 // Portable SIMD vectors (GCC/Clang vector extensions) for the CPU kernels.
-// The compiler maps them onto the widest registers the target has (-march=native by default):
-// AVX-512, AVX2/FMA, SSE or NEON, so one kernel source serves every CPU.
+// The compiler maps them onto the widest registers of the level being compiled (the kernels are
+// built once per level, see optkern/simd.hpp): AVX-512, AVX2/FMA, SSE or NEON, so one kernel
+// source serves every CPU.
 #pragma once
 
 #include <cstring>
@@ -33,9 +34,12 @@ struct SimdVec;
   struct SimdVec<T, BYTES> {                                                              \
     typedef T type __attribute__((vector_size(BYTES)));                                  \
   };
+// 8 bytes: the half-width vectors of the 16-byte (SSE, NEON) path.
+OPTKERN_SIMD_VEC(float, 8)
 OPTKERN_SIMD_VEC(float, 16)
 OPTKERN_SIMD_VEC(float, 32)
 OPTKERN_SIMD_VEC(float, 64)
+OPTKERN_SIMD_VEC(double, 8)
 OPTKERN_SIMD_VEC(double, 16)
 OPTKERN_SIMD_VEC(double, 32)
 OPTKERN_SIMD_VEC(double, 64)

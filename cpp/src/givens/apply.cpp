@@ -8,6 +8,7 @@
 
 #include <algorithm>
 
+#include "common/parallel_guard.hpp"
 #include "optkern/givens.hpp"
 #include "optkern/threads.hpp"
 
@@ -50,15 +51,21 @@ void apply_sequence(index_t n, const index_t* i, const index_t* j, const T* cos,
   const index_t width = std::max<index_t>(1, std::min(cols, kBlockBytes / index_t(sizeof(T))));
   const index_t blocks = (cols + width - 1) / width;
   const index_t tasks = batch * blocks;
-  int threads = num_threads > 0 ? num_threads : optkern::num_threads();
+  int threads =
+      optkern::detail::region_threads(num_threads > 0 ? num_threads : optkern::num_threads());
   // Threads only pay off with enough work per task (n factors times a block of columns).
   if (double(n) * double(std::min(cols, width)) * double(tasks) < 2e5) threads = 1;
+  optkern::detail::RegionErrors errors;
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
   for (index_t task = 0; task < tasks; ++task) {
-    const index_t b = task / blocks, c0 = (task % blocks) * width;
-    apply_block(n, i, j, cos, sin, x + b * d * cols, cols, c0, std::min(width, cols - c0),
-                transpose);
+    if (errors.failed()) continue;
+    errors.guard([&] {
+      const index_t b = task / blocks, c0 = (task % blocks) * width;
+      apply_block(n, i, j, cos, sin, x + b * d * cols, cols, c0, std::min(width, cols - c0),
+                  transpose);
+    });
   }
+  errors.rethrow_if_failed();
 }
 
 template void apply_sequence<float>(index_t, const index_t*, const index_t*, const float*,

@@ -86,9 +86,12 @@ BeamL1<T>::BeamL1(const T* u, index_t d, index_t width, int num_threads, Interru
   std::exception_ptr error;
   std::atomic<bool> failed{false};
   const int threads = d < 64 ? 1 : threads_;
+  // every buffer is allocated here, outside the parallel region (nothing throws inside it
+  // but what the try below catches)
+  std::vector<BlockSearch> searches(static_cast<std::size_t>(threads), BlockSearch(d));
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
-    BlockSearch search(d);
+    BlockSearch& search = searches[std::size_t(omp_get_thread_num())];
 #pragma omp for schedule(dynamic, 1)
     for (index_t p = 0; p < d - 1; ++p) {
       if (failed.load(std::memory_order_relaxed) || detail::poll(interrupt)) continue;
@@ -125,6 +128,7 @@ index_t BeamL1<T>::advance(index_t max_steps, Interrupt* interrupt) {
   };
   std::vector<PairCandidate> top;
   std::vector<Child> children;
+  std::vector<BlockSearch> searches(1, BlockSearch(d));  // one per thread of step 4
   std::vector<T> ri(static_cast<std::size_t>(d)), rj(static_cast<std::size_t>(d));
   index_t taken = 0;
   for (; taken < max_steps && !converged_ && !detail::poll(interrupt); ++taken) {
@@ -211,9 +215,10 @@ index_t BeamL1<T>::advance(index_t max_steps, Interrupt* interrupt) {
     const int threads = double(tasks) * double(d) < 2e6 ? 1 : threads_;
     std::exception_ptr error;
     std::atomic<bool> failed{false};
+    if (index_t(searches.size()) < threads) searches.resize(std::size_t(threads), BlockSearch(d));
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
-      BlockSearch search(d);
+      BlockSearch& search = searches[std::size_t(omp_get_thread_num())];
 #pragma omp for schedule(static)
       for (index_t task = 0; task < tasks; ++task) {
         if (failed.load(std::memory_order_relaxed)) continue;

@@ -27,6 +27,7 @@
 #include <string>
 #include <thread>
 
+#include "common/parallel_guard.hpp"
 #include "optkern/givens.hpp"
 #include "optkern/givens/rotation_math.hpp"
 #include "optkern/threads.hpp"
@@ -49,7 +50,7 @@ constexpr std::uint64_t kStop = std::numeric_limits<std::uint64_t>::max();
 
 int threads_for(index_t d, int requested) {
   const int n = requested > 0 ? requested : num_threads();
-  return d < kMinDimForThreads ? 1 : std::max(1, n);
+  return d < kMinDimForThreads ? 1 : detail::region_threads(n);
 }
 
 std::uint64_t pack_rows(index_t i, index_t j) { return (std::uint64_t(i) << 32) | std::uint64_t(j); }
@@ -93,17 +94,22 @@ L1Descent<T>::L1Descent(const T* u, index_t d, int num_threads, Interrupt* inter
 
   // First pass: all pairs, rows handed out dynamically (row p has d - p - 1 pairs). Once
   // interrupted, the remaining rows are skipped.
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads_) if (threads_ > 1)
+  detail::RegionErrors errors;
+  const int first_threads = detail::region_threads(threads_);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(first_threads) if (first_threads > 1)
   for (index_t p = 0; p < d - 1; ++p) {
-    if (detail::poll(interrupt)) continue;
-    BlockSearch& search = searches_[std::size_t(omp_get_thread_num())];
-    const T* a = rows_[std::size_t(p)].load();
-    for (index_t q = p + 1; q < d; ++q) {
-      const BlockRotation r = search.best(a, rows_[std::size_t(q)].load());
-      best_.scores()[p * d + q] = r.decrease;
-      tangent_[std::size_t(p * d + q)] = r.tangent;
-    }
+    if (errors.failed() || detail::poll(interrupt)) continue;
+    errors.guard([&] {
+      BlockSearch& search = searches_[std::size_t(omp_get_thread_num())];
+      const T* a = rows_[std::size_t(p)].load();
+      for (index_t q = p + 1; q < d; ++q) {
+        const BlockRotation r = search.best(a, rows_[std::size_t(q)].load());
+        best_.scores()[p * d + q] = r.decrease;
+        tangent_[std::size_t(p * d + q)] = r.tangent;
+      }
+    });
   }
+  errors.rethrow_if_failed();
   detail::throw_if_stopped(interrupt);
   best_.rescan_all();
 }
@@ -335,18 +341,22 @@ index_t L1Descent<T>::run(index_t max_steps, const Trajectory<T>& out, Interrupt
     }
   };
 
-  if (threads_ == 1) {
+  // In a fork child made after this object (its thread pool gone), the master works alone.
+  if (threads_ == 1 || detail::region_threads(threads_) == 1) {
     steps();
   } else {
+    // The master's exception (new_row allocates) must still release the workers.
+    detail::RegionErrors errors;
 #pragma omp parallel num_threads(threads_)
     {
       if (omp_get_thread_num() == 0) {
-        steps();
+        errors.guard(steps);
         team_->step.store(kStop, std::memory_order_release);
       } else {
-        worker(omp_get_thread_num());
+        errors.guard([&] { worker(omp_get_thread_num()); });
       }
     }
+    errors.rethrow_if_failed();
   }
   detail::throw_if_stopped(interrupt);
   return taken;

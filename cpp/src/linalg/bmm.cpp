@@ -6,6 +6,7 @@
 #include <memory>
 #include <new>
 
+#include "common/parallel_guard.hpp"
 #include "linalg/gemm_kernel.hpp"
 #include "optkern/linalg.hpp"
 #include "optkern/threads.hpp"
@@ -56,7 +57,8 @@ void bmm_with(const BatchShape& batch, const MatrixBatch<const T>& a, const Matr
 
   // Threads only pay when there is enough work: about 32k multiply-adds per thread.
   const double work = double(count) * double(m) * double(n) * double(std::max<index_t>(k, 1));
-  threads = int(std::max<double>(1.0, std::min<double>(threads, work / 32768.0)));
+  threads = detail::region_threads(
+      int(std::max<double>(1.0, std::min<double>(threads, work / 32768.0))));
 
   // When the batch alone cannot keep the threads evenly busy, the whole team computes one
   // large product after the other, sharing each packed B panel and splitting C's rows.
@@ -65,32 +67,46 @@ void bmm_with(const BatchShape& batch, const MatrixBatch<const T>& a, const Matr
                     double(m) * double(n) * double(k) >= 64.0 * 64.0 * 64.0;
   if (team) {
     auto shared_b = aligned_buffer<T>(Kernel::b_buffer_size(k, n));
+    detail::RegionErrors errors;
 #pragma omp parallel num_threads(threads)
     {
-      auto a_buffer = aligned_buffer<T>(Kernel::a_buffer_size(k));
+      // run_team meets the team at barriers: every thread allocates first, and the team
+      // starts only when all have their buffers (a thread that failed would miss a barrier).
+      std::unique_ptr<T[], AlignedFree> a_buffer;
+      errors.guard([&] { a_buffer = aligned_buffer<T>(Kernel::a_buffer_size(k)); });
+#pragma omp barrier
       const int thread = omp_get_thread_num(), team_size = omp_get_num_threads();
-      for (index_t item = 0; item < count; ++item) {
+      for (index_t item = 0; item < count && !errors.failed(); ++item) {
         const BatchOffsets off = batch_offsets(item, batch, a, b, c);
         Kernel::run_team(thread, team_size, m, n, k, a.data + off.a, a.row_stride, a.col_stride,
                          b.data + off.b, b.row_stride, b.col_stride, c.data + off.c,
                          c.row_stride, c.col_stride, shared_b.get(), a_buffer.get());
       }
     }
+    errors.rethrow_if_failed();
     return;
   }
 
+  detail::RegionErrors errors;
 #pragma omp parallel num_threads(threads)
   {
-    auto b_buffer = aligned_buffer<T>(Kernel::b_buffer_size(k, n));
-    auto a_buffer = aligned_buffer<T>(Kernel::a_buffer_size(k));
-#pragma omp for schedule(static)
-    for (index_t item = 0; item < count; ++item) {
-      const BatchOffsets off = batch_offsets(item, batch, a, b, c);
-      Kernel::run(m, n, k, a.data + off.a, a.row_stride, a.col_stride, b.data + off.b,
-                  b.row_stride, b.col_stride, c.data + off.c, c.row_stride, c.col_stride,
-                  b_buffer.get(), a_buffer.get());
-    }
+    errors.guard([&] {
+      auto b_buffer = aligned_buffer<T>(Kernel::b_buffer_size(k, n));
+      auto a_buffer = aligned_buffer<T>(Kernel::a_buffer_size(k));
+      // Items in static blocks, as `omp for schedule(static)` would, without its barrier.
+      const index_t team_size = omp_get_num_threads(), thread = omp_get_thread_num();
+      const index_t base = count / team_size, extra = count % team_size;
+      const index_t begin = thread * base + std::min(thread, extra);
+      const index_t end = begin + base + (thread < extra ? 1 : 0);
+      for (index_t item = begin; item < end && !errors.failed(); ++item) {
+        const BatchOffsets off = batch_offsets(item, batch, a, b, c);
+        Kernel::run(m, n, k, a.data + off.a, a.row_stride, a.col_stride, b.data + off.b,
+                    b.row_stride, b.col_stride, c.data + off.c, c.row_stride, c.col_stride,
+                    b_buffer.get(), a_buffer.get());
+      }
+    });
   }
+  errors.rethrow_if_failed();
 }
 
 template <class T>
@@ -127,9 +143,13 @@ void bmm(const BatchShape& batch, const MatrixBatch<const T>& a, const MatrixBat
   constexpr int kWideRows = (kSimdRegisters - 4) / 2;  // 6 with 16 registers, 14 with 32
   constexpr int kNarrowRows = kSimdRegisters / 2;      // 8 with 16 registers, 16 with 32
   const index_t n = b.cols;
-  if (n <= W / 2 && kSimdBytes >= 32) {
-    bmm_with<GemmKernel<T, kSimdBytes / 2, kNarrowRows, 1>>(batch, a, b, c, threads);
-  } else if (n <= W) {
+  if constexpr (kSimdBytes >= 32) {  // a half-width tile only where half a vector is 16 bytes
+    if (n <= W / 2) {
+      bmm_with<GemmKernel<T, kSimdBytes / 2, kNarrowRows, 1>>(batch, a, b, c, threads);
+      return;
+    }
+  }
+  if (n <= W) {
     bmm_with<GemmKernel<T, kSimdBytes, kNarrowRows, 1>>(batch, a, b, c, threads);
   } else {
     bmm_with<GemmKernel<T, kSimdBytes, kWideRows, 2>>(batch, a, b, c, threads);

@@ -179,7 +179,7 @@ void write_output(const BatchOutput<T>& out, index_t b, const Summary<T>& s) {
 
 int thread_count(int threads, index_t batch) {
   const int t = threads > 0 ? threads : num_threads();
-  return int(std::max<index_t>(1, std::min<index_t>(t, batch)));
+  return optkern::detail::region_threads(int(std::max<index_t>(1, std::min<index_t>(t, batch))));
 }
 
 }  // namespace
@@ -271,8 +271,13 @@ void run_lock_step(LockStep<T, Machine>& machines, BatchObjectiveRef<T> fg, T* x
     }
   };
   const int team = thread_count(threads, batch);
+  optkern::detail::RegionErrors errors;
 #pragma omp parallel for num_threads(team) schedule(static)
-  for (index_t b = 0; b < batch; ++b) settle(b, machines[b].start());
+  for (index_t b = 0; b < batch; ++b) {
+    if (errors.failed()) continue;
+    errors.guard([&] { settle(b, machines[b].start()); });
+  }
+  errors.rethrow_if_failed();
   for (;;) {
     bool active = false;
     for (index_t b = 0; b < batch && !active; ++b) active = machines.request(b) != Request::kDone;
@@ -281,9 +286,10 @@ void run_lock_step(LockStep<T, Machine>& machines, BatchObjectiveRef<T> fg, T* x
     fg(xt, ft, gt);
 #pragma omp parallel for num_threads(team) schedule(static)
     for (index_t b = 0; b < batch; ++b) {
-      if (machines.request(b) == Request::kDone) continue;
-      settle(b, machines[b].tell(ft[b]));
+      if (errors.failed() || machines.request(b) == Request::kDone) continue;
+      errors.guard([&] { settle(b, machines[b].tell(ft[b])); });
     }
+    errors.rethrow_if_failed();
   }
   optkern::detail::throw_if_stopped(interrupt);
   for (index_t b = 0; b < batch; ++b) {

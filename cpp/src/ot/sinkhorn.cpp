@@ -235,7 +235,8 @@ void sinkhorn(const SinkhornProblem<T>& p, const SinkhornOptions& o, const Sinkh
                 std::to_string(sb));
   }
 
-  const int threads = o.num_threads > 0 ? o.num_threads : num_threads();
+  const int threads =
+      detail::region_threads(o.num_threads > 0 ? o.num_threads : num_threads());
   auto item = [&](index_t k) {
     detail::SinkhornItem<T> it;
     it.M = p.M + k * p.M_stride;
@@ -264,13 +265,18 @@ void sinkhorn(const SinkhornProblem<T>& p, const SinkhornOptions& o, const Sinkh
     const int nt = int(std::min<index_t>(threads, std::max<index_t>(1, p.m / 8)));
     detail::SinkhornSolver<T> solver(p.m, p.n, nt, o, interrupt);
     detail::SpinBarrier barrier;
-    for (index_t k = 0; k < p.batch && !(interrupt && interrupt->stopped()); ++k) {
+    // The team meets at barriers inside solve(); its scratch is allocated above, so what
+    // could throw there would throw in every member alike.
+    detail::RegionErrors errors;
+    for (index_t k = 0; k < p.batch && !errors.failed() && !(interrupt && interrupt->stopped());
+         ++k) {
 #pragma omp parallel num_threads(nt)
       {
         detail::Team team = detail::omp_team(&barrier);
-        solver.solve(team, item(k));
+        errors.guard([&] { solver.solve(team, item(k)); });
       }
     }
+    errors.rethrow_if_failed();
   }
   detail::throw_if_stopped(interrupt);
 }

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "common/parallel_guard.hpp"
 #include "optkern/ot.hpp"
 #include "optkern/threads.hpp"
 #include "ot/team.hpp"
@@ -286,7 +287,8 @@ void sinkhorn_vjp(index_t batch, index_t m, index_t n, const T* P, const T* grad
           "expected a positive finite number, got " + std::to_string(reg));
   if (batch == 0) return;
   require(P && grad_P && grad_M && grad_a && grad_b && status, "P", "null pointer");
-  const int threads = num_threads > 0 ? num_threads : optkern::num_threads();
+  const int threads =
+      detail::region_threads(num_threads > 0 ? num_threads : optkern::num_threads());
   // Threads go over the batch, or share each problem when there are fewer problems.
   const bool over_batch = batch >= threads || std::min(m, n) < 64;
   const int nt = int(over_batch ? std::min<index_t>(threads, batch) : threads);
@@ -299,6 +301,7 @@ void sinkhorn_vjp(index_t batch, index_t m, index_t n, const T* P, const T* grad
                grad_b + item * n, w, team);
     if (team.rank == 0) status[item] = w.status;
   };
+  detail::RegionErrors errors;
   if (over_batch) {
 #pragma omp parallel num_threads(nt)
     {
@@ -306,21 +309,25 @@ void sinkhorn_vjp(index_t batch, index_t m, index_t n, const T* P, const T* grad
       Team team;
 #pragma omp for schedule(dynamic, 1)
       for (index_t item = 0; item < batch; ++item) {
-        if (detail::poll(interrupt)) continue;  // once stopped, the rest are skipped
-        run(item, *work[std::size_t(omp_get_thread_num())], team);
+        if (errors.failed() || detail::poll(interrupt)) continue;  // the rest are skipped
+        errors.guard([&] { run(item, *work[std::size_t(omp_get_thread_num())], team); });
       }
     }
   } else {
+    // The team meets at barriers inside run(); its scratch (work[0]) is allocated above, so
+    // the only exceptions possible there would come from every member alike.
     detail::SpinBarrier barrier;
-    for (index_t item = 0; item < batch && !detail::poll(interrupt); ++item) {
+    for (index_t item = 0; item < batch && !errors.failed() && !detail::poll(interrupt);
+         ++item) {
 #pragma omp parallel num_threads(nt)
       {
         omp_set_num_threads(1);
         Team team = detail::omp_team(&barrier);
-        run(item, *work[0], team);
+        errors.guard([&] { run(item, *work[0], team); });
       }
     }
   }
+  errors.rethrow_if_failed();
   detail::throw_if_stopped(interrupt);
 }
 

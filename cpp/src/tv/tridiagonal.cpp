@@ -8,6 +8,7 @@
 #include <limits>
 #include <vector>
 
+#include "common/parallel_guard.hpp"
 #include "optkern/detail/tridiagonal_system.hpp"
 #include "optkern/threads.hpp"
 
@@ -25,15 +26,18 @@ index_t tridiagonal_solve(const TridiagonalSystems<T>& s, T* x, int num_threads,
   if (s.batch == 0 || s.n == 0) return 0;
 
   const index_t n = s.n;
-  const int threads = int(std::min<index_t>(num_threads > 0 ? num_threads : optkern::num_threads(),
-                                            s.batch));
+  const int threads = detail::region_threads(int(std::min<index_t>(
+      num_threads > 0 ? num_threads : optkern::num_threads(), s.batch)));
   index_t singular = 0, first = std::numeric_limits<index_t>::max();
+  detail::RegionErrors errors;
 #pragma omp parallel num_threads(threads) reduction(+ : singular) reduction(min : first)
   {
-    std::vector<double> work(4 * std::size_t(n));
+    std::vector<double> work;
+    errors.guard([&] { work.resize(4 * std::size_t(n)); });
     double* w = work.data();
 #pragma omp for schedule(dynamic, 16)
     for (index_t b = 0; b < s.batch; ++b) {
+      if (errors.failed()) continue;  // a thread had no scratch memory: the call fails
       const T* lower = s.lower + b * s.lower_stride;
       const T* diag = s.diag + b * s.diag_stride;
       const T* upper = s.upper + b * s.upper_stride;
@@ -48,6 +52,7 @@ index_t tridiagonal_solve(const TridiagonalSystems<T>& s, T* x, int num_threads,
       first = std::min(first, b);
     }
   }
+  errors.rethrow_if_failed();
   if (first_singular && singular > 0) *first_singular = first;
   return singular;
 }

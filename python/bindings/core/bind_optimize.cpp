@@ -2,8 +2,8 @@
 // Python (python/optkern/optimize/) has validated every argument; arrays arrive
 // C-contiguous in the dtype the run uses.
 //
-// A Python objective is called once per evaluation with a read-only NumPy view of the
-// solver's trial-point buffer (made once per run, so no copy and no new array per call).
+// A Python objective is called once per evaluation with a fresh copy of the solver's trial
+// point (ArgumentCopy), which it may keep or write into.
 // Whatever it raises is carried through the C++ loop as py::error_already_set and
 // re-raised unchanged when the call returns to Python.
 #include <pybind11/numpy.h>
@@ -32,36 +32,22 @@ T* data_of(py::array& a) {
   return static_cast<T*>(a.mutable_data());
 }
 
-// A read-only NumPy view of n elements at p (shape `shape`), kept alive by the caller.
+// What an objective is called with: a fresh, writable NumPy copy of the solver's trial
+// point for each call. The objective may keep it past the run or write into it (SciPy also
+// passes copies; users do write into x, SciPy gh-13740) without touching the solver's state;
+// a view of the solver's buffer would dangle once the run returns.
 template <class T>
-py::array readonly_view(const T* p, std::vector<py::ssize_t> shape) {
-  std::vector<py::ssize_t> strides(shape.size());
-  py::ssize_t step = sizeof(T);
-  for (std::size_t i = shape.size(); i-- > 0;) {
-    strides[i] = step;
-    step *= shape[i];
-  }
-  return py::module_::import("numpy").attr("asarray")(
-      py::memoryview::from_buffer(p, std::move(shape), std::move(strides)));
-}
-
-// A cached view of a buffer whose address stays the same during a run.
-template <class T>
-class ViewCache {
+class ArgumentCopy {
  public:
-  explicit ViewCache(std::vector<py::ssize_t> shape) : shape_(std::move(shape)) {}
-  const py::array& of(const T* p) {
-    if (p != pointer_) {
-      view_ = readonly_view(p, shape_);
-      pointer_ = p;
-    }
-    return view_;
+  explicit ArgumentCopy(std::vector<py::ssize_t> shape) : shape_(std::move(shape)) {}
+  py::array of(const T* p) const {
+    py::array_t<T> copy(shape_);
+    std::memcpy(copy.mutable_data(), p, std::size_t(copy.size()) * sizeof(T));
+    return std::move(copy);
   }
 
  private:
   std::vector<py::ssize_t> shape_;
-  const T* pointer_ = nullptr;
-  py::array view_;
 };
 
 // Copies a float array of the given shape into out; the fast path for the common case (an
@@ -119,10 +105,10 @@ template <class T>
 py::tuple minimize_callable(const PythonObjective& p, py::array x, const py::dict& options) {
   const py::ssize_t n = x.size();
   const opt::Settings<T> settings = settings_from<T>(options);
-  ViewCache<T> trial({n}), iterate({n});
+  ArgumentCopy<T> trial({n}), iterate({n});
   const bool pair = p.jac.is_none();  // fun returns (f, g)
   auto fg = [&](const T* xt, T* gt) -> T {
-    const py::array& view = trial.of(xt);
+    const py::array view = trial.of(xt);
     if (pair) {
       py::object r = p.fun(view);
       if (!PyTuple_Check(r.ptr()) || PyTuple_GET_SIZE(r.ptr()) != 2) r = p.coerce_pair(r);
@@ -225,7 +211,7 @@ py::tuple minimize_batch(const py::object& fun, const py::object& coerce, py::ar
                          const py::dict& options, int threads) {
   const opt::Settings<T> settings = settings_from<T>(options);
   const py::ssize_t batch = x.shape(0), n = x.shape(1);
-  ViewCache<T> trial({batch, n});
+  ArgumentCopy<T> trial({batch, n});
   auto fg = [&](const T* xt, T* f, T* g) {
     py::gil_scoped_acquire acquire;
     py::object r = fun(trial.of(xt));

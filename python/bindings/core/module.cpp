@@ -3,6 +3,7 @@
 #include <pybind11/stl.h>
 
 #include "optkern/build_info.hpp"
+#include "optkern/simd.hpp"
 #include "optkern/threads.hpp"
 
 namespace py = pybind11;
@@ -18,6 +19,11 @@ void bind_optimize(py::module_& m);
 PYBIND11_MODULE(_core, m) {
   m.doc() = "optkern's compiled CPU kernels (use the optkern package, not this module)";
 
+  // OPTKERN_SIMD asked for a level this build or this CPU cannot run, or the CPU lacks the
+  // baseline: refuse to import, rather than run something else than asked or crash later.
+  const std::string simd_error = optkern::simd_error();
+  if (!simd_error.empty()) throw py::import_error("optkern: " + simd_error);
+
   m.def("build_info", [] {
     const auto info = optkern::build_info();
     py::dict d;
@@ -25,6 +31,8 @@ PYBIND11_MODULE(_core, m) {
     d["compiler"] = info.compiler;
     d["eigen_version"] = info.eigen_version;
     d["simd"] = info.simd;
+    d["simd_compiled"] = info.simd_compiled;
+    d["simd_flags"] = info.simd_flags;
     d["simd_bytes"] = info.simd_bytes;
     d["openmp"] = info.openmp_version;
     return d;

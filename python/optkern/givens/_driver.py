@@ -8,7 +8,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from optkern._progress import ProgressBar
+from optkern._progress import ProgressBar, callback_stops
 from optkern.givens._sequence import GivensSequence
 
 __all__ = ["GivensStep", "drive"]
@@ -86,7 +86,7 @@ def drive(engine: Any, n: int, d: int, dtype: np.dtype, label: str,
             if callback is not None:
                 for k in range(done, done + got if keep is None else keep):
                     step = GivensStep(k, int(i[k]), int(j[k]), theta[k].item(), float(score[k]))
-                    if callback(step) is True:
+                    if callback_stops(callback(step)):
                         return _finish(i, j, theta, k + 1, d, bar, "callback")
             if keep is not None:
                 return _finish(i, j, theta, keep, d, bar, "tol")

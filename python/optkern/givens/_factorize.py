@@ -13,6 +13,7 @@ from optkern.givens._beam import factorize_beam
 from optkern.givens._driver import GivensStep, drive
 from optkern.givens._sequence import GivensSequence
 from optkern.givens._stopping import ToleranceStop, signed_permutation
+from optkern.givens import _stack
 
 __all__ = ["factorize"]
 
@@ -47,6 +48,7 @@ def factorize(
     U : array_like, shape (d, d)
         An orthogonal matrix, d >= 2; float32 and float64 are kept (ints become float64).
         With ``device="cuda"`` it may also be a CuPy array or a torch CUDA tensor.
+        A stack (..., d, d), or a dask array, gives one sequence per matrix (see Returns).
     n_factors : int, optional
         The most factors to return. Without it, ``d (d - 1) / 2`` (which factors any
         rotation exactly) bounds a run that tol ends.
@@ -99,7 +101,9 @@ def factorize(
         ``seq.stopped_by`` says which rule ended it: ``"n_factors"``, ``"tol"``,
         ``"converged"`` (no pair decreases the objective by more than rounding noise for
         ``"l1"`` and ``"greedy"``, the matrix is reduced for ``"elimination"``) or
-        ``"callback"``.
+        ``"callback"``. For a stack (..., d, d): an object ndarray of shape (...) holding
+        one sequence per matrix, each factorized with the same arguments (a dask array of
+        them for a dask stack, which takes no callback or progress).
 
     Raises
     ------
@@ -136,6 +140,8 @@ def factorize(
     >>> len(exact), bool(np.abs(exact.to_dense() - U).max() < 1e-12)
     (120, True)
     """
+    if _stack.is_stack(U):  # (..., d, d) or a dask array: one sequence per matrix
+        return _stack.factorize_stack(**locals())
     if method not in METHODS:
         fail("method", "'l1', 'greedy', 'elimination' or 'beam'", repr(method))
     layered = _checks.check_flag(layered, "layered")

@@ -7,8 +7,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from optkern import _backend, _gpu
-from optkern._progress import ProgressBar, check_callback, check_progress, next_chunk
+from optkern import _backend, _dask, _gpu
+from optkern._progress import (ProgressBar, callback_stops, check_callback, check_progress,
+                               next_chunk)
 from optkern._validation import (
     MAX_THREADS,
     as_float_array,
@@ -58,8 +59,8 @@ def minimize_batch(
     ----------
     fun : callable or Problem
         ``fun(X) -> (F, G)`` evaluates every problem at once: X has shape (B, n), F shape
-        (B,) and G shape (B, n); row b of X is problem b's trial point (a read-only view,
-        valid during the call). Rows of problems that have finished hold their final x and
+        (B,) and G shape (B, n); row b of X is problem b's trial point (X is a fresh copy
+        for each call, which fun may keep or write into without changing the run). Rows of problems that have finished hold their final x and
         their values are ignored. With a native :class:`~optkern.optimize.problems.Problem`
         the problems run independently on ``num_threads`` threads with no Python at all, or
         on a CUDA device, one problem per GPU thread.
@@ -78,8 +79,9 @@ def minimize_batch(
         come back as the same kind.
     callback : callable, optional
         Native problems on the CPU only. ``callback(intermediate_result)`` receives the
-        :class:`BatchResult` of the problems finished so far (the first rows of the batch);
-        returning True stops the run: the problems not started yet keep x0 and get status 99
+        :class:`BatchResult` of the problems finished so far (the first rows of the batch;
+        copies, which it may change without affecting the run); returning True (or
+        ``np.True_``) stops the run: the problems not started yet keep x0 and get status 99
         (f and g are evaluated there once). The problems then run in chunks of rows sized to
         take about 0.1 s each; every problem is independent, so the results are those of one
         call. With a Python objective fun itself is called at every evaluation of the
@@ -133,6 +135,8 @@ def minimize_batch(
     >>> 0 < done < 1000, bool((res.x[done:] == X0[done:]).all())
     (True, True)
     """
+    if _dask.is_dask(x0):  # native problems on dask rows: a lazy result (optkern/_dask.py)
+        return _dask.minimize_batch(**locals())
     method = check_method(method)
     native = isinstance(fun, Problem)
     if not native and not callable(fun):
@@ -226,7 +230,8 @@ def _native_in_chunks(fun: Problem, x: np.ndarray, opts: dict, threads: int,
         bar.update_to(done)
         if callback is not None and done < batch:
             so_far = [np.concatenate(field) for field in zip(*parts)]
-            if callback(batch_result(x[:done], *so_far)) is True:
+            # x[:done].copy(): x is the run's state, which the callback may not change
+            if callback_stops(callback(batch_result(x[:done].copy(), *so_far))):
                 parts.append(_not_started(fun, x[done:]))
                 bar.close("stopped by the callback")
                 break

@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from optkern import _dask
 from optkern._backend import _core
 from optkern._progress import ProgressBar, check_progress
 from optkern._validation import as_float_array, describe, fail
@@ -56,8 +57,9 @@ def minimize(
     ----------
     fun : callable or Problem
         ``fun(x) -> (f, g)``: the value (a real scalar) and the gradient (shape (n,)) at x.
-        ``x`` is a read-only view of the solver's buffer, valid during the call: copy it to
-        keep it. Exceptions raised by ``fun`` propagate unchanged.
+        ``x`` is a fresh copy of the trial point for each call (as in SciPy): fun may keep it
+        or write into it without changing the run. Exceptions raised by ``fun`` propagate
+        unchanged.
     x0 : array_like, shape (n,)
         The starting point; float32 and float64 are kept (ints become float64).
     method : {"lbfgs", "bfgs", "newton", "gd"}
@@ -136,6 +138,8 @@ def minimize(
     >>> res.success, bool(np.abs(res.x - 1).max() < 1e-3)
     (True, True)
     """
+    if _dask.is_dask(x0):  # one problem is not a batch: minimize_batch takes dask rows
+        _dask.minimize_refuses(x0)
     method = check_method(method)
     native = isinstance(fun, Problem)
     if not native and not callable(fun):
@@ -147,6 +151,9 @@ def minimize(
         fail("x0", "a 1-dimensional array", f"shape {x.shape}")
     if x.size == 0:
         fail("x0", "at least one variable", "an empty array")
+    if isinstance(jac, np.bool_) or isinstance(hess, np.bool_):  # NumPy's True is True
+        jac = bool(jac) if isinstance(jac, np.bool_) else jac
+        hess = bool(hess) if isinstance(hess, np.bool_) else hess
     if jac is not True and not callable(jac):
         fail("jac", "True (fun returns (f, g)) or a callable returning the gradient",
              repr(jac))

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from optkern._progress import ProgressBar
+from optkern._progress import ProgressBar, callback_stops
 from optkern._validation import INT_MAX, check_number, fail
 from optkern.optimize._result import IN_PROGRESS, OptimizeResult, status_message
 
@@ -97,7 +97,7 @@ def callback_hook(callback: Any) -> Callable[..., bool] | None:
         else:
             arg = x
         try:
-            return callback(arg) is True
+            return callback_stops(callback(arg))
         except StopIteration:
             return True
 

@@ -17,17 +17,18 @@ from typing import Any
 
 import numpy as np
 
-from optkern import _backend
+from optkern import _backend, _dask
 from optkern._progress import ProgressBar, check_callback, check_progress
 from optkern._validation import (
     as_float_array,
     broadcast_batch,
+    check_bool,
     describe,
     fail,
     overflow_scale,
     resolve_device,
 )
-from optkern.ot import _checks, _chunked
+from optkern.ot import _checks, _chunked, _range
 
 __all__ = ["SinkhornResult", "SinkhornBackwardError", "sinkhorn", "sinkhorn_cost",
            "sinkhorn_vjp"]
@@ -186,7 +187,8 @@ def sinkhorn(
     callback : callable, optional
         CPU only. ``callback(intermediate_result)`` receives the :class:`SinkhornResult` of
         the current iterate after every chunk of iterations (sized to take about 0.1 s
-        each); returning True stops the run there. The run is then resumed from its
+        each; its arrays are copies, which the callback may keep or change without
+        affecting the run); returning True (or ``np.True_``) stops the run there. The run is then resumed from its
         potentials between chunks, which gives the same iterates up to rounding at the cost
         of one setup pass over M per chunk; problems that have converged stop running.
     progress : bool
@@ -242,6 +244,8 @@ def sinkhorn(
     >>> bool(res.converged), errors[-1] == res.marginal_error
     (True, True)
     """
+    if _dask.is_dask(M, a, b, init, reg):  # a lazy dask result (optkern/_dask.py)
+        return _dask.sinkhorn(**locals())
     reg = _checks.check_reg(reg)
     tol = _checks.check_tol(tol)
     max_iter = _checks.check_max_iter(max_iter)
@@ -265,10 +269,16 @@ def sinkhorn(
             bar.update_to(int(np.max(res.n_iter, initial=0)))
             return res
     problem = _checks.prepare(M, a, b, reg, init)
+    # near overflow, the kernel runs on (M / s, reg / s), exactly (ot/_range.py)
+    scale = _range.problem_scale(problem, reg)
+    problem, reg = _range.scaled(problem, scale), reg / scale
     if callback is None and not progress:
-        return _sinkhorn_cpu(problem, reg, tol, max_iter, method_code)
-    with ProgressBar(max_iter, "sinkhorn", "iterations", enabled=progress) as bar:
-        return _chunked.sinkhorn(problem, reg, tol, max_iter, method_code, callback, bar)
+        res = _sinkhorn_cpu(problem, reg, tol, max_iter, method_code)
+    else:
+        with ProgressBar(max_iter, "sinkhorn", "iterations", enabled=progress) as bar:
+            res = _chunked.sinkhorn(problem, reg, tol, max_iter, method_code,
+                                    _range.scaled_callback(callback, scale), bar)
+    return _range.check_representable(_range.unscaled(res, scale))
 
 
 def _sinkhorn_cpu(p: _checks.Problem, reg: float, tol: float, max_iter: int,
@@ -366,6 +376,7 @@ def sinkhorn_cost(
     >>> bool(abs((up - down) / (2 * h) - grad_M[1, 2]) < 1e-6)
     True
     """
+    return_grad = check_bool(return_grad, "return_grad")
     res = sinkhorn(M, a, b, reg=reg, method=method, tol=tol, max_iter=max_iter, init=init,
                    device=device, stream=stream)
     if not return_grad:
@@ -461,6 +472,8 @@ def sinkhorn_vjp(
     >>> bool(abs(fd - grad_M[2, 1]) < 1e-8)
     True
     """
+    if _dask.is_dask(P, grad_P, reg, a, b):  # a lazy dask result (optkern/_dask.py)
+        return _dask.sinkhorn_vjp(**locals())
     reg = _checks.check_reg(reg)
     if on_singular not in ("raise", "nan"):
         fail("on_singular", "'raise' or 'nan'", repr(on_singular))

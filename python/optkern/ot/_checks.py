@@ -175,16 +175,27 @@ def initial_g(init: Any, M: np.ndarray, a: np.ndarray, b: np.ndarray, reg: float
         fail("init", "a pair (f, g) of potentials (either may be None)", describe(init))
     f0, g0 = init
     m, n = M.shape[-2:]
+    batch = broadcast_batch([(M.shape[:-2], "M"), (a.shape[:-1], "a"), (b.shape[:-1], "b")])
+
+    def check_batch(x: np.ndarray, which: str) -> None:
+        try:
+            np.broadcast_shapes(x.shape[:-1], batch)
+        except ValueError:
+            fail("init", f"{which} whose batch shape broadcasts with {batch}, the batch shape "
+                 "of M, a and b", f"shape {x.shape}")
+
     if g0 is not None:
         g0 = as_float_array(g0, "init", dtype, contiguous=False)
         if g0.ndim < 1 or g0.shape[-1] != n:
             fail("init", f"g of shape (..., {n})", f"shape {g0.shape}")
+        check_batch(g0, "g")
         return g0
     if f0 is None:
         fail("init", "a pair (f, g) with at least one of them given", "(None, None)")
     f0 = as_float_array(f0, "init", contiguous=False)
     if f0.ndim < 1 or f0.shape[-1] != m:
         fail("init", f"f of shape (..., {m})", f"shape {f0.shape}")
+    check_batch(f0, "f")
     # g_j = reg log b_j - reg LSE_i((f_i - M_ij) / reg), in float64; zero weights are skipped.
     x = (f0.astype(np.float64)[..., :, None] - M.astype(np.float64)) / reg
     x = np.where(np.asarray(a)[..., :, None] > 0, x, -np.inf)

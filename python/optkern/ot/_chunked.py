@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from optkern import _backend
-from optkern._progress import ProgressBar, next_chunk
+from optkern._progress import ProgressBar, callback_stops, next_chunk
 from optkern.ot._checks import Problem
 
 FIRST_CHUNK = 10  # iterations; a multiple of the kernel's check interval
@@ -67,8 +67,10 @@ def sinkhorn(p: Problem, reg: float, tol: float, max_iter: int, method_code: int
         done += iters
         active = active[~converged[active]]
         bar.update_to(done, f"error {error.max(initial=0.0):.2g}")
-        if callback is not None and callback(
-                make_result(p.batch_shape, m, n, plan, f, g, stats)) is True:
+        # copies: the callback may write into what it gets (g is the resume state)
+        if callback is not None and callback_stops(callback(make_result(
+                p.batch_shape, m, n, plan.copy(), f.copy(), g.copy(),
+                tuple(s.copy() for s in stats)))):
             bar.close("stopped by the callback")
             break
         if done == iters:  # after the first chunk: its time bounds the fixed cost of a chunk

@@ -20,8 +20,8 @@ except ImportError as exc:
     from optkern._autodiff import install_hint
 
     raise ImportError(install_hint(
-        "torch", "PyTorch",
-        "torch (the CPU wheel: pip install torch --index-url "
+        "torch", "PyTorch", "torch",
+        " (for PyTorch's CPU-only build, first: pip install torch --index-url "
         "https://download.pytorch.org/whl/cpu)")) from exc
 
 from optkern.torch._ot import sinkhorn, sinkhorn_cost

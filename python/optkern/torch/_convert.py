@@ -22,9 +22,20 @@ def as_tensor(x: Any, name: str, like: torch.Tensor | None = None) -> torch.Tens
             fail(name, "a tensor or an array_like of numbers", f"{describe(x)} ({exc})")
     if t.device.type not in ("cpu", "cuda"):
         fail(name, "a CPU or CUDA tensor", f"a tensor on {t.device}")
+    if t.layout != torch.strided:
+        fail(name, "a dense (strided) tensor; call .to_dense() on a sparse one",
+             f"a tensor with layout {t.layout}")
+    if t.dtype == torch.bfloat16:  # computed in float32 (NumPy has no bfloat16), see low_precision
+        t = t.float()
     if like is not None and t.device != like.device:
         fail(name, f"a tensor on {like.device} like the other inputs", f"one on {t.device}")
     return t
+
+
+def low_precision(x: Any) -> bool:
+    """Whether x is a bfloat16 tensor: the adapters compute it in float32 (as_tensor widens
+    it, differentiably) and return their result in bfloat16."""
+    return isinstance(x, torch.Tensor) and x.dtype == torch.bfloat16
 
 
 def to_kernel(t: torch.Tensor) -> Any:

@@ -3,6 +3,7 @@ implicit (block-Cholesky) backward, as torch.autograd.Functions."""
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from typing import Any
 
@@ -12,9 +13,9 @@ from torch.autograd.function import once_differentiable
 
 from optkern import ot as _ot
 from optkern._autodiff import marginal_grads
-from optkern._validation import fail
+from optkern._validation import check_bool, fail
 from optkern.torch import _device_vjp
-from optkern.torch._convert import as_tensor, from_kernel, sum_to, to_kernel
+from optkern.torch._convert import as_tensor, from_kernel, low_precision, sum_to, to_kernel
 
 __all__ = ["sinkhorn", "sinkhorn_cost"]
 
@@ -41,14 +42,19 @@ def sinkhorn(
     Parameters
     ----------
     M : Tensor or array_like, shape (..., m, n)
-        Cost matrices, on the CPU or a CUDA device. float32 stays float32.
+        Cost matrices, on the CPU or a CUDA device. float32 stays float32; bfloat16 is
+        computed in float32 and the plan returned in bfloat16. Sparse tensors are refused
+        (ValueError naming the argument), as by every function of optkern.torch.
     a, b : Tensor or array_like, shapes (..., m) and (..., n), optional
         Marginals (default uniform, b with the mass of a), on M's device. sum(b) must equal
         sum(a) to a relative 1e-6, as for :func:`optkern.ot.sinkhorn`, which then rescales
         b to the mass of a; the gradients are those of that function: ``dL/da_i = lambda_i
         + <mu, b> / sum(b)`` and ``dL/db = sum(a)/sum(b) (mu - <mu, b> / sum(b))`` with the
         multipliers (lambda, mu) of sinkhorn_vjp (see ``optkern/_autodiff.py``). Batch
-        dimensions of M, a and b broadcast; gradients are summed back to each shape.
+        dimensions of M, a and b broadcast; gradients are summed back to each shape. A zero
+        weight gets the finite one-sided derivative (its weight raised from 0), from the
+        limit of its multiplier: ``lambda_i = sum_j q_ij (dL/dP_ij - mu_j)`` with
+        ``q_ij = softmax_j((g_j - M_ij) / reg)`` (likewise for columns).
     reg : float
         The entropic regularisation epsilon, > 0 (not differentiated).
     method, tol, max_iter, init
@@ -61,7 +67,8 @@ def sinkhorn(
     return_result : bool
         Also return the :class:`optkern.ot.SinkhornResult` of the forward (potentials,
         n_iter, marginal_error, converged, ...; NumPy arrays for CPU input, tensors for CUDA
-        input; not differentiable).
+        input; not differentiable). Its ``plan`` is a copy: writing into it changes neither
+        the returned plan nor its gradient.
 
     Returns
     -------
@@ -89,10 +96,14 @@ def sinkhorn(
     >>> M.grad.shape, bool(M.grad.sum(dim=0).abs().max() < 1e-12)  # columns sum to zero
     (torch.Size([4, 4]), True)
     """
+    low = low_precision(M)
     M, a, b = _marginals(M, a, b)
     options = _options(method, tol, max_iter, init, on_singular)
+    return_result = check_bool(return_result, "return_result")
     results: list = []
     plan = _Plan.apply(M, a, b, reg, options, results)
+    if low:  # bfloat16 M: computed in float32, returned in bfloat16
+        plan = plan.to(torch.bfloat16)
     return (plan, results[0]) if return_result else plan
 
 
@@ -142,9 +153,16 @@ def sinkhorn_cost(
     >>> x.grad.shape, bool(torch.isfinite(x.grad).all())
     (torch.Size([3, 1]), True)
     """
+    low = low_precision(M)
     M, a, b = _marginals(M, a, b)
     options = _options(method, tol, max_iter, init, "raise")
-    return _Value.apply(M, a, b, reg, options, [])
+    value = _Value.apply(M, a, b, reg, options, [])
+    return value.to(torch.bfloat16) if low else value
+
+
+def _own_copy(x: Any) -> Any:
+    """A copy of a NumPy array, CuPy array or tensor that shares no memory with x."""
+    return x.clone() if isinstance(x, torch.Tensor) else x.copy()
 
 
 def _marginals(M: Any, a: Any, b: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -170,8 +188,8 @@ def _options(method: str, tol: float, max_iter: int, init: Any,
     if on_singular not in ("raise", "nan"):
         fail("on_singular", "'raise' or 'nan'", repr(on_singular))
     if isinstance(init, (tuple, list)):
-        init = tuple(None if p is None else to_kernel(p) if isinstance(p, torch.Tensor) else p
-                     for p in init)
+        init = tuple(None if p is None else to_kernel(as_tensor(p, "init"))
+                     if isinstance(p, torch.Tensor) else p for p in init)
     return {"method": method, "tol": tol, "max_iter": max_iter, "init": init,
             "on_singular": on_singular}
 
@@ -212,14 +230,46 @@ def _input_grads(ctx: Any, grad_M: torch.Tensor | None, grad_a: torch.Tensor,
             None, None, None)
 
 
+def _fill_inactive(lam: torch.Tensor, mu: torch.Tensor, grad_plan: torch.Tensor,
+                   M: torch.Tensor, f: torch.Tensor, g: torch.Tensor,
+                   reg: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The multipliers of zero-weight rows and columns (NaN from sinkhorn_vjp) as their
+    one-sided limits, which make dL/da_i at a_i = 0 the derivative from the right.
+
+    Row i of the backward system reads r_i lambda_i + sum_j P_ij mu_j = sum_j W_ij P_ij
+    (W = dL/dP), so lambda_i = sum_j q_ij (W_ij - mu_j) with q_ij = P_ij / r_i. As a_i -> 0+
+    the row's shape q_ij tends to softmax_j((g_j - M_ij) / reg) over the active columns,
+    while the rest of the system is continuous in a_i; likewise for columns with f."""
+    rows_out, cols_out = torch.isnan(lam), torch.isnan(mu)
+    lam0 = torch.where(rows_out, torch.zeros_like(lam), lam)
+    mu0 = torch.where(cols_out, torch.zeros_like(mu), mu)
+    low = torch.tensor(-torch.inf, dtype=M.dtype, device=M.device)
+    if bool(rows_out.any()):
+        logits = torch.where(cols_out.unsqueeze(-2), low, (g.unsqueeze(-2) - M) / reg)
+        q = torch.softmax(logits, dim=-1)
+        fill = (q * (grad_plan - mu0.unsqueeze(-2))).sum(-1)
+        lam = torch.where(rows_out, fill, lam)
+    if bool(cols_out.any()):
+        logits = torch.where(rows_out.unsqueeze(-1), low, (f.unsqueeze(-1) - M) / reg)
+        q = torch.softmax(logits, dim=-2)
+        fill = (q * (grad_plan - lam0.unsqueeze(-1))).sum(-2)
+        mu = torch.where(cols_out, fill, mu)
+    return lam, mu
+
+
 class _Plan(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, M: torch.Tensor, a: torch.Tensor, b: torch.Tensor, reg: float,
                 options: dict[str, Any], results: list) -> torch.Tensor:
         res = _solve(M, a, b, reg, options)
-        results.append(res)
         plan = from_kernel(res.plan, M)
-        ctx.save_for_backward(plan, a, b)
+        # The result gets its own plan: writing into it must change neither P nor the saved
+        # tensor the backward reads (torch cannot see writes through a NumPy array).
+        results.append(dataclasses.replace(res, plan=_own_copy(res.plan)))
+        # Zero weights: their multipliers need the potentials and M (_fill_inactive).
+        sparse = bool((a == 0).any() or (b == 0).any())
+        extra = (M.detach(), from_kernel(res.f, M), from_kernel(res.g, M)) if sparse else ()
+        ctx.save_for_backward(plan, a, b, *extra)
         ctx.reg, ctx.on_singular = reg, options["on_singular"]
         ctx.shapes = [(x.shape, x.dtype) for x in (M, a, b)]
         return plan
@@ -227,8 +277,10 @@ class _Plan(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_plan: torch.Tensor) -> tuple:
-        plan, a, b = ctx.saved_tensors
+        plan, a, b, *extra = ctx.saved_tensors
         grad_M, lam, mu = _plan_vjp(plan, grad_plan, ctx.reg, ctx.on_singular)
+        if extra:
+            lam, mu = _fill_inactive(lam, mu, grad_plan.to(plan.dtype), *extra, ctx.reg)
         grad_a, grad_b = marginal_grads(torch, lam, mu, a, b)
         return _input_grads(ctx, grad_M, grad_a, grad_b)
 

@@ -9,7 +9,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from optkern import tv as _tv
-from optkern.torch._convert import as_tensor, from_kernel, sum_to, to_kernel
+from optkern.torch._convert import as_tensor, from_kernel, low_precision, sum_to, to_kernel
 
 __all__ = ["tv_denoise"]
 
@@ -33,7 +33,8 @@ def tv_denoise(
     Parameters
     ----------
     x : Tensor or array_like, shape (..., n)
-        Signals, on the CPU or a CUDA device; float32 stays float32.
+        Signals, on the CPU or a CUDA device; float32 stays float32, bfloat16 is computed in
+        float32 and returned in bfloat16; sparse tensors are refused (ValueError).
     lam : float or Tensor
         λ >= 0: a number (not differentiated), or a tensor (0-d or one value per signal,
         broadcasting to ``x.shape[:-1]``) that receives a gradient of its own shape.
@@ -69,13 +70,15 @@ def tv_denoise(
     >>> float(lam.grad)                            # dy_0/dlam = 1/2, dy_4/dlam = -1/3
     -0.5
     """
+    low = low_precision(x)
     x = as_tensor(x, "x")
     if isinstance(lam, torch.Tensor):
         lam = as_tensor(lam, "lam")  # a CPU λ may go with CUDA signals (it is tiny)
     if rtol is None and method == "irls":
         rtol = 1e-6
     options = {"method": method, "tol": tol, "max_iter": max_iter, "rtol": rtol}
-    return _Denoise.apply(x, lam, options)
+    y = _Denoise.apply(x, lam, options)
+    return y.to(torch.bfloat16) if low else y  # bfloat16: computed in float32
 
 
 class _Denoise(torch.autograd.Function):

@@ -1,0 +1,74 @@
+"""Where a wheel keeps optkern's C++ package (headers, the static optkern::core library and
+optkernConfig.cmake): inside the Python package, like pybind11 does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["cmake_dir", "include_dir"]
+
+_ROOT = Path(__file__).resolve().parent
+
+
+def _existing(path: Path, what: str) -> str:
+    if not path.exists():
+        raise FileNotFoundError(
+            f"this installation of optkern carries no C++ {what} at {path} (an editable or "
+            "source-tree install); install the wheel, or use the prefix of `cmake --install`")
+    return str(path)
+
+
+def cmake_dir() -> str:
+    """The folder holding ``optkernConfig.cmake``, for ``find_package(optkern)``.
+
+    Pass it to CMake as ``-Doptkern_DIR=...`` (or put ``python -m optkern --cmakedir`` there).
+    In a scikit-build-core project ``find_package(optkern)`` needs no flag: optkern registers
+    itself as a ``cmake.prefix`` entry point.
+
+    Returns
+    -------
+    str
+        ``site-packages/optkern/lib/cmake/optkern``.
+
+    Raises
+    ------
+    FileNotFoundError
+        When this installation has no C++ package (an editable install).
+
+    Examples
+    --------
+    >>> import os, optkern
+    >>> try:
+    ...     found = os.path.isfile(os.path.join(optkern.cmake_dir(), "optkernConfig.cmake"))
+    ... except FileNotFoundError:  # an editable install carries no C++ package
+    ...     found = True
+    >>> found
+    True
+    """
+    return _existing(_ROOT / "lib" / "cmake" / "optkern", "package")
+
+
+def include_dir() -> str:
+    """The folder holding optkern's public C++ headers (``optkern/optkern.hpp``).
+
+    Returns
+    -------
+    str
+        ``site-packages/optkern/include``.
+
+    Raises
+    ------
+    FileNotFoundError
+        When this installation has no C++ package (an editable install).
+
+    Examples
+    --------
+    >>> import os, optkern
+    >>> try:
+    ...     found = os.path.isfile(os.path.join(optkern.include_dir(), "optkern", "optkern.hpp"))
+    ... except FileNotFoundError:  # an editable install carries no C++ package
+    ...     found = True
+    >>> found
+    True
+    """
+    return _existing(_ROOT / "include", "headers")

@@ -1,0 +1,84 @@
+"""Sinkhorn near the ends of the floating-point range.
+
+The problem is scale-invariant: (M / s, reg / s) has the same plan, and potentials, cost and
+value divided by s. When max|M| or reg is near overflow (1e308 in float64), the kernel's
+intermediate sums (f + g - M, the spread max M - min M) would overflow although the inputs
+and the answer are representable; it then runs on the problem divided by a power of two
+(exact), and the potentials, cost and value are scaled back. A result that cannot be
+represented (a potential or the value beyond the dtype's range) is a ValueError that says
+so, never a non-finite output reported as converged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from optkern._validation import fail
+from optkern.ot._checks import Problem
+
+# Above this magnitude (of max|M| or reg) the kernel runs on the scaled problem: far enough
+# from overflow for sums of a few potentials and reg * log(weights) (log(1e-300) = -690).
+_SAFE_EXPONENT = {np.dtype(np.float64): 960, np.dtype(np.float32): 100}
+
+
+def problem_scale(p: Problem, reg: float) -> float:
+    """1.0, or the power of two to divide M and reg by."""
+    top = max(reg, float(np.abs(p.M).max(initial=0.0)))
+    if top <= 2.0 ** _SAFE_EXPONENT[np.dtype(p.dtype)]:
+        return 1.0
+    return math.ldexp(1.0, math.frexp(top)[1] - 1)
+
+
+def scaled(p: Problem, scale: float) -> Problem:
+    """The problem with M (and a warm start's g) divided by `scale`."""
+    if scale == 1.0:
+        return p
+    def divide(x: np.ndarray) -> np.ndarray:  # in float64: scale may exceed float32's range
+        return np.divide(x, scale, dtype=np.float64).astype(p.dtype)
+
+    init_g = None if p.init_g is None else divide(p.init_g)
+    return dataclasses.replace(p, M=divide(p.M), init_g=init_g)
+
+
+def unscaled(res: Any, scale: float) -> Any:
+    """A SinkhornResult of the scaled problem as the result of the original one."""
+    if scale == 1.0:
+        return res
+    with np.errstate(over="ignore"):  # a result beyond the range: check_representable
+        f = np.multiply(res.f, scale, dtype=np.float64).astype(res.f.dtype)
+        g = np.multiply(res.g, scale, dtype=np.float64).astype(res.g.dtype)
+        cost = np.asarray(res.cost) * scale
+        value = np.asarray(res.value) * scale
+    return dataclasses.replace(res, f=f, g=g, cost=cost[()], value=value[()])
+
+
+def scaled_callback(callback: Optional[Callable[[Any], Any]],
+                    scale: float) -> Optional[Callable[[Any], Any]]:
+    if callback is None or scale == 1.0:
+        return callback
+    return lambda res: callback(unscaled(res, scale))
+
+
+def check_representable(res: Any) -> Any:
+    """res, unless an output that should be finite is not: a ValueError saying which.
+
+    Where the kernel reports convergence, every output is finite (the fuzz suite checks
+    this invariant); a potential or a value beyond the dtype's range cannot be returned."""
+    dtype = res.plan.dtype
+    for name in ("f", "g", "plan"):
+        if not np.isfinite(getattr(res, name)).all():
+            fail("M, reg", f"a problem whose potentials and plan are representable in {dtype} "
+                 f"(|f|, |g| up to about max|M| + reg * |log(weights)|; the largest is "
+                 f"{np.finfo(dtype).max:.3g}): scale M and reg down together, which scales "
+                 "the potentials and leaves the plan as it is",
+                 f"non-finite {name} (max|M| and reg near overflow)")
+    for name in ("cost", "value"):
+        if not np.isfinite(np.asarray(getattr(res, name))).all():
+            fail("M, reg", f"a problem whose {name} is representable in float64 (the "
+                 f"{name} scales with M and reg: scale both down together)",
+                 f"a {name} beyond +-1.8e308")
+    return res
