@@ -161,6 +161,20 @@ ALLOCATION_CASES = {
         def warm(): givens.factorize(V, 10)
         def big(): givens.factorize(U, 1000)
         MARGIN = 1 << 20""",
+    "givens.factorize beam": """
+        d = 512; U = np.linalg.qr(np.random.default_rng(0).standard_normal((d, d)))[0]
+        V = np.linalg.qr(np.random.default_rng(1).standard_normal((64, 64)))[0]
+        def warm(): givens.factorize(V, 10, method="beam", beam_width=4)
+        def big(): givens.factorize(U, 50, method="beam", beam_width=64)
+        MARGIN = 8 << 20""",
+    "givens.GivensSequence.apply": """
+        d = 4096; rng = np.random.default_rng(0); i = rng.integers(0, d - 1, 4 * d)
+        seq = givens.GivensSequence(i, i + 1, rng.uniform(0, 6, 4 * d), d,
+                                    rng.permutation(d), rng.choice([-1, 1], d))
+        X = np.ones((d, 4096))
+        def warm(): seq.apply(X[:, :8])
+        def big(): seq.apply(X)
+        MARGIN = 4 << 20""",
 }
 
 
