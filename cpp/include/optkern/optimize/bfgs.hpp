@@ -172,7 +172,7 @@ class BfgsMachine {
     }
     // An unscaled identity gives p = -g of arbitrary length: first try a unit step in x.
     const T first = identity_ ? T(1) / square_root(-slope) : T(1);
-    search_.set_step_max(identity_ ? unit_step_max(square_root(-slope)) : T(1e10));
+    search_.set_step_max(unit_step_max(identity_ ? square_root(-slope) : T(p.norm())));
     if (search_.start(core_.f(), slope, first) != SearchState::kEvaluate) {
       return core_.finish(Status::kLineSearchFailed);
     }

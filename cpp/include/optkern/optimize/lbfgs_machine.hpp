@@ -169,9 +169,9 @@ class LbfgsMachine {
       scale_copy(n, T(-1), b.g, b.p, layout);
       slope = dot(n, b.g, b.p, layout);
     }
-    const T p_norm = pairs_ > 0 ? T(1) : square_root(-slope);  // ||p||_2 for p = -g
-    const T first = T(1) / p_norm;                              // 1/||p||_2 without pairs
-    search_.set_step_max(pairs_ > 0 ? T(1e10) : unit_step_max(p_norm));
+    const T p_norm = square_root(pairs_ > 0 ? dot(n, b.p, b.p, layout) : -slope);
+    const T first = pairs_ > 0 ? T(1) : T(1) / p_norm;  // 1/||p||_2 without pairs
+    search_.set_step_max(unit_step_max(p_norm));
     if (search_.start(core_.f(), slope, first) != SearchState::kEvaluate) {
       return core_.finish(Status::kLineSearchFailed);
     }

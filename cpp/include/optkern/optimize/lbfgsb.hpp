@@ -374,12 +374,9 @@ class LbfgsbMachine {
         const bool first = core_.counters().nit == 0 || pairs_ == 0;
         if (first && boxed_) step_max = min_value(step_max, T(1));
         T step = T(1);
-        T cap = T(1e10);
-        if (first) {
-          const T p_norm = square_root(dot(n, b.p, b.p, Contiguous{}));
-          cap = unit_step_max(p_norm);
-          if (!boxed_) step = min_value(T(1) / p_norm, step_max);
-        }
+        const T p_norm = square_root(dot(n, b.p, b.p, Contiguous{}));
+        const T cap = unit_step_max(p_norm);
+        if (first && !boxed_) step = min_value(T(1) / p_norm, step_max);
         search_.set_step_max(min_value(step_max, cap), step_max < cap);
         if (search_.start(core_.f(), slope, step) == SearchState::kEvaluate) {
           const Request r = core_.trial(search_.step());

@@ -140,6 +140,13 @@ class StrongWolfeSearch {
     if (nonfinite_at_ > T(0) && step_ >= nonfinite_at_) {
       step_ = lo_.a + T(0.5) * (nonfinite_at_ - lo_.a);
     }
+    // The interpolation fell on an end of a bracket that is still wide: cancellation in the
+    // cubic when phi jumps by many orders of magnitude across it (a singularity such as two
+    // atoms on top of each other). Bisect instead of giving up.
+    if (bracketed_ && (step_ <= range_lo_ || step_ >= range_hi_) &&
+        range_hi_ - range_lo_ > xtol_ * range_hi_) {
+      step_ = range_lo_ + T(0.5) * (range_hi_ - range_lo_);
+    }
     // No progress is possible inside the bracket: try the best step once more.
     if (bracketed_ && (step_ <= range_lo_ || step_ >= range_hi_ ||
                        range_hi_ - range_lo_ <= xtol_ * range_hi_)) {
@@ -279,10 +286,10 @@ class StrongWolfeSearch {
   bool bound_cap_ = false;               // step_max_ is where x reaches a bound
 };
 
-// The largest step of a search along p whose first trial is the unit step in x (no
-// curvature information yet, first trial 1 / ||p||): 1e10, or 1e10 / ||p|| when p is short,
-// so that the first trial is never cut short however small the gradient (f = 1e-50 x^2
-// still moves x by 1).
+// The largest step of a search along p: 1e10, or 1e10 / ||p|| when p is short, so that x
+// may move by 1e10 whatever the scale of p (a first trial 1 / ||p|| is never cut short,
+// however small the gradient: f = 1e-50 x^2 still moves x by 1; and a search that reaches
+// the cap has moved x far enough to call f unbounded below).
 template <class T>
 OPTKERN_HD T unit_step_max(T p_norm) {
   const T cap = T(1e10);
