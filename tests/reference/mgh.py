@@ -208,8 +208,18 @@ class Problem:
         return float(r @ r)
 
     def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """f and g at x; every call counts in nfev (values are memoised: two solvers run
+        on one problem mostly evaluate the same points)."""
         self.nfev += 1
         x = np.asarray(x, dtype=float)
+        key = x.tobytes()
+        cache = self.__dict__.setdefault("_cache", {})
+        if key not in cache:
+            cache[key] = self._evaluate(x)
+        f, g = cache[key]
+        return f, g.copy()
+
+    def _evaluate(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         r = residuals(self.k, x, self.m)
         h = 1e-30
         jac = np.empty((self.m, self.n))
