@@ -167,8 +167,8 @@ class LbfgsbMachine {
   // M = [[-D, L'], [L, theta S'S]]^{-1} for the k kept pairs (paper eq. 3.4).
   void form_middle() {
     const int k = pairs_;
-    Mat K(2 * k, 2 * k);
-    K.setZero();
+    Mat& K = K_;
+    K.setZero(2 * k, 2 * k);
     for (int i = 0; i < k; ++i) {
       K(i, i) = -SY_(i, i);
       for (int j = 0; j < i; ++j) {
@@ -177,18 +177,19 @@ class LbfgsbMachine {
       }
     }
     K.bottomRightCorner(k, k) = theta_ * SS_.topLeftCorner(k, k);
-    M_ = K.partialPivLu().inverse();
+    lu_.compute(K);
+    M_.resize(2 * k, 2 * k);
+    M_.noalias() = lu_.inverse();
   }
 
-  // Row i of W = [Y, theta S] (2k elements).
-  Vec w_row(index_t i) const {
+  // Row i of W = [Y, theta S] (2k elements) into w.
+  void w_row(index_t i, Vec& w) const {
     const int k = pairs_;
-    Vec w(2 * k);
+    w.resize(2 * k);
     for (int j = 0; j < k; ++j) {
       w[j] = Y_(i, j);
       w[k + j] = theta_ * S_(i, j);
     }
-    return w;
   }
 
   // The generalized Cauchy point into xcp_; c = W'(xcp - x) into c_ (paper Algorithm CP).
@@ -214,12 +215,17 @@ class LbfgsbMachine {
       if (ti > T(0) && ti < inf) ordered_[std::size_t(count++)] = i;
     }
     xcp_ = Eigen::Map<const Vec>(x, n);
-    Vec p(2 * k), c = Vec::Zero(2 * k);
+    Vec& p = p2_;
+    Vec& c = c_;
+    p.resize(2 * k);
+    c.setZero(2 * k);
     if (k > 0) {
-      p.head(k) = Y_.leftCols(k).transpose() * d_;
-      p.tail(k) = theta_ * (S_.leftCols(k).transpose() * d_);
+      p.head(k).noalias() = Y_.leftCols(k).transpose() * d_;
+      p.tail(k).noalias() = S_.leftCols(k).transpose() * d_;
+      p.tail(k) *= theta_;
     }
-    T fpp = -theta_ * fp - (k > 0 ? T(p.dot(M_ * p)) : T(0));
+    if (k > 0) Mw_.noalias() = M_ * p;
+    T fpp = -theta_ * fp - (k > 0 ? T(p.dot(Mw_)) : T(0));
     std::sort(ordered_.begin(), ordered_.begin() + count,
               [&](index_t a, index_t c2) { return t_[a] < t_[c2]; });
     const T tiny = std::numeric_limits<T>::epsilon();
@@ -236,9 +242,11 @@ class LbfgsbMachine {
       xcp_[bi] = xb;
       const T gb = g[bi];
       if (k > 0) {
-        const Vec wb = w_row(bi);
+        Vec& wb = wb_;
+        w_row(bi, wb);
         c += dt * p;
-        const Vec Mw = M_ * wb;
+        Mw_.noalias() = M_ * wb;
+        const Vec& Mw = Mw_;
         fp += dt * fpp + gb * gb + theta_ * gb * zb - gb * Mw.dot(c);
         fpp += -theta_ * gb * gb - T(2) * gb * Mw.dot(p) - gb * gb * Mw.dot(wb);
         p += gb * wb;
@@ -261,7 +269,7 @@ class LbfgsbMachine {
     for (index_t i = 0; i < n; ++i) {  // variables without a breakpoint
       if (t_[i] == inf && d_[i] != T(0)) xcp_[i] = x[i] + t_old * d_[i];
     }
-    c_ = c + dt_min * p;
+    c_ += dt_min * p;
   }
 
   // xbar into p (as the direction xbar - x): subspace minimisation over the variables free
@@ -287,24 +295,37 @@ class LbfgsbMachine {
     }
     const index_t nf = index_t(free_.size());
     // W restricted to the free rows, the reduced gradient r = Z'(g + theta (xcp - x) - W M c).
-    Mat WZ(nf, 2 * k);
+    Mat& WZ = WZ_;
+    WZ.resize(nf, 2 * k);
     for (index_t j = 0; j < nf; ++j) {
       const index_t i = free_[std::size_t(j)];
       WZ.row(j).head(k) = Y_.row(i).head(k);
       WZ.row(j).tail(k) = theta_ * S_.row(i).head(k);
     }
-    const Vec Mc = M_ * c_;
-    Vec r(nf);
+    Vec& Mc = Mw_;
+    Mc.noalias() = M_ * c_;
+    Vec& r = r_;
+    r.resize(nf);
     for (index_t j = 0; j < nf; ++j) {
       const index_t i = free_[std::size_t(j)];
       r[j] = g[i] + theta_ * (xcp_[i] - x[i]) - WZ.row(j).dot(Mc);
     }
     // du = -r/theta - Z'W N^{-1} M W'Z r / theta^2,  N = I - M W'ZZ'W / theta.
-    const Vec v = M_ * (WZ.transpose() * r);
-    Mat N = -(M_ * (WZ.transpose() * WZ)) / theta_;
+    wb_.noalias() = WZ.transpose() * r;
+    Vec& v = v2_;
+    v.noalias() = M_ * wb_;
+    WtW_.noalias() = WZ.transpose() * WZ;
+    Mat& N = N_;
+    N.noalias() = M_ * WtW_;
+    N *= T(-1) / theta_;
     N.diagonal().array() += T(1);
-    const Vec u = N.partialPivLu().solve(v);
-    const Vec du = -r / theta_ - (WZ * u) / (theta_ * theta_);
+    lu_.compute(N);
+    Vec& u = u2_;
+    u.noalias() = lu_.solve(v);
+    Vec& du = r;  // du = -r/theta - WZ u / theta^2, in place of r
+    du *= T(-1) / theta_;
+    u /= theta_ * theta_;
+    du.noalias() -= WZ * u;
     for (index_t j = 0; j < nf; ++j) p[free_[std::size_t(j)]] += du[j];
     if (!p.allFinite()) {  // a singular middle matrix: fall back to the Cauchy point
       p = xcp_ - x;
@@ -318,7 +339,8 @@ class LbfgsbMachine {
   template <class X, class G, class P>
   void project_or_truncate(const X& x, const G& g, P& p) {
     const index_t n = core_.n();
-    Vec projected(n);
+    Vec& projected = projected_;
+    projected.resize(n);
     for (index_t i = 0; i < n; ++i) projected[i] = clamp(i, x[i] + p[i]) - x[i];
     if (projected.dot(g) < T(0)) {
       p = projected;
@@ -398,7 +420,10 @@ class LbfgsbMachine {
     const auto& b = core_.buffers();
     Eigen::Map<Vec> x(b.x, n), g(b.g, n);
     const Eigen::Map<const Vec> xt(b.xt, n), gt(b.gt, n);
-    const Vec s = xt - x, y = gt - g;
+    Vec& s = s_;
+    Vec& y = y_;
+    s = xt - x;
+    y = gt - g;
     x = xt;
     g = gt;
     const T sy = s.dot(y), yy = y.squaredNorm();
@@ -424,10 +449,11 @@ class LbfgsbMachine {
     S_.col(k) = s;
     Y_.col(k) = y;
     if (k > 0) {
-      const Vec Ss = S_.leftCols(k).transpose() * s;
-      const Vec Sy = S_.leftCols(k).transpose() * y;
-      const Vec Ys = Y_.leftCols(k).transpose() * s;
-      const Vec Yy = Y_.leftCols(k).transpose() * y;
+      Ss_.noalias() = S_.leftCols(k).transpose() * s;
+      Sy_.noalias() = S_.leftCols(k).transpose() * y;
+      Ys_.noalias() = Y_.leftCols(k).transpose() * s;
+      Yy_.noalias() = Y_.leftCols(k).transpose() * y;
+      const Vec &Ss = Ss_, &Sy = Sy_, &Ys = Ys_, &Yy = Yy_;
       SS_.row(k).head(k) = Ss.transpose();
       SS_.col(k).head(k) = Ss;
       SY_.row(k).head(k) = Ys.transpose();  // (S'Y)(k, j) = s_k' y_j
@@ -450,6 +476,10 @@ class LbfgsbMachine {
   SearchFallback<T> fallback_;
   Mat S_, Y_, SS_, SY_, YY_, M_;
   Vec xcp_, t_, d_, c_;
+  // Work space, kept from iteration to iteration (no allocation once the sizes settle).
+  Mat K_, WZ_, WtW_, N_;
+  Eigen::PartialPivLU<Mat> lu_;
+  Vec p2_, wb_, Mw_, r_, v2_, u2_, projected_, s_, y_, Ss_, Sy_, Ys_, Yy_;
   std::vector<index_t> ordered_, free_;
   int pairs_ = 0;
   T theta_ = T(1);
