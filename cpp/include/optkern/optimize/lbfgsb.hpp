@@ -226,16 +226,22 @@ class LbfgsbMachine {
     }
     if (k > 0) Mw_.noalias() = M_ * p;
     T fpp = -theta_ * fp - (k > 0 ? T(p.dot(Mw_)) : T(0));
-    std::sort(ordered_.begin(), ordered_.begin() + count,
-              [&](index_t a, index_t c2) { return t_[a] < t_[c2]; });
+    // The breakpoints in a heap, smallest first: the search usually stops after a few of
+    // them, so a full sort would waste O(n log n) per iteration (SciPy uses a heap too).
+    const auto later = [&](index_t a, index_t c2) { return t_[a] > t_[c2]; };
+    const auto first = ordered_.begin();
+    std::make_heap(first, first + count, later);
+    index_t heap_end = count;
     const T tiny = std::numeric_limits<T>::epsilon();
     T dt_min = fpp > tiny * abs_value(fp) ? -fp / fpp : inf;
     T t_old = T(0);
     index_t next = 0;
     while (next < count) {
-      const index_t bi = ordered_[std::size_t(next)];
+      const index_t bi = ordered_[0];  // the smallest breakpoint left
       const T dt = t_[bi] - t_old;
       if (dt_min < dt) break;
+      std::pop_heap(first, first + heap_end, later);  // bi moves to ordered_[heap_end - 1]
+      --heap_end;
       // The variable reaches its bound: fix it there and update f' and f'' (paper eq. 4.9).
       const T xb = d_[bi] > T(0) ? upper_[bi] : lower_[bi];
       const T zb = xb - x[bi];
@@ -262,7 +268,7 @@ class LbfgsbMachine {
     if (!is_finite(dt_min)) dt_min = T(0);  // only when no free direction is left
     dt_min = max_value(dt_min, T(0));
     t_old += dt_min;
-    for (index_t j = next; j < count; ++j) {
+    for (index_t j = 0; j < heap_end; ++j) {  // the breakpoints not reached
       const index_t i = ordered_[std::size_t(j)];
       xcp_[i] = clamp(i, x[i] + t_old * d_[i]);
     }
@@ -314,7 +320,13 @@ class LbfgsbMachine {
     wb_.noalias() = WZ.transpose() * r;
     Vec& v = v2_;
     v.noalias() = M_ * wb_;
-    WtW_.noalias() = WZ.transpose() * WZ;
+    // W'ZZ'W in blocks of rows small enough (2k x 96 x 2k < Eigen's 50000 per task) that
+    // Eigen's GEMM never hands them to OpenMP threads, which stall when the cores are busy.
+    WtW_.setZero(2 * k, 2 * k);
+    for (index_t r0 = 0; r0 < nf; r0 += 96) {
+      const index_t rows = std::min<index_t>(96, nf - r0);
+      WtW_.noalias() += WZ.middleRows(r0, rows).transpose() * WZ.middleRows(r0, rows);
+    }
     Mat& N = N_;
     N.noalias() = M_ * WtW_;
     N *= T(-1) / theta_;
