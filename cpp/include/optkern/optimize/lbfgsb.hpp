@@ -287,8 +287,13 @@ class LbfgsbMachine {
     Eigen::Map<Vec> p(b.p, n);
     const int k = pairs_;
     free_.clear();
+    active_.clear();
     for (index_t i = 0; i < n; ++i) {
-      if (xcp_[i] > lower_[i] && xcp_[i] < upper_[i]) free_.push_back(i);
+      if (xcp_[i] > lower_[i] && xcp_[i] < upper_[i]) {
+        free_.push_back(i);
+      } else {
+        active_.push_back(i);
+      }
     }
     p = xcp_ - x;
     if (free_.empty() || k == 0) {
@@ -320,12 +325,26 @@ class LbfgsbMachine {
     wb_.noalias() = WZ.transpose() * r;
     Vec& v = v2_;
     v.noalias() = M_ * wb_;
-    // W'ZZ'W in blocks of rows small enough (2k x 96 x 2k < Eigen's 50000 per task) that
-    // Eigen's GEMM never hands them to OpenMP threads, which stall when the cores are busy.
-    WtW_.setZero(2 * k, 2 * k);
-    for (index_t r0 = 0; r0 < nf; r0 += 96) {
-      const index_t rows = std::min<index_t>(96, nf - r0);
-      WtW_.noalias() += WZ.middleRows(r0, rows).transpose() * WZ.middleRows(r0, rows);
+    if (index_t(active_.size()) < nf) {
+      // Fewer variables at a bound than free: W'W from the Gram blocks the machine keeps,
+      // W'W = [[Y'Y, theta Y'S], [theta S'Y, theta^2 S'S]], less the rows at a bound.
+      WtW_.resize(2 * k, 2 * k);
+      WtW_.topLeftCorner(k, k) = YY_.topLeftCorner(k, k);
+      WtW_.topRightCorner(k, k) = theta_ * SY_.topLeftCorner(k, k).transpose();
+      WtW_.bottomLeftCorner(k, k) = theta_ * SY_.topLeftCorner(k, k);
+      WtW_.bottomRightCorner(k, k) = theta_ * theta_ * SS_.topLeftCorner(k, k);
+      for (index_t i : active_) {
+        w_row(i, Mw_);  // Mw_ is free here (Mc is used up)
+        WtW_.noalias() -= Mw_ * Mw_.transpose();
+      }
+    } else {
+      // W'ZZ'W in blocks of rows small enough (2k x 96 x 2k < Eigen's 50000 per task) that
+      // Eigen's GEMM never hands them to OpenMP threads, which stall when the cores are busy.
+      WtW_.setZero(2 * k, 2 * k);
+      for (index_t r0 = 0; r0 < nf; r0 += 96) {
+        const index_t rows = std::min<index_t>(96, nf - r0);
+        WtW_.noalias() += WZ.middleRows(r0, rows).transpose() * WZ.middleRows(r0, rows);
+      }
     }
     Mat& N = N_;
     N.noalias() = M_ * WtW_;
@@ -492,7 +511,7 @@ class LbfgsbMachine {
   Mat K_, WZ_, WtW_, N_;
   Eigen::PartialPivLU<Mat> lu_;
   Vec p2_, wb_, Mw_, r_, v2_, u2_, projected_, s_, y_, Ss_, Sy_, Ys_, Yy_;
-  std::vector<index_t> ordered_, free_;
+  std::vector<index_t> ordered_, free_, active_;
   int pairs_ = 0;
   T theta_ = T(1);
   bool boxed_ = true;
