@@ -54,7 +54,7 @@ def test_same_minimiser_as_scipy(name, n):
     for x0 in starts(p, count=2, seed=1):
         res = minimize(p, x0, gtol=1e-10, ftol=0.0, max_iter=20000, max_fev=20000)
         sci = scipy_lbfgsb(p, x0, 1e-10, ftol=0.0)
-        assert res.status in (0, 4), res.message  # 4: rounding stops a search at 1e-10
+        assert res.status in (0, 2), res.message  # 2: rounding stops a search at 1e-10
         assert np.abs(res.jac).max() < 1e-7
         np.testing.assert_allclose(res.x, sci.x, atol=tol * max(1.0, np.abs(sci.x).max()))
         assert res.fun <= sci.fun + 1e-12 * max(1.0, abs(sci.fun))

@@ -264,7 +264,9 @@ class _Coercer(Protocol):
 # hook(x, f, g, nit, nfev, nhev) -> True to stop.
 _Hook = Callable[[NDArray[Any], float, NDArray[Any], int, int, int], bool]
 # (status, f, g, nit, nfev, nhev); x holds the solution on return.
-_Summary = tuple[int, float, _FloatArray, int, int, int]
+# The last entry: the final inverse Hessian approximation when options["history"] is True
+# ((s, y) pairs of L-BFGS, oldest first, or the n x n matrix of BFGS), else None.
+_Summary = tuple[int, float, _FloatArray, int, int, int, Any]
 # Per problem: (status, f, g, nit, nfev, nhev); x holds the solutions on return.
 _BatchSummary = tuple[
     NDArray[np.int32], _FloatArray, _FloatArray, _IndexArray, _IndexArray, _IndexArray

@@ -9,6 +9,7 @@
 #include "optkern/optimize/bfgs.hpp"
 #include "optkern/optimize/gradient_descent.hpp"
 #include "optkern/optimize/lbfgs.hpp"
+#include "optkern/optimize/lbfgsb.hpp"
 #include "optkern/optimize/newton.hpp"
 #include "optkern/threads.hpp"
 
@@ -69,6 +70,25 @@ void Settings<T>::check() const {
   require(false, "method", "must be lbfgs, bfgs, newton or gd");
 }
 
+template <class T>
+void Settings<T>::check(index_t rows, index_t n) const {
+  check();
+  require((lower == nullptr) == (upper == nullptr), "bounds", "need both lower and upper");
+  if (lower == nullptr) return;
+  require(method == Method::kLbfgs, "bounds", "are supported by method lbfgs (L-BFGS-B) only");
+  detail::check_bounds(lower, upper, rows * n);
+}
+
+template <class T>
+Settings<T> Settings<T>::for_problem(index_t b, index_t n) const {
+  Settings<T> s = *this;
+  if (lower != nullptr) {
+    s.lower = lower + b * n;
+    s.upper = upper + b * n;
+  }
+  return s;
+}
+
 namespace {
 
 template <class T>
@@ -84,11 +104,24 @@ class Runner {
                  T* g_out) {
     switch (s.method) {
       case Method::kLbfgs: {
+        if (s.lower != nullptr) {
+          const DescentBuffers<T> b = descent(x, n);
+          LbfgsbMachine<T> machine(n, s.lbfgs(), b, s.lower, s.upper);
+          Summary<T> out = drive(machine, b, n, eval, [] {}, callback, interrupt, g_out);
+          if (s.history != nullptr) {
+            out.pairs = machine.copy_pairs(s.history, s.history + index_t(s.m) * n);
+          }
+          return out;
+        }
         block_.resize(std::size_t(lbfgs_buffer_size(n, s.m)));
         LbfgsBuffers<T> b = lbfgs_buffers(block_.data(), n, s.m);
         b.v.x = x;
         LbfgsMachine<T> machine(n, s.lbfgs(), b);
-        return drive(machine, b.v, n, eval, [] {}, callback, interrupt, g_out);
+        Summary<T> out = drive(machine, b.v, n, eval, [] {}, callback, interrupt, g_out);
+        if (s.history != nullptr) {
+          out.pairs = machine.copy_pairs(s.history, s.history + index_t(s.m) * n);
+        }
+        return out;
       }
       case Method::kGradientDescent: {
         const DescentBuffers<T> b = descent(x, n);
@@ -104,9 +137,14 @@ class Runner {
       case Method::kBfgs: {
         const DescentBuffers<T> b = descent(x, n);
         BfgsMachine<T> machine(n, s.bfgs(), b, s.bfgs_hessian_start);
-        return drive(machine, b, n, eval,
-                     [&] { hess(x, machine.hessian(), HessianForm::kDense); }, callback,
-                     interrupt, g_out);
+        Summary<T> out = drive(machine, b, n, eval,
+                               [&] { hess(x, machine.hessian(), HessianForm::kDense); },
+                               callback, interrupt, g_out);
+        if (s.history != nullptr) {
+          const auto inverse = machine.inverse_hessian();
+          std::copy(inverse.data(), inverse.data() + n * n, s.history);
+        }
+        return out;
       }
     }
     return Summary<T>{};
@@ -144,7 +182,7 @@ template <class T>
 void check_start(const T* x, index_t n, const Settings<T>& settings) {
   require(n >= 1, "x0", "must have at least one element");
   detail::require_finite(x, n, "x0");
-  settings.check();
+  settings.check(1, n);
 }
 
 // Runs a native problem with `runner`; the Hessian comes in the problem's own form.
@@ -219,7 +257,7 @@ void minimize_problem_batch(const problems::ProblemSpec& problem, T* x, index_t 
                             index_t n, const Settings<T>& settings, const BatchOutput<T>& out,
                             int threads, Interrupt* interrupt) {
   problems::check_problem(problem, n);
-  settings.check();
+  settings.check(batch, n);
   detail::require_finite(x, batch * n, "x0");
   struct Scratch {
     Runner<T> runner;  // buffers reused for every problem of a thread
@@ -229,8 +267,8 @@ void minimize_problem_batch(const problems::ProblemSpec& problem, T* x, index_t 
       batch, thread_count(threads, batch), 1, interrupt, [] { return Scratch{}; },
       [&](Scratch& s, index_t b) {
         write_output(out, b,
-                     run_problem(s.runner, s.hessian, problem, x + b * n, n, settings, {},
-                                 interrupt, out.g + b * n));
+                     run_problem(s.runner, s.hessian, problem, x + b * n, n,
+                                 settings.for_problem(b, n), {}, interrupt, out.g + b * n));
       });
   optkern::detail::throw_if_stopped(interrupt);
 }
@@ -309,7 +347,7 @@ void minimize_batch(BatchObjectiveRef<T> fg, T* x, index_t batch, index_t n,
                     const Settings<T>& settings, const BatchOutput<T>& out, int threads,
                     Interrupt* interrupt) {
   require(n >= 1, "x0", "must have at least one column");
-  settings.check();
+  settings.check(batch, n);
   detail::require_finite(x, batch * n, "x0");
   require(settings.method != Method::kNewton, "method",
           "newton needs Hessians: use minimize_problem_batch with a native problem");
@@ -333,6 +371,17 @@ void minimize_batch(BatchObjectiveRef<T> fg, T* x, index_t batch, index_t n,
   const int team = thread_count(threads, batch);
   switch (settings.method) {
     case Method::kLbfgs: {
+      if (settings.lower != nullptr) {  // L-BFGS-B, each problem with its own bounds
+        const index_t per = descent_buffer_size(n);
+        blocks.resize(std::size_t(batch * per));
+        const LbfgsOptions<T> o = settings.lbfgs();
+        LockStep<T, LbfgsbMachine<T>> machines(batch, n, [&](index_t b) {
+          return LbfgsbMachine<T>(n, o, carve(b, per), settings.lower + b * n,
+                                  settings.upper + b * n);
+        });
+        return run_lock_step(machines, fg, xt.data(), gt.data(), ft.data(), buffers, batch, n,
+                             team, out, interrupt);
+      }
       const index_t per = lbfgs_buffer_size(n, settings.m);
       blocks.resize(std::size_t(batch * per));
       const LbfgsOptions<T> o = settings.lbfgs();

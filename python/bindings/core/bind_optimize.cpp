@@ -80,6 +80,15 @@ T scalar_value(const py::handle& value, const py::handle& coerce) {
   return T(coerce(value).cast<double>());
 }
 
+// Bounds, when options has "lower" and "upper" (arrays of the run's dtype, C-contiguous, one
+// row per problem, checked by Python; the dict keeps them alive during the call).
+template <class T>
+void bounds_from(const py::dict& options, opt::Settings<T>& settings) {
+  if (!options.contains("lower")) return;
+  settings.lower = static_cast<const T*>(py::array(options["lower"]).data());
+  settings.upper = static_cast<const T*>(py::array(options["upper"]).data());
+}
+
 // Python's side of a run: the objective, and the helpers that coerce what it returns.
 struct PythonObjective {
   py::object fun, jac, hess, callback;
@@ -87,10 +96,48 @@ struct PythonObjective {
 };
 
 template <class T>
-py::tuple result_tuple(const opt::Summary<T>& r, const py::array& g) {
+py::tuple result_tuple(const opt::Summary<T>& r, const py::array& g,
+                       const py::object& history = py::none()) {
   return py::make_tuple(int(r.status), double(r.fun), g, r.counters.nit, r.counters.nfev,
-                        r.counters.nhev);
+                        r.counters.nhev, history);
 }
+
+// The final inverse Hessian approximation, when options["history"] asks for it: a buffer
+// for Settings::history, then (s, y) pairs (L-BFGS) or the n x n matrix (BFGS) for Python.
+template <class T>
+struct History {
+  std::vector<T> buffer;
+  bool wanted = false;
+
+  History(const py::dict& options, opt::Settings<T>& settings, py::ssize_t n) {
+    wanted = options.contains("history") && options["history"].cast<bool>();
+    if (!wanted) return;
+    if (settings.method == opt::Method::kLbfgs) {
+      buffer.resize(std::size_t(2 * settings.m * n));
+    } else if (settings.method == opt::Method::kBfgs) {
+      buffer.resize(std::size_t(n * n));
+    } else {
+      return;
+    }
+    settings.history = buffer.data();
+  }
+
+  py::object result(const opt::Settings<T>& settings, const opt::Summary<T>& r,
+                    py::ssize_t n) const {
+    if (!wanted || buffer.empty()) return py::none();
+    if (settings.method == opt::Method::kBfgs) {
+      py::array_t<T> h({n, n});
+      std::memcpy(h.mutable_data(), buffer.data(), buffer.size() * sizeof(T));
+      return std::move(h);
+    }
+    const py::ssize_t pairs = r.pairs;
+    py::array_t<T> s({pairs, n}), y({pairs, n});
+    const T* y_rows = buffer.data() + std::size_t(settings.m * n);
+    std::memcpy(s.mutable_data(), buffer.data(), std::size_t(pairs * n) * sizeof(T));
+    std::memcpy(y.mutable_data(), y_rows, std::size_t(pairs * n) * sizeof(T));
+    return py::make_tuple(s, y);
+  }
+};
 
 // The callback hook: hook(x, f, g, nit, nfev, nhev) -> bool, with copies of x and g.
 template <class T>
@@ -104,7 +151,9 @@ bool call_hook(const py::object& hook, const opt::IterateView<T>& v) {
 template <class T>
 py::tuple minimize_callable(const PythonObjective& p, py::array x, const py::dict& options) {
   const py::ssize_t n = x.size();
-  const opt::Settings<T> settings = settings_from<T>(options);
+  opt::Settings<T> settings = settings_from<T>(options);
+  bounds_from(options, settings);
+  const History<T> history(options, settings, n);
   ArgumentCopy<T> trial({n}), iterate({n});
   const bool pair = p.jac.is_none();  // fun returns (f, g)
   auto fg = [&](const T* xt, T* gt) -> T {
@@ -134,16 +183,18 @@ py::tuple minimize_callable(const PythonObjective& p, py::array x, const py::dic
   SignalCheck signals;
   const opt::Summary<T> r = opt::minimize<T>(fg, hess_ref, hook_ref, data_of<T>(x),
                                              g.mutable_data(), n, settings, signals.get());
-  return result_tuple(r, g);
+  return result_tuple(r, g, history.result(settings, r, n));
 }
 
 template <class T>
 py::tuple minimize_problem(int kind, double parameter, py::array x, const py::dict& options,
                            const py::object& callback) {
-  const opt::Settings<T> settings = settings_from<T>(options);
+  opt::Settings<T> settings = settings_from<T>(options);
+  bounds_from(options, settings);
   const auto spec = problem_from(kind, parameter);
   T* data = data_of<T>(x);
   const py::ssize_t n = x.size();
+  const History<T> history(options, settings, n);
   py::array_t<T> g(n);
   T* grad = g.mutable_data();
   opt::Summary<T> r;
@@ -159,7 +210,7 @@ py::tuple minimize_problem(int kind, double parameter, py::array x, const py::di
     py::gil_scoped_release release;
     r = opt::minimize_problem<T>(spec, data, grad, n, settings, hook, signals.get());
   }
-  return result_tuple(r, g);
+  return result_tuple(r, g, history.result(settings, r, n));
 }
 
 // Per-problem outputs of a batch, as NumPy arrays.
@@ -198,7 +249,8 @@ py::tuple run_batch(py::array& x, Solve&& solve) {
 template <class T>
 py::tuple minimize_problem_batch(int kind, double parameter, py::array x, const py::dict& options,
                                  int threads) {
-  const opt::Settings<T> settings = settings_from<T>(options);
+  opt::Settings<T> settings = settings_from<T>(options);
+  bounds_from(options, settings);
   const auto spec = problem_from(kind, parameter);
   return run_batch<T>(x, [&](T* data, py::ssize_t batch, py::ssize_t n, const auto& o,
                              Interrupt* interrupt) {
@@ -209,7 +261,8 @@ py::tuple minimize_problem_batch(int kind, double parameter, py::array x, const 
 template <class T>
 py::tuple minimize_batch(const py::object& fun, const py::object& coerce, py::array x,
                          const py::dict& options, int threads) {
-  const opt::Settings<T> settings = settings_from<T>(options);
+  opt::Settings<T> settings = settings_from<T>(options);
+  bounds_from(options, settings);
   const py::ssize_t batch = x.shape(0), n = x.shape(1);
   ArgumentCopy<T> trial({batch, n});
   auto fg = [&](const T* xt, T* f, T* g) {

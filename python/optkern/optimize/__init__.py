@@ -1,6 +1,6 @@
-"""Smooth unconstrained optimisation: L-BFGS with a strong Wolfe line search, dense BFGS,
-modified Newton and gradient descent, for one problem (:func:`minimize`) or many
-independent ones (:func:`minimize_batch`).
+"""Smooth optimisation: L-BFGS with a strong Wolfe line search (L-BFGS-B with bounds), dense
+BFGS, modified Newton and gradient descent, for one problem (:func:`minimize`, with SciPy's
+call surface) or many independent ones (:func:`minimize_batch`).
 
 The loops run in C++ (cpp/include/optkern/optimize/, header-only, usable from C++). A Python
 objective is called once per evaluation; the native problems of :mod:`.problems` run with

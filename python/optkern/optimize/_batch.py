@@ -24,8 +24,9 @@ from optkern._validation import (
     resolve_device,
 )
 from optkern.optimize._coerce import ObjectiveCoercer
-from optkern.optimize._options import SCIPY_FTOL, check_method, check_precision, options
-from optkern.optimize._result import CALLBACK_STOP, BatchResult, is_success, status_message
+from optkern.optimize._options import check_method, check_precision, options
+from optkern.optimize._result import CALLBACK_STOP, BatchResult, scipy_status, status_message
+from optkern.optimize._scipy_api import parse_bounds
 from optkern.optimize.problems import Problem
 
 GPU_METHODS = ("lbfgs",)
@@ -36,11 +37,12 @@ def minimize_batch(
     x0: Any,
     *,
     method: str = "lbfgs",
+    bounds: Any = None,
     m: int = 10,
     c1: float = 1e-4,
     c2: float = 0.9,
     gtol: float = 1e-5,
-    ftol: float = SCIPY_FTOL,
+    ftol: float | None = None,
     max_iter: int = 15000,
     max_fev: int = 15000,
     max_ls: int = 20,
@@ -73,8 +75,14 @@ def minimize_batch(
     x0 : array_like, shape (B, n)
         One starting point per row.
     method : {"lbfgs", "bfgs", "gd", "newton"}
-        As in :func:`minimize`; "newton" needs a native Problem (it uses its Hessian). On a
-        GPU: "lbfgs".
+        As in :func:`minimize` (SciPy's names too); "newton" needs a native Problem (it uses
+        its Hessian). On a GPU: "lbfgs".
+    bounds : sequence of (lo, hi) pairs, Bounds-like, array of shape (B, n, 2), or None
+        Bounds for "lbfgs" (then L-BFGS-B, as in :func:`minimize`), on the CPU: n pairs
+        shared by every problem, an object with ``lb`` and ``ub`` (such as
+        :class:`scipy.optimize.Bounds`) whose arrays broadcast to (B, n), or per-problem
+        ``[..., 0]`` lower and ``[..., 1]`` upper bounds. Rows of x0 are moved into their
+        boxes first.
     m, c1, c2, gtol, ftol, max_iter, max_fev, max_ls, alpha0, tau, eig_floor
         As in :func:`minimize`, the same for every problem.
     num_threads : int, optional
@@ -134,6 +142,14 @@ def minimize_batch(
     >>> bool(np.allclose(res.x, 0, atol=1e-5)), res[0].nit > 0
     (True, True)
 
+    Per-problem bounds (here each problem gets its own upper bound on x[0]):
+
+    >>> box = np.full((1000, 8, 2), np.inf); box[..., 0] = -np.inf
+    >>> box[:, 0, 1] = np.linspace(0.0, 0.5, 1000)
+    >>> res = minimize_batch(problems.rosenbrock(8), X0, bounds=box)
+    >>> bool((res.x[:, 0] <= box[:, 0, 1]).all()), bool(res.success.all())
+    (True, True)
+
     A callback sees the problems finished so far (the first rows); True stops the others:
 
     >>> res = minimize_batch(problems.rosenbrock(8), X0, callback=lambda r: len(r.x) > 0)
@@ -163,6 +179,8 @@ def minimize_batch(
                                     "evaluation; use a native Problem or minimize)"),
              describe(callback))
     if where == "cuda":
+        if bounds is not None:
+            fail("bounds", "None on device='cuda' (bounds run on the CPU)", "bounds")
         if not native:
             fail("fun", "a native Problem on device='cuda' (a Python objective runs on the CPU)",
                  describe(fun))
@@ -181,6 +199,12 @@ def minimize_batch(
         fail("x0", "at least one variable per problem", f"shape {x.shape}")
     x = x.copy()
     opts = check_precision(opts, x.dtype)
+    box = parse_bounds(bounds, x.shape[1], x.dtype, batch=x.shape[0])
+    if box is not None:
+        if method != "lbfgs":
+            fail("bounds", f"None with method {method!r} (bounds need 'lbfgs' / 'L-BFGS-B')",
+                 "bounds")
+        opts["lower"], opts["upper"] = box
     if native:
         if x.shape[1] != fun.n:
             fail("x0", f"shape (B, {fun.n}) for {fun!r}", f"shape {x.shape}")
@@ -230,8 +254,12 @@ def _native_in_chunks(fun: Problem, x: np.ndarray, opts: dict, threads: int,
     while done < batch:
         start, stop = done, min(batch, done + chunk)
         t0 = time.perf_counter()
+        chunk_opts = dict(opts)
+        if "lower" in opts:  # the bounds of these rows
+            chunk_opts["lower"] = np.ascontiguousarray(opts["lower"][done:stop])
+            chunk_opts["upper"] = np.ascontiguousarray(opts["upper"][done:stop])
         parts.append(core.optimize_minimize_problem_batch(fun.kind, fun.parameter,
-                                                          x[done:stop], opts, threads))
+                                                          x[done:stop], chunk_opts, threads))
         done = stop
         bar.update_to(done)
         if callback is not None and done < batch:
@@ -256,12 +284,13 @@ def _not_started(fun: Problem, x: np.ndarray) -> tuple:
 def batch_result(x: Any, status: Any, f: Any, g: Any, nit: Any, nfev: Any,
                  nhev: Any) -> BatchResult:
     """A BatchResult from the compiled outputs (NumPy status; x, f and g of any kind)."""
-    status = np.asarray(status, dtype=np.int32)
+    reason = np.asarray(status, dtype=np.int32)
     nfev = np.asarray(nfev, dtype=np.int64)
-    messages = {int(s): status_message(int(s)) for s in np.unique(status)}
+    messages = {int(s): status_message(int(s)) for s in np.unique(reason)}
+    codes = {r: scipy_status(r) for r in messages}
+    status = np.array([codes[int(r)] for r in reason], dtype=np.int32)
     return BatchResult(
         x=x, fun=f, jac=g, nit=np.asarray(nit, dtype=np.int64), nfev=nfev, njev=nfev.copy(),
         nhev=np.asarray(nhev, dtype=np.int64), status=status,
-        message=tuple(messages[int(s)] for s in status),
-        success=np.array([is_success(int(s)) for s in status], dtype=bool),
+        message=tuple(messages[int(r)] for r in reason), success=status == 0,
     )

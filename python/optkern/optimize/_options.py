@@ -9,7 +9,8 @@ import numpy as np
 
 from optkern._progress import ProgressBar, callback_stops
 from optkern._validation import INT_MAX, check_number, fail
-from optkern.optimize._result import IN_PROGRESS, OptimizeResult, status_message
+from optkern.optimize._result import IN_PROGRESS, OptimizeResult, scipy_status, status_message
+from optkern.optimize._scipy_api import resolve_method
 
 # Method in cpp/include/optkern/optimize/minimize.hpp
 METHODS = {"lbfgs": 0, "bfgs": 1, "newton": 2, "gd": 3}
@@ -19,9 +20,9 @@ SCIPY_FTOL = 2.220446049250313e-09  # SciPy L-BFGS-B's default: factr 1e7 times 
 
 
 def check_method(method: Any) -> str:
-    if not isinstance(method, str) or method not in METHODS:
-        fail("method", "one of 'lbfgs', 'bfgs', 'newton', 'gd'", repr(method))
-    return method
+    """optkern's name of `method`: its own names and SciPy's ("L-BFGS-B", "BFGS",
+    "Newton"), case-insensitive; a ValueError lists the accepted ones."""
+    return resolve_method(method)
 
 
 def options(
@@ -36,7 +37,7 @@ def options(
     if c1 >= c2 and method in ("lbfgs", "bfgs"):
         fail("c1", f"c1 < c2 = {c2} (the strong Wolfe conditions need 0 < c1 < c2 < 1)", c1)
     gtol = check_number(gtol, "gtol", low=0.0)
-    ftol = check_number(ftol, "ftol", low=0.0)
+    ftol = SCIPY_FTOL if ftol is None else check_number(ftol, "ftol", low=0.0)
     max_iter = check_number(max_iter, "max_iter", low=0, integer=True)
     max_fev = check_number(max_fev, "max_fev", low=1, integer=True)
     max_ls = check_number(max_ls, "max_ls", low=1, high=INT_MAX, integer=True)
@@ -65,10 +66,14 @@ def check_precision(opts: dict[str, Any], dtype: np.dtype) -> dict[str, Any]:
 
 
 def make_result(x: np.ndarray, status: int, fun: float, jac: np.ndarray, nit: int, nfev: int,
-                nhev: int) -> OptimizeResult:
+                nhev: int, hess_inv: Any = None) -> OptimizeResult:
+    """The result of a run; `status` is the compiled loop's reason, reported with SciPy's
+    status code and the reason in the message."""
+    code = scipy_status(status)
     return OptimizeResult(x=x, fun=float(fun), jac=jac, nit=int(nit), nfev=int(nfev),
-                          njev=int(nfev), nhev=int(nhev), status=int(status),
-                          message=status_message(status), success=status in (0, 3))
+                          njev=int(nfev), nhev=int(nhev), status=code,
+                          message=status_message(status), success=code == 0,
+                          hess_inv=hess_inv)
 
 
 def callback_hook(callback: Any) -> Callable[..., bool] | None:
@@ -97,6 +102,8 @@ def callback_hook(callback: Any) -> Callable[..., bool] | None:
         else:
             arg = x
         try:
+            if wants_result:  # SciPy passes it by keyword: `def cb(*, intermediate_result)`
+                return callback_stops(callback(intermediate_result=arg))
             return callback_stops(callback(arg))
         except StopIteration:
             return True

@@ -7,7 +7,9 @@ from typing import Any, Iterator
 
 import numpy as np
 
-# Status codes (cpp/include/optkern/optimize/types.hpp). 0 and 3 are convergence.
+# Why a run stopped, as the compiled loop reports it (cpp/include/optkern/optimize/types.hpp;
+# 0 and 3 are convergence). Results report SciPy's L-BFGS-B status instead (SCIPY_STATUS),
+# and the reason in words in their message.
 GRADIENT_CONVERGED = 0
 MAX_ITERATIONS = 1
 MAX_EVALUATIONS = 2
@@ -16,6 +18,17 @@ LINE_SEARCH_FAILED = 4
 NON_FINITE_START = 5
 CALLBACK_STOP = 99
 IN_PROGRESS = -1  # the status of the intermediate results a callback receives
+
+# SciPy's status for each reason: 0 converged, 1 iteration or evaluation limit, 2 abnormal
+# termination (a failed line search, NaN or Inf at x0), 99 stopped by the callback.
+SCIPY_STATUS = {GRADIENT_CONVERGED: 0, FUNCTION_CONVERGED: 0, MAX_ITERATIONS: 1,
+                MAX_EVALUATIONS: 1, LINE_SEARCH_FAILED: 2, NON_FINITE_START: 2,
+                CALLBACK_STOP: 99, IN_PROGRESS: IN_PROGRESS}
+
+
+def scipy_status(reason: int) -> int:
+    """SciPy's status for a reason code of the compiled loop."""
+    return SCIPY_STATUS.get(int(reason), 2)
 
 
 def status_message(status: int) -> str:
@@ -46,7 +59,8 @@ class _Mapping:
         -------
         list of str
             ``x``, ``fun``, ``jac``, ``nit``, ``nfev``, ``njev``, ``nhev``, ``status``,
-            ``message``, ``success``, in that order.
+            ``message``, ``success`` (and ``hess_inv`` for :class:`OptimizeResult`), in
+            that order.
 
         Examples
         --------
@@ -87,13 +101,18 @@ class OptimizeResult(_Mapping):
     nhev : int
         Hessian evaluations (``method="newton"``, and ``"bfgs"`` started from the Hessian).
     status : int
-        0 converged (max gradient component <= gtol), 1 max_iter reached, 2 max_fev
-        reached, 3 converged (relative decrease of f <= ftol), 4 the line search found no
-        acceptable step, 5 f or g is NaN or Inf at x0, 99 the callback stopped the run.
+        As SciPy's L-BFGS-B: 0 converged (max projected gradient component <= gtol, or
+        relative decrease of f <= ftol), 1 ``max_iter`` or ``max_fev`` reached, 2 abnormal
+        termination (the line search found no acceptable step, or f or g is NaN or Inf at
+        x0), 99 the callback stopped the run.
     message : str
-        The status in words.
+        Why the run stopped, in words (which of the reasons above).
     success : bool
-        True for status 0 and 3.
+        True for status 0.
+    hess_inv : LbfgsInverseHessian, ndarray or None
+        The final inverse Hessian approximation: an operator (``matvec``, ``todense``, like
+        SciPy's ``LbfgsInvHessProduct``) for "lbfgs", the (n, n) matrix for "bfgs", None for
+        "newton", "gd" and batch entries.
 
     Examples
     --------
@@ -116,6 +135,7 @@ class OptimizeResult(_Mapping):
     status: int
     message: str
     success: bool
+    hess_inv: Any = None
 
     def __repr__(self) -> str:
         width = max(len(k) for k in self.keys())
@@ -142,11 +162,11 @@ class BatchResult(_Mapping):
     nit, nfev, njev, nhev : ndarray of int64, shape (B,)
         Each problem's counts, as in :class:`OptimizeResult`.
     status : ndarray of int32, shape (B,)
-        Each problem's status code, as in :class:`OptimizeResult`.
+        Each problem's status code, as in :class:`OptimizeResult` (SciPy's meaning).
     message : tuple of str
-        Each status in words.
+        Why each problem stopped, in words.
     success : ndarray of bool, shape (B,)
-        True where the status is 0 or 3.
+        True where the status is 0.
 
     Examples
     --------

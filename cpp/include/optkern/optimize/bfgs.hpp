@@ -24,6 +24,7 @@
 #include "optkern/optimize/driver.hpp"
 #include "optkern/optimize/line_search.hpp"
 #include "optkern/optimize/modified_newton.hpp"
+#include "optkern/optimize/search_fallback.hpp"
 
 namespace optkern::optimize {
 OPTKERN_OPTIMIZE_ISA_BEGIN
@@ -59,12 +60,18 @@ class BfgsMachine {
       reset(T(1), true);
       return begin_search();
     }
+    if (fallback_.refetching()) {
+      return fallback_.refetched(core_, f_trial, [&] { return accept(f_trial); });
+    }
     return core_.search_step(
         search_, f_trial, core_.trial_slope(), [&] { return accept(f_trial); },
         [&] {
-          if (updates_ == 0) return core_.finish(Status::kLineSearchFailed);
-          reset(gamma_, !have_gamma_);  // forget the curvature gathered so far, retry once
-          return begin_search();
+          return fallback_.failed(
+              core_, search_, updates_ > 0, f_trial, [&] { return accept(f_trial); },
+              [&] {
+                reset(gamma_, !have_gamma_);  // forget the curvature gathered so far, retry
+                return begin_search();
+              });
         });
   }
 
@@ -85,7 +92,10 @@ class BfgsMachine {
     return begin_search();
   }
 
-  Request proceed(bool stop = false) { return core_.stops(stop) ? Request::kDone : begin_search(); }
+  Request proceed(bool stop = false) {
+    if (fallback_.stop_pending()) return fallback_.stop(core_, stop);
+    return core_.stops(stop) ? Request::kDone : begin_search();
+  }
 
   T f() const { return core_.f(); }
   T gradient_norm() const { return core_.gradient_norm(); }
@@ -162,6 +172,7 @@ class BfgsMachine {
     }
     // An unscaled identity gives p = -g of arbitrary length: first try a unit step in x.
     const T first = identity_ ? T(1) / square_root(-slope) : T(1);
+    search_.set_step_max(unit_step_max(identity_ ? square_root(-slope) : T(p.norm())));
     if (search_.start(core_.f(), slope, first) != SearchState::kEvaluate) {
       return core_.finish(Status::kLineSearchFailed);
     }
@@ -207,6 +218,7 @@ class BfgsMachine {
   BfgsOptions<T> o_;
   bool use_hessian_;
   StrongWolfeSearch<T> search_;
+  SearchFallback<T> fallback_;
   Matrix inverse_;  // the inverse Hessian approximation; only its lower triangle is kept
   Vec v_, u_, w_, s_;
   std::vector<T> hessian_;

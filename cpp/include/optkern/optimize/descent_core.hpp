@@ -156,6 +156,9 @@ class DescentCore {
     return Status::kRunning;
   }
 
+  // Replaces the gradient norm the stopping rules use (L-BFGS-B: the projected gradient's).
+  OPTKERN_HD void set_gradient_norm(T norm) { gnorm_ = norm; }
+
   // The slope of f along p at the trial point (NaN or Inf if gt is).
   OPTKERN_HD T trial_slope() const { return dot(n_, b_.gt, b_.p, layout_); }
 

@@ -6,15 +6,21 @@
 // s = x_{k+1} - x_k, y = g_{k+1} - g_k, kept in a ring buffer, with H0 = (s'y / y'y) I from
 // the newest pair (thesis eq. 16). Step: the strong Wolfe search of line_search.hpp, first
 // trial 1, or 1/||p||_2 when there is no pair yet (as SciPy's L-BFGS-B). A pair with
-// s'y <= eps y'y is skipped (the curvature condition fails in floating point). When a search
-// fails, the history is dropped and the search is retried once along -g; if that fails too
-// the run stops with kLineSearchFailed, and x, f, g are the last accepted iterate.
+// s'y <= eps y'y is skipped (the curvature condition fails in floating point).
+//
+// When a search cannot finish (max_ls evaluations, a collapsed bracket, a step pinned at its
+// largest value), the run never loses what the search found (search_fallback.hpp): it moves
+// to the best trial point with sufficient decrease, as MINPACK-2's dcsrch does, and goes on.
+// Without one, the history is dropped and the search is retried along -g; if that fails too,
+// the run moves to the lowest point the search saw (if it is below f) and stops with
+// kLineSearchFailed. x is never worse than the best point evaluated by an accepted search.
 #pragma once
 
 #include <limits>
 
 #include "optkern/optimize/descent_core.hpp"
 #include "optkern/optimize/line_search.hpp"
+#include "optkern/optimize/search_fallback.hpp"
 #include "optkern/optimize/types.hpp"
 
 namespace optkern::optimize {
@@ -67,12 +73,18 @@ class LbfgsMachine {
   // After kEvaluate: f at xt (gt holds the gradient).
   OPTKERN_HD Request tell(T f_trial) {
     if (!core_.started()) return core_.take_start(f_trial) ? begin_search() : Request::kDone;
+    if (fallback_.refetching()) {
+      return fallback_.refetched(core_, f_trial, [&] { return accept(f_trial); });
+    }
     return core_.search_step(
         search_, f_trial, core_.trial_slope(), [&] { return accept(f_trial); },
         [&] {
-          if (pairs_ == 0) return core_.finish(Status::kLineSearchFailed);
-          pairs_ = 0;  // restart along the steepest descent direction, as L-BFGS-B does
-          return begin_search();
+          return fallback_.failed(
+              core_, search_, pairs_ > 0, f_trial, [&] { return accept(f_trial); },
+              [&] {
+                pairs_ = 0;  // restart along the steepest descent direction, as L-BFGS-B does
+                return begin_search();
+              });
         });
   }
 
@@ -80,6 +92,7 @@ class LbfgsMachine {
 
   // After kIterate: continue, or stop because the caller's callback asked for it.
   OPTKERN_HD Request proceed(bool stop = false) {
+    if (fallback_.stop_pending()) return fallback_.stop(core_, stop);
     return core_.stops(stop) ? Request::kDone : begin_search();
   }
 
@@ -88,6 +101,21 @@ class LbfgsMachine {
   OPTKERN_HD Status status() const { return core_.status(); }
   OPTKERN_HD const Counters& counters() const { return core_.counters(); }
   OPTKERN_HD int pairs() const { return pairs_; }
+
+  // Copies the kept pairs, oldest first, into s_out and y_out (pairs() rows of n elements
+  // each, contiguous); returns pairs().
+  OPTKERN_HD int copy_pairs(T* s_out, T* y_out) const {
+    const index_t n = core_.n(), st = stride();
+    int k = newest_;
+    for (int j = 1; j < pairs_; ++j) k = older(k);
+    for (int j = 0; j < pairs_; ++j, k = newer(k)) {
+      for (index_t i = 0; i < n; ++i) {
+        s_out[j * n + i] = s_vec(k)[i * st];
+        y_out[j * n + i] = y_vec(k)[i * st];
+      }
+    }
+    return pairs_;
+  }
 
  private:
   OPTKERN_HD index_t stride() const { return core_.layout().stride(); }
@@ -141,7 +169,9 @@ class LbfgsMachine {
       scale_copy(n, T(-1), b.g, b.p, layout);
       slope = dot(n, b.g, b.p, layout);
     }
-    const T first = pairs_ > 0 ? T(1) : T(1) / square_root(-slope);  // 1/||p||_2 for p = -g
+    const T p_norm = square_root(pairs_ > 0 ? dot(n, b.p, b.p, layout) : -slope);
+    const T first = pairs_ > 0 ? T(1) : T(1) / p_norm;  // 1/||p||_2 without pairs
+    search_.set_step_max(unit_step_max(p_norm));
     if (search_.start(core_.f(), slope, first) != SearchState::kEvaluate) {
       return core_.finish(Status::kLineSearchFailed);
     }
@@ -177,6 +207,7 @@ class LbfgsMachine {
   int m_;
   T *s_, *y_, *rho_, *alpha_;
   StrongWolfeSearch<T> search_;
+  SearchFallback<T> fallback_;
   int pairs_ = 0, newest_ = 0;
   T yy_newest_ = T(1);
 };

@@ -12,6 +12,8 @@
 // shrunk towards the best step found so far, as if the objective were +Inf there.
 #pragma once
 
+#include <limits>
+
 #include "optkern/optimize/types.hpp"
 
 namespace optkern::optimize {
@@ -48,18 +50,53 @@ class StrongWolfeSearch {
     range_lo_ = T(0);
     range_hi_ = step_ + extrapolate_max() * step_;
     nonfinite_at_ = T(0);
+    best_ = lowest_ = last_ = T(0);
+    pinned_ = false;
+    best_f_ = lowest_f_ = f0;
     return SearchState::kEvaluate;
   }
 
   OPTKERN_HD T step() const { return step_; }
   OPTKERN_HD int evaluations() const { return evals_; }
 
+  // The largest step of the next searches. `from_bound`: it is where x reaches a bound
+  // (L-BFGS-B), so a search that ends there has not found f unbounded below.
+  OPTKERN_HD void set_step_max(T step_max, bool from_bound = false) {
+    step_max_ = step_max;
+    bound_cap_ = from_bound;
+  }
+  OPTKERN_HD T step_max() const { return step_max_; }
+
+  // After kFailed: the search ended at the largest step with f still decreasing as fast as
+  // c1 asks (and that step is no bound): f is probably unbounded below along p.
+  OPTKERN_HD bool diverging() const { return pinned_ && !bound_cap_; }
+
+  // After kFailed, what the search saw (0 when there is no such step):
+  // * best_step(): the evaluated step of lowest phi among those with sufficient decrease
+  //   (MINPACK-2's dcsrch ends a search that cannot finish at its best point stx);
+  // * lowest_step(): the evaluated step of lowest phi below phi(0), with or without
+  //   sufficient decrease;
+  // * last_step(): the step evaluated by the last call of next() (whose point the caller
+  //   still holds).
+  OPTKERN_HD T best_step() const { return best_; }
+  OPTKERN_HD T lowest_step() const { return lowest_; }
+  OPTKERN_HD T last_step() const { return last_; }
+
   // phi and phi' at step(); returns what to do next.
   OPTKERN_HD SearchState next(T f, T g) {
     ++evals_;
+    last_ = step_;
     if (!is_finite(f) || !is_finite(g)) return shrink_after_nonfinite();
 
     const T sufficient = f0_ + step_ * slope_test_;
+    if (f < lowest_f_) {
+      lowest_f_ = f;
+      lowest_ = step_;
+    }
+    if (f <= sufficient && (best_ == T(0) || f < best_f_)) {
+      best_f_ = f;
+      best_ = step_;
+    }
     if (f <= sufficient && abs_value(g) <= -c2_ * g0_) return SearchState::kConverged;
     if (evals_ >= max_evals_) return SearchState::kFailed;
     // The bracket has collapsed (MINPACK-2's "rounding errors prevent progress" and "xtol
@@ -67,7 +104,10 @@ class StrongWolfeSearch {
     // (f is then probably unbounded below along p).
     if (bracketed_ && (step_ <= range_lo_ || step_ >= range_hi_)) return SearchState::kFailed;
     if (bracketed_ && range_hi_ - range_lo_ <= xtol_ * range_hi_) return SearchState::kFailed;
-    if (step_ >= step_max_ && f <= sufficient && g <= slope_test_) return SearchState::kFailed;
+    if (step_ >= step_max_ && f <= sufficient && g <= slope_test_) {
+      pinned_ = true;
+      return SearchState::kFailed;
+    }
 
     // Stage one ends once a step gives sufficient decrease with phi' >= 0.
     if (stage_one_ && f <= sufficient && g >= T(0)) stage_one_ = false;
@@ -99,6 +139,13 @@ class StrongWolfeSearch {
     step_ = min_value(max_value(step_, T(0)), step_max_);
     if (nonfinite_at_ > T(0) && step_ >= nonfinite_at_) {
       step_ = lo_.a + T(0.5) * (nonfinite_at_ - lo_.a);
+    }
+    // The interpolation fell on an end of a bracket that is still wide: cancellation in the
+    // cubic when phi jumps by many orders of magnitude across it (a singularity such as two
+    // atoms on top of each other). Bisect instead of giving up.
+    if (bracketed_ && (step_ <= range_lo_ || step_ >= range_hi_) &&
+        range_hi_ - range_lo_ > xtol_ * range_hi_) {
+      step_ = range_lo_ + T(0.5) * (range_hi_ - range_lo_);
     }
     // No progress is possible inside the bracket: try the best step once more.
     if (bracketed_ && (step_ <= range_lo_ || step_ >= range_hi_ ||
@@ -232,7 +279,24 @@ class StrongWolfeSearch {
   T step_ = T(0);
   T range_lo_ = T(0), range_hi_ = T(0);  // where the next trial step may go
   T nonfinite_at_ = T(0);                // smallest step where phi was NaN or Inf (0: none)
+  T best_ = T(0), best_f_ = T(0);        // best step with sufficient decrease (0: none)
+  T lowest_ = T(0), lowest_f_ = T(0);    // step of lowest phi below phi(0) (0: none)
+  T last_ = T(0);                        // the step the last next() call was given
+  bool pinned_ = false;                  // failed at step_max_ with f decreasing
+  bool bound_cap_ = false;               // step_max_ is where x reaches a bound
 };
+
+// The largest step of a search along p: 1e10, or 1e10 / ||p|| when p is short, so that x
+// may move by 1e10 whatever the scale of p (a first trial 1 / ||p|| is never cut short,
+// however small the gradient: f = 1e-50 x^2 still moves x by 1; and a search that reaches
+// the cap has moved x far enough to call f unbounded below).
+template <class T>
+OPTKERN_HD T unit_step_max(T p_norm) {
+  const T cap = T(1e10);
+  if (!(p_norm < T(1))) return cap;
+  const T big = std::numeric_limits<T>::max() / T(16);
+  return p_norm > cap / big ? cap / p_norm : big;
+}
 
 // Thesis Algorithm 1: a <- tau a until phi(a) <= phi(0) + c1 a phi'(0). A NaN or Inf value
 // or slope counts as "not yet". Fails once the step is below min_step (the caller's

@@ -35,12 +35,25 @@ struct Settings {
   T tau = T(0.5);      // backtracking factor of gradient descent and Newton
   T eig_floor = T(0);  // Newton 1e-6 and BFGS 1e-3 when 0
   bool bfgs_hessian_start = false;  // BFGS: start from the floored inverse Hessian at x0
+  // When set, receives the final inverse Hessian approximation: for L-BFGS the kept pairs,
+  // oldest first, s in rows 0..m-1 and y in rows m..2m-1 (2m x n, Summary::pairs rows of
+  // each used); for BFGS the n x n matrix. Not used by the batch entry points.
+  T* history = nullptr;
+  // Bounds lower <= x <= upper (kLbfgs only, which then runs L-BFGS-B, lbfgsb.hpp): n
+  // elements each, B x n for the batch entry points (row b for problem b); -Inf / +Inf for
+  // no bound. Null: no bounds.
+  const T* lower = nullptr;
+  const T* upper = nullptr;
 
   LbfgsOptions<T> lbfgs() const;
   GradientDescentOptions<T> gradient_descent() const;
   NewtonOptions<T> newton() const;
   BfgsOptions<T> bfgs() const;
   void check() const;  // std::invalid_argument naming the bad option
+  // check(), and the bounds of `rows` problems of n variables.
+  void check(index_t rows, index_t n) const;
+  // These settings for problem b of a batch (its row of the bounds).
+  Settings for_problem(index_t b, index_t n) const;
 
  private:
   template <class Options>
@@ -66,6 +79,7 @@ struct Summary {
   Status status = Status::kRunning;
   T fun = T(0);
   Counters counters{};
+  int pairs = 0;  // L-BFGS pairs written to Settings::history
   bool success() const { return converged(status); }
 };
 
