@@ -17,7 +17,8 @@ import json
 import os
 import subprocess
 import sys
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 CASES = {}
 
@@ -30,13 +31,10 @@ def case(name):
 
 
 def timed(fn, repeats):
+    from conftest import _best  # bench/conftest.py: the best of `repeats` runs
+
     fn()  # warm-up: page faults, thread start-up, lazily built tables
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+    return _best(fn, repeats)
 
 
 def define_cases(np, optkern):

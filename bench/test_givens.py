@@ -168,3 +168,37 @@ def test_givens_apply(benchmark, report, machine, cols):
     flops = 6.0 * len(seq) * cols
     report(benchmark.group, "optkern-cpu", flops / 1e9, "GFLOP/s",
            limit=machine.gemm_gflops["float64"], baseline="optkern-cpu")
+
+
+@pytest.mark.parametrize("impl", ["optkern-givens", "optkern-givens-signed", "numpy-dense"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_givens_apply_vs_dense(benchmark, report, machine, impl, dtype):
+    """Issue 17: a d log2 d factorization applied to a d x 1024 block at d = 1024 against the
+    dense product U @ X (OpenBLAS), with the same number of threads. GFLOP/s of each counts
+    its own flops (6 per factor and column, 2 d per entry of the dense product); the note
+    gives the time ratio to the dense product."""
+    d, cols = 1024, 1024
+    threads = optkern.get_num_threads()
+    U, seq = givens.planted(d, int(d * math.log2(d)), np.random.default_rng(1),
+                            return_sequence=True, dtype=dtype)
+    signed = givens.GivensSequence(seq.i, seq.j, seq.theta, d,
+                                   np.random.default_rng(3).permutation(d),
+                                   np.random.default_rng(4).choice([-1, 1], d))
+    X = np.random.default_rng(2).standard_normal((d, cols)).astype(dtype)
+    dense = signed.to_dense() if impl == "optkern-givens-signed" else seq.to_dense()
+    tol = 1e-3 if dtype == "float32" else 1e-10
+    if impl == "numpy-dense":
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=threads, user_api="blas"):
+            np.testing.assert_allclose(dense @ X, seq @ X, atol=tol)
+            benchmark.pedantic(lambda: dense @ X, rounds=5, warmup_rounds=1, iterations=1)
+        flops = 2.0 * d * d * cols
+    else:
+        op = signed if impl == "optkern-givens-signed" else seq
+        np.testing.assert_allclose(op @ X, dense @ X, atol=tol)
+        benchmark.pedantic(lambda: op @ X, rounds=5, warmup_rounds=1, iterations=1)
+        flops = 6.0 * len(seq) * cols
+    benchmark.group = f"givens apply vs dense {dtype} d={d} N={len(seq)} cols={cols}"
+    report(benchmark.group, impl, flops / 1e9, "GFLOP/s", limit=machine.gemm_gflops[dtype],
+           baseline="numpy-dense", note=f"{threads} threads")

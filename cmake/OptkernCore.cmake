@@ -33,7 +33,9 @@ function(optkern_core_settings target)
 endfunction()
 
 include(CheckCXXCompilerFlag)
-set(OPTKERN_SIMD_LEVELS "")
+set(OPTKERN_SIMD_LEVELS "")        # several levels, dispatched at load time
+set(OPTKERN_SINGLE_MARCH "")       # or one level: the compiler's default target ...
+set(OPTKERN_SINGLE_NAME "default")  # ... or -march=<OPTKERN_ARCH>
 if(OPTKERN_ARCH STREQUAL "dispatch")
   if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$" AND UNIX AND NOT APPLE
      AND CMAKE_CXX_COMPILER_ID MATCHES "^(GNU|Clang)$" AND CMAKE_LINKER AND CMAKE_NM
@@ -52,8 +54,6 @@ if(OPTKERN_ARCH STREQUAL "dispatch")
   list(LENGTH OPTKERN_SIMD_LEVELS _optkern_level_count)
   if(_optkern_level_count LESS 2)
     set(OPTKERN_SIMD_LEVELS "")
-    set(OPTKERN_SINGLE_MARCH "")
-    set(OPTKERN_SINGLE_NAME "default")
   endif()
 elseif(OPTKERN_ARCH)
   check_cxx_compiler_flag("-march=${OPTKERN_ARCH}" OPTKERN_HAS_MARCH)
@@ -62,12 +62,7 @@ elseif(OPTKERN_ARCH)
     set(OPTKERN_SINGLE_NAME "${OPTKERN_ARCH}")
   else()
     message(WARNING "optkern: the compiler does not accept -march=${OPTKERN_ARCH}; using its default")
-    set(OPTKERN_SINGLE_MARCH "")
-    set(OPTKERN_SINGLE_NAME "default")
   endif()
-else()
-  set(OPTKERN_SINGLE_MARCH "")
-  set(OPTKERN_SINGLE_NAME "default")
 endif()
 
 if(OPTKERN_SIMD_LEVELS)

@@ -177,6 +177,18 @@ def givens_elimination(seed: int, size: str) -> Call:
     return _factorize(givens.planted(d, 2 * d, _rng(seed)), None, "elimination")
 
 
+def givens_beam(seed: int, size: str) -> Call:
+    # large: 16 beams at d = 256 re-score 16 x 509 pairs per step, on threads
+    d, k = (4, 6) if size == "small" else (256, 20)
+    U = givens.planted(d, 2 * d, _rng(seed))
+
+    def call() -> tuple:
+        s = givens.factorize(U, k, method="beam", beam_width=2 if size == "small" else 16)
+        return s.i, s.j, s.theta
+
+    return call
+
+
 def givens_jacobi(seed: int, size: str) -> Call:
     d, steps = (4, 64) if size == "small" else (300, 9600)
     a = _rng(seed).standard_normal((d, d))
@@ -218,6 +230,7 @@ KERNELS: dict[str, Callable[[int, str], Call]] = {
     "givens.factorize l1": givens_l1,
     "givens.factorize greedy": givens_greedy,
     "givens.factorize elimination": givens_elimination,
+    "givens.factorize beam": givens_beam,
     "givens.jacobi": givens_jacobi,
     "givens.GivensSequence.apply": givens_apply,
 }

@@ -134,8 +134,20 @@ close(rb.x, np.ones((5, 3)), 1e-4, "optimize.minimize_batch")
 d = 8
 U = givens.planted(d, 12, rng)
 seq = givens.factorize(U, 40)
-err = givens.symmetrized_frobenius(U, seq.to_dense(), normalize=True)
-check(err < 0.5, f"givens.factorize l1 error {err:.3g}")
+try:
+    import scipy  # noqa: F401  (symmetrized_frobenius's optional dependency)
+except ImportError:
+    try:
+        givens.symmetrized_frobenius(U, seq.to_dense(), normalize=True)
+    except ImportError as exc:
+        check("needs SciPy" in str(exc), "symmetrized_frobenius names SciPy")
+    else:
+        check(False, "symmetrized_frobenius without SciPy")
+else:
+    err = givens.symmetrized_frobenius(U, seq.to_dense(), normalize=True)
+    check(err < 0.5, f"givens.factorize l1 error {err:.3g}")
+dense = seq.to_dense()
+check(np.allclose(dense @ dense.T, np.eye(d), atol=1e-12), "givens.factorize orthogonal")
 v = rng.standard_normal(d)
 close(seq.apply(v), seq.to_dense() @ v, 1e-12, "GivensSequence.apply")
 for method in ("greedy", "elimination"):

@@ -77,6 +77,10 @@ def package_calls() -> float:
     seq = optkern.givens.GivensSequence([0], [1], [0.5], dim=2)
     dense: NDArray[np.float64] = seq.to_dense()
     assert dense.shape == (2, 2)
+    moved: NDArray[np.float64] = seq @ np.ones(2)
+    inverse: optkern.givens.GivensSequence = seq.T
+    layers: list[NDArray[np.int64]] = seq.layers()
+    assert moved.shape == (2,) and len(inverse) == 1 and len(layers) == seq.depth == 1
     return float(result.fun)
 
 

@@ -89,8 +89,10 @@ def check_sequence(seq, d, dtype, limit):
         assert (0 <= seq.i).all() and (seq.i < seq.j).all() and (seq.j < d).all()
         assert np.isfinite(seq.theta).all()
     dense = seq.to_dense()
-    np.testing.assert_allclose(dense, ref.product(d, seq.i, seq.j, seq.theta),
-                               atol=1e-5 if dtype == np.float32 else 1e-12)
+    product = ref.product(d, seq.i, seq.j, seq.theta)
+    if seq.permutation is not None:  # to_dense() = G_1 ... G_N P, P[perm[b], b] = signs[b]
+        product = product[:, seq.permutation] * seq.signs
+    np.testing.assert_allclose(dense, product, atol=1e-5 if dtype == np.float32 else 1e-12)
     return dense
 
 

@@ -285,7 +285,7 @@ def test_jacobi_float32(rng):
         (np.eye(3) * (1 + 1j), {}, "^U: expected a real array"),
         (np.eye(3), {"n_factors": -1}, "^n_factors: expected an integer >= 0"),
         (np.eye(3), {"n_factors": 2.5}, "^n_factors: expected an integer"),
-        (np.eye(3), {"method": "qr"}, "^method: expected 'l1', 'greedy' or 'elimination'"),
+        (np.eye(3), {"method": "qr"}, "^method: expected 'l1', 'greedy', 'elimination' or 'beam'"),
         (np.eye(3), {"device": "tpu"}, "^device: expected 'cpu', 'cuda' or 'auto'"),
         (np.eye(3), {"callback": 3}, "^callback: expected a callable"),
         (np.eye(3), {"progress": "yes"}, "^progress: expected True or False"),

@@ -12,12 +12,12 @@
 Fork safety has its own file (tests/test_fork.py).
 """
 
+import ctypes
 import subprocess
 import sys
 import textwrap
 
 import numpy as np
-import optkern
 import pytest
 from optkern import givens, linalg, ot, tv
 from optkern.optimize import minimize, minimize_batch, problems
@@ -161,6 +161,20 @@ ALLOCATION_CASES = {
         def warm(): givens.factorize(V, 10)
         def big(): givens.factorize(U, 1000)
         MARGIN = 1 << 20""",
+    "givens.factorize beam": """
+        d = 512; U = np.linalg.qr(np.random.default_rng(0).standard_normal((d, d)))[0]
+        V = np.linalg.qr(np.random.default_rng(1).standard_normal((64, 64)))[0]
+        def warm(): givens.factorize(V, 10, method="beam", beam_width=4)
+        def big(): givens.factorize(U, 50, method="beam", beam_width=64)
+        MARGIN = 8 << 20""",
+    "givens.GivensSequence.apply": """
+        d = 4096; rng = np.random.default_rng(0); i = rng.integers(0, d - 1, 4 * d)
+        seq = givens.GivensSequence(i, i + 1, rng.uniform(0, 6, 4 * d), d,
+                                    rng.permutation(d), rng.choice([-1, 1], d))
+        X = np.ones((d, 4096))
+        def warm(): seq.apply(X[:, :8])
+        def big(): seq.apply(X)
+        MARGIN = 4 << 20""",
 }
 
 
@@ -454,6 +468,37 @@ def test_masked_arrays_are_refused(index):
         call(masked(value))
 
 
+@pytest.mark.parametrize("device", ["cuda", "auto"])
+def test_masked_arrays_are_refused_before_choosing_a_device(device):
+    with pytest.raises(ValueError, match=r"^x: .*masked"):
+        tv.denoise(masked(np.ones((2, 5))), 0.5, device=device)
+    with pytest.raises(ValueError, match=r"^M: .*masked"):
+        ot.sinkhorn(masked(np.ones((2, 5))), reg=0.5, device=device)
+
+
+def test_masked_arrays_are_refused_by_the_adapters():
+    M = masked(np.random.default_rng(0).random((3, 4)))
+    x = masked(np.ones((2, 5)))
+    try:
+        import optkern.torch as okt
+    except ImportError:
+        okt = None
+    if okt is not None:
+        with pytest.raises(ValueError, match=r"^M: .*masked"):
+            okt.sinkhorn(M, reg=0.5)
+        with pytest.raises(ValueError, match=r"^x: .*masked"):
+            okt.tv_denoise(x, 0.5)
+    try:
+        import optkern.jax as okj
+    except ImportError:
+        okj = None
+    if okj is not None:
+        with pytest.raises(ValueError, match=r"^M: .*masked"):
+            okj.sinkhorn(M, reg=0.5)
+        with pytest.raises(ValueError, match=r"^x: .*masked"):
+            okj.tv_denoise(x, 0.5)
+
+
 # --- 12. bmm with many batch dimensions -----------------------------------------------------
 
 
@@ -473,6 +518,56 @@ def test_bmm_takes_any_number_of_batch_dimensions(a_shape, b_shape, dtype):
     out = np.empty_like(expected)
     assert linalg.bmm(a[..., ::-1, :], b, out=out) is out
     np.testing.assert_allclose(out, a[..., ::-1, :] @ b, rtol=1e-5)
+
+
+def host_view(ptr, shape, element_strides, dtype):
+    """A NumPy view of host memory at ptr (shape and strides in elements, of any sign)."""
+    strides = tuple(s * dtype.itemsize for s in element_strides)
+    low = sum((e - 1) * s for e, s in zip(shape, strides) if e > 0 and s < 0)
+    high = sum((e - 1) * s for e, s in zip(shape, strides) if e > 0 and s > 0)
+    buffer = (ctypes.c_char * (high - low + dtype.itemsize)).from_address(ptr + low)
+    return np.ndarray(shape, dtype, buffer=buffer, offset=-low, strides=strides)
+
+
+class HostBmmLauncher:
+    """Stands in for optkern._cuda.bmm on host memory: reads each descriptor (pointer, rows,
+    cols, row and column strides, batch strides, in elements) as a NumPy view and multiplies,
+    as the kernel does; so the launcher's splitting of many batch dimensions is checked
+    without a GPU."""
+
+    def __init__(self):
+        self.launches = 0
+
+    def bmm(self, char, extents, desc_a, desc_b, desc_c, stream):
+        dtype = np.dtype(char)
+        assert len(extents) <= 8, "more batch dimensions than the kernel takes"
+        self.launches += 1
+        a, b, c = (host_view(ptr, tuple(extents) + (rows, cols), tuple(bs) + (rs, cs), dtype)
+                   for ptr, rows, cols, rs, cs, bs in (desc_a, desc_b, desc_c))
+        c[...] = a @ b
+
+
+@pytest.mark.parametrize(("a_shape", "b_shape"), [
+    ((2, 1) * 5 + (2, 3), (1, 2) * 5 + (3, 4)),
+    ((1, 3) * 6 + (2, 2), (2, 1) * 6 + (2, 3)),
+    ((2, 3), (4, 3, 2)),
+])
+def test_cuda_launcher_splits_batches_of_many_dimensions(monkeypatch, a_shape, b_shape):
+    from optkern import _backend
+    from optkern import linalg as linalg_module
+
+    launcher = HostBmmLauncher()
+    monkeypatch.setattr(_backend, "_cuda", launcher)
+    rng = np.random.default_rng(0)
+    a = rng.random(a_shape)[..., ::-1, :]  # a reversed view: negative strides
+    b = rng.random(b_shape)
+    shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
+    c = np.full(shape, np.nan)
+    ops = [(x.ctypes.data, x.shape, tuple(s // x.itemsize for s in x.strides))
+           for x in (a, b, c)]
+    linalg_module._bmm_launch(np.dtype(np.float64), shape, ops, 0)
+    np.testing.assert_allclose(c, a @ b, rtol=1e-13)
+    assert launcher.launches >= 1
 
 
 # --- 13. init names itself -------------------------------------------------------------------
@@ -564,6 +659,35 @@ def test_torch_sinkhorn_gradient_at_zero_weights_is_the_one_sided_derivative():
 
     positive = torch.tensor([0.5, 0.3, 0.2], dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(on_positive, (M, positive))
+
+
+def test_jax_sinkhorn_gradient_at_zero_weights_is_the_one_sided_derivative():
+    jax = pytest.importorskip("jax")
+    import jax.numpy as jnp
+    import optkern.jax as okj
+
+    rng = np.random.default_rng(0)
+    M, W = rng.random((4, 3)), rng.random((4, 3))
+
+    def loss(M, a, b=None):
+        return float(np.sum(np.asarray(okj.sinkhorn(M, a, b, reg=0.3, tol=1e-14)) * W))
+
+    old = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    try:
+        def traced(M, a, b=None):
+            return (okj.sinkhorn(M, a, b, reg=0.3, tol=1e-14) * jnp.asarray(W)).sum()
+
+        a = jnp.array([0.5, 0.0, 0.3, 0.2])
+        grad_a = np.asarray(jax.grad(traced, 1)(jnp.asarray(M), a))
+        assert np.isfinite(grad_a).all()
+        for i in range(4):
+            step = np.zeros(4)
+            step[i] = 1e-7
+            fd = (loss(M, np.asarray(a) + step) - loss(M, np.asarray(a))) / 1e-7
+            assert abs(fd - grad_a[i]) < 1e-5, i
+    finally:
+        jax.config.update("jax_enable_x64", old)
 
 
 # --- 15. empty batches need no memory ---------------------------------------------------------

@@ -11,6 +11,7 @@
 | givens_fig2_error_vs_factors.py | Frerix & Bruna Figure 2: error against the number of factors |
 | givens_fig34_neps.py | Frerix & Bruna Figures 3 and 4: N_eps against K, and its exponent |
 | givens_fig5_gft.py | Frerix & Bruna Figure 5: approximate graph Fourier transforms |
+| givens_beam_layers.py | issue 17: beam search and layered L1, error against factors and depth |
 | sinkhorn_implicit_vs_unrolled.py | lecture notes Figures 36 and 37: implicit vs unrolled gradient |
 
 Each script runs in its own process (a failure in one does not hide the others); the exit
@@ -34,6 +35,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "givens_fig2_error_vs_factors": ([], ["--d", "16", "--samples", "1", "--points", "4"]),
     "givens_fig34_neps": ([], ["--dims", "8", "16", "--samples", "1"]),
     "givens_fig5_gft": ([], ["--sizes", "64", "--samples", "1"]),
+    "givens_beam_layers": ([], ["--dims", "16", "--samples", "1", "--points", "4"]),
     "sinkhorn_implicit_vs_unrolled": ([], ["--sizes", "8,16"]),
 }
 

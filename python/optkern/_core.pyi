@@ -43,6 +43,34 @@ def bmm(
 def bmm_same_batch(a: _FloatArray, b: _FloatArray, out: _FloatArray, /) -> None: ...
 
 # --- givens ------------------------------------------------------------------------------
+# dst <- (G P) src or (G P)^T src, (batch, d, cols) C-contiguous; perm and signs empty for
+# P = I.
+@overload
+def givens_apply_signed(
+    i: _IndexArray,
+    j: _IndexArray,
+    cos: NDArray[np.float32],
+    sin: NDArray[np.float32],
+    perm: _IndexArray,
+    signs: NDArray[np.int8],
+    src: NDArray[np.float32],
+    dst: NDArray[np.float32],
+    transpose: bool,
+    threads: int,
+) -> None: ...
+@overload
+def givens_apply_signed(
+    i: _IndexArray,
+    j: _IndexArray,
+    cos: NDArray[np.float64],
+    sin: NDArray[np.float64],
+    perm: _IndexArray,
+    signs: NDArray[np.int8],
+    src: NDArray[np.float64],
+    dst: NDArray[np.float64],
+    transpose: bool,
+    threads: int,
+) -> None: ...
 @overload
 def givens_apply(
     i: _IndexArray,
@@ -97,12 +125,18 @@ class GivensL1Descent32(_GivensEngine[np.float32]):
     @property
     def threads(self) -> int: ...
     def l1_norm(self) -> float: ...
+    def set_layered(self, on: bool) -> None: ...
+    @property
+    def depth(self) -> int: ...
 
 class GivensL1Descent64(_GivensEngine[np.float64]):
     def __init__(self, u: NDArray[np.float64], threads: int) -> None: ...
     @property
     def threads(self) -> int: ...
     def l1_norm(self) -> float: ...
+    def set_layered(self, on: bool) -> None: ...
+    @property
+    def depth(self) -> int: ...
 
 class GivensFrobeniusGreedy32(_GivensEngine[np.float32]):
     def __init__(self, u: NDArray[np.float32]) -> None: ...
@@ -121,6 +155,22 @@ class GivensJacobi32(_GivensEngine[np.float32]):
 
 class GivensJacobi64(_GivensEngine[np.float64]):
     def __init__(self, l: NDArray[np.float64]) -> None: ...  # noqa: E741 (the bound name)
+
+# Beam search over the L1 descent: advance() takes up to max_steps steps of every beam;
+# best_path() is the best beam's (i, j, theta, score) so far, matrix() its working matrix.
+class _GivensBeam(Generic[_T]):
+    def __init__(self, u: NDArray[_T], width: int, threads: int) -> None: ...
+    def advance(self, max_steps: int) -> int: ...
+    @property
+    def converged(self) -> bool: ...
+    @property
+    def steps(self) -> int: ...
+    def best_objective(self) -> float: ...
+    def matrix(self) -> NDArray[_T]: ...
+    def best_path(self) -> tuple[_IndexArray, _IndexArray, NDArray[_T], NDArray[np.float64]]: ...
+
+class GivensBeamL132(_GivensBeam[np.float32]): ...
+class GivensBeamL164(_GivensBeam[np.float64]): ...
 
 # --- tv and tridiagonal ------------------------------------------------------------------
 # x, y, grad_*: (batch, n) rows; lam: float64 of shape (1,) (shared) or (batch,).

@@ -57,6 +57,23 @@ class GivensL1DescentCuda32(_GivensEngine[np.float32]):
 class GivensL1DescentCuda64(_GivensEngine[np.float64]):
     def __init__(self, u: int, d: int, stream: int) -> None: ...
 
+# A GivensSequence applied in place to x (batch, d, cols) on the device, layer by layer:
+# i, j, cos, sin device pointers to the factors in layer order, layer_start host offsets.
+def givens_apply_layers(
+    dtype: str,
+    i: int,
+    j: int,
+    cos: int,
+    sin: int,
+    layer_start: NDArray[np.int64],
+    x: int,
+    batch: int,
+    d: int,
+    cols: int,
+    transpose: bool,
+    stream: int,
+) -> None: ...
+
 # --- tv and tridiagonal ------------------------------------------------------------------
 # Device scratch the caller allocates (so that it can come from the caller's pool).
 def tv_denoise_scratch_bytes(batch: int, n: int, /) -> int: ...

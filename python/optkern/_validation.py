@@ -172,6 +172,9 @@ def resolve_device(device: Any, arrays: Iterable[tuple[Any, str]], stream: Any =
     """
     stream = check_stream(stream)
     device = check_device(device)
+    arrays = list(arrays)
+    for x, name in arrays:  # on every device: a GPU copy would drop the mask as well
+        reject_masked(x, name)
     on_gpu = [name for x, name in arrays if is_gpu_array(x)]
     if device == "auto":
         device = "cuda" if on_gpu else "cpu"

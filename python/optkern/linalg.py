@@ -243,11 +243,14 @@ def _bmm_launch(dtype: np.dtype, shape: tuple[int, ...], ops: list[tuple[int, tu
                 stream: int) -> None:
     """Run the CUDA kernel on device operands given as (pointer, shape, element strides)."""
     extents, batch_strides = _batch_layout(shape[:-2], [(s, st) for _, s, st in ops])
-    if len(extents) > _MAX_BATCH_DIMS:
-        fail("a", f"at most {_MAX_BATCH_DIMS} batch dimensions on CUDA after merging",
-             f"{len(extents)}")
-    descs = [_descriptor(p, s, st, bs) for (p, s, st), bs in zip(ops, batch_strides)]
-    _backend._cuda.bmm(dtype.char, list(extents), *descs, stream)
+    # More merged dimensions than the kernel takes (operands broadcast along alternating
+    # dimensions): one launch per index of the leading ones, each on offset pointers.
+    outer = max(0, len(extents) - _MAX_BATCH_DIMS)
+    itemsize = np.dtype(dtype).itemsize
+    for index in np.ndindex(*extents[:outer]):
+        descs = [_descriptor(p + itemsize * sum(i * b for i, b in zip(index, bs)), s, st,
+                             bs[outer:]) for (p, s, st), bs in zip(ops, batch_strides)]
+        _backend._cuda.bmm(dtype.char, list(extents[outer:]), *descs, stream)
 
 
 def _bmm_gpu_arrays(a: Any, b: Any, out: Any) -> Any:

@@ -81,6 +81,12 @@ class L1Descent {
   int threads() const { return threads_; }
   const T* matrix() const;  // G_k^T ... G_1^T U so far (row-major copy, valid until next call)
   double l1_norm() const;
+  // Layered choice: when the best pair would open a new layer (of disjoint pairs, each
+  // rotation in the earliest layer after those of its rows), take instead the best pair that
+  // fits in the layers so far if its decrease is at least kLayeredSlack of the best's.
+  void set_layered(bool on) { layered_ = on; }
+  index_t depth() const { return depth_; }  // layers of the steps taken so far
+  static constexpr double kLayeredSlack = 0.8;
 
  private:
   struct Team;
@@ -91,10 +97,14 @@ class L1Descent {
   void claim_chunks(std::uint64_t epoch, int tid);
   void worker(int tid);
   void master_step(index_t i, index_t j, double tangent);
+  void choose_layered(index_t& i, index_t& j, double& gain) const;
 
   index_t d_;
   int threads_;
   bool converged_ = false;
+  bool layered_ = false;
+  index_t depth_ = 0;
+  std::vector<index_t> row_layer_;  // layer of the last step on each row (0: none)
   std::uint64_t epoch_ = 0;  // steps taken so far
   std::vector<std::atomic<T*>> rows_;                   // row r's current buffer
   std::vector<std::unique_ptr<T[]>> storage_;           // every row buffer
@@ -180,5 +190,15 @@ template <class T>
 void apply_sequence(index_t n, const index_t* i, const index_t* j, const T* cos, const T* sin,
                     T* x, index_t batch, index_t d, index_t cols, bool transpose,
                     int num_threads = 0);
+
+// dst <- G_1 ... G_n P src (transpose = false) or dst <- (G_1 ... G_n P)^T src, out of place
+// (src and dst must not overlap), with P the signed permutation P[perm[b], b] = signs[b]
+// (perm = nullptr: P = I). One pass over src and dst; blocks and threads as apply_sequence.
+// Throws std::invalid_argument on out-of-range rows or a perm that is not a permutation.
+template <class T>
+void apply_sequence_signed(index_t n, const index_t* i, const index_t* j, const T* cos,
+                           const T* sin, const index_t* perm, const std::int8_t* signs,
+                           const T* src, T* dst, index_t batch, index_t d, index_t cols,
+                           bool transpose, int num_threads = 0);
 
 }  // namespace optkern::givens

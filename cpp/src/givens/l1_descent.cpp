@@ -86,6 +86,7 @@ L1Descent<T>::L1Descent(const T* u, index_t d, int num_threads, Interrupt* inter
     rows_[std::size_t(r)].store(row);
   }
   tangent_.assign(std::size_t(d * d), 0.0);
+  row_layer_.assign(std::size_t(d), 0);
   searches_.assign(std::size_t(threads_), BlockSearch(d));
   chunks_ = (2 * (d - 2) + 1 + kPairsPerChunk - 1) / kPairsPerChunk;
   team_ = std::make_unique<Team>(chunks_, threads_);
@@ -282,6 +283,33 @@ void L1Descent<T>::master_step(index_t i, index_t j, double t) {
 }
 
 template <class T>
+void L1Descent<T>::choose_layered(index_t& i, index_t& j, double& gain) const {
+  const index_t d = d_;
+  const index_t* last = row_layer_.data();
+  if (std::max(last[i], last[j]) + 1 <= depth_) return;  // fits: no new layer
+  const double floor = kLayeredSlack * gain;
+  index_t bi = -1, bj = -1;
+  double best = -1;
+  for (index_t p = 0; p + 1 < d; ++p) {
+    if (last[p] >= depth_) continue;
+    for (index_t q = p + 1; q < d; ++q) {
+      const double g = best_.score(p, q);
+      // strict: equal decreases keep the smallest (p, q), as PairArgmax does
+      if (last[q] < depth_ && g >= floor && g > best) {
+        best = g;
+        bi = p;
+        bj = q;
+      }
+    }
+  }
+  if (bi >= 0 && best > 0) {
+    i = bi;
+    j = bj;
+    gain = best;
+  }
+}
+
+template <class T>
 index_t L1Descent<T>::run(index_t max_steps, const Trajectory<T>& out, Interrupt* interrupt) {
   require(max_steps >= 0, "max_steps", "expected a non-negative count");
   if (converged_ || max_steps == 0) return 0;
@@ -299,6 +327,7 @@ index_t L1Descent<T>::run(index_t max_steps, const Trajectory<T>& out, Interrupt
         converged_ = true;
         break;
       }
+      if (layered_) choose_layered(i, j, gain);
       const double t = tangent_[std::size_t(i * d + j)];
       out.i[taken] = i;
       out.j[taken] = j;
@@ -306,6 +335,9 @@ index_t L1Descent<T>::run(index_t max_steps, const Trajectory<T>& out, Interrupt
       out.score[taken] = gain;
       master_step(i, j, t);
       best_.rows_changed(i, j);
+      const index_t layer = std::max(row_layer_[std::size_t(i)], row_layer_[std::size_t(j)]) + 1;
+      row_layer_[std::size_t(i)] = row_layer_[std::size_t(j)] = layer;
+      depth_ = std::max(depth_, layer);
     }
   };
 

@@ -18,7 +18,8 @@ void problem_value_grad(const problems::ProblemSpec& problem, index_t rows, inde
   problems::check_problem(problem, n, "x");
   problems::with_problem<T>(problem, n, [&](auto p) {
     // threads only pay off once there is real work to split
-    const int team = rows * n >= (index_t(1) << 15) ? optkern::detail::region_threads(num_threads()) : 1;
+    const int team =
+        rows * n >= (index_t(1) << 15) ? optkern::detail::region_threads(num_threads()) : 1;
     optkern::detail::RegionErrors errors;
 #pragma omp parallel for num_threads(team) schedule(static)
     for (index_t r = 0; r < rows; ++r) {

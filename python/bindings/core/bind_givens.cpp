@@ -10,6 +10,7 @@
 #include "array_cast.hpp"
 #include "givens_trajectory.hpp"
 #include "optkern/givens.hpp"
+#include "optkern/givens/beam.hpp"
 #include "signal_check.hpp"
 
 namespace optkern::bindings {
@@ -69,7 +70,42 @@ void bind_dtype(py::module_& m, const std::string& suffix) {
            }),
            py::arg("u").noconvert(), py::arg("threads"))
       .def_property_readonly("threads", &L1::threads)
-      .def("l1_norm", &L1::l1_norm);
+      .def("l1_norm", &L1::l1_norm)
+      .def("set_layered", &L1::set_layered, py::arg("on"))
+      .def_property_readonly("depth", &L1::depth);
+
+  using Beam = og::BeamL1<T>;
+  py::class_<Beam>(m, ("GivensBeamL1" + suffix).c_str())
+      .def(py::init([](const CArray<T>& u, index_t width, int threads) {
+             index_t d;
+             const T* data = square_matrix(u, d);
+             SignalCheck signals;
+             py::gil_scoped_release release;  // the first pass scores d(d-1)/2 pairs
+             return new Beam(data, d, width, threads, signals.get());
+           }),
+           py::arg("u").noconvert(), py::arg("width"), py::arg("threads"))
+      .def(
+          "advance",
+          [](Beam& b, index_t max_steps) {
+            SignalCheck signals;
+            py::gil_scoped_release release;
+            return b.advance(max_steps, signals.get());
+          },
+          py::arg("max_steps"))
+      .def_property_readonly("converged", &Beam::converged)
+      .def_property_readonly("steps", &Beam::steps)
+      .def("best_objective", &Beam::best_objective)
+      .def("matrix", [](const Beam& b) { return matrix_copy(b.best_matrix(), b.dim()); })
+      .def("best_path", [](const Beam& b) {
+        const index_t n = b.steps();
+        py::array_t<std::int64_t> i(n), j(n);
+        py::array_t<T> theta(n);
+        py::array_t<double> score(n);
+        b.best_path(reinterpret_cast<index_t*>(i.mutable_data()),
+                    reinterpret_cast<index_t*>(j.mutable_data()), theta.mutable_data(),
+                    score.mutable_data());
+        return py::make_tuple(i, j, theta, score);
+      });
 
   using Greedy = og::FrobeniusGreedy<T>;
   bind_engine<Greedy, T>(m, "GivensFrobeniusGreedy" + suffix)
@@ -134,7 +170,47 @@ void bind_dtype(py::module_& m, const std::string& suffix) {
 
 }  // namespace
 
+namespace {
+// dst <- (G P) src or (G P)^T src, both (batch, d, cols) C-contiguous; perm and signs empty
+// for P = I.
+template <class T>
+void bind_apply_signed(py::module_& m) {
+  m.def(
+      "givens_apply_signed",
+      [](const CArray<std::int64_t>& i, const CArray<std::int64_t>& j, const CArray<T>& cos,
+         const CArray<T>& sin, const CArray<std::int64_t>& perm,
+         const CArray<std::int8_t>& signs, const CArray<T>& src, CArray<T>& dst,
+         bool transpose, int threads) {
+        const index_t n = i.shape(0);
+        if (j.shape(0) != n || cos.shape(0) != n || sin.shape(0) != n || src.ndim() != 3 ||
+            dst.ndim() != 3 || perm.shape(0) != signs.shape(0))
+          throw py::type_error("apply: internal, inconsistent arrays");
+        for (int a = 0; a < 3; ++a)
+          if (src.shape(a) != dst.shape(a))
+            throw py::type_error("apply: internal, src and dst differ in shape");
+        const index_t batch = src.shape(0), d = src.shape(1), cols = src.shape(2);
+        if (perm.shape(0) != 0 && perm.shape(0) != d)
+          throw py::type_error("apply: internal, permutation of the wrong length");
+        const auto* pi = reinterpret_cast<const index_t*>(i.data());
+        const auto* pj = reinterpret_cast<const index_t*>(j.data());
+        const auto* pp = perm.shape(0) ? reinterpret_cast<const index_t*>(perm.data()) : nullptr;
+        const std::int8_t* ps = signs.shape(0) ? signs.data() : nullptr;
+        const T* in = src.data();
+        T* out = dst.mutable_data();
+        py::gil_scoped_release release;
+        og::apply_sequence_signed<T>(n, pi, pj, cos.data(), sin.data(), pp, ps, in, out, batch,
+                                     d, cols, transpose, threads);
+      },
+      py::arg("i").noconvert(), py::arg("j").noconvert(), py::arg("cos").noconvert(),
+      py::arg("sin").noconvert(), py::arg("perm").noconvert(), py::arg("signs").noconvert(),
+      py::arg("src").noconvert(), py::arg("dst").noconvert(), py::arg("transpose"),
+      py::arg("threads"));
+}
+}  // namespace
+
 void bind_givens(py::module_& m) {
+  bind_apply_signed<float>(m);
+  bind_apply_signed<double>(m);
   bind_dtype<float>(m, "32");
   bind_dtype<double>(m, "64");
 }

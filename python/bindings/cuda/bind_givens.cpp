@@ -9,6 +9,7 @@
 
 #include "givens_trajectory.hpp"
 #include "optkern/cuda/givens.hpp"
+#include "optkern/cuda/givens_apply.hpp"
 
 namespace optkern::bindings {
 namespace {
@@ -57,6 +58,36 @@ void bind_cuda_givens(py::module_& m) {
   bind_dtype<float>(m, "32");
   bind_dtype<double>(m, "64");
   m.attr("GIVENS_MAX_DIM") = cg::kMaxDim;
+  // GivensSequence applied in place to x (batch, d, cols) on the device, layer by layer; the
+  // factor arrays are device pointers in layer order, layer_start a host int64 array.
+  m.def(
+      "givens_apply_layers",
+      [](char dtype, std::uintptr_t i, std::uintptr_t j, std::uintptr_t cos, std::uintptr_t sin,
+         const py::array_t<std::int64_t, py::array::c_style>& layer_start, std::uintptr_t x,
+         index_t batch, index_t d, index_t cols, bool transpose, std::uintptr_t stream) {
+        if (layer_start.ndim() != 1 || layer_start.shape(0) < 1)
+          throw py::type_error("givens_apply_layers: internal, bad layer offsets");
+        const index_t n_layers = layer_start.shape(0) - 1;
+        const auto* starts = layer_start.data();
+        const auto* pi = reinterpret_cast<const std::int64_t*>(i);
+        const auto* pj = reinterpret_cast<const std::int64_t*>(j);
+        const auto s = reinterpret_cast<cudaStream_t>(stream);
+        py::gil_scoped_release release;
+        if (dtype == 'f') {
+          cg::apply_layers<float>(pi, pj, reinterpret_cast<const float*>(cos),
+                                  reinterpret_cast<const float*>(sin), starts, n_layers,
+                                  reinterpret_cast<float*>(x), batch, d, cols, transpose, s);
+        } else if (dtype == 'd') {
+          cg::apply_layers<double>(pi, pj, reinterpret_cast<const double*>(cos),
+                                   reinterpret_cast<const double*>(sin), starts, n_layers,
+                                   reinterpret_cast<double*>(x), batch, d, cols, transpose, s);
+        } else {
+          throw py::type_error("givens_apply_layers: internal, dtype must be 'f' or 'd'");
+        }
+      },
+      py::arg("dtype"), py::arg("i"), py::arg("j"), py::arg("cos"), py::arg("sin"),
+      py::arg("layer_start"), py::arg("x"), py::arg("batch"), py::arg("d"), py::arg("cols"),
+      py::arg("transpose"), py::arg("stream"));
 }
 
 }  // namespace optkern::bindings

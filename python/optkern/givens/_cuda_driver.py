@@ -14,14 +14,16 @@ import numpy as np
 from optkern import _backend, _gpu
 from optkern._validation import fail, is_gpu_array
 from optkern.givens import _checks
-from optkern.givens._driver import GivensStep, drive
+from optkern.givens._driver import GivensStep
 from optkern.givens._sequence import GivensSequence
 
 __all__ = ["factorize_l1"]
 
 
 def factorize_l1(U: Any, n_factors: Any, callback: Optional[Callable[[GivensStep], Any]],
-                 progress: bool, check: bool) -> GivensSequence:
+                 progress: bool, check: bool, tol: Optional[float] = None) -> GivensSequence:
+    from optkern.givens._factorize import run_to_stop
+
     cuda = _backend._cuda
     if is_gpu_array(U):
         U = _gpu.as_device_float(U, "U")
@@ -34,7 +36,9 @@ def factorize_l1(U: Any, n_factors: Any, callback: Optional[Callable[[GivensStep
         view = _gpu.device_views([(U, "U")], stream)[0]
         engine = _engine(cuda, view.dtype, view.ptr, d, stream)
         del view  # the engine has its own copy
-        return drive(engine, n, d, np.dtype(_dtype_of(U)), "givens l1 (cuda)", callback, progress)
+        # the signed permutation (and tol) are worked out on a host copy of U: O(d^2) bytes
+        host = _to_host(U).astype(np.dtype(_dtype_of(U)), copy=False)
+        return run_to_stop(engine, host, n, "givens l1 (cuda)", callback, progress, tol)
     u = _checks.square_matrix(U, "U")
     d = _shape(u.shape)
     if check:
@@ -42,7 +46,7 @@ def factorize_l1(U: Any, n_factors: Any, callback: Optional[Callable[[GivensStep
     n = _checks.factor_count(n_factors, d)
     with _gpu.HostStaging() as staging:
         engine = _engine(cuda, u.dtype, staging.upload(u), d, staging.stream)
-    return drive(engine, n, d, u.dtype, "givens l1 (cuda)", callback, progress)
+    return run_to_stop(engine, u, n, "givens l1 (cuda)", callback, progress, tol)
 
 
 def _engine(cuda: Any, dtype: np.dtype, ptr: int, d: int, stream: int) -> Any:
@@ -105,6 +109,8 @@ def _check_device_values(U: Any, view: _gpu.DeviceView, check: bool) -> None:
 
 
 def _to_host(U: Any) -> np.ndarray:
+    if _gpu.library_of(U) == "torch":
+        return U.detach().cpu().numpy()
     try:
         import cupy
 

@@ -50,33 +50,46 @@ class GivensStep:
     decrease: float
 
 
+# The rule that ended a factorization, as GivensSequence.stopped_by says it, for each reason
+# the progress line shows.
+STOPPED_BY = {"n_factors": "n_factors", "tol": "tol", "no improving pair": "converged",
+              "callback": "callback"}
+
+
 def drive(engine: Any, n: int, d: int, dtype: np.dtype, label: str,
-          callback: Optional[Callable[[GivensStep], Any]], progress: bool) -> GivensSequence:
+          callback: Optional[Callable[[GivensStep], Any]], progress: bool,
+          stop: Optional[Callable[..., Optional[int]]] = None) -> GivensSequence:
     """Run `engine` for up to n steps and collect its factors.
 
-    Without a callback or progress report the engine runs in one call. Otherwise it runs in
-    chunks that grow until each takes about 0.1 s; the callback then sees every step in order
-    and a True return ends the sequence at that step (steps the engine had already computed
-    after it are dropped). Progress is a tqdm bar when tqdm is installed, else a line on
-    stderr (optkern._progress).
+    Without a callback, progress report or stop rule the engine runs in one call. Otherwise it
+    runs in chunks that grow until each takes about 0.1 s; the callback then sees every step
+    in order and a True return ends the sequence at that step (steps the engine had already
+    computed after it are dropped). `stop(i, j, theta, start, end)` is asked after each chunk
+    (steps start to end - 1) and returns None or the number of steps to keep (stopped_by
+    "tol"); the callback sees only the steps kept. Progress is a tqdm bar when tqdm is
+    installed, else a line on stderr (optkern._progress).
     """
     i = np.empty(n, np.int64)
     j = np.empty(n, np.int64)
     theta = np.empty(n, dtype)
     score = np.empty(n, np.float64)
     done = 0
-    chunk = n if callback is None and not progress else min(n, 16)
+    chunked = callback is not None or progress or stop is not None
+    chunk = min(n, 16) if chunked else n
     with ProgressBar(n, label, "factors", enabled=progress) as bar:
         while done < n:
             want = min(chunk, n - done)
             t0 = time.perf_counter()
             got = int(engine.run(want, i, j, theta, score, done))
             elapsed = time.perf_counter() - t0
+            keep = stop(i, j, theta, done, done + got) if stop is not None else None
             if callback is not None:
-                for k in range(done, done + got):
+                for k in range(done, done + got if keep is None else keep):
                     step = GivensStep(k, int(i[k]), int(j[k]), theta[k].item(), float(score[k]))
                     if callback_stops(callback(step)):
                         return _finish(i, j, theta, k + 1, d, bar, "callback")
+            if keep is not None:
+                return _finish(i, j, theta, keep, d, bar, "tol")
             done += got
             bar.update_to(done)
             if got < want:
@@ -89,4 +102,4 @@ def drive(engine: Any, n: int, d: int, dtype: np.dtype, label: str,
 def _finish(i, j, theta, n, d, bar: ProgressBar, reason: str) -> GivensSequence:
     bar.update_to(n)
     bar.close(f"stopped: {reason}")
-    return GivensSequence(i[:n], j[:n], theta[:n], d)
+    return GivensSequence(i[:n], j[:n], theta[:n], d, stopped_by=STOPPED_BY[reason])

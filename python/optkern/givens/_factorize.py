@@ -7,22 +7,27 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from optkern import _backend, _gpu
-from optkern._validation import check_device, fail, is_gpu_array, resolve_device
+from optkern._validation import check_device, check_number, fail, is_gpu_array, resolve_device
 from optkern.givens import _checks, _cuda_driver
+from optkern.givens._beam import factorize_beam
 from optkern.givens._driver import GivensStep, drive
 from optkern.givens._sequence import GivensSequence
+from optkern.givens._stopping import ToleranceStop, signed_permutation
 from optkern.givens import _stack
 
 __all__ = ["factorize"]
 
-METHODS = ("l1", "greedy", "elimination")
+METHODS = ("l1", "greedy", "elimination", "beam")
 
 
 def factorize(
     U: Any,
     n_factors: Optional[int] = None,
     *,
+    tol: Optional[float] = None,
     method: str = "l1",
+    beam_width: Optional[int] = None,
+    layered: bool = False,
     device: str = "cpu",
     callback: Optional[Callable[[GivensStep], Any]] = None,
     progress: bool = False,
@@ -31,9 +36,12 @@ def factorize(
 ) -> GivensSequence:
     """Approximate an orthogonal matrix by a product of few Givens rotations.
 
-    Returns a sequence with ``U ~ seq.to_dense() @ P`` for a signed permutation ``P``. Every
-    method is greedy: step k picks a factor ``G_k`` and replaces the working matrix V (at
-    first U) by ``G_k^T V``.
+    Returns a sequence of rotations ``G_1 ... G_N`` and the signed permutation ``P`` that
+    fits U best, so that ``seq.to_dense() = G_1 ... G_N P`` approximates U itself:
+    ``||U - seq.to_dense()||_F / sqrt(d)`` equals
+    ``symmetrized_frobenius(U, seq.rotations.to_dense(), normalize=True)``. Every method is
+    greedy: step k picks a factor ``G_k`` and replaces the working matrix V (at first U) by
+    ``G_k^T V``; P is the signed permutation nearest the final V.
 
     Parameters
     ----------
@@ -42,14 +50,33 @@ def factorize(
         With ``device="cuda"`` it may also be a CuPy array or a torch CUDA tensor.
         A stack (..., d, d), or a dask array, gives one sequence per matrix (see Returns).
     n_factors : int, optional
-        The most factors to return; default ``d (d - 1) / 2``, which factors any rotation.
-    method : {"l1", "greedy", "elimination"}
+        The most factors to return. Without it, ``d (d - 1) / 2`` (which factors any
+        rotation exactly) bounds a run that tol ends.
+    tol : float, optional
+        Stop at the first step where the normalized error
+        ``||U - seq.to_dense()||_F / sqrt(d)`` is at most tol (>= 0). The error is checked
+        after each chunk of steps (O(d^2), chunks grow until a chunk takes about 0.05 s) and
+        the first step inside the chunk that meets tol is found by bisection.
+    method : {"l1", "greedy", "elimination", "beam"}
         ``"l1"``: Algorithm 1 of Frerix & Bruna (ICML 2019), coordinate descent of the
         entrywise L1 norm of V: each step takes the pair (i, j) and the angle with the largest
         decrease of ``||G^T V||_1``, the angle in (-pi/4, pi/4]. ``"greedy"``: the Frobenius
         baseline, the factor that most decreases ``||V - I||_F``. ``"elimination"``:
         structured elimination (Givens QR) in the paper's order (eq. 2), exact with
-        ``d (d - 1) / 2`` factors.
+        ``d (d - 1) / 2`` factors. ``"beam"``: beam search over ``"l1"`` (the improvement the
+        paper suggests): keeps the beam_width best partial sequences by L1 norm, each
+        expanded by its beam_width best pairs with the same incremental updates; identical to
+        ``"l1"`` for beam_width 1. Its callback sees the final sequence's steps after the
+        search.
+    beam_width : int, optional
+        The number of sequences ``"beam"`` keeps (default 4, at most 4096); only with
+        method="beam". Time and memory grow as beam_width (each beam holds three d x d
+        arrays).
+    layered : bool
+        ``"l1"`` only: when the best pair would open a new layer of disjoint pairs (see
+        :meth:`GivensSequence.layers`), take instead the best pair that fits in the layers
+        so far if its decrease is at least 0.8 times the best's. Keeps the depth low (a
+        shallower circuit to apply) at a small cost in error.
     device : {"cpu", "cuda", "auto"}
         Where ``"l1"`` runs; the other methods run on the CPU. On CUDA the whole loop stays on
         the device; the trajectory comes back in chunks.
@@ -70,10 +97,11 @@ def factorize(
     Returns
     -------
     GivensSequence
-        The factors in order, ``theta`` in U's dtype. Fewer than n_factors when the method
-        stops early: no pair decreases the objective by more than rounding noise
-        (``"l1"``, ``"greedy"``), the matrix is reduced (``"elimination"``), or the callback
-        asked to stop. For a stack (..., d, d): an object ndarray of shape (...) holding
+        The factors in order, ``theta`` in U's dtype, with ``permutation`` and ``signs``.
+        ``seq.stopped_by`` says which rule ended it: ``"n_factors"``, ``"tol"``,
+        ``"converged"`` (no pair decreases the objective by more than rounding noise for
+        ``"l1"`` and ``"greedy"``, the matrix is reduced for ``"elimination"``) or
+        ``"callback"``. For a stack (..., d, d): an object ndarray of shape (...) holding
         one sequence per matrix, each factorized with the same arguments (a dask array of
         them for a dask stack, which takes no callback or progress).
 
@@ -81,7 +109,8 @@ def factorize(
     ------
     ValueError
         If U is not a finite square matrix of size >= 2, not orthogonal (with check=True),
-        n_factors is negative or not an integer, or method or device is unknown.
+        n_factors is negative or not an integer, tol is negative or not a finite number, or
+        method or device is unknown.
 
     Notes
     -----
@@ -100,9 +129,13 @@ def factorize(
     >>> import numpy as np, optkern
     >>> U = optkern.givens.planted(16, 10, np.random.default_rng(0))
     >>> seq = optkern.givens.factorize(U, 40)
-    >>> err = optkern.givens.symmetrized_frobenius(U, seq.to_dense(), normalize=True)
-    >>> bool(err < 1e-12)          # the 10 planted rotations are found again
+    >>> bool(np.linalg.norm(U - seq.to_dense()) < 1e-12)   # the 10 planted rotations
     True
+    >>> seq.stopped_by, seq.depth <= len(seq)   # which rule ended it; layers of disjoint pairs
+    ('n_factors', True)
+    >>> rough = optkern.givens.factorize(U, tol=0.2)
+    >>> rough.stopped_by, bool(np.linalg.norm(U - rough.to_dense()) / 4 <= 0.2)
+    ('tol', True)
     >>> exact = optkern.givens.factorize(U, method="elimination")
     >>> len(exact), bool(np.abs(exact.to_dense() - U).max() < 1e-12)
     (120, True)
@@ -110,19 +143,37 @@ def factorize(
     if _stack.is_stack(U):  # (..., d, d) or a dask array: one sequence per matrix
         return _stack.factorize_stack(**locals())
     if method not in METHODS:
-        fail("method", "'l1', 'greedy' or 'elimination'", repr(method))
+        fail("method", "'l1', 'greedy', 'elimination' or 'beam'", repr(method))
+    layered = _checks.check_flag(layered, "layered")
+    if layered and method != "l1":
+        fail("layered", f"False for method={method!r} (only 'l1' has a layered choice)",
+             repr(layered))
+    if method == "beam":
+        width = 4 if beam_width is None else int(check_number(beam_width, "beam_width", low=1,
+                                                              high=4096, integer=True))
+    elif beam_width is not None:
+        fail("beam_width", f"None for method={method!r} (it sets method='beam')",
+             repr(beam_width))
     check_device(device)
     if callback is not None and not callable(callback):
         fail("callback", "a callable or None", repr(callback))
     progress = _checks.check_flag(progress, "progress")
     check = _checks.check_flag(check, "check")
+    if tol is not None:
+        try:
+            tol = float(check_number(tol, "tol", low=0.0))
+        except OverflowError:  # an int beyond float's range
+            fail("tol", "a finite real number >= 0", repr(tol))
     where = resolve_device(device, [(U, "U")], stream)
     if where == "cuda":
         if method != "l1":
             fail("device", f"'cpu' for method={method!r} (only 'l1' runs on CUDA)",
                  repr(device))
+        if layered:
+            fail("device", "'cpu' for layered=True (the CUDA engine has no layered choice)",
+                 repr(device))
         with _gpu.use_stream(stream):
-            return _cuda_driver.factorize_l1(U, n_factors, callback, progress, check)
+            return _cuda_driver.factorize_l1(U, n_factors, callback, progress, check, tol)
     if is_gpu_array(U):
         fail("U", "a host array for device='cpu'", "an array on a CUDA device")
     u = _checks.square_matrix(U, "U")
@@ -132,11 +183,38 @@ def factorize(
     n = _checks.factor_count(n_factors, d)
     suffix = "32" if u.dtype == np.float32 else "64"
     core = _backend._core
+    if method == "beam":
+        return with_permutation(factorize_beam(u, n, width, callback, progress, tol), u)
     if method == "l1":
         engine = getattr(core, "GivensL1Descent" + suffix)(u, 0)
+        engine.set_layered(layered)
     elif method == "greedy":
         engine = getattr(core, "GivensFrobeniusGreedy" + suffix)(u)
     else:
         engine = getattr(core, "GivensElimination" + suffix)(u)
         n = min(n, d * (d - 1) // 2)
-    return drive(engine, n, d, u.dtype, f"givens {method}", callback, progress)
+    return run_to_stop(engine, u, n, f"givens {method}", callback, progress, tol)
+
+
+def run_to_stop(engine: Any, u: np.ndarray, n: int, label: str,
+                callback: Optional[Callable[[GivensStep], Any]], progress: bool,
+                tol: Optional[float]) -> GivensSequence:
+    """Drive `engine` on the host copy u of U until n factors, tol, convergence or the
+    callback; then attach the signed permutation that fits U best."""
+    d = u.shape[0]
+    stop = None
+    if tol is not None:
+        stop = ToleranceStop(u, tol)
+        if stop.initially_met():
+            seq = GivensSequence(np.zeros(0, np.int64), np.zeros(0, np.int64),
+                                 np.zeros(0, u.dtype), d, stopped_by="tol")
+            return with_permutation(seq, u)
+    seq = drive(engine, n, d, u.dtype, label, callback, progress, stop)
+    return with_permutation(seq, u)
+
+
+def with_permutation(seq: GivensSequence, u: np.ndarray) -> GivensSequence:
+    """seq with the signed permutation P nearest ``G^T U`` (the best fit of U by G P)."""
+    w = seq.apply(np.asarray(u, dtype=np.float64), transpose=True)
+    perm, signs = signed_permutation(w)
+    return GivensSequence(seq.i, seq.j, seq.theta, seq.dim, perm, signs, seq.stopped_by)

@@ -13,7 +13,7 @@ import numpy as np
 
 from optkern import ot as _ot
 from optkern._autodiff import marginal_grads
-from optkern._validation import fail
+from optkern._validation import check_number, fail, reject_masked
 
 __all__ = ["sinkhorn", "sinkhorn_cost"]
 
@@ -63,8 +63,8 @@ def sinkhorn(M: Any, a: Any = None, b: Any = None, *, reg: float, method: str = 
     >>> bool(jnp.abs(dM.sum(axis=0)).max() < 1e-6)    # every column sums to zero
     True
     """
-    return _jitted(M, a, b, reg=float(reg), method=method, tol=float(tol),
-                   max_iter=int(max_iter), value=False)
+    return _jitted(M, a, b, **_static_options(M, a, b, reg, tol, max_iter), method=method,
+                   value=False)
 
 
 def sinkhorn_cost(M: Any, a: Any = None, b: Any = None, *, reg: float, method: str = "auto",
@@ -98,8 +98,18 @@ def sinkhorn_cost(M: Any, a: Any = None, b: Any = None, *, reg: float, method: s
     >>> g.shape, bool(jnp.isfinite(g).all())
     ((3,), True)
     """
-    return _jitted(M, a, b, reg=float(reg), method=method, tol=float(tol),
-                   max_iter=int(max_iter), value=True)
+    return _jitted(M, a, b, **_static_options(M, a, b, reg, tol, max_iter), method=method,
+                   value=True)
+
+
+def _static_options(M: Any, a: Any, b: Any, reg: Any, tol: Any, max_iter: Any) -> dict:
+    """The checks that must come before jit: masked arrays (jit would drop the mask) and
+    the static numbers (float(10**400) or float(True) would not say which argument)."""
+    for x, name in ((M, "M"), (a, "a"), (b, "b")):
+        reject_masked(x, name)
+    return {"reg": check_number(reg, "reg", low=0.0, low_open=True),
+            "tol": check_number(tol, "tol", low=0.0),
+            "max_iter": check_number(max_iter, "max_iter", low=1, integer=True)}
 
 
 @partial(jax.jit, static_argnames=("reg", "method", "tol", "max_iter", "value"))
@@ -161,22 +171,40 @@ def _plan(M, a, b, reg, method, tol, max_iter):
 
 def _plan_fwd(M, a, b, reg, method, tol, max_iter):
     def host(M, a, b):
-        return _solve(M, a, b, reg, method, tol, max_iter).plan
+        res = _solve(M, a, b, reg, method, tol, max_iter)
+        return res.plan, res.f, res.g
 
-    plan = jax.pure_callback(host, _shape(M), M, a, b, vmap_method="broadcast_all")
-    return plan, (plan, a, b)
+    plan, f, g = jax.pure_callback(host, (_shape(M), _shape(a), _shape(b)), M, a, b,
+                                   vmap_method="broadcast_all")
+    return plan, (plan, a, b, M, f, g)
 
 
 def _plan_bwd(reg, method, tol, max_iter, residuals, grad_plan):
-    plan, a, b = residuals
+    plan, a, b, M, f, g = residuals
 
     def host(plan, grad_plan):
         return _ot.sinkhorn_vjp(np.asarray(plan), np.asarray(grad_plan), reg)
 
+    grad_plan = grad_plan.astype(plan.dtype)
     grad_M, lam, mu = jax.pure_callback(host, (_shape(plan), _shape(a), _shape(b)), plan,
-                                        grad_plan.astype(plan.dtype),
-                                        vmap_method="broadcast_all")
+                                        grad_plan, vmap_method="broadcast_all")
+    lam, mu = _fill_inactive(lam, mu, grad_plan, M, f, g, reg)
     return (grad_M, *marginal_grads(jnp, lam, mu, a, b))
+
+
+def _fill_inactive(lam, mu, grad_plan, M, f, g, reg):
+    """The multipliers of zero-weight rows and columns (NaN from sinkhorn_vjp) as their
+    one-sided limits, as optkern.torch does (see its _fill_inactive): a zero weight gets the
+    derivative from the side where it grows, not NaN."""
+    rows_out, cols_out = jnp.isnan(lam), jnp.isnan(mu)
+    lam0, mu0 = jnp.where(rows_out, 0.0, lam), jnp.where(cols_out, 0.0, mu)
+    q = jax.nn.softmax(jnp.where(cols_out[..., None, :], -jnp.inf,
+                                 (g[..., None, :] - M) / reg), axis=-1)
+    lam = jnp.where(rows_out, (q * (grad_plan - mu0[..., None, :])).sum(-1), lam)
+    q = jax.nn.softmax(jnp.where(rows_out[..., :, None], -jnp.inf,
+                                 (f[..., :, None] - M) / reg), axis=-2)
+    mu = jnp.where(cols_out, (q * (grad_plan - lam0[..., :, None])).sum(-2), mu)
+    return lam, mu
 
 
 _plan.defvjp(_plan_fwd, _plan_bwd)

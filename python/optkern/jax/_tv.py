@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from optkern import tv as _tv
-from optkern._validation import fail
+from optkern._validation import check_number, fail, reject_masked
 
 __all__ = ["tv_denoise"]
 
@@ -55,10 +55,19 @@ def tv_denoise(x: Any, lam: Any, *, method: str = "exact", tol: float = 1e-6,
     >>> [round(float(v), 4) for v in gx], round(float(glam), 4)
     ([0.5, 0.5, 1.0, 1.0, 1.0], -0.5)
     """
+    reject_masked(x, "x")
+    reject_masked(lam, "lam")
+    if isinstance(lam, (bool, np.bool_)) or getattr(lam, "dtype", None) == np.bool_:
+        fail("lam", "finite values >= 0 (numbers, not booleans)", repr(lam))
     if rtol is None and method == "irls":
         rtol = 1e-6
-    return _jitted(x, lam, method=method, tol=float(tol), max_iter=int(max_iter),
-                   rtol=None if rtol is None else float(rtol))
+    if method == "irls":  # as optkern.tv.denoise, which reads tol and max_iter only there
+        tol = check_number(tol, "tol", low=0.0, low_open=True)
+        max_iter = check_number(max_iter, "max_iter", low=1, integer=True)
+    else:
+        tol, max_iter = 1e-6, 1000  # unused; fixed values keep one compiled version
+    return _jitted(x, lam, method=method, tol=tol, max_iter=max_iter,
+                   rtol=None if rtol is None else check_number(rtol, "rtol", low=0.0))
 
 
 @partial(jax.jit, static_argnames=("method", "tol", "max_iter", "rtol"))

@@ -8,8 +8,13 @@ from typing import Any, Callable
 import numpy as np
 
 from optkern import _backend, _dask, _gpu
-from optkern._progress import (ProgressBar, callback_stops, check_callback, check_progress,
-                               next_chunk)
+from optkern._progress import (
+    ProgressBar,
+    callback_stops,
+    check_callback,
+    check_progress,
+    next_chunk,
+)
 from optkern._validation import (
     MAX_THREADS,
     as_float_array,
@@ -60,10 +65,11 @@ def minimize_batch(
     fun : callable or Problem
         ``fun(X) -> (F, G)`` evaluates every problem at once: X has shape (B, n), F shape
         (B,) and G shape (B, n); row b of X is problem b's trial point (X is a fresh copy
-        for each call, which fun may keep or write into without changing the run). Rows of problems that have finished hold their final x and
-        their values are ignored. With a native :class:`~optkern.optimize.problems.Problem`
-        the problems run independently on ``num_threads`` threads with no Python at all, or
-        on a CUDA device, one problem per GPU thread.
+        for each call, which fun may keep or write into without changing the run). Rows of
+        problems that have finished hold their final x and their values are ignored. With a
+        native :class:`~optkern.optimize.problems.Problem` the problems run independently
+        on ``num_threads`` threads with no Python at all, or on a CUDA device, one problem
+        per GPU thread.
     x0 : array_like, shape (B, n)
         One starting point per row.
     method : {"lbfgs", "bfgs", "gd", "newton"}

@@ -188,9 +188,10 @@ def sinkhorn(
         CPU only. ``callback(intermediate_result)`` receives the :class:`SinkhornResult` of
         the current iterate after every chunk of iterations (sized to take about 0.1 s
         each; its arrays are copies, which the callback may keep or change without
-        affecting the run); returning True (or ``np.True_``) stops the run there. The run is then resumed from its
-        potentials between chunks, which gives the same iterates up to rounding at the cost
-        of one setup pass over M per chunk; problems that have converged stop running.
+        affecting the run); returning True (or ``np.True_``) stops the run there. The run
+        is then resumed from its potentials between chunks, which gives the same iterates
+        up to rounding at the cost of one setup pass over M per chunk; problems that have
+        converged stop running.
     progress : bool
         Show the iterations done and the largest marginal error (in chunks, as for
         callback): a tqdm bar if tqdm is installed, else a line on stderr. On CUDA the

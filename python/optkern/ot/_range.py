@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import numpy as np
 
@@ -27,8 +27,10 @@ _SAFE_EXPONENT = {np.dtype(np.float64): 960, np.dtype(np.float32): 100}
 
 def problem_scale(p: Problem, reg: float) -> float:
     """1.0, or the power of two to divide M and reg by."""
-    top = max(reg, float(np.abs(p.M).max(initial=0.0)))
-    if top <= 2.0 ** _SAFE_EXPONENT[np.dtype(p.dtype)]:
+    safe = 2.0 ** _SAFE_EXPONENT[np.dtype(p.dtype)]
+    # two reductions and no temporary (np.abs(M) would double the memory for a large M)
+    top = max(reg, float(p.M.max(initial=0.0)), -float(p.M.min(initial=0.0)))
+    if top <= safe:
         return 1.0
     return math.ldexp(1.0, math.frexp(top)[1] - 1)
 
@@ -56,8 +58,8 @@ def unscaled(res: Any, scale: float) -> Any:
     return dataclasses.replace(res, f=f, g=g, cost=cost[()], value=value[()])
 
 
-def scaled_callback(callback: Optional[Callable[[Any], Any]],
-                    scale: float) -> Optional[Callable[[Any], Any]]:
+def scaled_callback(callback: Callable[[Any], Any] | None,
+                    scale: float) -> Callable[[Any], Any] | None:
     if callback is None or scale == 1.0:
         return callback
     return lambda res: callback(unscaled(res, scale))

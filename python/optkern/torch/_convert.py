@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from optkern._validation import describe, fail
+from optkern._validation import describe, fail, reject_masked
 
 
 def as_tensor(x: Any, name: str, like: torch.Tensor | None = None) -> torch.Tensor:
@@ -16,6 +16,7 @@ def as_tensor(x: Any, name: str, like: torch.Tensor | None = None) -> torch.Tens
     if isinstance(x, torch.Tensor):
         t = x
     else:
+        reject_masked(x, name)
         try:
             t = torch.as_tensor(x, device=None if like is None else like.device)
         except (TypeError, ValueError, RuntimeError) as exc:
