@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 import math
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
