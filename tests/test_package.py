@@ -63,6 +63,7 @@ DOCTEST_MODULES = [
     "optkern.optimize._batch", "optkern.optimize._result", "optkern.optimize.problems",
     "optkern._progress", "optkern.torch._ot", "optkern.torch._tv", "optkern.jax._ot",
     "optkern.jax._tv",
+    "optkern.ot._losses", "optkern.torch._losses", "optkern.jax._losses",
 ]
 
 

@@ -326,6 +326,18 @@ def sinkhorn_cost(
     """The entropic OT value ``OT_reg(M, a, b) = <M, P> + reg <P, log P - 1>`` at the
     optimal plan, and optionally its gradient.
 
+    Which quantity this is, against the peers (P the optimal plan, f, g its potentials):
+
+    - POT's ``ot.sinkhorn2`` returns the transport cost ``<M, P>`` alone: that is
+      :func:`sinkhorn2` (``SinkhornResult.cost``), not this function.
+    - POT's ``ot.solve(M, a, b, reg=reg).value``, OTT's ``reg_ot_cost`` and GeomLoss's
+      ``OT_eps`` are ``<M, P> + reg KL(P | a b^T)`` (``= <a, f> + <b, g>`` at convergence,
+      in their gauge). Since ``KL(P | a b^T) = <P, log P - 1> - <a, log a> - <b, log b> +
+      sum(a) sum(b)`` for a plan with marginals a and b, this function returns
+      ``their value + reg (<a, log a> + <b, log b> - sum(a) sum(b))``. The difference does not
+      depend on M, so the gradients in M agree (both are P), and it cancels in the debiased
+      :func:`sinkhorn_divergence`.
+
     The value is a minimum over P, so by the envelope theorem its gradient needs no backward
     solve: ``d OT / dM = P``, ``d OT / da = f`` and ``d OT / db = g``. Losses that use only
     the value should differentiate it this way instead of through :func:`sinkhorn_vjp`.
@@ -545,3 +557,9 @@ def _sum_to(grad: np.ndarray, like: np.ndarray | None) -> np.ndarray:
     )
     return grad.sum(axis=axes).reshape(like.shape).astype(grad.dtype, copy=False)
 
+
+
+# Losses named as POT, OTT and GeomLoss name them (issue 16).
+from optkern.ot._losses import sinkhorn2, sinkhorn_divergence  # noqa: E402
+
+__all__ += ["sinkhorn2", "sinkhorn_divergence"]

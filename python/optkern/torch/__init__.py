@@ -24,7 +24,8 @@ except ImportError as exc:
         "torch (the CPU wheel: pip install torch --index-url "
         "https://download.pytorch.org/whl/cpu)")) from exc
 
+from optkern.torch._losses import sinkhorn2, sinkhorn_divergence
 from optkern.torch._ot import sinkhorn, sinkhorn_cost
 from optkern.torch._tv import tv_denoise
 
-__all__ = ["sinkhorn", "sinkhorn_cost", "tv_denoise"]
+__all__ = ["sinkhorn", "sinkhorn_cost", "tv_denoise", "sinkhorn2", "sinkhorn_divergence"]
