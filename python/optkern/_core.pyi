@@ -195,6 +195,26 @@ def sinkhorn_vjp(
     /,
 ) -> NDArray[np.int8]: ...
 
+# Unbalanced Sinkhorn (issue 16). M: (1 or B, m, n), a: (1 or B, m), b: (1 or B, n); plan
+# (B, m, n) of M's dtype, F (B, m), G (B, n) float64. reg_type: 0 kl, 1 entropy.
+# Returns (n_iter, last step, converged) per problem.
+def sinkhorn_unbalanced(
+    M: _FloatArray,
+    a: _FloatArray,
+    b: _FloatArray,
+    reg: float,
+    rho_a: float,
+    rho_b: float,
+    reg_type: int,
+    tol: float,
+    max_iter: int,
+    num_threads: int,
+    plan: _FloatArray,
+    F: NDArray[np.float64],
+    G: NDArray[np.float64],
+    /,
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.bool_]]: ...
+
 # --- optimize ----------------------------------------------------------------------------
 # `options` is the dict of python/optkern/optimize/_options.py: method (int), gtol, ftol,
 # max_iter, max_fev, m, c1, c2, max_ls, alpha0, tau, eig_floor, bfgs_hessian_start.
