@@ -592,3 +592,6 @@ from optkern.ot._unbalanced import (  # noqa: E402
 )
 
 __all__ += ["UnbalancedResult", "sinkhorn_unbalanced", "sinkhorn_unbalanced_vjp"]
+from optkern.ot._points import PointsResult, sinkhorn_points  # noqa: E402
+
+__all__ += ["PointsResult", "sinkhorn_points"]
