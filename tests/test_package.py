@@ -64,7 +64,8 @@ DOCTEST_MODULES = [
     "optkern._progress", "optkern.torch._ot", "optkern.torch._tv", "optkern.jax._ot",
     "optkern.jax._tv",
     "optkern.ot._losses", "optkern.torch._losses", "optkern.jax._losses",
-    "optkern.ot._unbalanced", "optkern.ot._points",
+    "optkern.ot._unbalanced", "optkern.ot._points", "optkern.torch._unbalanced",
+    "optkern.jax._unbalanced",
 ]
 
 

@@ -158,3 +158,26 @@ def test_bad_arrays(rng):
         sinkhorn_unbalanced_vjp(-np.ones((2, 2)), np.ones((2, 2)), reg=0.1, reg_m=1.0)
     with pytest.raises(ValueError, match="^grad_P:"):
         sinkhorn_unbalanced_vjp(np.ones((2, 2)), np.ones((3, 2)), reg=0.1, reg_m=1.0)
+
+
+def test_torch_and_jax_adapters(rng):
+    torch = pytest.importorskip("torch")
+    import optkern.torch
+
+    M, a, b = rng.random((4, 3)), rng.random(4) + 0.2, rng.random(3) + 0.5
+    W = rng.standard_normal((4, 3))
+    kw = dict(reg=0.3, reg_m=(0.5, 2.0), tol=1e-14)
+    args = [torch.tensor(v, requires_grad=True) for v in (M, a, b)]
+    assert torch.autograd.gradcheck(
+        lambda M, a, b: (torch.tensor(W) * optkern.torch.sinkhorn_unbalanced(M, a, b, **kw))
+        .sum(), args, eps=1e-6, atol=1e-6)
+    loss = (torch.tensor(W) * optkern.torch.sinkhorn_unbalanced(*args, **kw)).sum()
+    loss.backward()
+    jax = pytest.importorskip("jax")
+    import optkern.jax
+
+    with jax.enable_x64(True):
+        grads = jax.grad(lambda M, a, b: (W * optkern.jax.sinkhorn_unbalanced(M, a, b, **kw))
+                         .sum(), argnums=(0, 1, 2))(M, a, b)
+    for g, t in zip(grads, args):
+        np.testing.assert_allclose(np.asarray(g), t.grad.numpy(), atol=1e-10)

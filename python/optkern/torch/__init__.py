@@ -26,6 +26,8 @@ except ImportError as exc:
 
 from optkern.torch._losses import sinkhorn2, sinkhorn_divergence
 from optkern.torch._ot import sinkhorn, sinkhorn_cost
+from optkern.torch._unbalanced import sinkhorn_unbalanced
 from optkern.torch._tv import tv_denoise
 
-__all__ = ["sinkhorn", "sinkhorn_cost", "tv_denoise", "sinkhorn2", "sinkhorn_divergence"]
+__all__ = ["sinkhorn", "sinkhorn_cost", "tv_denoise", "sinkhorn2", "sinkhorn_divergence",
+           "sinkhorn_unbalanced"]
