@@ -187,6 +187,24 @@ class PointsResult:
         return np.exp((f[..., :, None] + g[..., None, :] - C) / self.reg)
 
 
+def _check_cost_range(x: np.ndarray, y: np.ndarray, cost: str, reg: float) -> None:
+    """The largest cost is at most the bounding box's diameter (squared): finite, and at most
+    MAX_COST_OVER_REG times reg, as the dense solver requires of max|M|."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        axes = tuple(range(x.ndim - 1))
+        hi = np.maximum(x.max(axis=axes), y.max(axis=tuple(range(y.ndim - 1))))
+        lo = np.minimum(x.min(axis=axes), y.min(axis=tuple(range(y.ndim - 1))))
+        span = (hi.astype(np.float64) - lo) ** 2
+        top = float(span.sum())
+    if cost == "euclidean":
+        top = float(np.sqrt(top))
+    if not np.isfinite(top):
+        fail("x, y", "clouds whose squared distances fit in float64", "an overflow")
+    if top / reg > _checks.MAX_COST_OVER_REG:
+        fail("reg", f"a value with max cost / reg below {_checks.MAX_COST_OVER_REG:g}",
+             repr(reg))
+
+
 def sinkhorn_points(
     x: Any,
     y: Any,
@@ -266,6 +284,7 @@ def sinkhorn_points(
     tol = _checks.check_tol(tol)
     max_iter = _checks.check_max_iter(max_iter)
     x, y = check_points(x, y)
+    _check_cost_range(x, y, cost, reg)
     dtype = x.dtype
     m, n, d = x.shape[-2], y.shape[-2], x.shape[-1]
     a = np.full(m, 1.0 / m, dtype) if a is None else _checks.weights(a, "a", m, dtype,
