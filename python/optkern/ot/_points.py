@@ -41,6 +41,14 @@ class PointsResult:
         ``max(|P 1 - a|_inf, |P^T 1 - b|_inf)``.
     converged : bool or ndarray
         ``marginal_error <= tol * sum(a)`` (plus the rounding of the input's dtype).
+    x, y : ndarray
+        The clouds (as checked), which apply, apply_T and plan read.
+    reg : float
+        The regularisation.
+    cost_name : str
+        "sqeuclidean" or "euclidean".
+    a, b : ndarray
+        The weights (as checked; zero weights give zero rows and columns of the plan).
 
     Examples
     --------
