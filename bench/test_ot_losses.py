@@ -16,9 +16,8 @@ import functools
 import os
 
 import numpy as np
-import pytest
-
 import optkern
+import pytest
 from sinkhorn_peers import best_time, point_cloud_cost
 
 LARGE = os.environ.get("OPTKERN_BENCH_LARGE") == "1"

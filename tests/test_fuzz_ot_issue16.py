@@ -5,10 +5,8 @@ results or raises a ValueError whose message starts with an argument's name."""
 import re
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from optkern import ot
 
 NAMES = r"^(M|a|b|x|y|reg|reg_m|reg_type|cost|loss|tol|max_iter|method|init|eps_scaling|P|"

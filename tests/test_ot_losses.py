@@ -3,9 +3,8 @@ the NumPy references, finite differences for every gradient, structure (S >= 0, 
 equal inputs) and bad input."""
 
 import numpy as np
-import pytest
-
 import optkern
+import pytest
 from reference.ot_losses import divergence_reference, sinkhorn2_reference
 
 ot_pot = pytest.importorskip("ot")

@@ -3,7 +3,6 @@ iterations at small reg, and its argument checks."""
 
 import numpy as np
 import pytest
-
 from optkern.ot import sinkhorn
 from reference.sinkhorn import point_cloud_cost
 

@@ -3,9 +3,8 @@ reference, the plan as an operator (apply, apply_T, plan()), batches, float32, z
 warm starts and bad input."""
 
 import numpy as np
-import pytest
-
 import optkern
+import pytest
 from optkern.ot import sinkhorn, sinkhorn_points
 from reference.ot_losses import cost_matrix
 from reference.sinkhorn import sinkhorn_reference
@@ -45,7 +44,8 @@ def test_apply_and_apply_T(rng):
     np.testing.assert_allclose(res.apply(np.ones(20)), a, atol=1e-9)
     np.testing.assert_allclose(res.apply_T(np.ones(30)), b, atol=1e-9)
     # the envelope gradient of the value in x: 2 (a_i x_i - (P y)_i)
-    grad = 2 * (res.apply(np.ones(20))[:, None] * x - np.stack([res.apply(y[:, k]) for k in range(3)], 1))
+    Py = np.stack([res.apply(y[:, k]) for k in range(3)], 1)
+    grad = 2 * (res.apply(np.ones(20))[:, None] * x - Py)
     np.testing.assert_allclose(grad, 2 * (P.sum(1)[:, None] * x - P @ y), atol=1e-12)
     with pytest.raises(ValueError, match="^v:"):
         res.apply(np.ones(7))

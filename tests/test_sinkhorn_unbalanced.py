@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-
 from optkern.ot import sinkhorn_unbalanced, sinkhorn_unbalanced_vjp
 from reference.unbalanced import objective, unbalanced_reference, unbalanced_vjp_dense
 

@@ -4,18 +4,16 @@ divergence, differentiable through optkern's plan backward (implicit) and value 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import jax
 import jax.numpy as jnp
-
-from optkern._validation import check_number, fail
-from functools import partial
-
 import numpy as np
 
 from optkern import ot as _ot
 from optkern._autodiff import marginal_grads
+from optkern._validation import check_number, fail
 from optkern.jax._ot import _plan_bwd, _shape, sinkhorn
 from optkern.ot._losses import check_cost_name, check_loss_name, symmetric_potential
 
