@@ -128,7 +128,11 @@ def test_divergence(benchmark, report, n, impl):
         def run():
             return 2 * L(xt, yt).item()
         rtol = 1e-3
-    assert run() == pytest.approx(expected, rel=rtol)
+    got = run()
+    if got != pytest.approx(expected, rel=rtol):
+        if impl.startswith("optkern"):
+            raise AssertionError(f"optkern: {got} against {expected}")
+        pytest.skip(f"{impl} gives {got}, optkern converged {expected}")
     benchmark.group = f"sinkhorn divergence n={n} d=3 reg={reg}"
     benchmark.pedantic(run, rounds=2, warmup_rounds=1)
     report(benchmark.group, impl, 1.0, "solves/s", baseline="pot-linear")
@@ -159,7 +163,11 @@ def test_unbalanced(benchmark, report, n, reg, impl):
     P = run()
     if not np.all(np.isfinite(P)):
         pytest.skip(f"{impl} returns NaN/Inf at reg={reg}")
-    assert np.abs(P - expected).max() <= 1e-6 * expected.max()
+    if np.abs(P - expected).max() > 1e-6 * expected.max():
+        if impl == "optkern":
+            raise AssertionError("optkern's plan is off")
+        pytest.skip(f"{impl} stops {np.abs(P - expected).max() / expected.max():.1e} "
+                    f"(relative) away from the converged plan at tol 1e-9")
     iters = optkern.ot.sinkhorn_unbalanced(M, a, b, reg=reg, reg_m=1.0, tol=1e-9).n_iter
     benchmark.group = f"sinkhorn_unbalanced n={n} reg={reg} reg_m=1 tol=1e-9"
     benchmark.pedantic(run, rounds=2, warmup_rounds=1)
