@@ -1,7 +1,7 @@
 // Unbalanced Sinkhorn in the log domain (optkern/ot/unbalanced.hpp). One problem per thread;
-// each iteration is two passes over M: the row log-sum-exps (one vectorised exp per entry),
-// then the column log-sum-exps accumulated row by row with running maxima (the online-softmax
-// update, two exps per entry), so M is always read along its rows.
+// each iteration is one pass over M along its rows with one vectorised exp per entry: the row
+// log-sum-exps, whose stabilised exponentials also give the column sums (as in
+// sinkhorn_log.cpp, against a running scale since the rows are not normalised here).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -11,34 +11,10 @@
 #include "optkern/ot.hpp"
 #include "optkern/threads.hpp"
 #include "ot/row_kernels.hpp"
+#include "ot/sinkhorn_solver.hpp"
 
 namespace optkern {
 namespace {
-
-using detail::VecD;
-using detail::kLanesD;
-
-// Online column log-sum-exp: (cmax_j, csum_j) <- running LSE of x_j = F - M_j * inv_reg.
-template <class T>
-void fold_columns(const T* M, double F, double inv_reg, double* cmax, double* csum, index_t n) {
-  const VecD s = detail::broadcast(inv_reg), f = detail::broadcast(F);
-  index_t j = 0;
-  for (; j + kLanesD <= n; j += kLanesD) {
-    const VecD x = f - detail::load_d(M + j) * s;
-    const VecD old = detail::load_vec<VecD>(cmax + j);
-    const VecD top = detail::vmax(old, x);
-    const VecD sum = detail::load_vec<VecD>(csum + j) * detail::vexp(old - top) +
-                     detail::vexp(x - top);
-    detail::store_vec(cmax + j, top);
-    detail::store_vec(csum + j, sum);
-  }
-  for (; j < n; ++j) {
-    const double x = F - double(M[j]) * inv_reg;
-    const double top = std::max(cmax[j], x);
-    csum[j] = csum[j] * std::exp(cmax[j] - top) + std::exp(x - top);
-    cmax[j] = top;
-  }
-}
 
 double shrink(double rho, double reg) {
   return std::isinf(rho) ? 1.0 : rho / (rho + reg);
@@ -67,31 +43,50 @@ UnbalancedStatus solve_one(index_t m, index_t n, const T* M, const T* a, const T
     Gt[j] = b[j] > 0 ? (kl ? lb[j] : 0.0) : ninf;
   }
   UnbalancedStatus st;
+  std::vector<double> t(static_cast<std::size_t>(n)), wa(static_cast<std::size_t>(m));
+  for (index_t i = 0; i < m; ++i) wa[std::size_t(i)] = double(a[i]);
+  double* acc = cmax;  // column sums sum_i exp(Ft_i + hi_i - S) t_ij (reuses the buffer)
+  (void)csum;
   for (int it = 1; it <= o.max_iter; ++it) {
     if (detail::poll(interrupt)) return st;
     double step = 0;
-    // Rows: F_i = fa (log a_i - LSE_j(log c_ij + G_j - M_ij / reg)); c_ij = c_i c_j.
-    for (index_t j = 0; j < n; ++j) {
-      cmax[j] = ninf;
-      csum[j] = 0;
-    }
+    // Rows: F_i = fa (log a_i - LSE_j(log c_ij + G_j - M_ij / reg)); c_ij = c_i c_j. Row i's
+    // stabilised exponentials t_j = exp(Gt_j - M_ij / reg - hi_i) also give the column sums:
+    // exp(Ft_i + Gt_j - M_ij / reg) = exp(Ft_i + hi_i) t_j, accumulated against a running
+    // scale S (rescaled when a row exceeds it, as online softmax does), so each entry costs
+    // one exp.
+    std::fill(acc, acc + n, 0.0);
+    double S = ninf;
     for (index_t i = 0; i < m; ++i) {
       if (!(a[i] > 0)) continue;
       const T* row = M + i * n;
       const double hi = detail::row_max(row, Gt, inv_reg, n);
-      const double lse = hi + std::log(detail::row_sum_exp(row, Gt, inv_reg, hi, n));
+      const double sum = detail::row_exp(row, Gt, inv_reg, hi, t.data(), n);
       const double ci = kl ? la[i] : 0.0;
-      const double Fn = fa * (la[i] - ci - lse);
+      const double Fn = fa * (la[i] - ci - hi - std::log(sum));
       step = std::max(step, std::abs(Fn - F[i]));
       F[i] = Fn;
       Ft[i] = ci + Fn;
-      fold_columns(row, Ft[i], inv_reg, cmax, csum, n);
+      const double lw = Ft[i] + hi;
+      if (lw > S) {
+        const double shrink_by = std::exp(S - lw);  // 0 on the first row
+        for (index_t j = 0; j < n; ++j) acc[j] *= shrink_by;
+        S = lw;
+      }
+      const double w = std::exp(lw - S);
+      const double* rows[1] = {t.data()};
+      detail::axpy_rows<double, 1>(rows, &w, acc, n);
     }
-    // Columns: G_j = fb (log b_j - LSE_i(log c_ij + F_i - M_ij / reg)).
+    // Columns: G_j = fb (log b_j - LSE_i(log c_ij + F_i - M_ij / reg)), where
+    // LSE_i(Ft_i - M_ij / reg) = log acc_j + S - Gt_j; a column whose sum underflowed gets an
+    // exact (strided) log-sum-exp.
     for (index_t j = 0; j < n; ++j) {
       if (!(b[j] > 0)) continue;
       const double cj = kl ? lb[j] : 0.0;
-      const double Gn = fb * (lb[j] - cj - (cmax[j] + std::log(csum[j])));
+      const double lse = acc[j] > detail::kStarvedColumn && std::isfinite(Gt[j])
+                             ? std::log(acc[j]) + S - Gt[j]
+                             : detail::column_lse(M, m, n, j, Ft, 1.0, wa.data(), inv_reg);
+      const double Gn = fb * (lb[j] - cj - lse);
       step = std::max(step, std::abs(Gn - G[j]));
       G[j] = Gn;
       Gt[j] = cj + Gn;

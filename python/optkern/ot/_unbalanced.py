@@ -139,7 +139,8 @@ def sinkhorn_unbalanced(
     tol : float
         Stop when no log-scaling ``f / reg``, ``g / reg`` moved by more than tol in an
         iteration (POT stops on the relative change of u and v, which is the same measure to
-        first order).
+        first order). Rounding leaves a floor of about 1e-14 (times log m): a smaller tol runs
+        to max_iter and reports converged=False.
     max_iter : int
         The most iterations (>= 1).
 
@@ -159,8 +160,10 @@ def sinkhorn_unbalanced(
     -----
     Each iteration is ``F_i = rho_a / (rho_a + reg) (log a_i - LSE_j(log c_ij + G_j - M_ij /
     reg))`` and the same for G (Chizat et al. 2018, "Scaling algorithms for unbalanced optimal
-    transport problems"), in float64 with the row log-sum-exps vectorised and the column
-    ones accumulated row by row (online maxima). Threads go over the batch.
+    transport problems"), in float64, in one pass over M per iteration with one vectorised
+    exp per entry: the row log-sum-exps' exponentials also give the column sums (against a
+    running scale; a column whose sum underflows gets an exact log-sum-exp). Threads go over
+    the batch.
 
     Examples
     --------
