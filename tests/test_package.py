@@ -65,7 +65,7 @@ DOCTEST_MODULES = [
     "optkern.jax._tv",
     "optkern.ot._losses", "optkern.torch._losses", "optkern.jax._losses",
     "optkern.ot._unbalanced", "optkern.ot._points", "optkern.torch._unbalanced",
-    "optkern.jax._unbalanced",
+    "optkern.jax._unbalanced", "optkern.torch._points",
 ]
 
 
