@@ -247,6 +247,59 @@ def sinkhorn_vjp(
     /,
 ) -> NDArray[np.int8]: ...
 
+# Unbalanced Sinkhorn (issue 16). M: (1 or B, m, n), a: (1 or B, m), b: (1 or B, n); plan
+# (B, m, n) of M's dtype, F (B, m), G (B, n) float64. reg_type: 0 kl, 1 entropy.
+# Returns (n_iter, last step, converged) per problem.
+def sinkhorn_unbalanced(
+    M: _FloatArray,
+    a: _FloatArray,
+    b: _FloatArray,
+    reg: float,
+    rho_a: float,
+    rho_b: float,
+    reg_type: int,
+    tol: float,
+    max_iter: int,
+    num_threads: int,
+    plan: _FloatArray,
+    F: NDArray[np.float64],
+    G: NDArray[np.float64],
+    /,
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.bool_]]: ...
+
+# Point clouds, cost on the fly (issue 16). x (m, d), y (n, d), a (m), b (n) of one dtype;
+# init_g None or (n,) float64; f (m), g (n) float64. cost: 0 sqeuclidean, 1 euclidean.
+# Returns (n_iter, marginal_error, cost, value, converged).
+def sinkhorn_points(
+    x: _FloatArray,
+    y: _FloatArray,
+    a: _FloatArray,
+    b: _FloatArray,
+    init_g: NDArray[np.float64] | None,
+    reg: float,
+    cost: int,
+    tol: float,
+    max_iter: int,
+    num_threads: int,
+    f: NDArray[np.float64],
+    g: NDArray[np.float64],
+    /,
+) -> tuple[int, float, float, float, bool]: ...
+
+# out (m,) = P v for v (n,) (float64); P^T u: swap (x, f) with (y, g).
+def sinkhorn_points_apply(
+    x: _FloatArray,
+    y: _FloatArray,
+    f: NDArray[np.float64],
+    g: NDArray[np.float64],
+    reg: float,
+    cost: int,
+    v: NDArray[np.float64],
+    out: NDArray[np.float64],
+    num_threads: int,
+    /,
+) -> None: ...
+
 # --- optimize ----------------------------------------------------------------------------
 # `options` is the dict of python/optkern/optimize/_options.py: method (int), gtol, ftol,
 # max_iter, max_fev, m, c1, c2, max_ls, alpha0, tau, eig_floor, bfgs_hessian_start.

@@ -10,6 +10,8 @@
 
 #include "optkern/common.hpp"
 #include "optkern/interrupt.hpp"
+#include "optkern/ot/points.hpp"
+#include "optkern/ot/unbalanced.hpp"
 
 namespace optkern {
 

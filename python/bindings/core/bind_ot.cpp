@@ -93,7 +93,10 @@ py::array_t<std::int8_t> sinkhorn_vjp_array(const py::array& P, const py::array&
 
 }  // namespace
 
+void bind_ot_extra(py::module_& m);  // bind_ot_extra.cpp (issue 16's kernels)
+
 void bind_ot(py::module_& m) {
+  bind_ot_extra(m);
   // M: (1 or B, m, n), a: (1 or B, m), b: (1 or B, n), init_g: None or (1 or B, n); plan, f, g
   // preallocated (B, m, n), (B, m), (B, n), all C-contiguous of one dtype. method: 0 auto,
   // 1 plain, 2 log. Returns per-item arrays (n_iter, marginal_error, cost, value, converged,

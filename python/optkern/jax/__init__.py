@@ -17,7 +17,10 @@ except ImportError as exc:
 
     raise ImportError(install_hint("jax", "JAX", "jax")) from exc
 
+from optkern.jax._losses import sinkhorn2, sinkhorn_divergence
 from optkern.jax._ot import sinkhorn, sinkhorn_cost
+from optkern.jax._unbalanced import sinkhorn_unbalanced
 from optkern.jax._tv import tv_denoise
 
-__all__ = ["sinkhorn", "sinkhorn_cost", "tv_denoise"]
+__all__ = ["sinkhorn", "sinkhorn_cost", "tv_denoise", "sinkhorn2", "sinkhorn_divergence",
+           "sinkhorn_unbalanced"]

@@ -143,6 +143,7 @@ def sinkhorn(
     callback: Any = None,
     progress: bool = False,
     stream: Any = None,
+    eps_scaling: float | None = None,
 ) -> SinkhornResult:
     """Entropic optimal transport by Sinkhorn's algorithm.
 
@@ -200,6 +201,14 @@ def sinkhorn(
         The CUDA stream to run on (CUDA runs only; a ValueError on the CPU). By default the
         current stream of the library that made the GPU arrays, or the legacy default stream
         for NumPy input.
+    eps_scaling : float in (0, 1), optional
+        CPU only. Solve a sequence of problems instead, from reg_0 = max|M| down to reg,
+        multiplying reg by this factor at each stage and warm-starting each from the last
+        stage's potentials (GeomLoss's ``scaling``, OTT's ``Epsilon(decay=...)``); the
+        intermediate stages stop at a marginal error of 1e-3 (relative to the mass), the last
+        at tol. For small reg (1e-3 max|M| and below) this takes far fewer iterations than a
+        cold start. n_iter then counts the iterations of all stages (max_iter bounds them
+        all); the other fields are the last stage's. Not combined with callback or progress.
 
     Returns
     -------
@@ -236,6 +245,10 @@ def sinkhorn(
     True
     >>> optkern.ot.sinkhorn(M, reg=1e-4).method   # small reg: the log domain
     'log'
+    >>> cold = optkern.ot.sinkhorn(M, reg=1e-3, method="log")
+    >>> warm = optkern.ot.sinkhorn(M, reg=1e-3, method="log", eps_scaling=0.5)
+    >>> bool(warm.converged), bool(np.allclose(warm.plan, cold.plan, atol=1e-8))
+    (True, True)
     >>> batch = optkern.ot.sinkhorn(np.stack([M, 2 * M]), reg=0.1)
     >>> batch.plan.shape, batch.converged.tolist()
     ((2, 5, 5), [True, True])
@@ -264,12 +277,21 @@ def sinkhorn(
         if callback is not None:
             fail("callback", "None on device='cuda' (the iteration is one launch)",
                  describe(callback))
+        if eps_scaling is not None:
+            fail("eps_scaling", "None on device='cuda' (CPU only for now)", repr(eps_scaling))
         with ProgressBar(max_iter, "sinkhorn (cuda)", "iterations", enabled=progress) as bar, \
                 _gpu.use_stream(stream):
             res = _cuda_path.sinkhorn(M, a, b, reg, tol, max_iter, method_code, init)
             bar.update_to(int(np.max(res.n_iter, initial=0)))
             return res
     problem = _checks.prepare(M, a, b, reg, init)
+    if eps_scaling is not None:
+        from optkern.ot import _eps_scaling
+
+        factor = _eps_scaling.check_factor(eps_scaling)
+        if callback is not None or progress:
+            fail("eps_scaling", "None when a callback or progress is given", repr(eps_scaling))
+        return _eps_scaling.sinkhorn(problem, reg, tol, max_iter, method_code, factor)
     # near overflow, the kernel runs on (M / s, reg / s), exactly (ot/_range.py)
     scale = _range.problem_scale(problem, reg)
     problem, reg = _range.scaled(problem, scale), reg / scale
@@ -336,6 +358,18 @@ def sinkhorn_cost(
 ) -> Any:
     """The entropic OT value ``OT_reg(M, a, b) = <M, P> + reg <P, log P - 1>`` at the
     optimal plan, and optionally its gradient.
+
+    Which quantity this is, against the peers (P the optimal plan, f, g its potentials):
+
+    - POT's ``ot.sinkhorn2`` returns the transport cost ``<M, P>`` alone: that is
+      :func:`sinkhorn2` (``SinkhornResult.cost``), not this function.
+    - POT's ``ot.solve(M, a, b, reg=reg).value``, OTT's ``reg_ot_cost`` and GeomLoss's
+      ``OT_eps`` are ``<M, P> + reg KL(P | a b^T)`` (``= <a, f> + <b, g>`` at convergence,
+      in their gauge). Since ``KL(P | a b^T) = <P, log P - 1> - <a, log a> - <b, log b> +
+      sum(a) sum(b)`` for a plan with marginals a and b, this function returns
+      ``their value + reg (<a, log a> + <b, log b> - sum(a) sum(b))``. The difference does not
+      depend on M, so the gradients in M agree (both are P), and it cancels in the debiased
+      :func:`sinkhorn_divergence`.
 
     The value is a minimum over P, so by the envelope theorem its gradient needs no backward
     solve: ``d OT / dM = P``, ``d OT / da = f`` and ``d OT / db = g``. Losses that use only
@@ -559,3 +593,19 @@ def _sum_to(grad: np.ndarray, like: np.ndarray | None) -> np.ndarray:
     )
     return grad.sum(axis=axes).reshape(like.shape).astype(grad.dtype, copy=False)
 
+
+
+# Losses named as POT, OTT and GeomLoss name them (issue 16).
+from optkern.ot._losses import sinkhorn2, sinkhorn_divergence  # noqa: E402
+
+__all__ += ["sinkhorn2", "sinkhorn_divergence"]
+from optkern.ot._unbalanced import (  # noqa: E402
+    UnbalancedResult,
+    sinkhorn_unbalanced,
+    sinkhorn_unbalanced_vjp,
+)
+
+__all__ += ["UnbalancedResult", "sinkhorn_unbalanced", "sinkhorn_unbalanced_vjp"]
+from optkern.ot._points import PointsResult, sinkhorn_points  # noqa: E402
+
+__all__ += ["PointsResult", "sinkhorn_points"]

@@ -24,7 +24,11 @@ except ImportError as exc:
         " (for PyTorch's CPU-only build, first: pip install torch --index-url "
         "https://download.pytorch.org/whl/cpu)")) from exc
 
+from optkern.torch._losses import sinkhorn2, sinkhorn_divergence
 from optkern.torch._ot import sinkhorn, sinkhorn_cost
+from optkern.torch._points import sinkhorn_points_value
+from optkern.torch._unbalanced import sinkhorn_unbalanced
 from optkern.torch._tv import tv_denoise
 
-__all__ = ["sinkhorn", "sinkhorn_cost", "tv_denoise"]
+__all__ = ["sinkhorn", "sinkhorn_cost", "tv_denoise", "sinkhorn2", "sinkhorn_divergence",
+           "sinkhorn_unbalanced", "sinkhorn_points_value"]

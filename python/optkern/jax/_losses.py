@@ -1,0 +1,212 @@
+"""optkern.jax.sinkhorn2 and sinkhorn_divergence: POT's loss and the debiased Sinkhorn
+divergence, differentiable through optkern's plan backward (implicit) and value backward
+(envelope)."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from optkern import ot as _ot
+from optkern._autodiff import marginal_grads
+from optkern._validation import check_number, fail
+from optkern.jax._ot import _plan_bwd, _shape, sinkhorn
+from optkern.ot._losses import check_cost_name, check_loss_name, symmetric_potential
+
+__all__ = ["sinkhorn2", "sinkhorn_divergence"]
+
+
+def sinkhorn2(M: Any, a: Any = None, b: Any = None, *, reg: float, method: str = "auto",
+              tol: float = 1e-9, max_iter: int = 10000) -> jax.Array:
+    """POT's ``sinkhorn2`` loss ``<M, P>`` (:func:`optkern.ot.sinkhorn2`), differentiable in
+    M, a and b through the implicit backward of :func:`optkern.jax.sinkhorn` (this loss is not
+    an envelope: ``dL/dM = P + (the plan's backward applied to M)``).
+
+    Parameters
+    ----------
+    M, a, b, reg, method, tol, max_iter
+        As in :func:`optkern.jax.sinkhorn`.
+
+    Returns
+    -------
+    jax.Array, shape (...)
+        One value per problem, with M's dtype.
+
+    Raises
+    ------
+    ValueError
+        As :func:`optkern.jax.sinkhorn`.
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp, optkern.jax
+    >>> x = jnp.array([0.0, 1.0, 2.0])
+    >>> y = jnp.array([0.5, 1.5])
+    >>> loss = lambda x: optkern.jax.sinkhorn2((x[:, None] - y[None, :]) ** 2, reg=0.05)
+    >>> g = jax.grad(loss)(x)
+    >>> round(float(loss(x)), 4), g.shape
+    (0.25, (3,))
+    """
+    M = jnp.asarray(M)
+    if not jnp.issubdtype(M.dtype, jnp.floating):
+        M = M.astype(jnp.result_type(float))
+    P = sinkhorn(M, a, b, reg=reg, method=method, tol=tol, max_iter=max_iter)
+    return jnp.sum(M * P, axis=(-2, -1))
+
+
+def pairwise_cost(x: jax.Array, y: jax.Array, cost: str) -> jax.Array:
+    """|x_i - y_j|^2 or |x_i - y_j| (subgradient 0 where two points coincide)."""
+    diff = x[..., :, None, :] - y[..., None, :, :]
+    sq = jnp.sum(diff * diff, axis=-1)
+    if cost == "sqeuclidean":
+        return sq
+    positive = sq > 0
+    return jnp.where(positive, jnp.sqrt(jnp.where(positive, sq, 1.0)), 0.0)
+
+
+def sinkhorn_divergence(x: Any, y: Any, a: Any = None, b: Any = None, *, reg: float,
+                        cost: str = "sqeuclidean", loss: str = "entropic",
+                        method: str = "auto", tol: float = 1e-9,
+                        max_iter: int = 10000) -> jax.Array:
+    """The debiased Sinkhorn divergence of :func:`optkern.ot.sinkhorn_divergence`,
+    differentiable in x, y, a and b (entropic: envelope theorem; linear: implicit backward).
+
+    Parameters
+    ----------
+    x, y : array_like, shapes (..., m, d) and (..., n, d)
+        The clouds.
+    a, b, reg, cost, loss, method, tol, max_iter
+        As in :func:`optkern.ot.sinkhorn_divergence`.
+
+    Returns
+    -------
+    jax.Array, shape (...)
+        S per problem, >= 0.
+
+    Raises
+    ------
+    ValueError
+        As :func:`optkern.ot.sinkhorn_divergence` (shapes at trace time).
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp, optkern.jax
+    >>> x = jax.random.normal(jax.random.PRNGKey(0), (20, 2))
+    >>> y = jax.random.normal(jax.random.PRNGKey(1), (30, 2)) + 1
+    >>> s, gx = jax.value_and_grad(lambda x: optkern.jax.sinkhorn_divergence(x, y, reg=0.1))(x)
+    >>> bool(s > 0), gx.shape
+    (True, (20, 2))
+    """
+    reg = check_number(reg, "reg", low=1e-300)
+    cost = check_cost_name(cost)
+    loss = check_loss_name(loss)
+    x, y = jnp.asarray(x), jnp.asarray(y)
+    for t, name in ((x, "x"), (y, "y")):
+        if t.ndim < 2 or t.shape[-2] == 0 or t.shape[-1] == 0:
+            fail(name, "points of shape (..., count, dim) with count, dim >= 1",
+                 f"shape {t.shape}")
+    if x.shape[-1] != y.shape[-1]:
+        fail("y", f"points of x's dimension {x.shape[-1]}", f"shape {y.shape}")
+    dtype = jnp.result_type(x.dtype, y.dtype)
+    if not jnp.issubdtype(dtype, jnp.floating):
+        dtype = jnp.result_type(float)
+    x, y = x.astype(dtype), y.astype(dtype)
+    m, n = x.shape[-2], y.shape[-2]
+    a_given = a
+    a = jnp.full((m,), 1.0 / m, dtype) if a is None else jnp.asarray(a, dtype)
+    if b is None:  # as in optkern.ot (equal inputs give equal arrays)
+        b = jnp.full((n,), 1.0 / n, dtype) if a_given is None else (
+            jnp.sum(a, axis=-1, keepdims=True) / n * jnp.ones(n, dtype))
+    b = jnp.asarray(b, dtype)
+    for w, name, size in ((a, "a", m), (b, "b", n)):
+        if w.ndim < 1 or w.shape[-1] != size:
+            fail(name, f"shape (..., {size}) to match the points", f"shape {w.shape}")
+    try:
+        batch = jnp.broadcast_shapes(x.shape[:-2], y.shape[:-2], a.shape[:-1], b.shape[:-1])
+    except ValueError:
+        fail("x, y, a, b", "batch shapes that broadcast",
+             f"x {x.shape}, y {y.shape}, a {a.shape}, b {b.shape}")
+    x, y = jnp.broadcast_to(x, batch + x.shape[-2:]), jnp.broadcast_to(y, batch + y.shape[-2:])
+    a, b = jnp.broadcast_to(a, batch + (m,)), jnp.broadcast_to(b, batch + (n,))
+    C_xy, C_xx, C_yy = (pairwise_cost(p, q, cost) for p, q in ((x, y), (x, x), (y, y)))
+    args = (reg, method, float(tol), int(max_iter))
+    solve = _value_warm if loss == "entropic" else _loss_warm
+    g_yy = _warm(C_yy, b, reg)
+    ab = solve(C_xy, a, b, g_yy, *args)
+    aa = solve(C_xx, a, a, _warm(C_xx, a, reg), *args)
+    bb = solve(C_yy, b, b, g_yy, *args)
+    return jnp.maximum(ab - 0.5 * aa - 0.5 * bb, 0.0)
+
+
+def _warm(C: jax.Array, w: jax.Array, reg: float) -> jax.Array:
+    """The symmetric fixed point of OT(w, w) as a warm start (see optkern.ot._losses)."""
+    def host(C, w):
+        return symmetric_potential(C, w, reg).astype(C.dtype)
+
+    C, w = jax.lax.stop_gradient(C), jax.lax.stop_gradient(w)
+    return jax.pure_callback(host, _shape(w), C, w, vmap_method="broadcast_all")
+
+
+def _solve(M, a, b, g0, reg, method, tol, max_iter):
+    return _ot.sinkhorn(np.asarray(M), np.asarray(a), np.asarray(b), reg=reg, method=method,
+                        tol=tol, max_iter=max_iter, init=(None, np.asarray(g0)))
+
+
+# The entropic value (envelope) and POT's loss (implicit), warm-started from g0 (not
+# differentiated: the solution does not depend on it).
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(4, 5, 6, 7))
+def _value_warm(M, a, b, g0, reg, method, tol, max_iter):
+    return _value_warm_fwd(M, a, b, g0, reg, method, tol, max_iter)[0]
+
+
+def _value_warm_fwd(M, a, b, g0, reg, method, tol, max_iter):
+    def host(M, a, b, g0):
+        res = _solve(M, a, b, g0, reg, method, tol, max_iter)
+        return np.asarray(res.value, M.dtype), res.plan, res.f, res.g
+
+    shapes = (jax.ShapeDtypeStruct(M.shape[:-2], M.dtype), _shape(M), _shape(a), _shape(b))
+    value, plan, f, g = jax.pure_callback(host, shapes, M, a, b, g0,
+                                          vmap_method="broadcast_all")
+    return value, (plan, f, g, a, b, g0)
+
+
+def _value_warm_bwd(reg, method, tol, max_iter, residuals, grad_value):
+    plan, f, g, a, b, g0 = residuals
+    scale = grad_value[..., None]
+    grad_a, grad_b = marginal_grads(jnp, f, g, a, b)
+    return scale[..., None] * plan, scale * grad_a, scale * grad_b, jnp.zeros_like(g0)
+
+
+_value_warm.defvjp(_value_warm_fwd, _value_warm_bwd)
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(4, 5, 6, 7))
+def _plan_warm(M, a, b, g0, reg, method, tol, max_iter):
+    return _plan_warm_fwd(M, a, b, g0, reg, method, tol, max_iter)[0]
+
+
+def _plan_warm_fwd(M, a, b, g0, reg, method, tol, max_iter):
+    def host(M, a, b, g0):
+        return _solve(M, a, b, g0, reg, method, tol, max_iter).plan
+
+    plan = jax.pure_callback(host, _shape(M), M, a, b, g0, vmap_method="broadcast_all")
+    return plan, (plan, a, b, g0)
+
+
+def _plan_warm_bwd(reg, method, tol, max_iter, residuals, grad_plan):
+    plan, a, b, g0 = residuals
+    return (*_plan_bwd(reg, method, tol, max_iter, (plan, a, b), grad_plan),
+            jnp.zeros_like(g0))
+
+
+_plan_warm.defvjp(_plan_warm_fwd, _plan_warm_bwd)
+
+
+def _loss_warm(M, a, b, g0, reg, method, tol, max_iter):
+    return jnp.sum(M * _plan_warm(M, a, b, g0, reg, method, tol, max_iter), axis=(-2, -1))
