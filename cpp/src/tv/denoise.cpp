@@ -53,7 +53,7 @@ void denoise_one(index_t n, const T* x, double lam, T* y, ChainMemory& memory) {
   double scale = 1, unscale = 1, lam_scaled = lam;
   for (;;) {
     auto grow = [&memory](detail::TautChain<double>& c) { return memory.grow(c); };
-    const auto status = detail::taut_string_denoise(n, x, lam_scaled, scale, unscale, y,
+    const auto status = detail::taut_string_denoise(n, x, detail::ConstantWidth<double>{lam_scaled}, scale, unscale, y,
                                                     memory.chain(0), memory.chain(1), grow);
     if (status == detail::TautStatus::kDone) return;
     if (scale != 1) return;  // already rescaled: the result is as good as it gets
