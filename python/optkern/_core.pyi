@@ -141,6 +141,26 @@ def tv_denoise_vjp(
     grad_lam: NDArray[np.float64],
     /,
 ) -> None: ...
+# One weight per edge: w float64 (1, n - 1) (shared) or (batch, n - 1); grad_w (batch, n - 1).
+def tv_denoise_weighted(x: _FloatArray, w: NDArray[np.float64], y: _FloatArray, /) -> None: ...
+def tv_denoise_irls_weighted(
+    x: _FloatArray,
+    w: NDArray[np.float64],
+    tol: float,
+    max_iter: int,
+    y: _FloatArray,
+    nit: _IndexArray,
+    change: NDArray[np.float64],
+    /,
+) -> None: ...
+def tv_denoise_vjp_weighted(
+    y: _FloatArray,
+    grad_y: _FloatArray,
+    rtol: float,
+    grad_x: _FloatArray,
+    grad_w: NDArray[np.float64],
+    /,
+) -> None: ...
 
 # Each operand (1, n) (shared) or (batch, n); returns (number of singular systems, index of
 # the first one or -1).

@@ -104,6 +104,11 @@ def denoise(
         λ >= 0: one value for every signal, or one per signal with a shape that broadcasts to
         x's batch shape ``x.shape[:-1]`` (``x.shape[:-1] + (1,)`` is accepted too). λ = 0
         returns x; λ >= :func:`lambda_max` returns each signal's mean.
+        Or one weight per edge, shape ``(..., n − 1)`` whose leading axes broadcast to the
+        batch shape: then ``y = argmin_u ½‖u − x‖² + Σ_k λ_k |u_k − u_{k+1}|`` (prox_tv's
+        ``tv1w_1d``; a weight of 0 leaves that edge free). A shape that fits both readings,
+        e.g. (4,) for x of shape (4, 5), is rejected: write ``lam[..., None]`` (one per
+        signal) or ``lam[None]`` (weights shared by all signals). Weights run on the CPU.
     method : {"exact", "irls"}
         "exact" (default): an exact direct algorithm, O(n) per signal: the taut string method
         on the CPU, Condat's algorithm (one GPU thread per signal, falling back to the taut
@@ -162,6 +167,8 @@ def denoise(
     array([0.3       , 0.3       , 2.83333333, 2.83333333, 2.83333333])
     >>> optkern.tv.denoise(x, optkern.tv.lambda_max(x))     # the mean
     array([1.82, 1.82, 1.82, 1.82, 1.82])
+    >>> optkern.tv.denoise(x, np.array([0.5, 0.0, 0.5, 0.5]))   # one weight per edge
+    array([0.05, 0.05, 3.  , 3.  , 3.  ])
     >>> r = optkern.tv.denoise(x, 0.5, method="irls", tol=1e-10, max_iter=5000,
     ...                        return_info=True)
     >>> bool(np.abs(r.y - optkern.tv.denoise(x, 0.5)).max() < 1e-3), bool(r.converged)
@@ -180,6 +187,8 @@ def denoise(
             return _tv_cuda.denoise(x, lam, method, tol, max_iter, return_info)
     x = finite_signals(x, "x")
     batch = x.shape[:-1]
+    if is_edge_weights(lam, x.shape):
+        return _weighted_denoise(x, lam, method, tol, max_iter, return_info)
     lam_rows = lambda_rows(lam, batch)
     rows = x.reshape(math.prod(batch), x.shape[-1])
     y = np.empty_like(rows)
@@ -194,6 +203,76 @@ def denoise(
     if not return_info:
         return y
     return make_result(y, nit.reshape(batch), change.reshape(batch), method, tol)
+
+
+def _weighted_denoise(x: np.ndarray, lam: Any, method: str, tol: float, max_iter: int,
+                      return_info: bool) -> Any:
+    """denoise with one weight per edge (lam of shape (..., n − 1)), on the CPU."""
+    batch = x.shape[:-1]
+    rows = x.reshape(math.prod(batch), x.shape[-1])
+    weights = edge_weight_rows(lam, x.shape)
+    y = np.empty_like(rows)
+    count = rows.shape[0]
+    if method == "exact":
+        _backend._core.tv_denoise_weighted(rows, weights, y)
+        nit, change = np.zeros(count, np.int64), np.zeros(count)
+    else:
+        nit, change = np.empty(count, np.int64), np.empty(count)
+        _backend._core.tv_denoise_irls_weighted(rows, weights, tol, max_iter, y, nit, change)
+    y = y.reshape(x.shape)
+    if not return_info:
+        return y
+    return make_result(y, nit.reshape(batch), change.reshape(batch), method, tol)
+
+
+def _shape_of(a: Any) -> tuple[int, ...]:
+    return tuple(int(e) for e in (a.shape if is_gpu_array(a) else np.shape(a)))
+
+
+def is_edge_weights(lam: Any, x_shape: tuple[int, ...]) -> bool:
+    """Whether lam holds one weight per edge (shape (..., n − 1), the leading axes
+    broadcasting to x's batch shape) rather than one value per signal. A shape that fits both
+    readings is rejected (ValueError), never guessed; where both mean the same (n = 2) it is
+    read per signal."""
+    if type(lam) in (float, int) or isinstance(lam, (np.floating, np.integer)):
+        return False
+    shape, batch, n = _shape_of(lam), tuple(x_shape[:-1]), x_shape[-1]
+    if len(shape) == 0 or n < 2 or shape[-1] != n - 1:
+        return False
+    try:
+        per_edge = np.broadcast_shapes(shape[:-1], batch) == batch
+    except ValueError:
+        per_edge = False
+    if not per_edge:
+        return False
+    try:
+        lambda_shape(lam, batch)
+    except ValueError:
+        return True
+    if n == 2:
+        return False  # one edge: a weight per edge is a value per signal
+    edge_form = (1,) * max(len(batch), 1) + (n - 1,)
+    fail("lam", f"a shape that reads one way only: its shape {shape} fits both one value per "
+         f"signal (batch shape {batch}) and one weight per edge (n - 1 = {n - 1}); pass "
+         f"lam[..., None] for one value per signal, or shape {edge_form} for weights shared by "
+         "all signals", f"shape {shape}")
+
+
+def edge_weight_rows(lam: Any, x_shape: tuple[int, ...]) -> np.ndarray:
+    """Per-edge lam as the kernels take it: float64 (1, n − 1) (shared by all signals) or
+    (batch, n − 1), checked finite and >= 0."""
+    batch, n = tuple(x_shape[:-1]), x_shape[-1]
+    lam = as_array(lam, "lam")
+    if lam.dtype.kind == "c":
+        compute_dtype(lam.dtype, "lam")  # names the argument
+    lam = lam.astype(np.float64, copy=False)
+    if not np.isfinite(lam).all() or (lam < 0).any():
+        bad = lam[~(np.isfinite(lam) & (lam >= 0))].ravel()[0]
+        fail("lam", "finite values >= 0", repr(float(bad)))
+    if math.prod(lam.shape[:-1]) == 1:
+        return np.ascontiguousarray(lam.reshape(1, n - 1))
+    full = np.broadcast_to(lam, batch + (n - 1,))
+    return np.ascontiguousarray(full.reshape(math.prod(batch), n - 1))
 
 
 def make_result(y: Any, nit: np.ndarray, change: np.ndarray, method: str,
@@ -219,7 +298,9 @@ def denoise_vjp(y: Any, grad_y: Any, lam: Any, *, rtol: float | None = None,
         ∂L/∂y, the same shape as y.
     lam : float or array_like
         The λ y was computed with, as given to :func:`denoise`: its shape decides the shape of
-        ∂L/∂λ (a scalar λ shared by all signals gets the sum of their contributions).
+        ∂L/∂λ (a scalar λ shared by all signals gets the sum of their contributions). With one
+        weight per edge, edge e where y jumps gets ∂L/∂λ_e = v_e (mean(g_S') − mean(g_S)) for
+        the segments S (left) and S' (right) it separates, and other edges 0.
     rtol : float, optional
         Neighbours with |y_k − y_{k+1}| <= rtol · max|y| (per signal) belong to one segment.
         The exact solvers write a segment as one value, so the default, 8 units of roundoff
@@ -254,6 +335,11 @@ def denoise_vjp(y: Any, grad_y: Any, lam: Any, *, rtol: float | None = None,
     array([0.5, 0.5, 1. , 1. , 1. ])
     >>> float(grad_lam)         # L = y_0 + 3 y_4: dy_0/dlam = 1/2, dy_4/dlam = -1/3
     -0.5
+    >>> w = np.full(4, 0.5)                    # the same λ, as one weight per edge
+    >>> grad_x, grad_w = optkern.tv.denoise_vjp(optkern.tv.denoise(x, w),
+    ...                                         np.array([1.0, 0, 0, 0, 3]), w)
+    >>> grad_w.tolist()         # only edge 1, between the two segments, moves y
+    [0.0, -0.5, 0.0, 0.0]
     """
     if rtol is not None:
         rtol = check_number(rtol, "rtol", low=0.0)
@@ -263,6 +349,9 @@ def denoise_vjp(y: Any, grad_y: Any, lam: Any, *, rtol: float | None = None,
 
         with _gpu.use_stream(stream):
             return _tv_cuda.denoise_vjp(y, grad_y, lam, rtol)
+    if (not is_gpu_array(y) and np.ndim(y) >= 1
+            and is_edge_weights(lam, _shape_of(y))):
+        return _weighted_vjp(y, grad_y, lam, rtol)
     y_arr, g_arr, lam_shape = vjp_inputs(y, grad_y, lam)
     dtype, batch = y_arr.dtype, y_arr.shape[:-1]
     rows = y_arr.reshape(math.prod(batch), y_arr.shape[-1])
@@ -278,6 +367,38 @@ def denoise_vjp(y: Any, grad_y: Any, lam: Any, *, rtol: float | None = None,
         grad_x *= scale
         grad_lam = (grad_lam * scale).astype(dtype)
     return grad_x.reshape(y_arr.shape), grad_lam[()] if grad_lam.ndim == 0 else grad_lam
+
+
+def _weighted_vjp(y: Any, grad_y: Any, lam: Any, rtol: float | None) -> tuple[Any, Any]:
+    """denoise_vjp for one weight per edge: grad_lam has lam's shape (summed over the axes
+    lam was broadcast along)."""
+    y_arr, g_arr = as_array(y, "y"), as_array(grad_y, "grad_y")
+    dtype = result_dtype((y_arr.dtype, "y"), (g_arr.dtype, "grad_y"))
+    y_arr = finite_signals(y_arr, "y", dtype)
+    g_arr = finite_signals(g_arr, "grad_y", dtype)
+    if g_arr.shape != y_arr.shape:
+        fail("grad_y", f"the shape of y {y_arr.shape}", f"shape {g_arr.shape}")
+    edge_weight_rows(lam, y_arr.shape)  # checks the values
+    batch, n = y_arr.shape[:-1], y_arr.shape[-1]
+    rows = y_arr.reshape(math.prod(batch), n)
+    grad_x = np.empty_like(rows)
+    per_edge = np.empty((rows.shape[0], n - 1))
+    scale = overflow_scale(g_arr)
+    if scale != 1:
+        g_arr = g_arr / scale
+    _backend._core.tv_denoise_vjp_weighted(rows, g_arr.reshape(rows.shape),
+                                           default_rtol(rtol, dtype), grad_x, per_edge)
+    lam_shape = _shape_of(lam)
+    per_edge = per_edge.reshape(batch + (n - 1,))
+    lead = per_edge.ndim - len(lam_shape)
+    grad_lam = per_edge.sum(axis=tuple(range(lead))) if lead else per_edge
+    axes = tuple(i for i, e in enumerate(lam_shape) if e == 1 and grad_lam.shape[i] != 1)
+    if axes:
+        grad_lam = grad_lam.sum(axis=axes, keepdims=True)
+    with np.errstate(over="ignore"):
+        grad_x *= scale
+        grad_lam = (grad_lam.reshape(lam_shape) * scale).astype(dtype)
+    return grad_x.reshape(y_arr.shape), grad_lam
 
 
 def lambda_max(x: Any) -> Any:

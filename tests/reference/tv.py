@@ -79,6 +79,17 @@ def taut_string(x, lam):
     n = x.size
     if n <= 1 or lam == 0:
         return x.copy()
+    return taut_string_weighted(x, np.full(n - 1, float(lam)))
+
+
+def taut_string_weighted(x, w):
+    """The exact solution of ½‖y − x‖² + Σ_k w_k |y_k − y_{k+1}| (one weight per edge, w >= 0)
+    for one signal: the same funnel walk through a tube of half-width w_{k−1} at point k.
+    (The certificate becomes |z_k| <= w_k, z_k = w_k sign(y_k − y_{k+1}) at jumps.)"""
+    x, w = np.asarray(x, np.float64), np.asarray(w, np.float64)
+    n = x.size
+    if n <= 1:
+        return x.copy()
     r = np.concatenate([[0.0], np.cumsum(x)])
     y = np.empty(n)
     apex = (0, 0.0)
@@ -89,7 +100,7 @@ def taut_string(x, lam):
         y[p[0]:q[0]] = _slope(p, q)
 
     for k in range(1, n + 1):
-        width = lam if k < n else 0.0  # the ends are pinned: s_n = r_n
+        width = w[k - 1] if k < n else 0.0  # the ends are pinned: s_n = r_n
         hi, lo = (k, r[k] + width), (k, r[k] - width)
 
         while upper and _slope(upper[-2] if len(upper) > 1 else apex, upper[-1]) >= _slope(
@@ -124,6 +135,45 @@ def denoise(x, lam):
     for index in np.ndindex(x.shape[:-1]):
         out[index] = taut_string(x[index], float(lam[index]))
     return out
+
+
+def objective_weighted(x, y, w):
+    """½‖y − x‖² + Σ_k w_k |y_k − y_{k+1}| over the last axis."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    return 0.5 * ((y - x) ** 2).sum(-1) + (np.asarray(w) * np.abs(np.diff(y, axis=-1))).sum(-1)
+
+
+def certificate_weighted(x, y, w):
+    """As certificate, with one weight per edge: (max_k |z_k| − w_k, |z_n|, max over jumps of
+    |z_k − w_k sign(y_k − y_{k+1})|)."""
+    x, y, w = (np.asarray(a, np.float64) for a in (x, y, w))
+    z = np.cumsum(x - y)
+    inner = z[:-1]
+    jumps = y[:-1] != y[1:]
+    sign = np.sign(y[:-1] - y[1:])
+    return (
+        float((np.abs(inner) - w).max(initial=0.0)),
+        float(abs(z[-1])),
+        float(np.abs(inner[jumps] - w[jumps] * sign[jumps]).max(initial=0.0)),
+    )
+
+
+def denoise_vjp_weighted(y, grad_y, w, tol=0.0):
+    """(∂L/∂x, ∂L/∂w) of one signal with one weight per edge. A segment S = [a..b] has
+    y_S = mean(x_S) − (w_b v_b − w_{a−1} v_{a−1}) / |S|, so a jump edge e between segments S
+    (left) and S' (right) gets ∂L/∂w_e = v_e (mean(g_S') − mean(g_S)); other edges get 0."""
+    y, g = np.asarray(y, np.float64), np.asarray(grad_y, np.float64)
+    grad_x = np.empty_like(g)
+    grad_w = np.zeros(y.size - 1)
+    runs = segments(y, tol)
+    means = [g[a:b].mean() for a, b in runs]
+    for (a, b), mean_g in zip(runs, means):
+        grad_x[a:b] = mean_g
+    for i in range(len(runs) - 1):
+        e = runs[i][1] - 1
+        v = np.sign(y[e] - y[e + 1])
+        grad_w[e] = v * (means[i + 1] - means[i])
+    return grad_x, grad_w
 
 
 def segments(y, tol=0.0):

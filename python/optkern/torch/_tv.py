@@ -35,8 +35,9 @@ def tv_denoise(
     x : Tensor or array_like, shape (..., n)
         Signals, on the CPU or a CUDA device; float32 stays float32.
     lam : float or Tensor
-        λ >= 0: a number (not differentiated), or a tensor (0-d or one value per signal,
-        broadcasting to ``x.shape[:-1]``) that receives a gradient of its own shape.
+        λ >= 0: a number (not differentiated), or a tensor (0-d, one value per signal,
+        broadcasting to ``x.shape[:-1]``, or one weight per edge of shape ``(..., n - 1)`` as
+        in :func:`optkern.tv.denoise`) that receives a gradient of its own shape.
     method, tol, max_iter
         As in :func:`optkern.tv.denoise`. The backward is exact for ``"exact"``.
     rtol : float, optional
