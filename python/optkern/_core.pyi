@@ -162,6 +162,27 @@ def tv_denoise_vjp_weighted(
     /,
 ) -> None: ...
 
+# Images x, y, grad_*: (batch, h, w); lam (1,) or (batch,); nit, gap, grad_lam (batch,).
+def tv_denoise_2d(
+    x: _FloatArray,
+    lam: NDArray[np.float64],
+    isotropic: bool,
+    tol: float,
+    max_iter: int,
+    y: _FloatArray,
+    nit: _IndexArray,
+    gap: NDArray[np.float64],
+    /,
+) -> None: ...
+def tv_denoise_2d_vjp(
+    y: _FloatArray,
+    grad_y: _FloatArray,
+    rtol: float,
+    grad_x: _FloatArray,
+    grad_lam: NDArray[np.float64],
+    /,
+) -> None: ...
+
 # Each operand (1, n) (shared) or (batch, n); returns (number of singular systems, index of
 # the first one or -1).
 def tridiagonal_solve(

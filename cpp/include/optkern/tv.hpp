@@ -53,4 +53,22 @@ template <class T>
 void tv_denoise_vjp_weighted(index_t batch, index_t n, const T* y, const T* grad_y, double rtol,
                              T* grad_x, double* grad_w, int num_threads = 0);
 
+// 2-D TV of batch images (h x w, row-major), anisotropic (|row differences| + |column
+// differences|, exact 1-D solves in an accelerated dual splitting) or isotropic (the Euclidean
+// norm of each pixel's forward differences, FISTA on the dual), each image stopping once its
+// duality gap relative to the objective is <= tol or after max_iter iterations: nit[b] and
+// gap[b] receive the counts and the final relative gaps. lam as tv_denoise (per image).
+// Computed in double; images in sequence, each threaded over its rows / columns.
+template <class T>
+void tv_denoise_2d(index_t batch, index_t h, index_t w, const T* x, const double* lam,
+                   index_t lam_stride, bool isotropic, double tol, index_t max_iter, T* y,
+                   index_t* nit, double* gap, int num_threads = 0,
+                   Interrupt* interrupt = nullptr);
+
+// Backward of the anisotropic 2-D prox at its solution y: grad_x averages grad_y over each
+// connected region of fused neighbours (|y_p - y_q| <= rtol max|y|), grad_lam[b] = dL/dlam.
+template <class T>
+void tv_denoise_2d_vjp(index_t batch, index_t h, index_t w, const T* y, const T* grad_y,
+                       double rtol, T* grad_x, double* grad_lam, int num_threads = 0);
+
 }  // namespace optkern

@@ -25,6 +25,6 @@ except ImportError as exc:
         "https://download.pytorch.org/whl/cpu)")) from exc
 
 from optkern.torch._ot import sinkhorn, sinkhorn_cost
-from optkern.torch._tv import tv_denoise
+from optkern.torch._tv import tv_denoise, tv_denoise_2d
 
-__all__ = ["sinkhorn", "sinkhorn_cost", "tv_denoise"]
+__all__ = ["sinkhorn", "sinkhorn_cost", "tv_denoise", "tv_denoise_2d"]
