@@ -12,6 +12,7 @@
 | givens_fig34_neps.py | Frerix & Bruna Figures 3 and 4: N_eps against K, and its exponent |
 | givens_fig5_gft.py | Frerix & Bruna Figure 5: approximate graph Fourier transforms |
 | sinkhorn_implicit_vs_unrolled.py | lecture notes Figures 36 and 37: implicit vs unrolled gradient |
+| tv_2d_denoise.py | 2-D TV (anisotropic and isotropic) on a noisy photograph, with PSNR |
 
 Each script runs in its own process (a failure in one does not hide the others); the exit
 status is non-zero if any failed.
@@ -35,6 +36,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "givens_fig34_neps": ([], ["--dims", "8", "16", "--samples", "1"]),
     "givens_fig5_gft": ([], ["--sizes", "64", "--samples", "1"]),
     "sinkhorn_implicit_vs_unrolled": ([], ["--sizes", "8,16"]),
+    "tv_2d_denoise": ([], ["--size", "64", "--lams", "1"]),
 }
 
 
