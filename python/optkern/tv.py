@@ -109,7 +109,8 @@ def denoise(
         batch shape: then ``y = argmin_u ½‖u − x‖² + Σ_k λ_k |u_k − u_{k+1}|`` (prox_tv's
         ``tv1w_1d``; a weight of 0 leaves that edge free). A shape that fits both readings,
         e.g. (4,) for x of shape (4, 5), is rejected: write ``lam[..., None]`` (one per
-        signal) or ``lam[None]`` (weights shared by all signals). Weights run on the CPU.
+        signal) or ``lam[None]`` (weights shared by all signals). On CUDA, weights take
+        the exact method (the taut string, one GPU thread per signal).
     method : {"exact", "irls"}
         "exact" (default): an exact direct algorithm, O(n) per signal: the taut string method
         on the CPU, Condat's algorithm (one GPU thread per signal, falling back to the taut
@@ -184,7 +185,10 @@ def denoise(
     if where == "cuda":
         from optkern import _gpu, _tv_cuda
 
+        x_shape = _shape_of(x)
         with _gpu.use_stream(stream):
+            if len(x_shape) >= 1 and is_edge_weights(lam, x_shape):
+                return _tv_cuda.denoise_weighted(x, lam, method, return_info)
             return _tv_cuda.denoise(x, lam, method, tol, max_iter, return_info)
     x = finite_signals(x, "x")
     batch = x.shape[:-1]
@@ -299,8 +303,8 @@ class Denoise2DResult:
     >>> import numpy as np, optkern
     >>> img = np.zeros((8, 8)); img[2:6, 2:6] = 1.0
     >>> info = optkern.tv.denoise_2d(img, 0.1, return_info=True)
-    >>> bool(info.converged), info.gap <= 1e-6, info.y.shape
-    (True, np.True_, (8, 8))
+    >>> bool(info.converged), bool(info.gap <= 1e-6), info.y.shape
+    (True, True, (8, 8))
     """
 
     y: np.ndarray
@@ -546,7 +550,13 @@ def denoise_vjp(y: Any, grad_y: Any, lam: Any, *, rtol: float | None = None,
     if where == "cuda":
         from optkern import _gpu, _tv_cuda
 
+        y_shape = _shape_of(y)
         with _gpu.use_stream(stream):
+            if len(y_shape) >= 1 and is_edge_weights(lam, y_shape):
+                if not (is_gpu_array(y) or is_gpu_array(grad_y)):
+                    y, grad_y = as_array(y, "y"), as_array(grad_y, "grad_y")
+                    return _weighted_vjp(y, grad_y, lam, rtol)  # host data: the CPU's
+                return _tv_cuda.denoise_vjp_weighted(y, grad_y, lam, rtol)
             return _tv_cuda.denoise_vjp(y, grad_y, lam, rtol)
     if (not is_gpu_array(y) and np.ndim(y) >= 1
             and is_edge_weights(lam, _shape_of(y))):
