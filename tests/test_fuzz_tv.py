@@ -35,8 +35,9 @@ def signal_shapes(draw, max_n=8):
 
 
 @st.composite
-def lambdas(draw, batch):
-    """lam: a scalar (good or bad), or an array of a fitting or unfitting shape."""
+def lambdas(draw, batch, n=0):
+    """lam: a scalar (good or bad), or an array of a fitting or unfitting shape (the unfitting
+    one longer than n - 1, so that it is no set of per-edge weights either)."""
     kind = draw(choice(["scalar", "scalar", "array", "keepdims"], ["bad shape"]))
     if kind == "scalar":
         return draw(scalars(st.one_of(st.floats(0, 10), st.sampled_from(
@@ -46,7 +47,7 @@ def lambdas(draw, batch):
     elif kind == "keepdims":
         shape = batch + (1,)
     else:
-        shape = (max(batch, default=0) + 2,)
+        shape = (max(batch + (n,), default=0) + 2,)
     return draw(specs(shape, fills=["positive", "zeros", "tiny+", "edges+"],
                       bad_fills=["normal", "nonfinite"]))
 
@@ -90,7 +91,7 @@ def lam_argument(lam):
        device=DEVICES)
 def test_denoise(shape, data, method, tol, max_iter, device):
     xs = data.draw(specs(shape), label="x")
-    lam = data.draw(lambdas(shape[:-1]), label="lam")
+    lam = data.draw(lambdas(shape[:-1], shape[-1]), label="lam")
     x = xs.build()
     outcome = call(tv.denoise, x, lam_argument(lam), method=method, tol=tol,
                    max_iter=max_iter, device=device, return_info=True,
@@ -166,7 +167,7 @@ def test_denoise_vjp(shape, data, from_denoise, grad_shape, rtol, device):
     ys = data.draw(specs(shape), label="y")
     gs = data.draw(specs(shape if grad_shape == "same" else shape[:-1] + (shape[-1] + 1,)),
                    label="grad_y")
-    lam = data.draw(lambdas(shape[:-1]), label="lam")
+    lam = data.draw(lambdas(shape[:-1], shape[-1]), label="lam")
     y, g = ys.build(), gs.build()
     if from_denoise and ys.dtype == "float64" and not has_nonfinite(y) and y.size:
         y = tv.denoise(y, 0.5)  # realistic: fused segments

@@ -13,6 +13,7 @@
 | givens_fig5_gft.py | Frerix & Bruna Figure 5: approximate graph Fourier transforms |
 | givens_beam_layers.py | issue 17: beam search and layered L1, error against factors and depth |
 | sinkhorn_implicit_vs_unrolled.py | lecture notes Figures 36 and 37: implicit vs unrolled gradient |
+| tv_2d_denoise.py | 2-D TV (anisotropic and isotropic) on a noisy photograph, with PSNR |
 
 Each script runs in its own process (a failure in one does not hide the others); the exit
 status is non-zero if any failed.
@@ -37,6 +38,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "givens_fig5_gft": ([], ["--sizes", "64", "--samples", "1"]),
     "givens_beam_layers": ([], ["--dims", "16", "--samples", "1", "--points", "4"]),
     "sinkhorn_implicit_vs_unrolled": ([], ["--sizes", "8,16"]),
+    "tv_2d_denoise": ([], ["--size", "64", "--lams", "1"]),
 }
 
 

@@ -193,6 +193,47 @@ def tv_denoise_vjp(
     grad_lam: NDArray[np.float64],
     /,
 ) -> None: ...
+# One weight per edge: w float64 (1, n - 1) (shared) or (batch, n - 1); grad_w (batch, n - 1).
+def tv_denoise_weighted(x: _FloatArray, w: NDArray[np.float64], y: _FloatArray, /) -> None: ...
+def tv_denoise_irls_weighted(
+    x: _FloatArray,
+    w: NDArray[np.float64],
+    tol: float,
+    max_iter: int,
+    y: _FloatArray,
+    nit: _IndexArray,
+    change: NDArray[np.float64],
+    /,
+) -> None: ...
+def tv_denoise_vjp_weighted(
+    y: _FloatArray,
+    grad_y: _FloatArray,
+    rtol: float,
+    grad_x: _FloatArray,
+    grad_w: NDArray[np.float64],
+    /,
+) -> None: ...
+
+# Images x, y, grad_*: (batch, h, w); lam (1,) or (batch,); nit, gap, grad_lam (batch,).
+def tv_denoise_2d(
+    x: _FloatArray,
+    lam: NDArray[np.float64],
+    isotropic: bool,
+    tol: float,
+    max_iter: int,
+    y: _FloatArray,
+    nit: _IndexArray,
+    gap: NDArray[np.float64],
+    /,
+) -> None: ...
+def tv_denoise_2d_vjp(
+    y: _FloatArray,
+    grad_y: _FloatArray,
+    rtol: float,
+    grad_x: _FloatArray,
+    grad_lam: NDArray[np.float64],
+    /,
+) -> None: ...
 
 # Each operand (1, n) (shared) or (batch, n); returns (number of singular systems, index of
 # the first one or -1).

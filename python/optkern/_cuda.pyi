@@ -127,6 +127,34 @@ def tv_denoise_vjp(
     /,
 ) -> None: ...
 
+# One weight per edge: w float64 device rows, w_stride 0 (shared) or n - 1.
+def tv_denoise_weighted_scratch_bytes(batch: int, n: int, /) -> int: ...
+def tv_denoise_weighted(
+    dtype: str,
+    batch: int,
+    n: int,
+    x: int,
+    w: int,
+    w_stride: int,
+    y: int,
+    scratch: int,
+    scratch_bytes: int,
+    stream: int,
+    /,
+) -> None: ...
+def tv_denoise_vjp_weighted(
+    dtype: str,
+    batch: int,
+    n: int,
+    y: int,
+    grad_y: int,
+    rtol: float,
+    grad_x: int,
+    grad_w: int,
+    stream: int,
+    /,
+) -> None: ...
+
 # operands: (pointer, batch stride) of lower, diag, upper and rhs; status: a device pointer to
 # 2 int64 (count of singular systems, first one) or 0.
 def tridiagonal_solve(

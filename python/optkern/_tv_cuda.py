@@ -329,3 +329,105 @@ def _tridiagonal_host(operands: tuple[Any, ...]) -> np.ndarray:
             f"diag: the system at batch index {tuple(int(i) for i in index)} is singular"
             + (f" ({int(status[0])} singular systems)" if status[0] > 1 else ""))
     return x.reshape(batch + (n,))
+
+
+# --- one weight per edge ----------------------------------------------------------------------
+
+
+def _edge_rows_device(lam: Any, batch: tuple[int, ...], n: int, like: Any) -> tuple[Any, int]:
+    """Per-edge lam on the device as the kernels take it: float64 (1, n - 1) shared (stride 0)
+    or (count, n - 1) (stride n - 1). Host weights are checked first."""
+    from optkern.tv import edge_weight_rows
+
+    if not is_gpu_array(lam):
+        rows = edge_weight_rows(lam, batch + (n,))
+        return device_copy(rows, like), 0 if rows.shape[0] == 1 else n - 1
+    lam = _gpu.as_device_float(lam, "lam", FLOAT64)
+    shape = tuple(int(e) for e in lam.shape)
+    if math.prod(shape[:-1]) == 1:
+        return contiguous(lam.reshape((1, n - 1))), 0
+    full = contiguous(broadcast(lam, batch + (n - 1,)))
+    return full.reshape((math.prod(batch), n - 1)), n - 1
+
+
+def denoise_weighted(x: Any, lam: Any, method: str, return_info: bool) -> Any:
+    """optkern.tv.denoise with one weight per edge on the device (the exact solver)."""
+    if method != "exact":
+        fail("method", "'exact' with one weight per edge on CUDA (IRLS with weights runs on "
+             "the CPU)", repr(method))
+    if not is_gpu_array(x):
+        if is_gpu_array(lam):
+            fail("lam", "a host value or array when x is a NumPy array", describe(lam))
+        x = finite_signals(x, "x")
+        from optkern.tv import edge_weight_rows
+
+        batch, n = x.shape[:-1], x.shape[-1]
+        count = math.prod(batch)
+        w = edge_weight_rows(lam, x.shape)
+        y = np.empty(x.shape, x.dtype)
+        cuda = _backend._cuda
+        with _gpu.HostStaging() as staging:
+            px, pw = staging.upload(x), staging.upload(w)
+            py = staging.alloc(y.nbytes)
+            nbytes = cuda.tv_denoise_weighted_scratch_bytes(count, n)
+            cuda.tv_denoise_weighted(x.dtype.char, count, n, px, pw,
+                                     0 if w.shape[0] == 1 else n - 1, py,
+                                     staging.alloc(nbytes), nbytes, staging.stream)
+            staging.download(py, y)
+        if not return_info:
+            return y
+        return make_result(y, np.zeros(batch, np.int64), np.zeros(batch), method, 0.0)
+    x, shape = gpu_rows(x, "x")
+    dtype = _gpu.dlpack_view(x, "x").dtype
+    batch, n = shape[:-1], shape[-1]
+    count = math.prod(batch)
+    stream = _gpu.current_stream(x)
+    w, stride = _edge_rows_device(lam, batch, n, x)
+    y = _gpu.empty_like_kind(x, shape, dtype)
+    cuda = _backend._cuda
+    nbytes = cuda.tv_denoise_weighted_scratch_bytes(count, n)
+    scratch = _gpu.empty_like_kind(x, (max(nbytes, 1),), UINT8)
+    ptrs = _gpu.device_views([(x, "x"), (w, "lam"), (y, "y"), (scratch, "scratch")], stream)
+    cuda.tv_denoise_weighted(dtype.char, count, n, ptrs[0].ptr, ptrs[1].ptr, stride, ptrs[2].ptr,
+                             ptrs[3].ptr, nbytes, stream)
+    if not return_info:
+        return y
+    nit = _gpu.empty_like_kind(x, batch, INT64)
+    change = _gpu.empty_like_kind(x, batch, FLOAT64)
+    nit[...] = 0
+    change[...] = 0
+    return make_result(y, nit, change, method, 0.0)
+
+
+def denoise_vjp_weighted(y: Any, grad_y: Any, lam: Any, rtol: float | None) -> tuple[Any, Any]:
+    """optkern.tv.denoise_vjp with one weight per edge, for GPU arrays y and grad_y."""
+    y_view = _gpu.dlpack_view(y, "y") if is_gpu_array(y) else None
+    g_view = _gpu.dlpack_view(grad_y, "grad_y") if is_gpu_array(grad_y) else None
+    if y_view is None or g_view is None:
+        fail("grad_y" if g_view is None else "y", "a GPU array like the other input",
+             describe(grad_y if g_view is None else y))
+    dtype = result_dtype((y_view.dtype, "y"), (g_view.dtype, "grad_y"))
+    y, shape = gpu_rows(y, "y", dtype)
+    grad_y, g_shape = gpu_rows(grad_y, "grad_y", dtype)
+    if g_shape != shape:
+        fail("grad_y", f"the shape of y {shape}", f"shape {g_shape}")
+    batch, n = shape[:-1], shape[-1]
+    count = math.prod(batch)
+    lam_shape = tuple(int(e) for e in (lam.shape if is_gpu_array(lam) else np.shape(lam)))
+    if not is_gpu_array(lam):
+        from optkern.tv import edge_weight_rows
+
+        edge_weight_rows(lam, shape)  # checks the values
+    stream = _gpu.current_stream(y)
+    grad_x = _gpu.empty_like_kind(y, shape, dtype)
+    per_edge = _gpu.empty_like_kind(y, batch + (n - 1,), FLOAT64)
+    ptrs = _gpu.device_views([(y, "y"), (grad_y, "grad_y"), (grad_x, "grad_x"),
+                              (per_edge, "grad_lam")], stream)
+    _backend._cuda.tv_denoise_vjp_weighted(dtype.char, count, n, ptrs[0].ptr, ptrs[1].ptr,
+                                           default_rtol(rtol, dtype), ptrs[2].ptr, ptrs[3].ptr,
+                                           stream)
+    lead = per_edge.ndim - len(lam_shape)
+    out = sum_axes(per_edge, tuple(range(lead)), keepdims=False)
+    axes = tuple(i for i, e in enumerate(lam_shape) if e == 1 and out.shape[i] != 1)
+    out = sum_axes(out, axes, keepdims=True).reshape(lam_shape)
+    return grad_x, _gpu.as_device_float(out, "grad_lam", dtype)

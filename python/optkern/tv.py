@@ -39,7 +39,8 @@ from optkern._validation import (
     result_dtype,
 )
 
-__all__ = ["DenoiseResult", "denoise", "denoise_vjp", "lambda_max"]
+__all__ = ["Denoise2DResult", "DenoiseResult", "denoise", "denoise_2d", "denoise_2d_vjp",
+           "denoise_vjp", "lambda_max"]
 
 METHODS = ("exact", "irls")
 
@@ -106,6 +107,12 @@ def denoise(
         λ >= 0: one value for every signal, or one per signal with a shape that broadcasts to
         x's batch shape ``x.shape[:-1]`` (``x.shape[:-1] + (1,)`` is accepted too). λ = 0
         returns x; λ >= :func:`lambda_max` returns each signal's mean.
+        Or one weight per edge, shape ``(..., n − 1)`` whose leading axes broadcast to the
+        batch shape: then ``y = argmin_u ½‖u − x‖² + Σ_k λ_k |u_k − u_{k+1}|`` (prox_tv's
+        ``tv1w_1d``; a weight of 0 leaves that edge free). A shape that fits both readings,
+        e.g. (4,) for x of shape (4, 5), is rejected: write ``lam[..., None]`` (one per
+        signal) or ``lam[None]`` (weights shared by all signals). On CUDA, weights take
+        the exact method (the taut string, one GPU thread per signal).
     method : {"exact", "irls"}
         "exact" (default): an exact direct algorithm, O(n) per signal: the taut string method
         on the CPU, Condat's algorithm (one GPU thread per signal, falling back to the taut
@@ -165,6 +172,8 @@ def denoise(
     array([0.3       , 0.3       , 2.83333333, 2.83333333, 2.83333333])
     >>> optkern.tv.denoise(x, optkern.tv.lambda_max(x))     # the mean
     array([1.82, 1.82, 1.82, 1.82, 1.82])
+    >>> optkern.tv.denoise(x, np.array([0.5, 0.0, 0.5, 0.5]))   # one weight per edge
+    array([0.05, 0.05, 3.  , 3.  , 3.  ])
     >>> r = optkern.tv.denoise(x, 0.5, method="irls", tol=1e-10, max_iter=5000,
     ...                        return_info=True)
     >>> bool(np.abs(r.y - optkern.tv.denoise(x, 0.5)).max() < 1e-3), bool(r.converged)
@@ -182,12 +191,17 @@ def denoise(
     if where == "cuda":
         from optkern import _gpu, _tv_cuda
 
+        x_shape = _shape_of(x)
         with _gpu.use_stream(stream):
+            if len(x_shape) >= 1 and is_edge_weights(lam, x_shape):
+                return _tv_cuda.denoise_weighted(x, lam, method, return_info)
             return _tv_cuda.denoise(x, lam, method, tol, max_iter, return_info)
     x = finite_signals(x, "x")
     batch = x.shape[:-1]
     if x.size == 0:  # no work: no memory per signal either (shape (2**40, 0) is fine)
         return empty_denoise(x, lam, method, tol, return_info)
+    if is_edge_weights(lam, x.shape):
+        return _weighted_denoise(x, lam, method, tol, max_iter, return_info)
     lam_rows = lambda_rows(lam, batch)
     rows = x.reshape(math.prod(batch), x.shape[-1])
     y = np.empty_like(rows)
@@ -202,6 +216,274 @@ def denoise(
     if not return_info:
         return y
     return make_result(y, nit.reshape(batch), change.reshape(batch), method, tol)
+
+
+def _weighted_denoise(x: np.ndarray, lam: Any, method: str, tol: float, max_iter: int,
+                      return_info: bool) -> Any:
+    """denoise with one weight per edge (lam of shape (..., n − 1)), on the CPU."""
+    batch = x.shape[:-1]
+    rows = x.reshape(math.prod(batch), x.shape[-1])
+    weights = edge_weight_rows(lam, x.shape)
+    y = np.empty_like(rows)
+    count = rows.shape[0]
+    if method == "exact":
+        _backend._core.tv_denoise_weighted(rows, weights, y)
+        nit, change = np.zeros(count, np.int64), np.zeros(count)
+    else:
+        nit, change = np.empty(count, np.int64), np.empty(count)
+        _backend._core.tv_denoise_irls_weighted(rows, weights, tol, max_iter, y, nit, change)
+    y = y.reshape(x.shape)
+    if not return_info:
+        return y
+    return make_result(y, nit.reshape(batch), change.reshape(batch), method, tol)
+
+
+def _shape_of(a: Any) -> tuple[int, ...]:
+    return tuple(int(e) for e in (a.shape if is_gpu_array(a) else np.shape(a)))
+
+
+def is_edge_weights(lam: Any, x_shape: tuple[int, ...]) -> bool:
+    """Whether lam holds one weight per edge (shape (..., n − 1), the leading axes
+    broadcasting to x's batch shape) rather than one value per signal. A shape that fits both
+    readings is rejected (ValueError), never guessed; where both mean the same (n = 2) it is
+    read per signal."""
+    if type(lam) in (float, int) or isinstance(lam, (np.floating, np.integer)):
+        return False
+    shape, batch, n = _shape_of(lam), tuple(x_shape[:-1]), x_shape[-1]
+    if len(shape) == 0 or n < 2 or shape[-1] != n - 1:
+        return False
+    try:
+        per_edge = np.broadcast_shapes(shape[:-1], batch) == batch
+    except ValueError:
+        per_edge = False
+    if not per_edge:
+        return False
+    try:
+        lambda_shape(lam, batch)
+    except ValueError:
+        return True
+    if n == 2:
+        return False  # one edge: a weight per edge is a value per signal
+    edge_form = (1,) * max(len(batch), 1) + (n - 1,)
+    fail("lam", f"a shape that reads one way only: its shape {shape} fits both one value per "
+         f"signal (batch shape {batch}) and one weight per edge (n - 1 = {n - 1}); pass "
+         f"lam[..., None] for one value per signal, or shape {edge_form} for weights shared by "
+         "all signals", f"shape {shape}")
+
+
+def edge_weight_rows(lam: Any, x_shape: tuple[int, ...]) -> np.ndarray:
+    """Per-edge lam as the kernels take it: float64 (1, n − 1) (shared by all signals) or
+    (batch, n − 1), checked finite and >= 0."""
+    batch, n = tuple(x_shape[:-1]), x_shape[-1]
+    lam = as_array(lam, "lam")
+    if lam.dtype.kind == "c":
+        compute_dtype(lam.dtype, "lam")  # names the argument
+    lam = lam.astype(np.float64, copy=False)
+    if not np.isfinite(lam).all() or (lam < 0).any():
+        bad = lam[~(np.isfinite(lam) & (lam >= 0))].ravel()[0]
+        fail("lam", "finite values >= 0", repr(float(bad)))
+    if math.prod(lam.shape[:-1]) == 1:
+        return np.ascontiguousarray(lam.reshape(1, n - 1))
+    full = np.broadcast_to(lam, batch + (n - 1,))
+    return np.ascontiguousarray(full.reshape(math.prod(batch), n - 1))
+
+
+@dataclass(frozen=True)
+class Denoise2DResult:
+    """What :func:`denoise_2d` returns with ``return_info=True``.
+
+    Attributes
+    ----------
+    y : ndarray, shape (..., h, w)
+        The denoised images (x's dtype).
+    nit : ndarray of int64, shape (...)
+        Iterations each image took.
+    gap : ndarray of float64, shape (...)
+        Each image's final duality gap relative to its objective: the objective of y is
+        within ``gap`` (relative) of the optimum.
+    converged : ndarray of bool, shape (...)
+        ``gap <= tol``.
+    isotropic : bool
+        Which TV was solved.
+
+    Examples
+    --------
+    >>> import numpy as np, optkern
+    >>> img = np.zeros((8, 8)); img[2:6, 2:6] = 1.0
+    >>> info = optkern.tv.denoise_2d(img, 0.1, return_info=True)
+    >>> bool(info.converged), bool(info.gap <= 1e-6), info.y.shape
+    (True, True, (8, 8))
+    """
+
+    y: np.ndarray
+    nit: np.ndarray
+    gap: np.ndarray
+    converged: np.ndarray
+    isotropic: bool
+
+
+def denoise_2d(
+    img: Any,
+    lam: Any,
+    *,
+    isotropic: bool = False,
+    tol: float = 1e-6,
+    max_iter: int = 2000,
+    return_info: bool = False,
+) -> Any:
+    """Total variation denoising of images: the prox of λ·TV over the last two axes.
+
+    Anisotropic (default)::
+
+        Y = argmin_U ½‖U − X‖² + λ Σ_ij (|U_i,j+1 − U_ij| + |U_i+1,j − U_ij|)
+
+    (prox_tv's ``tv1_2d``), or isotropic (``isotropic=True``)::
+
+        Y = argmin_U ½‖U − X‖² + λ Σ_ij sqrt((U_i,j+1 − U_ij)² + (U_i+1,j − U_ij)²)
+
+    (the ROF model; scikit-image's ``denoise_tv_chambolle`` with ``weight = λ``), with
+    forward differences and none past the last row or column.
+
+    Parameters
+    ----------
+    img : array_like, shape (..., h, w)
+        The images, one per index of the leading dimensions. float32 stays float32 (computed
+        in float64); integers become float64. NaN and Inf are rejected.
+    lam : float or array_like
+        λ >= 0: one value for all images or one per image (a shape that broadcasts to
+        ``img.shape[:-2]``).
+    isotropic : bool
+        Which TV (see above).
+    tol : float
+        Each image stops once its duality gap, relative to its objective, is at most tol
+        (>= 0): its objective is then within that fraction of the optimum.
+    max_iter : int
+        The most iterations per image (>= 1).
+    return_info : bool
+        Return a :class:`Denoise2DResult` with the iterations and gaps.
+
+    Returns
+    -------
+    ndarray, shape (..., h, w), or Denoise2DResult
+
+    Raises
+    ------
+    ValueError
+        If img has fewer than 2 dimensions, holds NaN or Inf, lam is negative, not finite or
+        does not fit the batch shape, tol < 0 or max_iter < 1.
+
+    Notes
+    -----
+    Anisotropic: TV splits into the row differences f1 and the column differences f2, whose
+    proxes are exact 1-D solves (:func:`denoise` on every row, then every column). The dual
+    of the prox of f1 + f2, minimised in closed form over the row part, leaves a problem in
+    the column part with a 1-Lipschitz gradient, on which FISTA runs (Chambolle & Pock 2015;
+    the plain alternation is Dykstra's algorithm, as in Barbero & Sra 2018): one row pass
+    and one column pass of the 1-D solver per iteration, threaded over rows and columns.
+    Isotropic: FISTA on the dual (Beck & Teboulle's fast gradient projection, 2009).
+    Both return a primal point built from feasible dual points, so the gap
+    ``<Y, Y − X> + λ TV(Y)`` bounds its distance to the optimum. Images run one after
+    another, each on ``optkern.get_num_threads()`` threads.
+
+    Examples
+    --------
+    >>> import numpy as np, optkern
+    >>> img = np.zeros((6, 6)); img[1:5, 1:5] = 1.0
+    >>> y = optkern.tv.denoise_2d(img, 0.1, tol=1e-10)
+    >>> np.round(y[0], 4)                       # the square shrinks towards its surroundings
+    array([0.0125, 0.0125, 0.0125, 0.0125, 0.0125, 0.0125])
+    >>> float(np.round(y[2, 2], 4))
+    0.9625
+    >>> yi = optkern.tv.denoise_2d(img, 0.1, isotropic=True, tol=1e-10)
+    >>> yi.shape, yi.dtype
+    ((6, 6), dtype('float64'))
+    """
+    tol = check_number(tol, "tol", low=0.0)
+    max_iter = check_number(max_iter, "max_iter", low=1, integer=True)
+    x = as_float_array(img, "img", None, min_ndim=2, finite=False)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if not np.isfinite(x.sum()) and not np.isfinite(x).all():
+            fail("img", "finite values", "NaN or Inf")
+    batch, (h, w) = x.shape[:-2], x.shape[-2:]
+    lam_rows = lambda_rows(lam, batch)
+    count = math.prod(batch)
+    images = np.ascontiguousarray(x.reshape(count, h, w))
+    y = np.empty_like(images)
+    nit, gap = np.empty(count, np.int64), np.empty(count)
+    _backend._core.tv_denoise_2d(images, lam_rows, bool(isotropic), tol, max_iter, y, nit, gap)
+    y = y.reshape(x.shape)
+    if not return_info:
+        return y
+    return Denoise2DResult(y=y, nit=nit.reshape(batch), gap=gap.reshape(batch),
+                           converged=gap.reshape(batch) <= tol, isotropic=bool(isotropic))
+
+
+def denoise_2d_vjp(y: Any, grad_y: Any, lam: Any, *,
+                   rtol: float | None = None) -> tuple[np.ndarray, Any]:
+    """The backward of anisotropic :func:`denoise_2d`: (∂L/∂X, ∂L/∂λ) from ∂L/∂Y at its
+    solution Y.
+
+    Y is constant on connected regions R of fused neighbours, and the Jacobian averages
+    over each region (the generalized lasso's fit is locally the projection onto the null
+    space of the differences across unfused edges: Tibshirani & Taylor 2011), so ∂L/∂X is
+    the region mean of ∂L/∂Y; with s = sign(D Y) on the unfused edges,
+    Y_R = mean(X_R) − λ (Dᵀs)_R / |R| gives ∂L/∂λ = −⟨D ∂L/∂X, s⟩. O(h w) per image. The
+    isotropic prox has no such structure (its regions are not flat in general); it has no
+    backward here.
+
+    Parameters
+    ----------
+    y : array_like, shape (..., h, w)
+        The output of ``denoise_2d(..., isotropic=False)``, solved to a small gap (its
+        regions must be flat up to rtol).
+    grad_y : array_like, shape (..., h, w)
+        ∂L/∂Y.
+    lam : float or array_like
+        The λ y was computed with: its shape is ∂L/∂λ's (a scalar λ shared by all images
+        gets the sum of their contributions).
+    rtol : float, optional
+        Neighbours with |Y_p − Y_q| <= rtol · max|Y| are fused. Default: 1e-7 (the iterative
+        solver's regions are flat to about its gap), 1e-5 for float32.
+
+    Returns
+    -------
+    grad_x : ndarray, shape (..., h, w)
+    grad_lam : scalar or ndarray of lam's shape
+
+    Raises
+    ------
+    ValueError
+        For shapes or values that do not fit (as :func:`denoise_2d`), or rtol < 0.
+
+    Examples
+    --------
+    >>> import numpy as np, optkern
+    >>> img = np.zeros((4, 4)); img[1:3, 1:3] = 1.0
+    >>> y = optkern.tv.denoise_2d(img, 0.1, tol=1e-12)
+    >>> grad_x, grad_lam = optkern.tv.denoise_2d_vjp(y, np.ones((4, 4)), 0.1)
+    >>> bool(np.allclose(grad_x, 1.0)), abs(float(grad_lam)) < 1e-12   # the total is fixed
+    (True, True)
+    """
+    y_arr, g_arr = as_array(y, "y"), as_array(grad_y, "grad_y")
+    dtype = result_dtype((y_arr.dtype, "y"), (g_arr.dtype, "grad_y"))
+    y_arr = as_float_array(y_arr, "y", dtype, min_ndim=2)
+    g_arr = as_float_array(g_arr, "grad_y", dtype, min_ndim=2)
+    if g_arr.shape != y_arr.shape:
+        fail("grad_y", f"the shape of y {y_arr.shape}", f"shape {g_arr.shape}")
+    if rtol is None:
+        rtol = 1e-5 if dtype == np.float32 else 1e-7
+    rtol = check_number(rtol, "rtol", low=0.0)
+    batch, (h, w) = y_arr.shape[:-2], y_arr.shape[-2:]
+    lambda_rows(lam, batch)  # checks lam's values and shape
+    lam_shape = lambda_shape(lam, batch)
+    count = math.prod(batch)
+    grad_x = np.empty((count, h, w), dtype)
+    per_image = np.empty(count)
+    _backend._core.tv_denoise_2d_vjp(np.ascontiguousarray(y_arr.reshape(count, h, w)),
+                                     np.ascontiguousarray(g_arr.reshape(count, h, w)), rtol,
+                                     grad_x, per_image)
+    grad_lam = sum_to_shape(per_image.reshape(batch), lam_shape).astype(dtype)
+    return grad_x.reshape(y_arr.shape), grad_lam[()] if grad_lam.ndim == 0 else grad_lam
 
 
 def make_result(y: Any, nit: np.ndarray, change: np.ndarray, method: str,
@@ -227,7 +509,9 @@ def denoise_vjp(y: Any, grad_y: Any, lam: Any, *, rtol: float | None = None,
         ∂L/∂y, the same shape as y.
     lam : float or array_like
         The λ y was computed with, as given to :func:`denoise`: its shape decides the shape of
-        ∂L/∂λ (a scalar λ shared by all signals gets the sum of their contributions).
+        ∂L/∂λ (a scalar λ shared by all signals gets the sum of their contributions). With one
+        weight per edge, edge e where y jumps gets ∂L/∂λ_e = v_e (mean(g_S') − mean(g_S)) for
+        the segments S (left) and S' (right) it separates, and other edges 0.
     rtol : float, optional
         Neighbours with |y_k − y_{k+1}| <= rtol · max|y| (per signal) belong to one segment.
         The exact solvers write a segment as one value, so the default, 8 units of roundoff
@@ -262,6 +546,11 @@ def denoise_vjp(y: Any, grad_y: Any, lam: Any, *, rtol: float | None = None,
     array([0.5, 0.5, 1. , 1. , 1. ])
     >>> float(grad_lam)         # L = y_0 + 3 y_4: dy_0/dlam = 1/2, dy_4/dlam = -1/3
     -0.5
+    >>> w = np.full(4, 0.5)                    # the same λ, as one weight per edge
+    >>> grad_x, grad_w = optkern.tv.denoise_vjp(optkern.tv.denoise(x, w),
+    ...                                         np.array([1.0, 0, 0, 0, 3]), w)
+    >>> grad_w.tolist()         # only edge 1, between the two segments, moves y
+    [0.0, -0.5, 0.0, 0.0]
     """
     if _dask.is_dask(y, grad_y, lam):  # a lazy dask result (optkern/_dask.py)
         return _dask.tv_denoise_vjp(**locals())
@@ -271,8 +560,17 @@ def denoise_vjp(y: Any, grad_y: Any, lam: Any, *, rtol: float | None = None,
     if where == "cuda":
         from optkern import _gpu, _tv_cuda
 
+        y_shape = _shape_of(y)
         with _gpu.use_stream(stream):
+            if len(y_shape) >= 1 and is_edge_weights(lam, y_shape):
+                if not (is_gpu_array(y) or is_gpu_array(grad_y)):
+                    y, grad_y = as_array(y, "y"), as_array(grad_y, "grad_y")
+                    return _weighted_vjp(y, grad_y, lam, rtol)  # host data: the CPU's
+                return _tv_cuda.denoise_vjp_weighted(y, grad_y, lam, rtol)
             return _tv_cuda.denoise_vjp(y, grad_y, lam, rtol)
+    if (not is_gpu_array(y) and np.ndim(y) >= 1
+            and is_edge_weights(lam, _shape_of(y))):
+        return _weighted_vjp(y, grad_y, lam, rtol)
     y_arr, g_arr, lam_shape = vjp_inputs(y, grad_y, lam)
     dtype, batch = y_arr.dtype, y_arr.shape[:-1]
     if y_arr.size == 0:  # no work, no memory per signal: every gradient is zero
@@ -291,6 +589,38 @@ def denoise_vjp(y: Any, grad_y: Any, lam: Any, *, rtol: float | None = None,
         grad_x *= scale
         grad_lam = (grad_lam * scale).astype(dtype)
     return grad_x.reshape(y_arr.shape), grad_lam[()] if grad_lam.ndim == 0 else grad_lam
+
+
+def _weighted_vjp(y: Any, grad_y: Any, lam: Any, rtol: float | None) -> tuple[Any, Any]:
+    """denoise_vjp for one weight per edge: grad_lam has lam's shape (summed over the axes
+    lam was broadcast along)."""
+    y_arr, g_arr = as_array(y, "y"), as_array(grad_y, "grad_y")
+    dtype = result_dtype((y_arr.dtype, "y"), (g_arr.dtype, "grad_y"))
+    y_arr = finite_signals(y_arr, "y", dtype)
+    g_arr = finite_signals(g_arr, "grad_y", dtype)
+    if g_arr.shape != y_arr.shape:
+        fail("grad_y", f"the shape of y {y_arr.shape}", f"shape {g_arr.shape}")
+    edge_weight_rows(lam, y_arr.shape)  # checks the values
+    batch, n = y_arr.shape[:-1], y_arr.shape[-1]
+    rows = y_arr.reshape(math.prod(batch), n)
+    grad_x = np.empty_like(rows)
+    per_edge = np.empty((rows.shape[0], n - 1))
+    scale = overflow_scale(g_arr)
+    if scale != 1:
+        g_arr = g_arr / scale
+    _backend._core.tv_denoise_vjp_weighted(rows, g_arr.reshape(rows.shape),
+                                           default_rtol(rtol, dtype), grad_x, per_edge)
+    lam_shape = _shape_of(lam)
+    per_edge = per_edge.reshape(batch + (n - 1,))
+    lead = per_edge.ndim - len(lam_shape)
+    grad_lam = per_edge.sum(axis=tuple(range(lead))) if lead else per_edge
+    axes = tuple(i for i, e in enumerate(lam_shape) if e == 1 and grad_lam.shape[i] != 1)
+    if axes:
+        grad_lam = grad_lam.sum(axis=axes, keepdims=True)
+    with np.errstate(over="ignore"):
+        grad_x *= scale
+        grad_lam = (grad_lam.reshape(lam_shape) * scale).astype(dtype)
+    return grad_x.reshape(y_arr.shape), grad_lam
 
 
 def lambda_max(x: Any) -> Any:

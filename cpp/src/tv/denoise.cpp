@@ -2,9 +2,9 @@
 // batch of signals, each thread keeping its two chains in memory it grows as needed.
 #include <algorithm>
 #include <cmath>
-#include <memory>
 
 #include "batch.hpp"
+#include "chain_memory.hpp"
 #include "optkern/detail/tv_lambda.hpp"
 #include "optkern/detail/tv_taut_string.hpp"
 #include "optkern/tv.hpp"
@@ -12,36 +12,7 @@
 namespace optkern {
 namespace {
 
-using Segment = detail::TautSegment<double>;
-
-// Chain memory of one thread. Chains usually hold a handful of segments, so they start small
-// (and uninitialised) and stay in L1 even for n = 1e7; a chain that outgrows half of its block
-// moves to one twice as large, and the thread keeps the larger blocks for its next signals.
-class ChainMemory {
- public:
-  detail::TautChain<double> chain(int which) {
-    Segment* base = blocks_[which].get();
-    return {base, base + capacity_[which]};
-  }
-
-  // Moves a chain into a block twice as large (TautChain's grow hook).
-  bool grow(detail::TautChain<double>& c) {
-    const int which = c.begin == blocks_[0].get() ? 0 : 1;
-    const index_t live = c.size(), capacity = 2 * capacity_[which];
-    std::unique_ptr<Segment[]> block(new Segment[std::size_t(capacity)]);
-    std::copy(c.head, c.tail, block.get());
-    blocks_[which] = std::move(block);
-    capacity_[which] = capacity;
-    c = {blocks_[which].get(), blocks_[which].get() + capacity};
-    c.tail = c.head + live;
-    return true;
-  }
-
- private:
-  index_t capacity_[2] = {256, 256};
-  std::unique_ptr<Segment[]> blocks_[2] = {std::unique_ptr<Segment[]>(new Segment[256]),
-                                           std::unique_ptr<Segment[]>(new Segment[256])};
-};
+using tv_detail::ChainMemory;
 
 template <class T>
 void denoise_one(index_t n, const T* x, double lam, T* y, ChainMemory& memory) {
@@ -53,8 +24,9 @@ void denoise_one(index_t n, const T* x, double lam, T* y, ChainMemory& memory) {
   double scale = 1, unscale = 1, lam_scaled = lam;
   for (;;) {
     auto grow = [&memory](detail::TautChain<double>& c) { return memory.grow(c); };
-    const auto status = detail::taut_string_denoise(n, x, lam_scaled, scale, unscale, y,
-                                                    memory.chain(0), memory.chain(1), grow);
+    const auto status =
+        detail::taut_string_denoise(n, x, detail::ConstantWidth<double>{lam_scaled}, scale,
+                                    unscale, y, memory.chain(0), memory.chain(1), grow);
     if (status == detail::TautStatus::kDone) return;
     if (scale != 1) return;  // already rescaled: the result is as good as it gets
     // A local sum overflowed (|x| or lam near DBL_MAX / n): solve x * 2^-e with lam * 2^-e,

@@ -97,7 +97,7 @@ __global__ void taut_string_queued(index_t n, const T* __restrict__ x,
     for (int attempt = 0; attempt < 2; ++attempt) {
       auto no_growth = [](detail::TautChain<double>&) { return false; };  // n always fit
       const auto status = detail::taut_string_denoise(
-          n, x + b * n, lam_scaled, scale, unscale, y + b * n,
+          n, x + b * n, detail::ConstantWidth<double>{lam_scaled}, scale, unscale, y + b * n,
           detail::TautChain<double>{upper, upper + n}, detail::TautChain<double>{lower, lower + n},
           no_growth);
       if (status != detail::TautStatus::kOverflow) break;

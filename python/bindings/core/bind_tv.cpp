@@ -76,6 +76,79 @@ void denoise_vjp(const py::array& y, const py::array& grad_y, double rtol, py::a
   tv_denoise_vjp<T>(batch, n, py_, pg, rtol, pgx, pgl);
 }
 
+// One set of n - 1 edge weights for all signals (a (1, n - 1) array, stride 0) or one per
+// signal ((batch, n - 1), stride n - 1).
+std::pair<const double*, index_t> edge_weights(const py::array& w, index_t batch, index_t n) {
+  const index_t rows = w.ndim() == 2 && w.shape(0) == 1 ? 1 : batch;
+  const index_t edges = n > 0 ? n - 1 : 0;
+  return {data_of<double>(w, "lam", {rows, edges}), rows == 1 ? 0 : edges};
+}
+
+template <class T>
+void denoise_weighted(const py::array& x, const py::array& w, py::array& y) {
+  const index_t batch = x.shape(0), n = x.shape(1);
+  const T* px = data_of<T>(x, "x", {batch, n});
+  T* py_ = mutable_data_of<T>(y, "y", {batch, n});
+  const auto [pw, stride] = edge_weights(w, batch, n);
+  py::gil_scoped_release release;
+  tv_denoise_weighted<T>(batch, n, px, pw, stride, py_);
+}
+
+template <class T>
+void denoise_irls_weighted(const py::array& x, const py::array& w, double tol,
+                           index_t max_iter, py::array& y, py::array& nit, py::array& change) {
+  const index_t batch = x.shape(0), n = x.shape(1);
+  const T* px = data_of<T>(x, "x", {batch, n});
+  T* py_ = mutable_data_of<T>(y, "y", {batch, n});
+  auto* pn = mutable_data_of<index_t>(nit, "nit", {batch});
+  auto* pc = mutable_data_of<double>(change, "change", {batch});
+  const auto [pw, stride] = edge_weights(w, batch, n);
+  SignalCheck signals;
+  py::gil_scoped_release release;
+  tv_denoise_irls_weighted<T>(batch, n, px, pw, stride, tol, max_iter, py_, pn, pc, 0,
+                              signals.get());
+}
+
+template <class T>
+void denoise_vjp_weighted(const py::array& y, const py::array& grad_y, double rtol,
+                          py::array& grad_x, py::array& grad_w) {
+  const index_t batch = y.shape(0), n = y.shape(1);
+  const T* py_ = data_of<T>(y, "y", {batch, n});
+  const T* pg = data_of<T>(grad_y, "grad_y", {batch, n});
+  T* pgx = mutable_data_of<T>(grad_x, "grad_x", {batch, n});
+  auto* pgw = mutable_data_of<double>(grad_w, "grad_lam", {batch, n > 0 ? n - 1 : 0});
+  py::gil_scoped_release release;
+  tv_denoise_vjp_weighted<T>(batch, n, py_, pg, rtol, pgx, pgw);
+}
+
+// Images: x, y, grad_* (batch, h, w); lam, nit, gap, grad_lam per image.
+template <class T>
+void denoise_2d(const py::array& x, const py::array& lam, bool isotropic, double tol,
+                index_t max_iter, py::array& y, py::array& nit, py::array& gap) {
+  const index_t batch = x.shape(0), h = x.shape(1), w = x.shape(2);
+  const T* px = data_of<T>(x, "img", {batch, h, w});
+  T* py_ = mutable_data_of<T>(y, "y", {batch, h, w});
+  auto* pn = mutable_data_of<index_t>(nit, "nit", {batch});
+  auto* pg = mutable_data_of<double>(gap, "gap", {batch});
+  const auto [pl, stride] = lambdas(lam, batch);
+  SignalCheck signals;
+  py::gil_scoped_release release;
+  tv_denoise_2d<T>(batch, h, w, px, pl, stride, isotropic, tol, max_iter, py_, pn, pg, 0,
+                   signals.get());
+}
+
+template <class T>
+void denoise_2d_vjp(const py::array& y, const py::array& grad_y, double rtol, py::array& grad_x,
+                    py::array& grad_lam) {
+  const index_t batch = y.shape(0), h = y.shape(1), w = y.shape(2);
+  const T* py_ = data_of<T>(y, "y", {batch, h, w});
+  const T* pg = data_of<T>(grad_y, "grad_y", {batch, h, w});
+  T* pgx = mutable_data_of<T>(grad_x, "grad_x", {batch, h, w});
+  auto* pgl = mutable_data_of<double>(grad_lam, "grad_lam", {batch});
+  py::gil_scoped_release release;
+  tv_denoise_2d_vjp<T>(batch, h, w, py_, pg, rtol, pgx, pgl);
+}
+
 // Each operand is (1, n) (shared by every system) or (batch, n). Returns (number of singular
 // systems, index of the first one or -1).
 template <class T>
@@ -117,6 +190,30 @@ void bind_tv(py::module_& m) {
                              py::array& grad_x, py::array& grad_lam) {
     is_double(y) ? denoise_vjp<double>(y, grad_y, rtol, grad_x, grad_lam)
                  : denoise_vjp<float>(y, grad_y, rtol, grad_x, grad_lam);
+  });
+  m.def("tv_denoise_weighted", [](const py::array& x, const py::array& w, py::array& y) {
+    is_double(x) ? denoise_weighted<double>(x, w, y) : denoise_weighted<float>(x, w, y);
+  });
+  m.def("tv_denoise_irls_weighted",
+        [](const py::array& x, const py::array& w, double tol, index_t max_iter, py::array& y,
+           py::array& nit, py::array& change) {
+          is_double(x) ? denoise_irls_weighted<double>(x, w, tol, max_iter, y, nit, change)
+                       : denoise_irls_weighted<float>(x, w, tol, max_iter, y, nit, change);
+        });
+  m.def("tv_denoise_vjp_weighted", [](const py::array& y, const py::array& grad_y, double rtol,
+                                      py::array& grad_x, py::array& grad_w) {
+    is_double(y) ? denoise_vjp_weighted<double>(y, grad_y, rtol, grad_x, grad_w)
+                 : denoise_vjp_weighted<float>(y, grad_y, rtol, grad_x, grad_w);
+  });
+  m.def("tv_denoise_2d", [](const py::array& x, const py::array& lam, bool isotropic, double tol,
+                            index_t max_iter, py::array& y, py::array& nit, py::array& gap) {
+    is_double(x) ? denoise_2d<double>(x, lam, isotropic, tol, max_iter, y, nit, gap)
+                 : denoise_2d<float>(x, lam, isotropic, tol, max_iter, y, nit, gap);
+  });
+  m.def("tv_denoise_2d_vjp", [](const py::array& y, const py::array& grad_y, double rtol,
+                                py::array& grad_x, py::array& grad_lam) {
+    is_double(y) ? denoise_2d_vjp<double>(y, grad_y, rtol, grad_x, grad_lam)
+                 : denoise_2d_vjp<float>(y, grad_y, rtol, grad_x, grad_lam);
   });
   m.def("tridiagonal_solve", [](const py::array& lower, const py::array& diag,
                                 const py::array& upper, const py::array& rhs, py::array& x) {

@@ -76,6 +76,28 @@ void bind_cuda_tv(py::module_& m) {
                               as<double>(grad_lam), as_stream(stream), as_mapping(mapping));
     });
   });
+  m.def("tv_denoise_weighted_scratch_bytes", &cuda::tv_denoise_weighted_scratch_bytes);
+  m.def("tv_denoise_weighted", [](const std::string& dtype, index_t batch, index_t n, Ptr x,
+                                  Ptr w, index_t w_stride, Ptr y, Ptr scratch,
+                                  std::size_t scratch_bytes, Ptr stream) {
+    dispatch(dtype, [&](auto zero) {
+      using T = decltype(zero);
+      py::gil_scoped_release release;
+      cuda::tv_denoise_weighted<T>(batch, n, as<const T>(x), as<const double>(w), w_stride,
+                                   as<T>(y), as<void>(scratch), scratch_bytes,
+                                   as_stream(stream));
+    });
+  });
+  m.def("tv_denoise_vjp_weighted", [](const std::string& dtype, index_t batch, index_t n, Ptr y,
+                                      Ptr grad_y, double rtol, Ptr grad_x, Ptr grad_w,
+                                      Ptr stream) {
+    dispatch(dtype, [&](auto zero) {
+      using T = decltype(zero);
+      py::gil_scoped_release release;
+      cuda::tv_denoise_vjp_weighted<T>(batch, n, as<const T>(y), as<const T>(grad_y), rtol,
+                                       as<T>(grad_x), as<double>(grad_w), as_stream(stream));
+    });
+  });
   m.def("tridiagonal_solve_scratch_bytes", [](const std::string& dtype, index_t batch, index_t n) {
     return dispatch(dtype, [&](auto zero) {
       return cuda::tridiagonal_solve_scratch_bytes<decltype(zero)>(batch, n);

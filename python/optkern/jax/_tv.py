@@ -27,7 +27,8 @@ def tv_denoise(x: Any, lam: Any, *, method: str = "exact", tol: float = 1e-6,
         Signals; the result has x's dtype.
     lam : float or array_like
         λ >= 0: a scalar or one value per signal (a shape that broadcasts to
-        ``x.shape[:-1]``, or ``x.shape[:-1] + (1,)``); its gradient has its shape.
+        ``x.shape[:-1]``, or ``x.shape[:-1] + (1,)``), or one weight per edge (shape
+        ``(..., n - 1)``, as in :func:`optkern.tv.denoise`); its gradient has its shape.
     method, tol, max_iter
         As in :func:`optkern.tv.denoise` (static).
     rtol : float, optional
@@ -80,6 +81,9 @@ def _jitted(x, lam, *, method, tol, max_iter, rtol):
         fail("x", "an array with at least 1 dimension", f"shape {x.shape}")
     lam = jnp.asarray(lam, x.dtype)
     batch = x.shape[:-1]
+    if _tv.is_edge_weights(lam, x.shape):  # one weight per edge, (..., n - 1)
+        edges = jnp.broadcast_to(lam, batch + (x.shape[-1] - 1,))
+        return _denoise(x, edges, method, tol, max_iter, rtol)
     if lam.ndim == len(batch) + 1 and lam.shape[-1:] == (1,):
         lam = lam[..., 0]  # the keepdims form x.shape[:-1] + (1,)
     try:

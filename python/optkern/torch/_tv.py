@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
 from optkern import tv as _tv
 from optkern.torch._convert import as_tensor, from_kernel, low_precision, sum_to, to_kernel
 
-__all__ = ["tv_denoise"]
+__all__ = ["tv_denoise", "tv_denoise_2d"]
 
 
 def tv_denoise(
@@ -36,8 +37,9 @@ def tv_denoise(
         Signals, on the CPU or a CUDA device; float32 stays float32, bfloat16 is computed in
         float32 and returned in bfloat16; sparse tensors are refused (ValueError).
     lam : float or Tensor
-        λ >= 0: a number (not differentiated), or a tensor (0-d or one value per signal,
-        broadcasting to ``x.shape[:-1]``) that receives a gradient of its own shape.
+        λ >= 0: a number (not differentiated), or a tensor (0-d, one value per signal,
+        broadcasting to ``x.shape[:-1]``, or one weight per edge of shape ``(..., n - 1)`` as
+        in :func:`optkern.tv.denoise`) that receives a gradient of its own shape.
     method, tol, max_iter
         As in :func:`optkern.tv.denoise`. The backward is exact for ``"exact"``.
     rtol : float, optional
@@ -106,3 +108,100 @@ class _Denoise(torch.autograd.Function):
             return grad_x, None, None
         shape, dtype, device = ctx.lam_tensor
         return grad_x, sum_to(from_kernel(grad_lam, y), shape, dtype).to(device), None
+
+
+def tv_denoise_2d(
+    img: Any,
+    lam: Any,
+    *,
+    isotropic: bool = False,
+    tol: float = 1e-6,
+    max_iter: int = 2000,
+    rtol: float | None = None,
+) -> torch.Tensor:
+    """2-D TV denoising over the last two axes (:func:`optkern.tv.denoise_2d`), differentiable
+    in img and λ for the anisotropic TV.
+
+    The anisotropic backward is :func:`optkern.tv.denoise_2d_vjp`: the solution is constant
+    on connected regions of fused neighbours, its Jacobian averages over each region (the
+    generalized lasso's local structure), so the gradient for img is the region mean of the
+    incoming gradient. Solve to a small ``tol`` (e.g. 1e-10) so that the regions are flat.
+    The isotropic TV has no such structure; its backward raises RuntimeError (the forward
+    works).
+
+    Parameters
+    ----------
+    img : Tensor or array_like, shape (..., h, w)
+        Images on the CPU; float32 stays float32.
+    lam : float or Tensor
+        λ >= 0: a number (not differentiated) or a tensor (0-d or one value per image) that
+        receives a gradient of its own shape.
+    isotropic, tol, max_iter
+        As in :func:`optkern.tv.denoise_2d`.
+    rtol : float, optional
+        As in :func:`optkern.tv.denoise_2d_vjp`.
+
+    Returns
+    -------
+    Tensor, shape (..., h, w)
+
+    Raises
+    ------
+    ValueError
+        As :func:`optkern.tv.denoise_2d`, or for a tensor not on the CPU.
+    RuntimeError
+        On backward through the isotropic TV.
+
+    Examples
+    --------
+    >>> import torch, optkern.torch
+    >>> img = torch.zeros(4, 4, dtype=torch.float64)
+    >>> img[1:3, 1:3] = 1.0
+    >>> img.requires_grad_()
+    tensor(...)
+    >>> y = optkern.torch.tv_denoise_2d(img, 0.1, tol=1e-12)
+    >>> (y * img.detach()).sum().backward()
+    >>> round(float(img.grad[1, 1]), 4)          # the mean of dL/dy over the square
+    1.0
+    """
+    x = as_tensor(img, "img")
+    if x.device.type != "cpu":
+        from optkern._validation import fail
+
+        fail("img", "a CPU tensor (denoise_2d runs on the CPU)", f"device {x.device}")
+    if isinstance(lam, torch.Tensor):
+        lam = as_tensor(lam, "lam")
+    options = {"isotropic": bool(isotropic), "tol": tol, "max_iter": max_iter, "rtol": rtol}
+    return _Denoise2d.apply(x, lam, options)
+
+
+class _Denoise2d(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, lam: Any, options: dict[str, Any]) -> torch.Tensor:
+        lam_arg = to_kernel(lam) if isinstance(lam, torch.Tensor) else lam
+        y = from_kernel(_tv.denoise_2d(to_kernel(x), lam_arg, isotropic=options["isotropic"],
+                                       tol=options["tol"], max_iter=options["max_iter"]), x)
+        ctx.save_for_backward(y)
+        ctx.lam, ctx.options = lam_arg, options
+        ctx.lam_tensor = (lam.shape, lam.dtype, lam.device) if isinstance(lam, torch.Tensor) \
+            else None
+        ctx.x_dtype = x.dtype
+        return y
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_y: torch.Tensor) -> tuple:
+        if ctx.options["isotropic"]:
+            raise RuntimeError(
+                "optkern.torch.tv_denoise_2d: no backward for the isotropic TV (its solution "
+                "is not piecewise constant, so the region-averaging Jacobian of the "
+                "anisotropic case does not apply); use isotropic=False to differentiate")
+        (y,) = ctx.saved_tensors
+        grad_x, grad_lam = _tv.denoise_2d_vjp(to_kernel(y), to_kernel(grad_y.to(y.dtype)),
+                                              ctx.lam, rtol=ctx.options["rtol"])
+        grad_x = from_kernel(grad_x, y).to(ctx.x_dtype) if ctx.needs_input_grad[0] else None
+        if ctx.lam_tensor is None or not ctx.needs_input_grad[1]:
+            return grad_x, None, None
+        shape, dtype, device = ctx.lam_tensor
+        grad_lam = from_kernel(np.asarray(grad_lam), y)
+        return grad_x, sum_to(grad_lam, shape, dtype).to(device), None

@@ -25,11 +25,20 @@ struct NeverStop {
 // max|u_new - u| / max|u_new| is <= tol, or early when stop() (asked before every iteration
 // but the first) returns true. u (n), m and r (n - 1 each) are scratch. Returns the number of
 // iterations and stores the last relative change in *change.
-template <class Acc, class X, class Y, class W, class Stop = NeverStop>
+//
+// Per-edge weights (sum_k w_k |u_k - u_{k+1}|) replace lam by w_k in row k of T; a weight of 0
+// gives an infinite diagonal (w_k = 0: the edge carries no dual value). `weights` is null for
+// one lam, else w_k = weights[k] (lam is then ignored).
+template <class Acc, class X, class Y, class W, class Stop = NeverStop, class Wt = const double*>
 OPTKERN_HD index_t irls_denoise(index_t n, const X& x, Acc lam, Acc tol, index_t max_iter,
                                 const Y& y, const W& u, const W& m, const W& r, Acc* change,
-                                Stop stop = {}) {
-  if (n <= 1 || lam == Acc(0)) {
+                                Stop stop = {}, Wt weights = nullptr) {
+  bool all_zero = lam == Acc(0);
+  if (weights) {
+    all_zero = true;
+    for (index_t k = 0; k + 1 < n; ++k) all_zero = all_zero && Acc(weights[k]) == Acc(0);
+  }
+  if (n <= 1 || all_zero) {
     for (index_t k = 0; k < n; ++k) y[k] = x[k];
     *change = Acc(0);
     return 0;
@@ -49,6 +58,11 @@ OPTKERN_HD index_t irls_denoise(index_t n, const X& x, Acc lam, Acc tol, index_t
   const Acc unscale = Acc(1) / scale;  // exact: a power of two
   // 1/lam, kept finite so that |Du| = 0 still gives 0 for a subnormal lam.
   const Acc inv_lam = min_of(Acc(1) / lam, Acc(DBL_MAX));
+  auto inv_width = [&](index_t k) {
+    if (!weights) return inv_lam;
+    const Acc w = Acc(weights[k]) * scale;
+    return w > Acc(0) ? min_of(Acc(1) / w, Acc(DBL_MAX)) : Acc(INFINITY);
+  };
   for (index_t k = 0; k < n; ++k) u[k] = Acc(x[k]) * scale;
   index_t it = 0;
   Acc rel = Acc(INFINITY);
@@ -62,7 +76,10 @@ OPTKERN_HD index_t irls_denoise(index_t n, const X& x, Acc lam, Acc tol, index_t
     Acc p_prev = 0, p_cur = 1, r_k = 0, x_k = Acc(x[0]) * scale, u_k = u[0];
     for (index_t k = 0; k + 1 < n; ++k) {
       const Acc x_next = Acc(x[k + 1]) * scale, u_next = u[k + 1];
-      const Acc d = std::fabs(u_k - u_next) * inv_lam + Acc(2);
+      const Acc inv_w = inv_width(k);
+      // w_k = 0: the row's dual value is 0 (an infinite diagonal, kept finite here)
+      const Acc d = inv_w < Acc(INFINITY) ? std::fabs(u_k - u_next) * inv_w + Acc(2)
+                                          : Acc(DBL_MAX);
       Acc p_next = d * p_cur - p_prev, m_k;
       if (p_next < Acc(0x1p512)) {
         m_k = p_cur / p_next;

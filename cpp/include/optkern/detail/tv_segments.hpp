@@ -50,3 +50,44 @@ OPTKERN_HD Acc segment_vjp(index_t n, const Y& y, const G& grad_y, Acc rtol, con
 }
 
 }  // namespace optkern::detail
+
+namespace optkern::detail {
+
+// The backward with one weight per edge (sum_k w_k |y_k - y_{k+1}|): grad_x as segment_vjp,
+// and grad_w (n - 1) per edge. A segment S = [a..b] has y_S = mean(x_S) - (w_b v_b -
+// w_{a-1} v_{a-1}) / |S|, so an edge e where y jumps (v_e = sign(y_e - y_{e+1})) moves the
+// segment on its left by -v_e / |S| and the one on its right by +v_e / |S'|:
+// dL/dw_e = v_e (mean(g_S') - mean(g_S)); edges inside a segment get 0.
+template <class Acc, class Y, class G, class GX, class GW>
+OPTKERN_HD void segment_vjp_weighted(index_t n, const Y& y, const G& grad_y, Acc rtol,
+                                     const GX& grad_x, const GW& grad_w) {
+  if (n <= 0) return;
+  Acc scale = 0;
+  for (index_t k = 0; k < n; ++k) scale = max_of(scale, std::fabs(Acc(y[k])));
+  const Acc tol = rtol * scale;
+  // First pass: edge e gets -v_e mean(g_S) for the segment ending at e, and the segment
+  // starting at e + 1 adds v_e mean(g_S') when it closes.
+  Acc sum = Acc(grad_y[0]), left_sign = 0, prev = Acc(y[0]);
+  index_t start = 0;
+  for (index_t k = 1; k <= n; ++k) {
+    const Acc cur = k < n ? Acc(y[k]) : prev;
+    if (k < n && std::fabs(cur - prev) <= tol) {
+      sum += Acc(grad_y[k]);
+      grad_w[k - 1] = 0;
+      prev = cur;
+      continue;
+    }
+    const Acc mean = sum / Acc(k - start);
+    const Acc right_sign = k < n ? sign_of(prev - cur) : Acc(0);
+    if (start > 0) grad_w[start - 1] += left_sign * mean;
+    if (k < n) grad_w[k - 1] = -right_sign * mean;
+    const Acc next = k < n ? Acc(grad_y[k]) : Acc(0);  // read before grad_x may overwrite it
+    for (index_t i = start; i < k; ++i) grad_x[i] = mean;
+    left_sign = right_sign;
+    start = k;
+    sum = next;
+    prev = cur;
+  }
+}
+
+}  // namespace optkern::detail

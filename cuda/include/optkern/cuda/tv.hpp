@@ -49,4 +49,15 @@ template <class T>
 void tv_denoise_vjp(index_t batch, index_t n, const T* y, const T* grad_y, double rtol, T* grad_x,
                     double* grad_lam, cudaStream_t stream, TvMapping mapping = TvMapping::kAuto);
 
+// One weight per edge (w + b * w_stride, w_stride 0 or n - 1; the CPU's tv_denoise_weighted):
+// the exact taut string, one thread per signal in slots of the scratch memory, and the
+// backward with grad_w (batch x (n - 1), double). A signal with an invalid weight gives NaN.
+std::size_t tv_denoise_weighted_scratch_bytes(index_t batch, index_t n);
+template <class T>
+void tv_denoise_weighted(index_t batch, index_t n, const T* x, const double* w, index_t w_stride,
+                         T* y, void* scratch, std::size_t scratch_bytes, cudaStream_t stream);
+template <class T>
+void tv_denoise_vjp_weighted(index_t batch, index_t n, const T* y, const T* grad_y, double rtol,
+                             T* grad_x, double* grad_w, cudaStream_t stream);
+
 }  // namespace optkern::cuda
