@@ -183,4 +183,4 @@ def test_import_without_jax_says_how_to_install():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "ImportError: optkern.jax needs JAX" in out.stdout
-    assert "pip install jax" in out.stdout
+    assert "pip install 'optkern[jax]'" in out.stdout

@@ -398,6 +398,8 @@ def denoise_2d(
     >>> yi.shape, yi.dtype
     ((6, 6), dtype('float64'))
     """
+    isotropic = check_bool(isotropic, "isotropic")
+    return_info = check_bool(return_info, "return_info")
     tol = check_number(tol, "tol", low=0.0)
     max_iter = check_number(max_iter, "max_iter", low=1, integer=True)
     x = as_float_array(img, "img", None, min_ndim=2, finite=False)
