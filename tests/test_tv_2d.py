@@ -113,7 +113,7 @@ def test_edge_cases(rng):
     assert denoise_2d(np.zeros((0, 3, 4)), 1.0).shape == (0, 3, 4)
 
 
-@pytest.mark.parametrize("kwargs, match", [
+@pytest.mark.parametrize(("kwargs", "match"), [
     ({"img": np.zeros(5)}, "img"),
     ({"img": np.array([[1.0, np.nan]])}, "img"),
     ({"img": np.array([[1.0, np.inf]])}, "img"),

@@ -57,13 +57,12 @@ int cpu_level() {
   if (!v2) return 1;
   const std::uint64_t xcr0 = os_saved_state(l1);
   const bool ymm = (xcr0 & 0x6) == 0x6;  // SSE and AVX state
-  const bool v3 = ymm && bit(l1.ecx, 12) && bit(l1.ecx, 22) && bit(l1.ecx, 28) &&
-                  bit(l1.ecx, 29) && bit(l7.ebx, 3) && bit(l7.ebx, 5) && bit(l7.ebx, 8) &&
-                  bit(e1.ecx, 5);
+  const bool v3 = ymm && bit(l1.ecx, 12) && bit(l1.ecx, 22) && bit(l1.ecx, 28) && bit(l1.ecx, 29) &&
+                  bit(l7.ebx, 3) && bit(l7.ebx, 5) && bit(l7.ebx, 8) && bit(e1.ecx, 5);
   if (!v3) return 2;
   const bool zmm = (xcr0 & 0xe6) == 0xe6;  // plus opmask and both halves of the ZMM state
-  const bool v4 = zmm && bit(l7.ebx, 16) && bit(l7.ebx, 17) && bit(l7.ebx, 28) &&
-                  bit(l7.ebx, 30) && bit(l7.ebx, 31);
+  const bool v4 = zmm && bit(l7.ebx, 16) && bit(l7.ebx, 17) && bit(l7.ebx, 28) && bit(l7.ebx, 30) &&
+                  bit(l7.ebx, 31);
   return v4 ? 4 : 3;
 }
 #endif
@@ -110,8 +109,10 @@ State make_state() {
       for (const auto& name : s.compiled) names += (names.empty() ? "" : ", ") + name;
       s.error = "OPTKERN_SIMD=" + request + " is not a level of this build (" + names + ")";
     } else if (asked > best) {
-      s.error = "OPTKERN_SIMD=" + request + " needs instructions this CPU (or its operating "
-                "system) does not support; the best level here is " + s.compiled[best];
+      s.error = "OPTKERN_SIMD=" + request +
+                " needs instructions this CPU (or its operating "
+                "system) does not support; the best level here is " +
+                s.compiled[best];
     } else {
       s.in_use = asked;
     }
@@ -119,8 +120,10 @@ State make_state() {
   select_simd_variant(s.in_use);
 #else
   if (!request.empty() && request != s.compiled[0])
-    s.error = "OPTKERN_SIMD=" + request + ": this build of optkern was compiled for one "
-              "target (" + s.compiled[0] + ") and carries no other level";
+    s.error = "OPTKERN_SIMD=" + request +
+              ": this build of optkern was compiled for one "
+              "target (" +
+              s.compiled[0] + ") and carries no other level";
 #endif
   return s;
 }

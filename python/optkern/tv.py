@@ -390,10 +390,10 @@ def denoise_2d(
     >>> import numpy as np, optkern
     >>> img = np.zeros((6, 6)); img[1:5, 1:5] = 1.0
     >>> y = optkern.tv.denoise_2d(img, 0.1, tol=1e-10)
-    >>> np.round(y[0], 4)                       # the square shrinks towards its surroundings
-    array([0.0125, 0.0125, 0.0125, 0.0125, 0.0125, 0.0125])
-    >>> float(np.round(y[2, 2], 4))
-    0.9625
+    >>> np.round(y[0], 4)      # the square and its surroundings move towards each other:
+    array([0.08, 0.08, 0.08, 0.08, 0.08, 0.08])
+    >>> float(np.round(y[2, 2], 4))  # 1 - lam inside, 16 lam / 20 outside (16 edges, 20 pixels)
+    0.9
     >>> yi = optkern.tv.denoise_2d(img, 0.1, isotropic=True, tol=1e-10)
     >>> yi.shape, yi.dtype
     ((6, 6), dtype('float64'))

@@ -62,8 +62,7 @@ void tv_denoise_vjp_weighted(index_t batch, index_t n, const T* y, const T* grad
 template <class T>
 void tv_denoise_2d(index_t batch, index_t h, index_t w, const T* x, const double* lam,
                    index_t lam_stride, bool isotropic, double tol, index_t max_iter, T* y,
-                   index_t* nit, double* gap, int num_threads = 0,
-                   Interrupt* interrupt = nullptr);
+                   index_t* nit, double* gap, int num_threads = 0, Interrupt* interrupt = nullptr);
 
 // Backward of the anisotropic 2-D prox at its solution y: grad_x averages grad_y over each
 // connected region of fused neighbours (|y_p - y_q| <= rtol max|y|), grad_lam[b] = dL/dlam.
