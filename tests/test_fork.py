@@ -16,9 +16,14 @@ import optkern
 import pytest
 from kernel_calls import KERNELS, run, same_bits
 
-pytestmark = pytest.mark.skipif(
-    sys.platform == "win32" or "fork" not in multiprocessing.get_all_start_methods(),
-    reason="needs fork()")
+pytestmark = [
+    pytest.mark.skipif(
+        sys.platform == "win32" or "fork" not in multiprocessing.get_all_start_methods(),
+        reason="needs fork()"),
+    # Forking a process that has run threads is what these tests do on purpose (JAX, imported
+    # by other tests, warns about it).
+    pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning"),
+]
 
 CHILD_SECONDS = 60
 # One problem split over the team: partial sums combine in an order that depends on the

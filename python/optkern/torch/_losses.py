@@ -57,7 +57,7 @@ def sinkhorn2(
     >>> y = torch.tensor([[0.5], [1.5]], dtype=torch.float64)
     >>> loss = optkern.torch.sinkhorn2(torch.cdist(x, y) ** 2, reg=0.05)
     >>> loss.backward()
-    >>> round(float(loss), 6), x.grad.shape
+    >>> round(loss.item(), 6), x.grad.shape
     (0.25, torch.Size([3, 1]))
     """
     M = as_tensor(M, "M")
