@@ -122,6 +122,9 @@ def main():
     columns = list(reversed(levels))
     if args.native:
         results["native"] = run(path=args.native, repeats=args.repeats)
+        if results["native"]["compiled"] != ["native"]:
+            raise SystemExit(f"--native {args.native}: that import found a build with levels "
+                             f"{results['native']['compiled']}, not a native build")
         columns = ["native"] + columns
     print(f"threads: {default['threads']}; default level here: {default['simd']}; "
           f"best of {args.repeats}, ms")
