@@ -7,7 +7,7 @@ installed with `pip install --target DIR -Ccmake.define.OPTKERN_ARCH=native .`, 
 default thread count (stated in the header). The last column is the dispatched build's best
 level (the one a user gets) over the native build: 1.00 is no loss.
 
-    python bench/simd_levels.py [--native DIR] [--repeats 7]
+    python bench/simd_levels.py [--native DIR] [--repeats 7] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -108,6 +108,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--native", help="folder holding a -DOPTKERN_ARCH=native build")
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -117,17 +118,25 @@ def main():
     default = run(repeats=args.repeats)
     levels = [lv for lv in default["compiled"]
               if default["compiled"].index(lv) <= default["compiled"].index(default["simd"])]
-    results = {lv: (default if lv == default["simd"] else run(lv, repeats=args.repeats))
-               for lv in levels}
-    columns = list(reversed(levels))
+    builds = {lv: dict(level=lv) for lv in reversed(levels)}
     if args.native:
-        results["native"] = run(path=args.native, repeats=args.repeats)
-        if results["native"]["compiled"] != ["native"]:
-            raise SystemExit(f"--native {args.native}: that import found a build with levels "
-                             f"{results['native']['compiled']}, not a native build")
-        columns = ["native"] + columns
+        builds = {"native": dict(path=args.native), **builds}
+    columns = list(builds)
+    # Rounds interleave the builds, and each case keeps its best time over all rounds: on a
+    # small VM, thread wake-ups and a neighbour's load move single runs by tens of percent.
+    results = {}
+    for _ in range(args.rounds):
+        for column, how in builds.items():
+            got = run(repeats=args.repeats, **how)
+            if column == "native" and got["compiled"] != ["native"]:
+                raise SystemExit(f"--native {args.native}: that import found a build with "
+                                 f"levels {got['compiled']}, not a native build")
+            if column in results:
+                best = results[column]["times"]
+                got["times"] = {k: min(v, best[k]) for k, v in got["times"].items()}
+            results[column] = got
     print(f"threads: {default['threads']}; default level here: {default['simd']}; "
-          f"best of {args.repeats}, ms")
+          f"best of {args.repeats} runs x {args.rounds} interleaved rounds, ms")
     header = "| kernel | " + " | ".join(columns) + " |"
     if args.native:
         header += f" {default['simd']} / native |"

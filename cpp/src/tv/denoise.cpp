@@ -32,6 +32,7 @@ void denoise_one(index_t n, const T* x, double lam, T* y, ChainMemory& memory) {
     // A local sum overflowed (|x| or lam near DBL_MAX / n): solve x * 2^-e with lam * 2^-e,
     // an exact rescaling, and scale the result back.
     double largest = lam;
+    // std::max, not fmax: GCC 12 for aarch64 crashes vectorising an fmax reduction of floats.
     for (index_t k = 0; k < n; ++k) largest = std::max(largest, std::fabs(double(x[k])));
     const int e = std::ilogb(largest) - 1;  // |x| * 2^-e < 4, and 2^e stays finite
     scale = std::ldexp(1.0, -e);

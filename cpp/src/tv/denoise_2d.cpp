@@ -296,7 +296,8 @@ void tv_denoise_2d_vjp(index_t batch, index_t h, index_t w, const T* y, const T*
         index_t* parent = work.data();
         index_t* size = parent + count;
         double scale = 0;
-        for (index_t k = 0; k < count; ++k) scale = std::fmax(scale, std::fabs(double(yb[k])));
+        // std::max, not fmax: GCC 12 for aarch64 crashes vectorising an fmax reduction of floats.
+        for (index_t k = 0; k < count; ++k) scale = std::max(scale, std::fabs(double(yb[k])));
         const double tol = rtol * scale;
         auto find = [parent](index_t k) {
           while (parent[k] != k) {

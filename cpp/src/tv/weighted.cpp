@@ -71,7 +71,8 @@ void denoise_one(index_t n, const T* x, const double* w, T* y, WeightedState& st
     if (scale != 1) return;  // already rescaled: the result is as good as it gets
     // A local sum overflowed: solve x * 2^-e with w * 2^-e, an exact rescaling.
     double largest = widest;
-    for (index_t k = 0; k < n; ++k) largest = std::fmax(largest, std::fabs(double(x[k])));
+    // std::max, not fmax: GCC 12 for aarch64 crashes vectorising an fmax reduction of floats.
+    for (index_t k = 0; k < n; ++k) largest = std::max(largest, std::fabs(double(x[k])));
     const int e = std::ilogb(largest) - 1;
     scale = std::ldexp(1.0, -e);
     unscale = std::ldexp(1.0, e);
