@@ -200,38 +200,21 @@ def denoise(
     batch = x.shape[:-1]
     if x.size == 0:  # no work: no memory per signal either (shape (2**40, 0) is fine)
         return empty_denoise(x, lam, method, tol, return_info)
-    if is_edge_weights(lam, x.shape):
-        return _weighted_denoise(x, lam, method, tol, max_iter, return_info)
-    lam_rows = lambda_rows(lam, batch)
+    if is_edge_weights(lam, x.shape):  # one weight per edge
+        weights = edge_weight_rows(lam, x.shape)
+        kernels = (_backend._core.tv_denoise_weighted, _backend._core.tv_denoise_irls_weighted)
+    else:  # one lam per signal
+        weights = lambda_rows(lam, batch)
+        kernels = (_backend._core.tv_denoise, _backend._core.tv_denoise_irls)
     rows = x.reshape(math.prod(batch), x.shape[-1])
     y = np.empty_like(rows)
     count = rows.shape[0]
     if method == "exact":
-        _backend._core.tv_denoise(rows, lam_rows, y)
+        kernels[0](rows, weights, y)
         nit, change = np.zeros(count, np.int64), np.zeros(count)
     else:
         nit, change = np.empty(count, np.int64), np.empty(count)
-        _backend._core.tv_denoise_irls(rows, lam_rows, tol, max_iter, y, nit, change)
-    y = y.reshape(x.shape)
-    if not return_info:
-        return y
-    return make_result(y, nit.reshape(batch), change.reshape(batch), method, tol)
-
-
-def _weighted_denoise(x: np.ndarray, lam: Any, method: str, tol: float, max_iter: int,
-                      return_info: bool) -> Any:
-    """denoise with one weight per edge (lam of shape (..., n − 1)), on the CPU."""
-    batch = x.shape[:-1]
-    rows = x.reshape(math.prod(batch), x.shape[-1])
-    weights = edge_weight_rows(lam, x.shape)
-    y = np.empty_like(rows)
-    count = rows.shape[0]
-    if method == "exact":
-        _backend._core.tv_denoise_weighted(rows, weights, y)
-        nit, change = np.zeros(count, np.int64), np.zeros(count)
-    else:
-        nit, change = np.empty(count, np.int64), np.empty(count)
-        _backend._core.tv_denoise_irls_weighted(rows, weights, tol, max_iter, y, nit, change)
+        kernels[1](rows, weights, tol, max_iter, y, nit, change)
     y = y.reshape(x.shape)
     if not return_info:
         return y
