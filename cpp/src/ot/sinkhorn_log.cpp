@@ -30,11 +30,10 @@ void SinkhornSolver<T>::start_log(Team& team, const SinkhornItem<T>& item) {
 }
 
 template <class T>
-typename SinkhornSolver<T>::Outcome SinkhornSolver<T>::iterate_log(Team& team,
-                                                                   const SinkhornItem<T>& item,
-                                                                   int& iter) {
-  const auto [r0, r1] = team.share(m_);
+auto SinkhornSolver<T>::iterate_log(Team& team, const SinkhornItem<T>& item, int& iter)
+    -> Outcome {
   double* F = row_pot_.data();
+  const auto [r0, r1] = team.share(m_);
   double* G = col(team, team.current);  // this thread's copy, updated in place
   double* t = row_buffer_.data() + std::size_t(team.rank) * std::size_t(n_);
   do {

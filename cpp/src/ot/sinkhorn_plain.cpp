@@ -44,9 +44,8 @@ void SinkhornSolver<T>::start_plain(Team& team, const SinkhornItem<T>& item) {
 }
 
 template <class T>
-typename SinkhornSolver<T>::Outcome SinkhornSolver<T>::iterate_plain(Team& team,
-                                                                     const SinkhornItem<T>& item,
-                                                                     int& iter) {
+auto SinkhornSolver<T>::iterate_plain(Team& team, const SinkhornItem<T>& item, int& iter)
+    -> Outcome {
   const auto [r0, r1] = team.share(m_);
   double* u = row_pot_.data();
   T* K = item.plan;
