@@ -11,6 +11,14 @@
 // instead of subtracting two nearly equal numbers (r_p - Wt_pp), which keeps its smallest
 // eigenvalues accurate at small reg. S has the null vector 1; grounding x_0 = 0 leaves a
 // positive definite block exactly when the support of P is connected.
+//
+// The null space, one treatment (python/optkern/torch/_device_vjp.py, the torch adapter's
+// backward on CUDA, does the same step for step): the smaller side is the one with fewer
+// active (nonzero) rows or columns (rows on a tie); all-zero rows and columns leave the
+// system; the first active node of the smaller side is grounded and the rest of S factored;
+// a pivot not above singular_threshold(k) times its diagonal entry, or a solution that is
+// not finite, makes the problem singular (NaN gradients); (x, y) is then shifted to the
+// minimum-norm gauge sum lambda = sum mu.
 #include <omp.h>
 
 #include <algorithm>
