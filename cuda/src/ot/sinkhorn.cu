@@ -317,6 +317,7 @@ struct Solve {
   // The kernel domain needs the shifts alpha (row minima) and beta (column minima after
   // alpha); "automatic" takes it when the shifted kernel fits the range of T.
   __device__ SinkhornMethod choose_domain() {
+    const double inv_reg = p.inv_reg;
     const SinkhornMethod requested = SinkhornMethod(p.method);
     if (!step::needs_shifts(requested)) return SinkhornMethod::log;
     for (index_t j = threadIdx.x; j < n; j += blockDim.x) cols.acc[j] = kInf;
@@ -325,20 +326,20 @@ struct Solve {
       double lo = kInf;
       for (index_t j = threadIdx.x; j < n; j += blockDim.x) lo = fmin(lo, double(Mi[j]));
       lo = -block_max(-lo, scratch);
-      if (threadIdx.x == 0) w.row_shift[i] = lo * p.inv_reg;
+      if (threadIdx.x == 0) w.row_shift[i] = lo * inv_reg;
       for (index_t j = threadIdx.x; j < n; j += blockDim.x)
         cols.acc[j] = fmin(cols.acc[j], double(Mi[j]) - lo);  // column minima of M - alpha
     }
     cols.publish();
     grp.sync();
     for (index_t j = grp.item0(); j < n; j += grp.item_step())
-      w.col_shift[j] = cols.take_min(j) * p.inv_reg;
+      w.col_shift[j] = cols.take_min(j) * inv_reg;
     grp.sync();
     double range = 0;
     if (requested == SinkhornMethod::automatic) {
       for (index_t i = grp.row0(); i < m; i += grp.row_step())
         for (index_t j = threadIdx.x; j < n; j += blockDim.x)
-          range = fmax(range, double(M[i * n + j]) * p.inv_reg - w.row_shift[i] - w.col_shift[j]);
+          range = fmax(range, double(M[i * n + j]) * inv_reg - w.row_shift[i] - w.col_shift[j]);
       range = group_max(range);
     }
     return step::choose_method<T>(requested, range);
@@ -346,22 +347,23 @@ struct Solve {
 
   // Kernel domain: K in the plan buffer; v from init (scaled to a largest entry of 1) or ones.
   __device__ void start_plain() {
+    const double inv_reg = p.inv_reg;
     const T* init_g = p.init_g ? p.init_g + k * p.init_g_stride : nullptr;
     for (index_t i = grp.row0(); i < m; i += grp.row_step()) {
       for (index_t j = threadIdx.x; j < n; j += blockDim.x)
         plan[i * n + j] =
-            T(exp(w.row_shift[i] + w.col_shift[j] - double(M[i * n + j]) * p.inv_reg));
+            T(exp(w.row_shift[i] + w.col_shift[j] - double(M[i * n + j]) * inv_reg));
       if (threadIdx.x == 0) w.row[i] = 0;
     }
     double top = 0;
     if (init_g) {
       top = -kInf;
       for (index_t j = grp.item0(); j < n; j += grp.item_step())
-        if (w.b[j] > 0) top = fmax(top, double(init_g[j]) * p.inv_reg - w.col_shift[j]);
+        if (w.b[j] > 0) top = fmax(top, double(init_g[j]) * inv_reg - w.col_shift[j]);
       top = group_max(top);
     }
     for (index_t j = grp.item0(); j < n; j += grp.item_step()) {
-      const double x = init_g ? double(init_g[j]) * p.inv_reg - w.col_shift[j] - top : 0.0;
+      const double x = init_g ? double(init_g[j]) * inv_reg - w.col_shift[j] - top : 0.0;
       w.col[j] = step::initial_v(w.b[j], x);
       w.col_good[j] = w.col[j];
     }
@@ -440,6 +442,7 @@ struct Solve {
   // Log domain, phase 1, this block's rows: F_i by log-sum-exp, and its plan entries
   // exp(F_i + G_j - M_ij / reg) added to the column sums s_j.
   __device__ void update_F(bool check, double* err) {
+    const double inv_reg = p.inv_reg;  // a register in the loops below
     for (index_t i = grp.row0(); i < m; i += grp.row_step()) {
       const double ai = w.a[i];
       if (!(ai > 0)) continue;  // uniform over the block
@@ -447,12 +450,12 @@ struct Solve {
       double hi = -kInf;
 #pragma unroll 8
       for (index_t j = threadIdx.x; j < n; j += blockDim.x)
-        hi = fmax(hi, w.col[j] - double(Mi[j]) * p.inv_reg);
+        hi = fmax(hi, w.col[j] - double(Mi[j]) * inv_reg);
       hi = block_max(hi, scratch);
       double s = 0;
 #pragma unroll 4
       for (index_t j = threadIdx.x; j < n; j += blockDim.x)
-        s += exp_of<T>(w.col[j] - double(Mi[j]) * p.inv_reg - hi);
+        s += exp_of<T>(w.col[j] - double(Mi[j]) * inv_reg - hi);
       s = block_sum(s, scratch);
       const bool first = threadIdx.x == 0;
       const double F =
@@ -460,7 +463,7 @@ struct Solve {
       if (first) w.row[i] = F;
       const double scale = ai / s;
       for (index_t j = threadIdx.x; j < n; j += blockDim.x)
-        cols.acc[j] += scale * exp_of<T>(w.col[j] - double(Mi[j]) * p.inv_reg - hi);
+        cols.acc[j] += scale * exp_of<T>(w.col[j] - double(Mi[j]) * inv_reg - hi);
     }
     cols.publish();
     grp.sync();
