@@ -57,8 +57,9 @@ def test_set_num_threads_rejects_non_integers(bad):
 # Every module that defines a public function or class (tests/test_docstrings.py checks that
 # each one is listed, so that its Examples run here).
 DOCTEST_MODULES = [
-    "optkern", "optkern._backend", "optkern._cpp_package", "optkern.linalg",
-    "optkern._tridiagonal", "optkern.tv",
+    "optkern", "optkern._backend", "optkern._threads", "optkern._cpp_package", "optkern.linalg",
+    "optkern.tv", "optkern.tv._result", "optkern.ot._sinkhorn", "optkern.ot._vjp",
+    "optkern.ot._result",
     "optkern.givens._factorize", "optkern.givens._jacobi", "optkern.givens._sequence",
     "optkern.givens._metrics", "optkern.givens._graphs", "optkern.givens._planted",
     "optkern.givens._driver", "optkern.ot", "optkern.optimize._minimize",

@@ -554,7 +554,7 @@ class HostBmmLauncher:
 ])
 def test_cuda_launcher_splits_batches_of_many_dimensions(monkeypatch, a_shape, b_shape):
     from optkern import _backend
-    from optkern import linalg as linalg_module
+    from optkern.linalg import _cuda as linalg_cuda
 
     launcher = HostBmmLauncher()
     monkeypatch.setattr(_backend, "_cuda", launcher)
@@ -565,7 +565,7 @@ def test_cuda_launcher_splits_batches_of_many_dimensions(monkeypatch, a_shape, b
     c = np.full(shape, np.nan)
     ops = [(x.ctypes.data, x.shape, tuple(s // x.itemsize for s in x.strides))
            for x in (a, b, c)]
-    linalg_module._bmm_launch(np.dtype(np.float64), shape, ops, 0)
+    linalg_cuda._bmm_launch(np.dtype(np.float64), shape, ops, 0)
     np.testing.assert_allclose(c, a @ b, rtol=1e-13)
     assert launcher.launches >= 1
 

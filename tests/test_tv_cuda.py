@@ -4,7 +4,7 @@ CuPy / torch arrays in place, against the CPU kernels and the optimality certifi
 import numpy as np
 import pytest
 
-from optkern import _tv_cuda
+from optkern.tv import _cuda as _tv_cuda
 from optkern.linalg import tridiagonal_solve
 from optkern.tv import denoise, denoise_vjp, lambda_max
 from reference import tv as ref

@@ -119,7 +119,7 @@ def test_exact_round_trip(device, dtype, rng):
 
 
 def test_exact_info_and_private_options(device, rng):
-    from optkern import _tv_cuda
+    from optkern.tv import _cuda as _tv_cuda
 
     x = rng.standard_normal((2, 30))
     r = _tv_cuda.denoise(x, 0.3, "exact", 1e-6, 10, True, mapping="direct", budget=0)

@@ -13,7 +13,7 @@ from optkern._backend import _core
 from optkern._progress import ProgressBar, check_progress
 from optkern._validation import as_float_array, describe, fail
 from optkern.optimize._coerce import ObjectiveCoercer
-from optkern.optimize._options import (
+from optkern.optimize._checks import (
     callback_hook,
     check_method,
     finish,

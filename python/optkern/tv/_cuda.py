@@ -1,12 +1,11 @@
-"""The CUDA paths of :mod:`optkern.tv` and ``optkern.linalg.tridiagonal_solve``.
+"""The CUDA path of :mod:`optkern.tv`.
 
 Two kinds of input, as in :func:`optkern.linalg.bmm`:
 
 * GPU arrays (CuPy, torch, any DLPack producer on a CUDA device) are used in place, on the
-  producer's current stream, and results come back as arrays of the same kind. Nothing is
-  copied to the host and nothing synchronises, so their values are not checked: NaN in a
-  signal or an invalid λ gives NaN for that signal, and singular tridiagonal systems give NaN
-  rows instead of an exception.
+  producer's current stream, and results come back as arrays of the same kind. Their values
+  are checked on the device as host values are (optkern._arrays: one reduction and one
+  read-back per input).
 * NumPy inputs are checked on the host exactly as on the CPU, copied to the device, solved,
   and copied back (:class:`optkern._gpu.HostStaging`).
 
@@ -21,25 +20,21 @@ from typing import Any
 
 import numpy as np
 
-from optkern import _backend, _gpu
-from optkern._tridiagonal import NAMES, flat_rows, system_layout
-from optkern._validation import (
-    as_array,
-    as_float_array,
-    describe,
-    fail,
-    is_gpu_array,
-    result_dtype,
-)
-from optkern.tv import (
+from optkern import _arrays, _backend, _gpu
+from optkern._validation import describe, fail, is_gpu_array, result_dtype
+from optkern.tv._checks import (
     default_rtol,
+    edge_weight_rows,
     finite_signals,
+    is_edge_weights,
     lambda_rows,
     lambda_shape,
-    make_result,
+    shape_of,
     sum_to_shape,
     vjp_inputs,
 )
+from optkern.tv._cpu import weighted_vjp
+from optkern.tv._result import make_result
 
 # How the exact solver and the backward map signals to threads (TvMapping in
 # cuda/include/optkern/cuda/tv.hpp): 0 picks, 1 forces shared-memory staging, 2 global memory.
@@ -49,67 +44,12 @@ INT64 = np.dtype(np.int64)
 FLOAT64 = np.dtype(np.float64)
 
 
-# --- the few array operations needed on GPU arrays, through their own library ---------------
-
-
-def _xp(x: Any) -> Any:
-    library = _gpu.library_of(x)
-    if library == "torch":
-        import torch
-
-        return torch
-    if library == "cupy":
-        import cupy
-
-        return cupy
-    if library == "namespace":
-        return x.__array_namespace__()
-    fail("x", "a CuPy array, a torch tensor or an array-API array", describe(x))
-
-
-def contiguous(x: Any) -> Any:
-    if _gpu.library_of(x) == "torch":
-        return x.contiguous()
-    xp = _xp(x)
-    return xp.ascontiguousarray(x) if hasattr(xp, "ascontiguousarray") else xp.asarray(x, copy=True)
-
-
-def broadcast(x: Any, shape: tuple[int, ...]) -> Any:
-    if tuple(x.shape) == tuple(shape):
-        return x
-    if _gpu.library_of(x) == "torch":
-        return x.expand(shape)
-    return _xp(x).broadcast_to(x, shape)
-
-
-def device_copy(host: np.ndarray, like: Any) -> Any:
-    """A GPU array of `like`'s kind and device holding `host`."""
-    library = _gpu.library_of(like)
-    if library == "torch":
-        import torch
-
-        return torch.as_tensor(host, device=like.device)
-    if library == "cupy":
-        import cupy
-
-        with like.device:
-            return cupy.asarray(host)
-    return _xp(like).asarray(host, device=like.device)
-
-
-def sum_axes(x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
-    if not axes:
-        return x
-    if _gpu.library_of(x) == "torch":
-        return x.sum(dim=axes, keepdim=keepdims)
-    return x.sum(axis=axes, keepdims=keepdims)
-
-
 def gpu_rows(x: Any, name: str, dtype: np.dtype | None = None) -> tuple[Any, tuple[int, ...]]:
     """x as a C-contiguous float GPU array (dtype policy, or `dtype`), and its shape."""
     if not is_gpu_array(x):
         fail(name, "a GPU array like the other inputs", describe(x))
-    x = contiguous(_gpu.as_device_float(x, name, dtype))
+    x = _arrays.contiguous(_gpu.as_device_float(x, name, dtype))
+    _arrays.check_finite(x, name)
     shape = tuple(int(e) for e in x.shape)
     if len(shape) < 1:
         fail(name, "an array with at least 1 dimensions", f"shape {shape}")
@@ -122,13 +62,14 @@ def gpu_lambda(lam: Any, batch: tuple[int, ...], like: Any) -> tuple[Any, int]:
     shape = lambda_shape(lam, batch)
     if not is_gpu_array(lam):
         rows = lambda_rows(lam, batch)  # checked on the host
-        return device_copy(rows, like), 0 if rows.size == 1 else 1
+        return _arrays.asarray_like(rows, like), 0 if rows.size == 1 else 1
     lam = _gpu.as_device_float(lam, "lam", FLOAT64)
+    _arrays.check_finite(lam, "lam", nonnegative=True)
     if math.prod(shape) == 1:
-        return contiguous(lam.reshape((1,))), 0
+        return _arrays.contiguous(lam.reshape((1,))), 0
     if len(shape) == len(batch) + 1:  # the keepdims form
         lam = lam.reshape(shape[:-1])
-    return contiguous(broadcast(lam, batch)).reshape((math.prod(batch),)), 1
+    return _arrays.contiguous(_arrays.broadcast_to(lam, batch)).reshape((math.prod(batch),)), 1
 
 
 # --- denoise ----------------------------------------------------------------------------------
@@ -138,6 +79,9 @@ def denoise(x: Any, lam: Any, method: str, tol: float, max_iter: int, return_inf
             mapping: str = "auto", budget: int = -1) -> Any:
     """optkern.tv.denoise on the device. mapping and budget (Condat's step budget; 0 sends
     every signal to the taut string) exist for benchmarks and tests."""
+    x_shape = shape_of(x)
+    if len(x_shape) >= 1 and is_edge_weights(lam, x_shape):
+        return denoise_weighted(x, lam, method, return_info)
     if not is_gpu_array(x):
         if is_gpu_array(lam):
             fail("lam", "a host value or array when x is a NumPy array", describe(lam))
@@ -211,6 +155,11 @@ def _denoise_host(x: Any, lam: Any, method: str, tol: float, max_iter: int, retu
 
 def denoise_vjp(y: Any, grad_y: Any, lam: Any, rtol: float | None,
                 mapping: str = "auto") -> tuple[Any, Any]:
+    y_shape = shape_of(y)
+    if len(y_shape) >= 1 and is_edge_weights(lam, y_shape):
+        if not (is_gpu_array(y) or is_gpu_array(grad_y)):
+            return weighted_vjp(y, grad_y, lam, rtol)  # host data: the CPU's
+        return denoise_vjp_weighted(y, grad_y, lam, rtol)
     if not (is_gpu_array(y) or is_gpu_array(grad_y)):
         if is_gpu_array(lam):
             fail("lam", "a host value or array when y is a NumPy array", describe(lam))
@@ -243,13 +192,13 @@ def denoise_vjp(y: Any, grad_y: Any, lam: Any, rtol: float | None,
 
 
 def _reduce_gpu(per_signal: Any, shape: tuple[int, ...]) -> Any:
-    """sum_to_shape (optkern.tv) with the array's own library."""
+    """sum_to_shape (optkern.tv._checks) with the array's own library."""
     if len(shape) == per_signal.ndim + 1:
         return _reduce_gpu(per_signal, shape[:-1]).reshape(shape)
     lead = per_signal.ndim - len(shape)
-    out = sum_axes(per_signal, tuple(range(lead)), keepdims=False)
+    out = _arrays.sum_axes(per_signal, tuple(range(lead)), keepdims=False)
     axes = tuple(i for i, e in enumerate(shape) if e == 1 and out.shape[i] != 1)
-    return sum_axes(out, axes, keepdims=True).reshape(shape)
+    return _arrays.sum_axes(out, axes, keepdims=True).reshape(shape)
 
 
 def _vjp_host(y: Any, grad_y: Any, lam: Any, rtol: float | None,
@@ -270,83 +219,21 @@ def _vjp_host(y: Any, grad_y: Any, lam: Any, rtol: float | None,
     return grad_x, grad_lam[()] if grad_lam.ndim == 0 else grad_lam
 
 
-# --- tridiagonal_solve ------------------------------------------------------------------------
-
-
-def tridiagonal_solve(lower: Any, diag: Any, upper: Any, rhs: Any) -> Any:
-    operands = (lower, diag, upper, rhs)
-    on_gpu = [is_gpu_array(a) for a in operands]
-    if not any(on_gpu):
-        return _tridiagonal_host(operands)
-    if not all(on_gpu):
-        name = NAMES[on_gpu.index(False)]
-        fail(name, "a GPU array like the other operands", describe(operands[on_gpu.index(False)]))
-    views = [_gpu.dlpack_view(a, name) for a, name in zip(operands, NAMES)]
-    dtype = result_dtype(*((v.dtype, name) for v, name in zip(views, NAMES)))
-    arrays = [gpu_rows(a, name, dtype)[0] for a, name in zip(operands, NAMES)]
-    arrays, batch, n = system_layout(arrays)
-    count = math.prod(batch)
-    rows = []
-    for a in arrays:
-        if math.prod(a.shape[:-1]) == 1:
-            rows.append((contiguous(a.reshape((1, n))), 0))
-        else:
-            rows.append((contiguous(broadcast(a, batch + (n,))).reshape((count, n)), n))
-    x = _gpu.empty_like_kind(arrays[3], batch + (n,), dtype)
-    stream = _gpu.current_stream(x)
-    cuda = _backend._cuda
-    nbytes = cuda.tridiagonal_solve_scratch_bytes(dtype.char, count, n)
-    scratch = _gpu.empty_like_kind(x, (max(nbytes, 1),), UINT8)
-    ptrs = _gpu.device_views([(a, name) for (a, _), name in zip(rows, NAMES)]
-                             + [(x, "x"), (scratch, "scratch")], stream)
-    cuda.tridiagonal_solve(dtype.char, count, n,
-                           [(p.ptr, stride) for p, (_, stride) in zip(ptrs[:4], rows)],
-                           ptrs[4].ptr, 0, ptrs[5].ptr, nbytes, stream)
-    return x
-
-
-def _tridiagonal_host(operands: tuple[Any, ...]) -> np.ndarray:
-    arrays = [as_array(a, name) for a, name in zip(operands, NAMES)]
-    dtype = result_dtype(*((a.dtype, name) for a, name in zip(arrays, NAMES)))
-    arrays = [as_float_array(a, name, dtype, min_ndim=1) for a, name in zip(arrays, NAMES)]
-    arrays, batch, n = system_layout(arrays)
-    count = math.prod(batch)
-    rows = [flat_rows(a, batch, n) for a in arrays]
-    x = np.empty((count, n), dtype)
-    status = np.zeros(2, np.int64)
-    cuda = _backend._cuda
-    with _gpu.HostStaging() as staging:
-        ptrs = [(staging.upload(r), 0 if r.shape[0] == 1 and count != 1 else n) for r in rows]
-        px, ps = staging.alloc(x.nbytes), staging.alloc(status.nbytes)
-        nbytes = cuda.tridiagonal_solve_scratch_bytes(dtype.char, count, n)
-        cuda.tridiagonal_solve(dtype.char, count, n, ptrs, px, ps, staging.alloc(nbytes), nbytes,
-                               staging.stream)
-        staging.download(px, x)
-        staging.download(ps, status)
-    if status[0]:
-        index = np.unravel_index(int(status[1]), batch) if batch else ()
-        raise np.linalg.LinAlgError(
-            f"diag: the system at batch index {tuple(int(i) for i in index)} is singular"
-            + (f" ({int(status[0])} singular systems)" if status[0] > 1 else ""))
-    return x.reshape(batch + (n,))
-
-
 # --- one weight per edge ----------------------------------------------------------------------
 
 
 def _edge_rows_device(lam: Any, batch: tuple[int, ...], n: int, like: Any) -> tuple[Any, int]:
     """Per-edge lam on the device as the kernels take it: float64 (1, n - 1) shared (stride 0)
     or (count, n - 1) (stride n - 1). Host weights are checked first."""
-    from optkern.tv import edge_weight_rows
-
     if not is_gpu_array(lam):
         rows = edge_weight_rows(lam, batch + (n,))
-        return device_copy(rows, like), 0 if rows.shape[0] == 1 else n - 1
+        return _arrays.asarray_like(rows, like), 0 if rows.shape[0] == 1 else n - 1
     lam = _gpu.as_device_float(lam, "lam", FLOAT64)
+    _arrays.check_finite(lam, "lam", nonnegative=True)
     shape = tuple(int(e) for e in lam.shape)
     if math.prod(shape[:-1]) == 1:
-        return contiguous(lam.reshape((1, n - 1))), 0
-    full = contiguous(broadcast(lam, batch + (n - 1,)))
+        return _arrays.contiguous(lam.reshape((1, n - 1))), 0
+    full = _arrays.contiguous(_arrays.broadcast_to(lam, batch + (n - 1,)))
     return full.reshape((math.prod(batch), n - 1)), n - 1
 
 
@@ -359,8 +246,6 @@ def denoise_weighted(x: Any, lam: Any, method: str, return_info: bool) -> Any:
         if is_gpu_array(lam):
             fail("lam", "a host value or array when x is a NumPy array", describe(lam))
         x = finite_signals(x, "x")
-        from optkern.tv import edge_weight_rows
-
         batch, n = x.shape[:-1], x.shape[-1]
         count = math.prod(batch)
         w = edge_weight_rows(lam, x.shape)
@@ -415,9 +300,7 @@ def denoise_vjp_weighted(y: Any, grad_y: Any, lam: Any, rtol: float | None) -> t
     count = math.prod(batch)
     lam_shape = tuple(int(e) for e in (lam.shape if is_gpu_array(lam) else np.shape(lam)))
     if not is_gpu_array(lam):
-        from optkern.tv import edge_weight_rows
-
-        edge_weight_rows(lam, shape)  # checks the values
+            edge_weight_rows(lam, shape)  # checks the values
     stream = _gpu.current_stream(y)
     grad_x = _gpu.empty_like_kind(y, shape, dtype)
     per_edge = _gpu.empty_like_kind(y, batch + (n - 1,), FLOAT64)
@@ -427,7 +310,7 @@ def denoise_vjp_weighted(y: Any, grad_y: Any, lam: Any, rtol: float | None) -> t
                                            default_rtol(rtol, dtype), ptrs[2].ptr, ptrs[3].ptr,
                                            stream)
     lead = per_edge.ndim - len(lam_shape)
-    out = sum_axes(per_edge, tuple(range(lead)), keepdims=False)
+    out = _arrays.sum_axes(per_edge, tuple(range(lead)), keepdims=False)
     axes = tuple(i for i, e in enumerate(lam_shape) if e == 1 and out.shape[i] != 1)
-    out = sum_axes(out, axes, keepdims=True).reshape(lam_shape)
+    out = _arrays.sum_axes(out, axes, keepdims=True).reshape(lam_shape)
     return grad_x, _gpu.as_device_float(out, "grad_lam", dtype)

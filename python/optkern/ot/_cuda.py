@@ -14,6 +14,7 @@ import numpy as np
 from optkern import _backend, _gpu
 from optkern._validation import broadcast_batch, describe, fail, is_gpu_array
 from optkern.ot import _checks
+from optkern.ot._result import make_result
 
 
 class _Lib:
@@ -81,8 +82,6 @@ class _Lib:
 
 def sinkhorn(M: Any, a: Any, b: Any, reg: float, tol: float, max_iter: int, method: int,
              init: Any):
-    from optkern.ot import make_result
-
     if any(is_gpu_array(x) for x in (M, a, b)) or (
         isinstance(init, (tuple, list)) and any(is_gpu_array(x) for x in init)
     ):

@@ -11,11 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from optkern import _backend, _gpu
+from optkern import _arrays, _backend, _gpu
 from optkern._validation import as_float_array, fail, is_gpu_array
-from optkern.optimize._batch import batch_result
-from optkern.optimize._options import check_precision
-from optkern.optimize._result import BatchResult
+from optkern.optimize._checks import check_precision
+from optkern.optimize._result import BatchResult, batch_result
 from optkern.optimize.problems import Problem
 
 _OUTPUTS = (("x", None, 2), ("f", None, 1), ("g", None, 2), ("nit", np.int64, 1),
@@ -43,7 +42,7 @@ def _launch(problem: Problem, opts: dict, dtype: np.dtype, pointers: dict[str, i
         batch, n, stream)
 
 
-def minimize_problem_batch_cuda(problem: Problem, x0: Any, opts: dict) -> BatchResult:
+def minimize_batch(problem: Problem, x0: Any, opts: dict) -> BatchResult:
     if is_gpu_array(x0):
         return _on_gpu_arrays(problem, x0, opts)
     return _from_host(problem, x0, opts)
@@ -55,16 +54,15 @@ def _on_gpu_arrays(problem: Problem, x0: Any, opts: dict) -> BatchResult:
     batch, n = _check_shape(problem, view.shape)
     dtype = view.dtype
     if view.strides != (n, 1) and batch > 0:  # the kernel reads rows of a C-contiguous x0
-        x0 = x0.contiguous() if _gpu.library_of(x0) == "torch" else x0.copy()
-    if not _all_finite(x0):
-        fail("x0", "finite values", "NaN or Inf")
+        x0 = _arrays.contiguous(x0)
+    _arrays.check_finite(x0, "x0")
     stream = _gpu.current_stream(x0)
     outputs = {name: _gpu.empty_like_kind(x0, shape, np.dtype(kind or dtype))
                for name, shape, kind in _shapes(batch, n)}
     views = _gpu.device_views([(x0, "x0")] + [(a, name) for name, a in outputs.items()], stream)
     pointers = dict(zip(["x0", *outputs], (v.ptr for v in views)))
     _launch(problem, opts, dtype, pointers, batch, n, stream)
-    status, nit, nfev = (_to_numpy(outputs[k]) for k in ("status", "nit", "nfev"))
+    status, nit, nfev = (_arrays.to_numpy(outputs[k]) for k in ("status", "nit", "nfev"))
     return batch_result(outputs["x"], status, outputs["f"], outputs["g"], nit, nfev,
                         np.zeros(batch, dtype=np.int64))
 
@@ -85,29 +83,3 @@ def _from_host(problem: Problem, x0: Any, opts: dict) -> BatchResult:
                 staging.download(pointers[name], host)
     return batch_result(results["x"], results["status"], results["f"], results["g"],
                         results["nit"], results["nfev"], np.zeros(batch, dtype=np.int64))
-
-
-def _all_finite(a: Any) -> bool:
-    """Whether a GPU array has no NaN or Inf (checked on the device by its own library)."""
-    library = _gpu.library_of(a)
-    if library == "torch":
-        import torch
-
-        return bool(torch.isfinite(a).all())
-    if library == "cupy":
-        import cupy
-
-        return bool(cupy.isfinite(a).all())
-    if library == "namespace":
-        xp = a.__array_namespace__()
-        return bool(xp.all(xp.isfinite(a)))
-    return True  # a bare DLPack producer: the run reports NaN at x0 with status 5
-
-
-def _to_numpy(a: Any) -> np.ndarray:
-    """A small GPU array (per-problem counters) on the host."""
-    if hasattr(a, "cpu"):
-        return a.cpu().numpy()
-    if hasattr(a, "get"):
-        return a.get()
-    return np.asarray(a)

@@ -14,7 +14,7 @@ import numpy as np
 from optkern import _backend, _gpu
 from optkern._validation import fail, is_gpu_array
 from optkern.givens import _checks
-from optkern.givens._driver import GivensStep
+from optkern.givens._driver import GivensStep, run_to_stop
 from optkern.givens._sequence import GivensSequence
 
 __all__ = ["factorize_l1"]
@@ -22,8 +22,6 @@ __all__ = ["factorize_l1"]
 
 def factorize_l1(U: Any, n_factors: Any, callback: Optional[Callable[[GivensStep], Any]],
                  progress: bool, check: bool, tol: Optional[float] = None) -> GivensSequence:
-    from optkern.givens._factorize import run_to_stop
-
     cuda = _backend._cuda
     if is_gpu_array(U):
         U = _gpu.as_device_float(U, "U")
