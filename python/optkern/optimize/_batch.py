@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 
-from optkern import _dask, _gpu
+from optkern import _arrays, _dask, _gpu
 from optkern._progress import (
     ProgressBar,
     check_callback,
@@ -28,6 +28,7 @@ from optkern.optimize.problems import Problem
 GPU_METHODS = ("lbfgs",)
 
 
+@_arrays.same_kind("x0")
 def minimize_batch(
     fun: Callable[..., Any] | Problem,
     x0: Any,

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from optkern import _arrays
 from optkern._validation import as_float_array, check_number, fail
 from optkern.ot._sinkhorn import sinkhorn, sinkhorn_cost
 from optkern.ot._vjp import sinkhorn_vjp, sum_to
@@ -34,6 +35,7 @@ COSTS = ("sqeuclidean", "euclidean")
 LOSSES = ("entropic", "linear")
 
 
+@_arrays.same_kind("M", "a", "b")
 def sinkhorn2(
     M: Any,
     a: Any = None,
@@ -186,6 +188,7 @@ def check_points(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+@_arrays.same_kind("x", "y")
 def sinkhorn_divergence(
     x: Any,
     y: Any,
