@@ -125,7 +125,7 @@ def test_l1_decreases_the_norm_by_the_recorded_amounts(rng):
 
 def test_l1_recovers_a_few_planted_rotations(rng):
     U, planted = givens.planted(64, 6, rng, return_sequence=True)
-    seq = givens.factorize(U)
+    seq = givens.factorize(U, 64 * 63 // 2)
     assert len(seq) < 200  # stops when nothing improves
     assert givens.symmetrized_frobenius(U, seq.to_dense()) < 1e-12
 
@@ -194,7 +194,17 @@ def test_progress_reports_on_stderr(rng, capsys):
 def test_default_budget_is_d_choose_2(rng):
     U = haar(6, rng)
     assert len(givens.factorize(U, method="elimination")) == 15
-    assert len(givens.factorize(U)) <= 15
+    assert len(givens.factorize(U, tol=0.0)) <= 15  # tol alone: d(d-1)/2 bounds the run
+
+
+@pytest.mark.parametrize("method", ["l1", "greedy", "beam"])
+def test_n_factors_or_tol_must_be_given(rng, method):
+    U = haar(6, rng)
+    with pytest.raises(ValueError, match="^n_factors: .*tol"):
+        givens.factorize(U, method=method)
+    with pytest.raises(ValueError, match="^n_factors:"):
+        givens.factorize(np.stack([U, U]), method=method)
+    assert len(givens.factorize(U, 4, method=method)) <= 4
 
 
 # --- the baselines ---------------------------------------------------------------------------

@@ -27,7 +27,9 @@ def test_stack_passes_callback_to_each_matrix(rng):
 
 
 def test_empty_stack_checks_like_one_matrix():
-    assert optkern.givens.factorize(np.zeros((0, 4, 4))).shape == (0,)
+    assert optkern.givens.factorize(np.zeros((0, 4, 4)), 6).shape == (0,)
+    with pytest.raises(ValueError, match="^n_factors:"):  # as for one matrix
+        optkern.givens.factorize(np.zeros((0, 4, 4)))
     with pytest.raises(ValueError, match="^U: expected square matrices"):
         optkern.givens.factorize(np.zeros((0, 3, 4)))
     with pytest.raises(ValueError, match="^U: expected matrices of size at least 2 x 2"):
@@ -43,6 +45,6 @@ def test_empty_stack_checks_like_one_matrix():
 def test_stack_errors_name_the_argument(rng):
     U = np.stack([optkern.givens.planted(4, 2, rng), np.ones((4, 4))])
     with pytest.raises(ValueError, match="^U: expected an orthogonal matrix"):
-        optkern.givens.factorize(U)
+        optkern.givens.factorize(U, 4)
     with pytest.raises(ValueError, match="^U: expected a square matrix"):
         optkern.givens.factorize(np.zeros((2, 3, 4)))

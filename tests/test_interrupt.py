@@ -71,7 +71,7 @@ def test_givens_factorization_of_d1024(method, rng):
     d = 2048 if method == "elimination" else 1024
     U = rng.standard_normal((d, d)) / np.sqrt(d)
     with interrupted_after():
-        optkern.givens.factorize(U, method=method, check=False)
+        optkern.givens.factorize(U, d * (d - 1) // 2, method=method, check=False)
     # Then a normal run, against the brute-force reference.
     small = haar(8, rng)
     seq = optkern.givens.factorize(small, 10, method=method)

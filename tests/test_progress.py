@@ -72,7 +72,7 @@ def test_import_optkern_does_not_import_tqdm():
 
 
 @pytest.mark.parametrize(("call", "kwargs"), [
-    (lambda **k: optkern.givens.factorize(np.eye(3), **k), {}),
+    (lambda **k: optkern.givens.factorize(np.eye(3), 3, **k), {}),
     (lambda **k: minimize(lambda x: (float(x @ x), 2 * x), np.ones(2), **k), {}),
     (lambda **k: minimize_batch(problems.rosenbrock(2), np.ones((2, 2)), **k), {}),
     (lambda **k: optkern.ot.sinkhorn(np.eye(2), reg=1.0, **k), {}),

@@ -183,7 +183,7 @@ def test_a_stream_is_refused_on_the_cpu():
         lambda s: tv.denoise_vjp(ones, ones, 1.0, stream=s),
         lambda s: ot.sinkhorn(x, reg=1.0, stream=s),
         lambda s: ot.sinkhorn_cost(x, reg=1.0, stream=s),
-        lambda s: givens.factorize(np.eye(4), stream=s),
+        lambda s: givens.factorize(np.eye(4), 6, stream=s),
         lambda s: minimize_batch(problems.rosenbrock(2), x, stream=s),
     ]
     for call in calls:

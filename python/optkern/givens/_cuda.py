@@ -29,7 +29,7 @@ def factorize_l1(U: Any, n_factors: Any, callback: Optional[Callable[[GivensStep
         d = _shape(view.shape)
         _check_contiguous(view)
         _check_device_values(U, view, check)
-        n = _checks.factor_count(n_factors, d)
+        n = _checks.factor_count(n_factors, d, tol, "l1")
         stream = _gpu.current_stream(U)
         view = _gpu.device_views([(U, "U")], stream)[0]
         engine = _engine(cuda, view.dtype, view.ptr, d, stream)
@@ -41,7 +41,7 @@ def factorize_l1(U: Any, n_factors: Any, callback: Optional[Callable[[GivensStep
     d = _shape(u.shape)
     if check:
         _checks.check_orthogonal(u, "U")
-    n = _checks.factor_count(n_factors, d)
+    n = _checks.factor_count(n_factors, d, tol, "l1")
     with _gpu.HostStaging() as staging:
         engine = _engine(cuda, u.dtype, staging.upload(u), d, staging.stream)
     return run_to_stop(engine, u, n, "givens l1 (cuda)", callback, progress, tol)
