@@ -1,4 +1,4 @@
-"""Adversarial inputs for the fuzz suites (tests/test_fuzz_*.py), and the contract they check.
+"""Adversarial inputs for the fuzz suites (tests/fuzz/test_fuzz_*.py), and the contract they check.
 
 The contract (issue 8): every public function either returns a finite, correct result or
 raises ValueError or TypeError whose message names the argument at fault; nothing crashes,

@@ -43,7 +43,7 @@ def threads():
 
 
 # Hypothesis profiles. "optkern" (the default, what CI runs) keeps the fuzz suites
-# (tests/test_fuzz_*.py) to 20-35 s on 2 cores; OPTKERN_FUZZ_EXAMPLES sets the examples
+# (tests/fuzz/test_fuzz_*.py) to 20-35 s on 2 cores; OPTKERN_FUZZ_EXAMPLES sets the examples
 # per test. HYPOTHESIS_PROFILE=thorough runs 20 times more and keeps a database of
 # failures in .hypothesis/. The deadline fails an example that takes seconds (a near-hang);
 # the watchdog below ends a real hang.

@@ -8,7 +8,7 @@ from optkern import _tv_cuda
 from optkern.linalg import tridiagonal_solve
 from optkern.tv import denoise, denoise_vjp, lambda_max
 from reference import tv as ref
-from test_bmm_cuda import gpu_libraries, to_gpu, to_host
+from gpu_arrays import gpu_libraries, to_gpu, to_host
 
 pytestmark = pytest.mark.cuda
 

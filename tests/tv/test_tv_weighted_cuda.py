@@ -6,7 +6,7 @@ import pytest
 
 from optkern.tv import denoise, denoise_vjp
 from reference import tv as ref
-from test_bmm_cuda import gpu_libraries, to_gpu, to_host
+from gpu_arrays import gpu_libraries, to_gpu, to_host
 
 pytestmark = pytest.mark.cuda
 

@@ -27,7 +27,7 @@ pytestmark = [
 
 CHILD_SECONDS = 60
 # One problem split over the team: partial sums combine in an order that depends on the
-# thread count (tests/test_threads.py), and the child runs on one thread.
+# thread count (tests/reliability/test_threads.py), and the child runs on one thread.
 NOT_BITWISE_ACROSS_THREAD_COUNTS = {"ot.sinkhorn one problem", "ot.sinkhorn_vjp one problem"}
 
 

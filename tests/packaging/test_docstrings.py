@@ -12,7 +12,7 @@ included, when optkern defines them). Each needs:
   ``Examples``, and ``Raises`` when the constructor validates (a ``__post_init__``);
 - properties: a summary (numpydoc documents them as attributes).
 
-Every module that defines one of them must be in tests/test_package.py's doctest list, so
+Every module that defines one of them must be in tests/packaging/test_package.py's doctest list, so
 that the Examples run in CI. With numpydoc installed its parser reads the sections and the
 parameter names are compared; without it a plain header check is done.
 """
@@ -208,7 +208,7 @@ def test_public_docstring_is_complete(entry):
 def test_examples_run_in_ci(entry):
     assert entry.module in DOCTEST_MODULES, (
         f"{entry.qualname} is defined in {entry.module}: add it to DOCTEST_MODULES in "
-        "tests/test_package.py so that its Examples run")
+        "tests/packaging/test_package.py so that its Examples run")
     importlib.import_module(entry.module)
 
 

@@ -1,4 +1,4 @@
-"""Regression tests for the bugs the fuzz suites (tests/test_fuzz_*.py) found: each one as
+"""Regression tests for the bugs the fuzz suites (tests/fuzz/test_fuzz_*.py) found: each one as
 the smallest input that showed it."""
 
 import re

@@ -13,7 +13,7 @@ def test_version_matches_cmake_project():
     from pathlib import Path
     import re
 
-    cmake = Path(__file__).resolve().parents[1] / "CMakeLists.txt"
+    cmake = Path(__file__).resolve().parents[2] / "CMakeLists.txt"
     if not cmake.exists():
         pytest.skip("source tree not available")
     declared = re.search(r"project\(optkern VERSION ([0-9.]+)", cmake.read_text()).group(1)
@@ -54,8 +54,8 @@ def test_set_num_threads_rejects_non_integers(bad):
         optkern.set_num_threads(bad)
 
 
-# Every module that defines a public function or class (tests/test_docstrings.py checks that
-# each one is listed, so that its Examples run here).
+# Every module that defines a public function or class (tests/packaging/test_docstrings.py checks
+# that each one is listed, so that its Examples run here).
 DOCTEST_MODULES = [
     "optkern", "optkern._backend", "optkern._cpp_package", "optkern.linalg",
     "optkern._tridiagonal", "optkern.tv",

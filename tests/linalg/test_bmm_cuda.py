@@ -5,6 +5,7 @@ import pytest
 
 import optkern
 from optkern.linalg import bmm
+from gpu_arrays import data_ptr, gpu_libraries, to_gpu, to_host
 from reference.matmul import bmm_reference
 
 pytestmark = pytest.mark.cuda
@@ -18,42 +19,6 @@ def assert_close(c, a, b, dtype):
     scale = bmm_reference(np.abs(a), np.abs(b)) + 1e-300
     tol = 2e-5 if dtype == np.float32 else 1e-12
     assert np.all(np.abs(np.asarray(c) - expected) <= tol * max(4, np.sqrt(a.shape[-1])) * scale)
-
-
-def gpu_libraries():
-    libs = []
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            libs.append("torch")
-    except ImportError:
-        pass
-    try:
-        import cupy  # noqa: F401
-
-        libs.append("cupy")
-    except ImportError:
-        pass
-    return libs
-
-
-def to_gpu(x, lib):
-    if lib == "torch":
-        import torch
-
-        return torch.from_numpy(np.ascontiguousarray(x)).cuda()
-    import cupy
-
-    return cupy.asarray(x)
-
-
-def to_host(x):
-    return x.cpu().numpy() if hasattr(x, "cpu") else x.get()
-
-
-def data_ptr(x):
-    return x.data_ptr() if hasattr(x, "data_ptr") else x.data.ptr
 
 
 @pytest.mark.parametrize(("batch", "m", "k", "n"), SHAPES)

@@ -1,6 +1,6 @@
 """Typed use of optkern and of its compiled modules, as a user or optkern's own Python layer
-writes it. tests/test_stubs.py checks it with ``mypy --strict`` (so every call here must
-type-check against the stubs) and runs it (so every call here is also right at run time)."""
+writes it. tests/packaging/test_stubs.py checks it with ``mypy --strict`` (so every call here
+must type-check against the stubs) and runs it (so every call here is also right at run time)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from optkern.givens import GivensSequence
-from test_bmm_cuda import gpu_libraries, to_gpu, to_host
+from gpu_arrays import gpu_libraries, to_gpu, to_host
 
 pytestmark = pytest.mark.cuda
 

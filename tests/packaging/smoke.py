@@ -1,10 +1,11 @@
 """Smoke test of an installed optkern: every public function on a small input, checked against
 NumPy, on whatever SIMD level was chosen. Run it as a script from outside the source tree
-(`python tests/smoke.py`); it prints one JSON line with the level and the number of checks.
+(`python tests/packaging/smoke.py`); it prints one JSON line with the level and the number of
+checks.
 
 It is what the packaging check runs on a repaired wheel, natively and under emulated CPUs
-(qemu-x86_64 -cpu EPYC-Milan-v1 / Nehalem-v1), and what tests/test_simd_dispatch.py runs with
-each level forced, so it is kept standalone (NumPy only) and fast under emulation.
+(qemu-x86_64 -cpu EPYC-Milan-v1 / Nehalem-v1), and what tests/packaging/test_portability.py
+runs with each level forced, so it is kept standalone (NumPy only) and fast under emulation.
 """
 
 import json

@@ -7,7 +7,7 @@ import pytest
 import optkern
 from optkern import givens
 from reference import givens as ref
-from test_bmm_cuda import gpu_libraries, to_gpu  # CuPy / torch, whichever is installed
+from gpu_arrays import gpu_libraries, to_gpu  # CuPy / torch, whichever is installed
 
 pytestmark = pytest.mark.cuda
 

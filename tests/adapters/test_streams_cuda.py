@@ -8,7 +8,7 @@ import pytest
 
 from optkern import givens, linalg, ot, tv
 from optkern.optimize import minimize_batch, problems
-from test_bmm_cuda import gpu_libraries, to_host
+from gpu_arrays import gpu_libraries, to_host
 
 pytestmark = pytest.mark.cuda
 

@@ -9,7 +9,7 @@
   booleans where numbers belong (and the reverse), masked arrays, all give a ValueError
   naming the argument; np.True_ is a boolean, and a callback returning it stops a run;
 * empty batches need no memory, bmm takes any number of batch dimensions.
-Fork safety has its own file (tests/test_fork.py).
+Fork safety has its own file (tests/reliability/test_fork.py).
 """
 
 import ctypes

@@ -7,7 +7,7 @@ import pytest
 import optkern
 from optkern.ot import sinkhorn
 from reference.sinkhorn import point_cloud_cost, sinkhorn_reference
-from test_bmm_cuda import gpu_libraries, to_gpu, to_host
+from gpu_arrays import gpu_libraries, to_gpu, to_host
 
 pytestmark = pytest.mark.cuda
 
