@@ -16,8 +16,7 @@ dask = pytest.importorskip("dask")
 distributed = pytest.importorskip("distributed")
 
 from dask.array.core import PerformanceWarning  # noqa: E402
-
-TOL = {np.float32: dict(rtol=2e-5, atol=2e-6), np.float64: dict(rtol=1e-12, atol=1e-13)}
+from conftest import PRODUCT  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +38,7 @@ def uneven(n, parts):
 
 
 def close(actual, expected, dtype=np.float64):
-    np.testing.assert_allclose(actual, expected, **TOL[dtype])
+    np.testing.assert_allclose(actual, expected, rtol=PRODUCT[dtype], atol=PRODUCT[dtype] / 10)
 
 
 def test_import_optkern_does_not_import_dask():

@@ -8,6 +8,7 @@ import tempfile
 
 import numpy as np
 import pytest
+from conftest import ACCUMULATED, EXACT
 from adversarial import (
     call,
     choice,
@@ -92,7 +93,7 @@ def check_sequence(seq, d, dtype, limit):
     product = ref.product(d, seq.i, seq.j, seq.theta)
     if seq.permutation is not None:  # to_dense() = G_1 ... G_N P, P[perm[b], b] = signs[b]
         product = product[:, seq.permutation] * seq.signs
-    np.testing.assert_allclose(dense, product, atol=1e-5 if dtype == np.float32 else 1e-12)
+    np.testing.assert_allclose(dense, product, atol=EXACT[dtype])
     return dense
 
 
@@ -148,7 +149,7 @@ def test_factorize(matrix, n_factors, method, callback, progress, check, device)
         return  # check=False on a matrix that is not orthogonal: no crash is the contract
     V = seq.apply(u, transpose=True).astype(np.float64)  # G_N^T ... G_1^T U
     u64 = u.astype(np.float64)
-    rtol = 1e-4 if dtype == np.float32 else 1e-10
+    rtol = ACCUMULATED[dtype]
     if method == "l1":
         assert np.abs(V).sum() <= np.abs(u64).sum() * (1 + rtol)
         if how == "random" and dtype == np.float64 and len(seq) and callback is None:
@@ -202,7 +203,7 @@ def test_jacobi(matrix, n_factors, progress, return_eigenvalues, callback):
     a64 = a.astype(np.float64)
     rotated = V.T @ a64 @ V
     off = lambda m: np.linalg.norm(m - np.diag(np.diag(m)))  # noqa: E731
-    rtol = 1e-4 if dtype == np.float32 else 1e-10
+    rtol = ACCUMULATED[dtype]
     assert off(rotated) <= off(a64) * (1 + rtol) + rtol * scale * d
     if lam is not None:
         assert lam.shape == (d,) and np.isfinite(lam).all()
@@ -274,7 +275,7 @@ def test_givens_sequence(count, dim, indices, data, seed):
     k = data.draw(st.integers(-count - 2, count + 2), label="k")
     np.testing.assert_allclose(seq[:k].to_dense() if count else dense,
                                ref.product(dim, seq.i[:k], seq.j[:k], seq.theta[:k]),
-                               atol=1e-5 if dtype == np.float32 else 1e-12)
+                               atol=EXACT[dtype])
     if -count <= k < count:
         assert seq[k][:2] == (int(seq.i[k]), int(seq.j[k]))
     else:
@@ -302,7 +303,7 @@ def test_givens_sequence(count, dim, indices, data, seed):
     with np.errstate(all="ignore"):
         expected = G @ X64 if X.ndim == 1 else np.matmul(G, X64)
     finite = np.isfinite(expected) & (np.abs(expected) < 1e300)
-    rtol = 1e-5 if Y.dtype == np.float32 else 1e-12
+    rtol = EXACT[Y.dtype]
     scale = np.abs(X64).max(initial=0) if np.isfinite(X64).all() else 1.0
     with np.errstate(invalid="ignore"):
         error = np.abs(Y - expected)
@@ -344,7 +345,7 @@ def test_planted(d, k, rng, dtype, return_sequence):
     if seq is not None:
         assert len(seq) == int(k)
         np.testing.assert_allclose(U, ref.product(d, seq.i, seq.j, seq.theta),
-                                   atol=1e-5 if U.dtype == np.float32 else 1e-12)
+                                   atol=EXACT[U.dtype])
 
 
 @given(data=st.data(), n=dims(0, 4), d=dims(0, 4),

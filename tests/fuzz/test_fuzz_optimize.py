@@ -4,6 +4,7 @@ consistent result or raises a ValueError/TypeError naming the argument at fault.
 
 import numpy as np
 import pytest
+from conftest import ACCUMULATED
 from adversarial import (
     call,
     choice,
@@ -318,7 +319,7 @@ def test_minimize_batch(native, problem, objective, batch, n, data, method, opti
             if np.isfinite(f0) and "at x0" not in res.message[k]:
                 f = reference_value(fun, res.x[k])
                 assert f <= f0 * (1 + 1e-5) + 1e-30
-                assert abs(res.fun[k] - f) <= (1e-4 if dtype == np.float32 else 1e-10) * \
+                assert abs(res.fun[k] - f) <= ACCUMULATED[dtype] * \
                     max(1.0, abs(f))
 
 

@@ -7,6 +7,7 @@ import pytest
 import optkern
 from optkern import givens
 from optkern._backend import _core
+from conftest import CONVERGED
 from reference import givens as ref
 
 
@@ -105,7 +106,7 @@ def test_l1_trajectory_equals_brute_force(dtype, rng, kind, d):
     # small residuals may pick either of two breakpoints 1e-10 apart with the same L1 norm
     # (a residual column of norm 1e-16 can add a breakpoint anywhere); a different decision
     # would differ by far more than these tolerances.
-    tol = 1e-9 if dtype == np.float64 else 1e-5
+    tol = CONVERGED[dtype]
     np.testing.assert_allclose(seq.theta[:n], theta[:n], rtol=0, atol=tol)
     mine = seq[:n].apply(U.astype(np.float64), transpose=True)
     theirs = ref.product(d, i[:n], j[:n], theta[:n]).T @ U

@@ -6,6 +6,7 @@ import pytest
 
 import optkern
 from optkern import givens
+from conftest import CONVERGED
 from reference import givens as ref
 from gpu_arrays import gpu_libraries, to_gpu  # CuPy / torch, whichever is installed
 
@@ -29,7 +30,7 @@ def assert_same_steps(a, b, dec, l1, dtype):
     n = int(small[0]) if small.size else min(len(a), len(b))
     np.testing.assert_array_equal(a.i[:n], b.i[:n])
     np.testing.assert_array_equal(a.j[:n], b.j[:n])
-    tol = 1e-9 if dtype == np.float64 else 1e-5
+    tol = CONVERGED[dtype]
     np.testing.assert_allclose(a.theta[:n], b.theta[:n], rtol=0, atol=tol)
     return n
 

@@ -10,6 +10,7 @@ import pytest
 
 from optkern import givens
 from optkern.givens import GivensSequence
+from conftest import EXACT, PRODUCT
 
 
 def haar(d, rng, dtype=np.float64):
@@ -51,7 +52,7 @@ def test_factorization_approximates_u_directly(method, dtype, rng):
     assert set(np.unique(seq.signs)) <= {-1, 1}
     direct = np.linalg.norm(U.astype(np.float64) - seq.to_dense()) / math.sqrt(d)
     symmetrized = givens.symmetrized_frobenius(U, seq.rotations.to_dense(), normalize=True)
-    tol = 1e-5 if dtype == np.float32 else 1e-12
+    tol = EXACT[dtype]
     assert direct == pytest.approx(symmetrized, abs=tol)
     if method == "elimination":
         assert direct < 100 * tol  # exact
@@ -111,7 +112,7 @@ def test_matmul_both_sides_on_vectors_and_batches(signed, dtype, rng):
     if not signed:
         seq = seq.rotations
     G = dense_reference(seq)
-    tol = 2e-5 if dtype == np.float32 else 1e-12
+    tol = PRODUCT[dtype]
     for shape in [(d,), (d, 1), (d, 5), (3, d, 4), (2, 2, d, 3), (d, 0)]:
         X = rng.standard_normal(shape).astype(dtype)
         got = seq @ X
@@ -169,7 +170,7 @@ def test_scipy_linear_operator(rng):
         assert A.shape == (8, 8) and A.dtype == dtype
         x = rng.standard_normal(8)
         X = rng.standard_normal((8, 3))
-        tol = 1e-5 if dtype == np.float32 else 1e-12
+        tol = EXACT[dtype]
         np.testing.assert_allclose(A.matvec(x), G @ x, atol=tol)
         np.testing.assert_allclose(A.rmatvec(x), G.T @ x, atol=tol)
         np.testing.assert_allclose(A @ X, G @ X, atol=tol)
@@ -259,7 +260,7 @@ def test_operator_properties(d, n, signed, dtype, cols, seed):
     if not signed:
         seq = seq.rotations
     G = dense_reference(seq)
-    tol = 1e-5 if dtype == np.float32 else 1e-12
+    tol = EXACT[dtype]
     np.testing.assert_allclose(seq.to_dense(), G, atol=tol)
     np.testing.assert_allclose(seq.T.to_dense(), G.T, atol=tol)
     X = rng.standard_normal((d, cols)).astype(dtype)

@@ -6,6 +6,7 @@ import pytest
 
 from optkern import givens
 from optkern.givens import GivensSequence
+from conftest import EXACT, ORTHOGONAL
 from reference import givens as ref
 
 
@@ -24,7 +25,7 @@ def test_apply_equals_dense_product(dtype, rng, shape):
     seq = random_sequence(7, 40, rng, dtype)
     X = rng.standard_normal(shape).astype(dtype)
     G = ref.product(7, seq.i, seq.j, seq.theta)
-    tol = 1e-12 if dtype == np.float64 else 1e-5
+    tol = EXACT[dtype]
     for transpose, M in ((False, G), (True, G.T)):
         Y = seq.apply(X, transpose=transpose)
         assert Y.shape == X.shape and Y.dtype == dtype
@@ -62,7 +63,7 @@ def test_to_dense_is_orthogonal_and_matches_reference(dtype, rng):
     seq = random_sequence(9, 30, rng, dtype)
     G = seq.to_dense()
     assert G.dtype == dtype
-    tol = 1e-13 if dtype == np.float64 else 1e-5
+    tol = ORTHOGONAL[dtype]
     np.testing.assert_allclose(G, ref.product(9, seq.i, seq.j, seq.theta), atol=tol)
     np.testing.assert_allclose(G @ G.T, np.eye(9), atol=tol)
 
@@ -148,7 +149,7 @@ def test_apply_rejects_bad_input(rng):
 def test_planted_is_the_product_of_its_factors(dtype, rng):
     U, seq = givens.planted(20, 60, rng, dtype=dtype, return_sequence=True)
     assert U.dtype == dtype and seq.dtype == dtype and len(seq) == 60
-    tol = 1e-13 if dtype == np.float64 else 1e-5
+    tol = ORTHOGONAL[dtype]
     np.testing.assert_allclose(U, ref.product(20, seq.i, seq.j, seq.theta), atol=tol)
     np.testing.assert_allclose(U @ U.T, np.eye(20), atol=tol)
     assert np.all(seq.i < seq.j) and np.all((0 <= seq.theta) & (seq.theta < 2 * np.pi))

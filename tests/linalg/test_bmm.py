@@ -9,13 +9,13 @@ import optkern
 from optkern.linalg import bmm
 from reference.matmul import bmm_reference
 
-from conftest import RTOL
+from conftest import PRODUCT
 
 
 def assert_matches(c, a, b):
     expected = bmm_reference(a, b)
     assert c.shape == expected.shape
-    rtol = RTOL[c.dtype.type]
+    rtol = PRODUCT[c.dtype]
     # scale by the size of the terms, so that cancellation does not fail float32
     scale = bmm_reference(np.abs(a), np.abs(b)) + np.finfo(np.float64).tiny
     err = np.abs(c - expected) / scale

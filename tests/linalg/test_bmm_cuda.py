@@ -5,6 +5,7 @@ import pytest
 
 import optkern
 from optkern.linalg import bmm
+from conftest import PRODUCT
 from gpu_arrays import data_ptr, gpu_libraries, to_gpu, to_host
 from reference.matmul import bmm_reference
 
@@ -17,7 +18,7 @@ SHAPES = [((3,), 4, 4, 4), ((5,), 16, 16, 16), ((2, 3), 33, 17, 65), ((2,), 130,
 def assert_close(c, a, b, dtype):
     expected = bmm_reference(a, b)
     scale = bmm_reference(np.abs(a), np.abs(b)) + 1e-300
-    tol = 2e-5 if dtype == np.float32 else 1e-12
+    tol = PRODUCT[dtype]
     assert np.all(np.abs(np.asarray(c) - expected) <= tol * max(4, np.sqrt(a.shape[-1])) * scale)
 
 

@@ -5,9 +5,8 @@ import numpy as np
 import pytest
 
 from optkern.linalg import tridiagonal_solve
+from conftest import EXACT
 from reference import tv as ref
-
-TOL = {np.float32: 1e-5, np.float64: 1e-12}
 
 
 def random_system(rng, shape, dominant=True):
@@ -36,7 +35,7 @@ def test_matches_dense_solve(dtype, rng, shape):
     assert x.dtype == dtype
     assert x.shape == shape
     expected = ref.tridiagonal_solve(*ops)
-    np.testing.assert_allclose(x, expected, rtol=TOL[dtype] * 10, atol=TOL[dtype] * 10)
+    np.testing.assert_allclose(x, expected, rtol=EXACT[dtype] * 10, atol=EXACT[dtype] * 10)
 
 
 def test_general_matrices_need_pivoting(rng):

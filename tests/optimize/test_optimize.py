@@ -7,6 +7,7 @@ import pytest
 
 import optkern
 from optkern.optimize import OptimizeResult, minimize, problems
+from conftest import EXACT
 from reference import optimize as ref
 
 SIZES = {"extended_powell": (4, 8, 12), "extended_rosenbrock": (2, 6, 10)}
@@ -61,7 +62,7 @@ def test_problem_evaluates_batches_and_keeps_float32(rng, dtype):
     f0, g0 = p(x[1, 2])
     assert f[1, 2] == f0 and np.array_equal(g[1, 2], g0)
     f_ref, g_ref, _ = ref.trigonometric(x[1, 2].astype(np.float64))
-    tol = 1e-5 if dtype == np.float32 else 1e-12
+    tol = EXACT[dtype]
     np.testing.assert_allclose(g0, g_ref, rtol=tol, atol=tol * np.abs(g_ref).max())
 
 

@@ -7,7 +7,7 @@ import optkern
 import pytest
 from reference.ot_losses import divergence_reference, sinkhorn2_reference
 
-ot_pot = pytest.importorskip("ot")
+ot_pot = pytest.importorskip("ot", minversion="0.9")
 
 
 def problem(rng, m, n):

@@ -9,7 +9,7 @@ import pytest
 from optkern.ot import sinkhorn_unbalanced, sinkhorn_unbalanced_vjp
 from reference.unbalanced import objective, unbalanced_reference, unbalanced_vjp_dense
 
-ot = pytest.importorskip("ot")
+ot = pytest.importorskip("ot", minversion="0.9")
 
 REG_MS = [1.0, (1.0, 0.5), (math.inf, 1.0), (0.3, math.inf)]
 

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from optkern import givens, linalg, ot, tv
 from optkern.optimize import minimize, minimize_batch, problems
+from conftest import EXACT
 
 HUGE = 10**400  # a real number beyond every float
 
@@ -514,7 +515,7 @@ def test_bmm_takes_any_number_of_batch_dimensions(a_shape, b_shape, dtype):
     expected = a @ b
     got = linalg.bmm(a, b)
     assert got.shape == expected.shape and got.dtype == dtype
-    np.testing.assert_allclose(got, expected, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    np.testing.assert_allclose(got, expected, rtol=EXACT[dtype])
     out = np.empty_like(expected)
     assert linalg.bmm(a[..., ::-1, :], b, out=out) is out
     np.testing.assert_allclose(out, a[..., ::-1, :] @ b, rtol=1e-5)

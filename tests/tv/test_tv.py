@@ -6,9 +6,8 @@ import pytest
 
 import optkern
 from optkern.tv import denoise, lambda_max
+from conftest import EPS
 from reference import tv as ref
-
-EPS = {np.float32: np.finfo(np.float32).eps, np.float64: np.finfo(np.float64).eps}
 
 
 def signal(rng, n, kind):

@@ -7,6 +7,7 @@ import pytest
 
 import optkern
 from optkern.tv import denoise_2d, denoise_2d_vjp
+from conftest import EXACT
 from reference import tv as ref
 
 
@@ -88,7 +89,7 @@ def test_batches_dtypes_and_per_image_lambda(rng, dtype):
             for j in range(3):
                 one = denoise_2d(x[i, j].astype(np.float64), float(lam[i, 0]),
                                  isotropic=isotropic, tol=1e-9, max_iter=50000)
-                atol = 1e-5 if dtype == np.float32 else 1e-12
+                atol = EXACT[dtype]
                 np.testing.assert_allclose(y[i, j], one, atol=atol)
 
 

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from optkern.tv import denoise, denoise_vjp
+from conftest import EXACT
 from reference import tv as ref
 
 
@@ -74,7 +75,7 @@ def test_matches_reference_and_averages(dtype, rng):
     assert grad_lam.shape == (5,)
     for i in range(5):
         expected_x, expected_lam = ref.denoise_vjp(y[i], g[i], lam[i])
-        tol = 1e-5 if dtype == np.float32 else 1e-12
+        tol = EXACT[dtype]
         np.testing.assert_allclose(grad_x[i], expected_x, atol=tol * 10)
         assert abs(grad_lam[i] - expected_lam) <= tol * 100
         for a, b in ref.segments(y[i]):  # constant on each segment, same total

@@ -5,12 +5,11 @@ import numpy as np
 import pytest
 
 from optkern.tv import denoise, denoise_vjp
+from conftest import EPS, EXACT
 from reference import tv as ref
 from gpu_arrays import gpu_libraries, to_gpu, to_host
 
 pytestmark = pytest.mark.cuda
-
-EPS = {np.float32: float(np.finfo(np.float32).eps), np.float64: float(np.finfo(np.float64).eps)}
 
 
 def problem(rng, batch, n, dtype):
@@ -62,7 +61,7 @@ def test_gpu_arrays_in_place(lib, dtype, rng):
     g = rng.standard_normal(x.shape).astype(dtype)
     gx, gw = denoise_vjp(y, to_gpu(g, lib), dw, device="auto")
     ex, ew = denoise_vjp(to_host(y), g, w)
-    tol = 1e-5 if dtype == np.float32 else 1e-12
+    tol = EXACT[dtype]
     np.testing.assert_allclose(to_host(gx), ex, rtol=tol, atol=tol)
     np.testing.assert_allclose(to_host(gw), ew, rtol=tol, atol=tol)
     # weights shared by all signals: grad summed over the batch
