@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 from kernel_calls import KERNELS, run, same_bits
+from timing import Missed, wall_clock
 
 PYTHON_THREADS = 8
 
@@ -136,6 +137,7 @@ SINGLE_PROBLEM = {name for name in KERNELS if " one " in name or name.startswith
 
 
 @pytest.mark.parametrize("name", sorted(set(KERNELS) - HOLDS_THE_GIL - SINGLE_PROBLEM))
+@wall_clock
 def test_python_threads_overlap(name, threads, free_second_core):
     """With one optkern thread per call, two Python threads finish two batch calls in
     clearly less wall time than one thread doing both (0.5 of it is perfect overlap, 1 is
@@ -149,18 +151,17 @@ def test_python_threads_overlap(name, threads, free_second_core):
     repeats = max(1, int(0.05 / max(time.perf_counter() - start, 1e-4)))
     calls = [_repeated(call, repeats) for call in calls]
     times = _best_times(calls, 3)
-    if not _overlaps(times):  # a passing burst of load elsewhere: once more, longer
-        times = _best_times(calls, 6)
-    if not _overlaps(times):  # is the second core still free (for FP work), right now?
-        for control, what in ((_control, "zlib"), (_fp_control, "NumPy's exp")):
-            serial, concurrent = _best_times([control, control], 3)
-            if not _overlaps((serial, concurrent)):
-                pytest.skip(f"the second core got busy: {what} overlapped only to "
-                            f"{concurrent / serial:.2f}")
+    if _overlaps(times):
+        return
+    busy = None  # is the second core still free (for FP work), right now?
+    for control, what in ((_control, "zlib"), (_fp_control, "NumPy's exp")):
+        serial, concurrent = _best_times([control, control], 3)
+        if not _overlaps((serial, concurrent)):
+            busy = f"the second core got busy: {what} overlapped only to {concurrent / serial:.2f}"
+            break
     serial, concurrent = times
-    assert _overlaps(times), (
-        f"{name}: two threads took {concurrent * 1e3:.1f} ms for what one thread does in "
-        f"{serial * 1e3:.1f} ms (ratio {concurrent / serial:.2f})")
+    raise Missed(f"{name}: two threads took {concurrent * 1e3:.1f} ms for what one thread does "
+                 f"in {serial * 1e3:.1f} ms (ratio {concurrent / serial:.2f}, bound 0.8)", busy)
 
 
 @pytest.mark.parametrize("name", sorted(KERNELS))
