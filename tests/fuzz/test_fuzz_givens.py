@@ -9,35 +9,23 @@ import tempfile
 import numpy as np
 import pytest
 from conftest import ACCUMULATED, EXACT
-from adversarial import (
-    call,
-    choice,
-    dims,
-    expect_error,
-    expect_ok,
-    has_nonfinite,
-    is_number,
-    policy_dtype,
-    scalars,
-    specs,
-)
+import adversarial as adv
 from hypothesis import given
 from hypothesis import strategies as st
 from optkern import givens
 from reference import givens as ref
-from test_fuzz_linalg import DEVICES, check_device
 
 pytestmark = pytest.mark.usefixtures("watchdog")
 
-COUNTS = scalars(st.sampled_from([None, 0, 1, 3, 10, 40, 3.0, None]),
-                 [-1, 2.5, True, "3", 1e300, 2**70])
-FLAGS = choice([False, False, True], [1, "yes", None])
+COUNTS = adv.scalars(st.sampled_from([None, 0, 1, 3, 10, 40, 3.0, None]),
+                     [-1, 2.5, True, "3", 1e300, 2**70])
+FLAGS = adv.choice([False, False, True], [1, "yes", None])
 
 
 def count_fault(n):
     if n is None:
         return False
-    return isinstance(n, bool) or not is_number(n) or not float(n).is_integer() or n < 0 \
+    return isinstance(n, bool) or not adv.is_number(n) or not float(n).is_integer() or n < 0 \
         or n > 2**59
 
 
@@ -49,14 +37,14 @@ def flag_fault(value):
 def square_inputs(draw, kind):
     """A (d, d) matrix: orthogonal / symmetric (kind) in float64 or float32 most of the
     time, else an adversarial array spec."""
-    d = draw(dims(0, 6))
-    how = draw(choice(["structured", "structured", "permutation"], ["spec"]))
+    d = draw(adv.dims(0, 6))
+    how = draw(adv.choice(["structured", "structured", "permutation"], ["spec"]))
     seed = draw(st.integers(0, 2**32 - 1))
     dtype = draw(st.sampled_from([np.float64, np.float64, np.float32]))
     rng = np.random.default_rng(seed)
     if how == "spec":
         shape = draw(st.sampled_from([(d, d), (d, d), (d, d + 1), (d,), (1, d, d)]))
-        return draw(specs(shape), label="matrix spec").build(), "spec"
+        return draw(adv.specs(shape), label="matrix spec").build(), "spec"
     if how == "permutation":
         u = np.eye(d)[rng.permutation(d)] * rng.choice([-1.0, 1.0], d)
         return (u if kind == "orthogonal" else u + u.T).astype(dtype), "tied"
@@ -71,9 +59,9 @@ def square_matrix(x):
     """x in its compute dtype if it is a finite numeric (d, d) matrix with d >= 2, else None."""
     x = np.asarray(x)
     if x.dtype.kind not in "biuf" or x.ndim != 2 or x.shape[0] != x.shape[1] or x.shape[0] < 2 \
-            or has_nonfinite(x):
+            or adv.has_nonfinite(x):
         return None
-    return np.asarray(x, policy_dtype(x))
+    return np.asarray(x, adv.policy_dtype(x))
 
 
 def orthogonal(u, dtype):
@@ -98,18 +86,18 @@ def check_sequence(seq, d, dtype, limit):
 
 
 @given(matrix=square_inputs("orthogonal"), n_factors=COUNTS,
-       method=choice(["l1", "l1", "greedy", "elimination"], ["L1"]),
-       callback=choice([None, None, "stop", "count"], [3]), progress=FLAGS,
-       check=choice([True, True, False], ["no"]), device=DEVICES)
+       method=adv.choice(["l1", "l1", "greedy", "elimination"], ["L1"]),
+       callback=adv.choice([None, None, "stop", "count"], [3]), progress=FLAGS,
+       check=adv.choice([True, True, False], ["no"]), device=adv.DEVICES)
 def test_factorize(matrix, n_factors, method, callback, progress, check, device):
     U, how = matrix
     steps = []
     callback_arg = {"stop": lambda step: (steps.append(step), True)[1],
                     "count": lambda step: steps.append(step)}.get(callback, callback)
-    outcome = call(givens.factorize, U, n_factors, method=method, device=device,
-                   callback=callback_arg, progress=progress, check=check,
-                   arguments=("U", "n_factors", "method", "device", "callback", "progress",
-                              "check"))
+    outcome = adv.call(givens.factorize, U, n_factors, method=method, device=device,
+                       callback=callback_arg, progress=progress, check=check,
+                       arguments=("U", "n_factors", "method", "device", "callback", "progress",
+                                  "check"))
     if np.ndim(U) == 3:  # a stack (1, d, d): one sequence per matrix, in an object array
         U = U[0]
         if outcome.ok:
@@ -127,18 +115,18 @@ def test_factorize(matrix, n_factors, method, callback, progress, check, device)
     if flag_fault(check):
         faults.add("check")
     if faults:
-        return expect_error(outcome, *faults)
-    if check_device(outcome, device):
+        return adv.expect_error(outcome, *faults)
+    if adv.check_device(outcome, device):
         return
     u = square_matrix(U)
     if u is None:
-        return expect_error(outcome, "U")
+        return adv.expect_error(outcome, "U")
     dtype, d = u.dtype.type, u.shape[0]
     if check is True and not orthogonal(u, dtype):
-        return expect_error(outcome, "U")
+        return adv.expect_error(outcome, "U")
     if count_fault(n_factors):
-        return expect_error(outcome, "n_factors")
-    seq = expect_ok(outcome)
+        return adv.expect_error(outcome, "n_factors")
+    seq = adv.expect_ok(outcome)
     limit = d * (d - 1) // 2 if n_factors is None else int(n_factors)
     dense = check_sequence(seq, d, dtype, limit)
     if callback == "stop":
@@ -172,31 +160,31 @@ def test_factorize(matrix, n_factors, method, callback, progress, check, device)
 
 @given(matrix=square_inputs("symmetric"), n_factors=COUNTS, progress=FLAGS,
        return_eigenvalues=FLAGS,
-       callback=choice([None, None, "stop"], [3]))
+       callback=adv.choice([None, None, "stop"], [3]))
 def test_jacobi(matrix, n_factors, progress, return_eigenvalues, callback):
     L, how = matrix
     callback_arg = {"stop": lambda step: True}.get(callback, callback)
-    outcome = call(givens.jacobi, L, n_factors, callback=callback_arg, progress=progress,
-                   return_eigenvalues=return_eigenvalues,
-                   arguments=("L", "n_factors", "callback", "progress", "return_eigenvalues"))
+    outcome = adv.call(givens.jacobi, L, n_factors, callback=callback_arg, progress=progress,
+                       return_eigenvalues=return_eigenvalues,
+                       arguments=("L", "n_factors", "callback", "progress", "return_eigenvalues"))
     faults = {name for name, value in (("progress", progress),
                                        ("return_eigenvalues", return_eigenvalues))
               if flag_fault(value)}
     if callback == 3:
         faults.add("callback")
     if faults:
-        return expect_error(outcome, *faults)
+        return adv.expect_error(outcome, *faults)
     a = square_matrix(L)
     if a is None:
-        return expect_error(outcome, "L")
+        return adv.expect_error(outcome, "L")
     dtype, d = a.dtype.type, a.shape[0]
     scale = np.abs(a).max()
     tol = 1000 * np.sqrt(d) * np.finfo(dtype).eps * scale
     if not np.abs(a - a.T).max() <= tol:
-        return expect_error(outcome, "L")
+        return adv.expect_error(outcome, "L")
     if count_fault(n_factors):
-        return expect_error(outcome, "n_factors")
-    result = expect_ok(outcome)
+        return adv.expect_error(outcome, "n_factors")
+    result = adv.expect_ok(outcome)
     seq, lam = result if return_eigenvalues else (result, None)
     limit = d * (d - 1) // 2 if n_factors is None else int(n_factors)
     V = check_sequence(seq, d, dtype, limit).astype(np.float64)
@@ -213,7 +201,7 @@ def test_jacobi(matrix, n_factors, progress, return_eigenvalues, callback):
         assert [(p, q) for p, q, _ in steps] == list(zip(seq.i.tolist(), seq.j.tolist()))
 
 
-INDEX_VALUES = choice(["good", "good", "float"], ["negative", "j<=i", "j>=dim", "fractional",
+INDEX_VALUES = adv.choice(["good", "good", "float"], ["negative", "j<=i", "j>=dim", "fractional",
                                                  "nan", "bool", "object", "2-d", "length"])
 
 
@@ -248,25 +236,25 @@ def make_indices(kind, count, dim, rng):
     return i, j
 
 
-@given(count=dims(0, 8), dim=scalars(dims(0, 6)),
+@given(count=adv.dims(0, 8), dim=adv.scalars(adv.dims(0, 6)),
        indices=INDEX_VALUES, data=st.data(), seed=st.integers(0, 2**32 - 1))
 def test_givens_sequence(count, dim, indices, data, seed):
     rng = np.random.default_rng(seed)
     d = dim if isinstance(dim, int) and not isinstance(dim, bool) else 3
     i, j = make_indices(indices, count, d, rng)
-    ts = data.draw(specs((count,), fills=["normal"] * 4 + ["huge", "edges", "nonfinite",
+    ts = data.draw(adv.specs((count,), fills=["normal"] * 4 + ["huge", "edges", "nonfinite",
                                                             "zeros"]), label="theta")
     theta = ts.build()
-    outcome = call(givens.GivensSequence, i, j, theta, dim,
-                   arguments=("i", "j", "theta", "dim", "i, j"))
+    outcome = adv.call(givens.GivensSequence, i, j, theta, dim,
+                       arguments=("i", "j", "theta", "dim", "i, j"))
     if isinstance(dim, (bool, np.bool_)) or not isinstance(dim, (int, np.integer)) or dim < 1:
-        return expect_error(outcome, "dim")
-    if ts.rejected_dtype or has_nonfinite(theta):
-        return expect_error(outcome, "theta")
+        return adv.expect_error(outcome, "dim")
+    if ts.rejected_dtype or adv.has_nonfinite(theta):
+        return adv.expect_error(outcome, "theta")
     if indices in ("2-d", "length") or (count and (indices not in ("good", "float")
                                                     or dim < 2)):
-        return expect_error(outcome, "i", "j")
-    seq = expect_ok(outcome)
+        return adv.expect_error(outcome, "i", "j")
+    seq = adv.expect_ok(outcome)
     dtype = np.float32 if ts.compute_dtype == "float32" else np.float64
     assert len(seq) == count and seq.dtype == dtype
     dense = check_sequence(seq, dim, dtype, count)
@@ -281,21 +269,21 @@ def test_givens_sequence(count, dim, indices, data, seed):
     else:
         with pytest.raises(IndexError):
             seq[k]
-    expect_error(call(seq.__getitem__, slice(None, None, 2), arguments=("key",)), "key")
+    adv.expect_error(adv.call(seq.__getitem__, slice(None, None, 2), arguments=("key",)), "key")
     with pytest.raises(TypeError):
         seq["0"]
     # apply against the dense product
-    shape = data.draw(choice([(dim,), (dim, 3), (2, dim, 1), (dim, 0), (0, dim, 2)],
-                             [(dim + 1,), ()]), label="X shape")
-    xs = data.draw(specs(shape), label="X")
+    shape = data.draw(adv.choice([(dim,), (dim, 3), (2, dim, 1), (dim, 0), (0, dim, 2)],
+                                 [(dim + 1,), ()]), label="X shape")
+    xs = data.draw(adv.specs(shape), label="X")
     X = xs.build()
-    transpose = data.draw(choice([False, True], ["yes"]), label="transpose")
-    outcome = call(seq.apply, X, transpose, arguments=("X", "transpose"))
+    transpose = data.draw(adv.choice([False, True], ["yes"]), label="transpose")
+    outcome = adv.call(seq.apply, X, transpose, arguments=("X", "transpose"))
     if transpose == "yes":
-        return expect_error(outcome, "transpose")
+        return adv.expect_error(outcome, "transpose")
     if xs.rejected_dtype or X.ndim == 0 or (X.shape[0] if X.ndim == 1 else X.shape[-2]) != dim:
-        return expect_error(outcome, "X")
-    Y = expect_ok(outcome)
+        return adv.expect_error(outcome, "X")
+    Y = adv.expect_ok(outcome)
     assert Y.shape == X.shape
     G = ref.product(dim, seq.i, seq.j, seq.theta)
     G = G.T if transpose else G
@@ -317,18 +305,18 @@ def test_givens_sequence(count, dim, indices, data, seed):
     np.testing.assert_array_equal(again.theta, seq.theta)
 
 
-@given(d=scalars(dims(0, 6)), k=scalars(dims(0, 10), [-1, 2.5, True, None]),
-       rng=choice([0, 1, None], ["seed", -1]),
-       dtype=choice(["float64", np.float32, None], ["float16", int, "nonsense"]),
+@given(d=adv.scalars(adv.dims(0, 6)), k=adv.scalars(adv.dims(0, 10), [-1, 2.5, True, None]),
+       rng=adv.choice([0, 1, None], ["seed", -1]),
+       dtype=adv.choice(["float64", np.float32, None], ["float16", int, "nonsense"]),
        return_sequence=FLAGS)
 def test_planted(d, k, rng, dtype, return_sequence):
-    outcome = call(givens.planted, d, k, rng, dtype=dtype, return_sequence=return_sequence,
-                   arguments=("d", "k", "rng", "dtype", "return_sequence"))
+    outcome = adv.call(givens.planted, d, k, rng, dtype=dtype, return_sequence=return_sequence,
+                       arguments=("d", "k", "rng", "dtype", "return_sequence"))
     faults = set()
-    if isinstance(d, bool) or not is_number(d) or not float(d).is_integer() or d < 2 \
+    if isinstance(d, bool) or not adv.is_number(d) or not float(d).is_integer() or d < 2 \
             or d > math.isqrt(2**59):
         faults.add("d")
-    if isinstance(k, bool) or not is_number(k) or not float(k).is_integer() or k < 0:
+    if isinstance(k, bool) or not adv.is_number(k) or not float(k).is_integer() or k < 0:
         faults.add("k")
     if flag_fault(return_sequence):
         faults.add("return_sequence")
@@ -337,8 +325,8 @@ def test_planted(d, k, rng, dtype, return_sequence):
     if rng in ("seed", -1):
         faults.add("rng")
     if faults:
-        return expect_error(outcome, *faults)
-    result = expect_ok(outcome)
+        return adv.expect_error(outcome, *faults)
+    result = adv.expect_ok(outcome)
     U, seq = result if return_sequence else (result, None)
     d = int(d)
     assert U.shape == (d, d) and U.dtype == np.dtype(dtype) and orthogonal(U, U.dtype)
@@ -348,29 +336,29 @@ def test_planted(d, k, rng, dtype, return_sequence):
                                    atol=EXACT[U.dtype])
 
 
-@given(data=st.data(), n=dims(0, 4), d=dims(0, 4),
-       v_shape=choice(["same"], ["other"]), normalize=FLAGS,
+@given(data=st.data(), n=adv.dims(0, 4), d=adv.dims(0, 4),
+       v_shape=adv.choice(["same"], ["other"]), normalize=FLAGS,
        how=st.sampled_from(["spec", "permuted"]))
 def test_symmetrized_frobenius(data, n, d, v_shape, normalize, how):
-    us = data.draw(specs((n, d)), label="U")
+    us = data.draw(adv.specs((n, d)), label="U")
     U = us.build()
     if how == "permuted" and not us.rejected_dtype:
         perm = np.random.default_rng(0).permutation(d)
         V = -np.asarray(U, np.float64)[:, perm]
         vs = None
     else:
-        vs = data.draw(specs((n, d) if v_shape == "same" else (n, d + 1)), label="V")
+        vs = data.draw(adv.specs((n, d) if v_shape == "same" else (n, d + 1)), label="V")
         V = vs.build()
-    outcome = call(givens.symmetrized_frobenius, U, V, normalize=normalize,
-                   arguments=("U", "V", "normalize"))
+    outcome = adv.call(givens.symmetrized_frobenius, U, V, normalize=normalize,
+                       arguments=("U", "V", "normalize"))
     if flag_fault(normalize):
-        return expect_error(outcome, "normalize")
+        return adv.expect_error(outcome, "normalize")
     for spec, x, name in ((us, U, "U"), (vs, V, "V")):
-        if (spec is not None and spec.rejected_dtype) or has_nonfinite(x):
-            return expect_error(outcome, name)
+        if (spec is not None and spec.rejected_dtype) or adv.has_nonfinite(x):
+            return adv.expect_error(outcome, name)
     if np.shape(U) != np.shape(V):
-        return expect_error(outcome, "V")
-    error = expect_ok(outcome)
+        return adv.expect_error(outcome, "V")
+    error = adv.expect_ok(outcome)
     assert isinstance(error, float) and error >= 0
     U64, V64 = np.asarray(U, np.float64), np.asarray(V, np.float64)
     scale = max(np.abs(U64).max(initial=0), np.abs(V64).max(initial=0))
@@ -386,52 +374,53 @@ def test_symmetrized_frobenius(data, n, d, v_shape, normalize, how):
         assert not np.isnan(error)
 
 
-@given(n=scalars(dims(0, 30), [-1, 2.5, None, True]), m=scalars(dims(0, 8), [-1, 2.5, None]),
-       rng=choice([0, 1, None], ["x"]))
+@given(n=adv.scalars(adv.dims(0, 30), [-1, 2.5, None, True]),
+       m=adv.scalars(adv.dims(0, 8), [-1, 2.5, None]),
+       rng=adv.choice([0, 1, None], ["x"]))
 def test_barabasi_albert(n, m, rng):
-    outcome = call(givens.barabasi_albert, n, m, rng, arguments=("n", "m", "rng"))
+    outcome = adv.call(givens.barabasi_albert, n, m, rng, arguments=("n", "m", "rng"))
     faults = set()
-    if isinstance(n, bool) or not is_number(n) or not float(n).is_integer() or n < 1:
+    if isinstance(n, bool) or not adv.is_number(n) or not float(n).is_integer() or n < 1:
         faults.add("n")
-    if isinstance(m, bool) or not is_number(m) or not float(m).is_integer() or m < 1:
+    if isinstance(m, bool) or not adv.is_number(m) or not float(m).is_integer() or m < 1:
         faults.add("m")
     elif not faults and m >= n:
         faults.add("m")
     if rng == "x":
         faults.add("rng")
     if faults:
-        return expect_error(outcome, *faults)
-    A = expect_ok(outcome)
+        return adv.expect_error(outcome, *faults)
+    A = adv.expect_ok(outcome)
     assert A.shape == (n, n) and (A == A.T).all() and set(np.unique(A)) <= {0.0, 1.0}
     assert np.trace(A) == 0 and int(A.sum()) // 2 == m * (n - m)
 
 
-@given(data=st.data(), n=dims(0, 5), shape=choice(["square"], ["wide", "1-d"]),
+@given(data=st.data(), n=adv.dims(0, 5), shape=adv.choice(["square"], ["wide", "1-d"]),
        symmetric=st.booleans(), sparse=st.booleans())
 def test_laplacian(data, n, shape, symmetric, sparse):
-    As = data.draw(specs({"square": (n, n), "wide": (n, n + 1), "1-d": (n,)}[shape]),
+    As = data.draw(adv.specs({"square": (n, n), "wide": (n, n + 1), "1-d": (n,)}[shape]),
                    label="A")
     A = As.build()
     if symmetric and not As.rejected_dtype and A.ndim == 2 and A.shape[0] == A.shape[1]:
         with np.errstate(all="ignore"):
             A = np.asarray(A) + np.asarray(A).T
-    if sparse and not As.rejected_dtype and A.ndim == 2 and not has_nonfinite(A) \
+    if sparse and not As.rejected_dtype and A.ndim == 2 and not adv.has_nonfinite(A) \
             and A.dtype != np.float16 and A.dtype.isnative:  # as scipy.sparse takes them
         import scipy.sparse as sp
 
         A = sp.csr_matrix(np.asarray(A))
-    outcome = call(givens.laplacian, A, arguments=("A",))
+    outcome = adv.call(givens.laplacian, A, arguments=("A",))
     dense = A.toarray() if hasattr(A, "toarray") else np.asarray(A)
     if dense.dtype.kind not in "biuf" or dense.ndim != 2 or dense.shape[0] != dense.shape[1] \
-            or has_nonfinite(dense):
-        return expect_error(outcome, "A")
+            or adv.has_nonfinite(dense):
+        return adv.expect_error(outcome, "A")
     a64 = dense.astype(np.float64)
-    dtype = policy_dtype(dense).type
+    dtype = adv.policy_dtype(dense).type
     a = dense.astype(dtype).astype(np.float64)
     scale = np.abs(a).max(initial=0)
     if a.size and np.abs(a - a.T).max() > 1000 * np.sqrt(n) * np.finfo(dtype).eps * scale:
-        return expect_error(outcome, "A")
-    L = expect_ok(outcome)
+        return adv.expect_error(outcome, "A")
+    L = adv.expect_ok(outcome)
     L = L.toarray() if hasattr(L, "toarray") else L
     assert L.shape == (n, n) and np.isfinite(L).all() or scale > 1e300
     with np.errstate(over="ignore", invalid="ignore"):  # row sums of huge entries: Inf

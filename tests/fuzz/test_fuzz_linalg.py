@@ -2,20 +2,8 @@
 the reference's result or raises a ValueError/TypeError naming the argument at fault."""
 
 import numpy as np
-import optkern
 import pytest
-from adversarial import (
-    REJECTED_DTYPES,
-    ArraySpec,
-    call,
-    choice,
-    dims,
-    expect_error,
-    expect_ok,
-    has_nonfinite,
-    policy_dtype,
-    specs,
-)
+import adversarial as adv
 from hypothesis import given
 from hypothesis import strategies as st
 from optkern.linalg import bmm, tridiagonal_solve
@@ -23,27 +11,14 @@ from reference.tv import tridiagonal_matrix
 
 pytestmark = pytest.mark.usefixtures("watchdog")
 
-DEVICES = choice(["cpu"] * 3 + ["auto"], ["cuda", "gpu", None])
-
-
-def check_device(outcome, device):
-    """True when the device argument decides the outcome (and checks it)."""
-    if device in ("cpu", "auto"):
-        return False
-    if device == "cuda" and optkern.cuda_available():
-        return False
-    expect_error(outcome, "device")
-    return True
-
-
 @st.composite
 def bmm_shapes(draw):
     """(a.shape, b.shape): mostly compatible, sometimes not (ndim < 2, inner dimensions
     that differ, batch shapes that do not broadcast)."""
-    m, k, n = draw(dims(0, 6)), draw(dims(0, 6)), draw(dims(0, 6))
-    batch = tuple(draw(st.lists(dims(0, 3), max_size=3)))
+    m, k, n = draw(adv.dims(0, 6)), draw(adv.dims(0, 6)), draw(adv.dims(0, 6))
+    batch = tuple(draw(st.lists(adv.dims(0, 3), max_size=3)))
     batch_b = tuple(draw(st.sampled_from([batch, batch[1:], (1,) * len(batch), ()])))
-    kind = draw(choice(["ok"], ["inner", "ndim", "batch"]))
+    kind = draw(adv.choice(["ok"], ["inner", "ndim", "batch"]))
     a_shape, b_shape = batch + (m, k), batch_b + (k, n)
     if kind == "inner":
         b_shape = batch_b + (k + 1, n)
@@ -57,20 +32,21 @@ def bmm_shapes(draw):
 @given(
     shapes=bmm_shapes(),
     a_spec=st.data(),
-    out_kind=choice(["none", "none", "good", "alias"], ["shape", "dtype", "readonly"]),
-    device=DEVICES,
+    out_kind=adv.choice(["none", "none", "good", "alias"], ["shape", "dtype", "readonly"]),
+    device=adv.DEVICES,
 )
 def test_bmm(shapes, a_spec, out_kind, device):
-    sa = a_spec.draw(specs(shapes[0]), label="a")
-    sb = a_spec.draw(specs(shapes[1]), label="b")
+    sa = a_spec.draw(adv.specs(shapes[0]), label="a")
+    sb = a_spec.draw(adv.specs(shapes[1]), label="b")
     a, b = sa.build(), sb.build()
     out = None
-    if out_kind != "none" and sa.dtype not in REJECTED_DTYPES and sb.dtype not in REJECTED_DTYPES:
+    if (out_kind != "none" and sa.dtype not in adv.REJECTED_DTYPES
+            and sb.dtype not in adv.REJECTED_DTYPES):
         try:
             shape = np.matmul(np.empty(a.shape, np.int8), np.empty(b.shape, np.int8)).shape
         except ValueError:
             shape = (1, 1)
-        dtype = policy_dtype(a, b)
+        dtype = adv.policy_dtype(a, b)
         if out_kind == "alias" and a.shape == shape and a.dtype == dtype and a.flags.writeable:
             out = a
         else:
@@ -78,26 +54,26 @@ def test_bmm(shapes, a_spec, out_kind, device):
                           np.float16 if out_kind == "dtype" else dtype)
             out.flags.writeable = out_kind != "readonly"
     a_before = np.array(a, copy=True)
-    outcome = call(bmm, a, b, device=device, out=out, arguments=("a", "b", "out", "device"))
-    if check_device(outcome, device):
+    outcome = adv.call(bmm, a, b, device=device, out=out, arguments=("a", "b", "out", "device"))
+    if adv.check_device(outcome, device):
         return
     for spec, name in ((sa, "a"), (sb, "b")):
         if spec.rejected_dtype:
-            return expect_error(outcome, name, "a", "b")  # either may be reported first
+            return adv.expect_error(outcome, name, "a", "b")  # either may be reported first
     for x, name in ((a, "a"), (b, "b")):
         if x.ndim < 2:
-            return expect_error(outcome, name)
+            return adv.expect_error(outcome, name)
     if a.shape[-1] != b.shape[-2]:
-        return expect_error(outcome, "a", "b")
+        return adv.expect_error(outcome, "a", "b")
     try:
         shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
     except ValueError:
-        return expect_error(outcome, "a", "b")
-    dtype = policy_dtype(a, b)
+        return adv.expect_error(outcome, "a", "b")
+    dtype = adv.policy_dtype(a, b)
     if out is not None and out is not a and (out.shape != shape or out.dtype != dtype
                                               or not out.flags.writeable):
-        return expect_error(outcome, "out")
-    c = expect_ok(outcome)
+        return adv.expect_error(outcome, "out")
+    c = adv.expect_ok(outcome)
     assert c.shape == shape and c.dtype == dtype
     if out is not None:
         assert c is out
@@ -128,8 +104,8 @@ NAMES = ("lower", "diag", "upper", "rhs")
 
 @st.composite
 def tridiagonal_shapes(draw):
-    n = draw(dims(0, 6))
-    batch = tuple(draw(st.lists(dims(0, 3), max_size=2)))
+    n = draw(adv.dims(0, 6))
+    batch = tuple(draw(st.lists(adv.dims(0, 3), max_size=2)))
     shapes = []
     for name in NAMES:
         own = draw(st.sampled_from([batch, batch[1:], (1,) * len(batch), ()]))
@@ -137,7 +113,7 @@ def tridiagonal_shapes(draw):
         if name in ("lower", "upper") and n > 0:
             length = draw(st.sampled_from([n, n, n - 1]))
         shapes.append(own + (length,))
-    kind = draw(choice(["ok"], ["length", "scalar", "batch"]))
+    kind = draw(adv.choice(["ok"], ["length", "scalar", "batch"]))
     if kind != "ok":
         which = draw(st.integers(0, 3))
         if kind == "length":
@@ -149,30 +125,30 @@ def tridiagonal_shapes(draw):
     return tuple(shapes)
 
 
-@given(shapes=tridiagonal_shapes(), data=st.data(), dominant=st.booleans(), device=DEVICES)
+@given(shapes=tridiagonal_shapes(), data=st.data(), dominant=st.booleans(), device=adv.DEVICES)
 def test_tridiagonal_solve(shapes, data, dominant, device):
-    spec = [data.draw(specs(shape), label=name) for shape, name in zip(shapes, NAMES)]
+    spec = [data.draw(adv.specs(shape), label=name) for shape, name in zip(shapes, NAMES)]
     arrays = [s.build() for s in spec]
-    if dominant and spec[1].dtype in ("float64", "float32") and not has_nonfinite(arrays[1]):
+    if dominant and spec[1].dtype in ("float64", "float32") and not adv.has_nonfinite(arrays[1]):
         arrays[1] = arrays[1] + np.where(arrays[1] < 0, -4, 4).astype(arrays[1].dtype)
-    outcome = call(tridiagonal_solve, *arrays, device=device, arguments=NAMES + ("device",))
-    if check_device(outcome, device):
+    outcome = adv.call(tridiagonal_solve, *arrays, device=device, arguments=NAMES + ("device",))
+    if adv.check_device(outcome, device):
         return
     rejected = [name for s, name in zip(spec, NAMES) if s.rejected_dtype]
     if rejected:
-        return expect_error(outcome, *rejected)
+        return adv.expect_error(outcome, *rejected)
     # every fault of the input: optkern may report any one of them
-    faults = {name for x, name in zip(arrays, NAMES) if x.ndim == 0 or has_nonfinite(x)}
+    faults = {name for x, name in zip(arrays, NAMES) if x.ndim == 0 or adv.has_nonfinite(x)}
     n = arrays[1].shape[-1] if arrays[1].ndim else 0
     faults |= {name for x, name in zip(arrays, NAMES) if x.ndim and x.shape[-1] not in (
         (n, n - 1) if name in ("lower", "upper") and n else (n,))}
     if faults:
-        return expect_error(outcome, *faults)
+        return adv.expect_error(outcome, *faults)
     try:
         batch = np.broadcast_shapes(*(x.shape[:-1] for x in arrays))
     except ValueError:
-        return expect_error(outcome, *NAMES)
-    dtype = policy_dtype(*arrays)
+        return adv.expect_error(outcome, *NAMES)
+    dtype = adv.policy_dtype(*arrays)
     wide = [np.asarray(x, dtype).astype(np.float64) for x in arrays]
     if n:  # widen diagonals of length n - 1 as tridiagonal_solve documents
         wide[0] = wide[0] if wide[0].shape[-1] == n else np.pad(
@@ -193,8 +169,8 @@ def test_tridiagonal_solve(shapes, data, dominant, device):
     if not outcome.ok:
         assert not well_posed, f"a well-conditioned system was rejected: {outcome.error}"
         assert isinstance(outcome.error, np.linalg.LinAlgError)
-        return expect_error(outcome, "diag")
-    x = expect_ok(outcome)
+        return adv.expect_error(outcome, "diag")
+    x = adv.expect_ok(outcome)
     assert x.shape == batch + (n,) and x.dtype == dtype
     if not well_posed:
         assert not np.isnan(x).any(), "NaN from finite input"
@@ -232,13 +208,13 @@ def test_absurd_batch_raises_memory_error(function):
 
 def test_spec_builder_layouts():
     """The layouts of the fuzz inputs are what they claim (a test of the test tool)."""
-    base = ArraySpec((3, 4), "float64", "normal", "c", 1).build()
+    base = adv.ArraySpec((3, 4), "float64", "normal", "c", 1).build()
     for layout in ("fortran", "strided", "reversed", "readonly", "unaligned"):
-        x = ArraySpec((3, 4), "float64", "normal", layout, 1).build()
+        x = adv.ArraySpec((3, 4), "float64", "normal", layout, 1).build()
         np.testing.assert_array_equal(x, base)
         assert not x.flags.c_contiguous or layout == "readonly"
-    assert ArraySpec((3, 4), "float64", "normal", "unaligned", 1).build().strides[1] == 9
-    assert ArraySpec((3, 4), "float64", "normal", "reversed", 1).build().strides[0] < 0
+    assert adv.ArraySpec((3, 4), "float64", "normal", "unaligned", 1).build().strides[1] == 9
+    assert adv.ArraySpec((3, 4), "float64", "normal", "reversed", 1).build().strides[0] < 0
 
 
 def test_huge_batch_of_tiny_problems(rng):

@@ -5,18 +5,7 @@ consistent result or raises a ValueError/TypeError naming the argument at fault.
 import numpy as np
 import pytest
 from conftest import ACCUMULATED
-from adversarial import (
-    call,
-    choice,
-    dims,
-    expect_error,
-    expect_ok,
-    finite_number,
-    has_nonfinite,
-    is_number,
-    scalars,
-    specs,
-)
+import adversarial as adv
 from hypothesis import given
 from hypothesis import strategies as st
 from invariants import assert_converged_implies_finite
@@ -25,7 +14,7 @@ from reference import optimize as ref
 
 pytestmark = pytest.mark.usefixtures("watchdog")
 
-METHODS = choice(["lbfgs", "lbfgs", "bfgs", "newton", "gd"], ["L-BFGS", "cg", 3])
+METHODS = adv.choice(["lbfgs", "lbfgs", "bfgs", "newton", "gd"], ["L-BFGS", "cg", 3])
 STATUSES = {0, 1, 2, 99}  # SciPy's: converged, limit, abnormal, callback
 
 
@@ -73,9 +62,9 @@ def python_objective(kind, batch=False):
 
 
 # objectives that a run copes with, and ones whose return values are errors
-OBJECTIVES = choice(["good", "good", "good", "float32", "list", "nan", "inf grad"],
-                    ["grad shape", "complex", "object", "strings", "single", "triple", "raises",
-                     "not callable"])
+OBJECTIVES = adv.choice(["good", "good", "good", "float32", "list", "nan", "inf grad"],
+                        ["grad shape", "complex", "object", "strings", "single", "triple", "raises",
+                         "not callable"])
 # what a valid run may report for each objective; None: the call raises
 OBJECTIVE_ERROR = {"grad shape": ("jac", "fun"), "complex": ("jac", "fun"),
                    "object": ("jac", "fun"), "strings": ("fun",), "single": ("fun",),
@@ -87,14 +76,14 @@ def stop_iteration(x):
 
 
 def native_problems():
-    sizes = scalars(st.sampled_from([2, 4, 8, 3, 1, 12]),
-                    [0, -2, 2.0, 2.5, True, None, "4", 10**30])
+    sizes = adv.scalars(st.sampled_from([2, 4, 8, 3, 1, 12]),
+                        [0, -2, 2.0, 2.5, True, None, "4", 10**30])
     return st.builds(lambda name, n: (name, n), st.sampled_from(sorted(problems.ALL)), sizes)
 
 
 def problem_fault(name, n):
     """Whether problems.<name>(n) must raise (naming n)."""
-    if isinstance(n, bool) or not is_number(n) or not float(n).is_integer():
+    if isinstance(n, bool) or not adv.is_number(n) or not float(n).is_integer():
         return True
     low = {"extended_powell": 4, "rosenbrock": 2, "rosenbrock_averaged": 2,
            "extended_rosenbrock": 2}.get(name, 1)
@@ -106,45 +95,45 @@ def option_faults(method, o, dtype=np.float64):
     faults = set()
     for key in ("c1", "c2", "alpha0", "tau", "eig_floor"):  # out of float32's range
         value = o[key]
-        if finite_number(value) and value > 0 and dtype == np.float32 and (
+        if adv.finite_number(value) and value > 0 and dtype == np.float32 and (
                 np.float32(value) == 0 or not np.isfinite(np.float32(value))):
             faults.add(key)
     for key in ("m", "max_ls"):
-        if not (is_number(o[key]) and float(o[key]).is_integer() and 1 <= o[key] < 2**31):
+        if not (adv.is_number(o[key]) and float(o[key]).is_integer() and 1 <= o[key] < 2**31):
             faults.add(key)
-    if not (is_number(o["max_iter"]) and float(o["max_iter"]).is_integer()
+    if not (adv.is_number(o["max_iter"]) and float(o["max_iter"]).is_integer()
             and 0 <= o["max_iter"] < 2**62):
         faults.add("max_iter")
-    if not (is_number(o["max_fev"]) and float(o["max_fev"]).is_integer()
+    if not (adv.is_number(o["max_fev"]) and float(o["max_fev"]).is_integer()
             and 1 <= o["max_fev"] < 2**62):
         faults.add("max_fev")
     for key in ("c1", "c2", "tau"):
-        if not (finite_number(o[key]) and 0 < o[key] < 1):
+        if not (adv.finite_number(o[key]) and 0 < o[key] < 1):
             faults.add(key)
-    if method in ("lbfgs", "bfgs") and finite_number(o["c1"]) and finite_number(o["c2"]) \
+    if method in ("lbfgs", "bfgs") and adv.finite_number(o["c1"]) and adv.finite_number(o["c2"]) \
             and not o["c1"] < o["c2"]:
         faults |= {"c1", "c2"}
     for key in ("gtol", "ftol"):
-        if not (finite_number(o[key]) and o[key] >= 0):
+        if not (adv.finite_number(o[key]) and o[key] >= 0):
             faults.add(key)
     for key in ("alpha0", "eig_floor"):
-        if o[key] is not None and not (finite_number(o[key]) and o[key] > 0):
+        if o[key] is not None and not (adv.finite_number(o[key]) and o[key] > 0):
             faults.add(key)
     return faults
 
 
 OPTIONS = st.fixed_dictionaries({
-    "m": scalars(st.sampled_from([10, 1, 3, np.int32(5)])),
-    "c1": scalars(st.sampled_from([1e-4, 0.3])),
-    "c2": scalars(st.sampled_from([0.9, 0.1, 0.5])),
-    "gtol": scalars(st.sampled_from([1e-5, 0.0, 1e-12])),
-    "ftol": scalars(st.sampled_from([2.2e-9, 0.0])),
-    "max_iter": scalars(st.sampled_from([200, 0, 1, 5, 10**12])),
-    "max_fev": scalars(st.sampled_from([400, 1, 3])),
-    "max_ls": scalars(st.sampled_from([20, 1, 2])),
-    "alpha0": st.one_of(st.none(), scalars(st.sampled_from([1.0, 0.1, 1e-300]))),
-    "tau": scalars(st.sampled_from([0.5, 0.1, 0.99])),
-    "eig_floor": st.one_of(st.none(), scalars(st.sampled_from([1e-6, 1e-3]))),
+    "m": adv.scalars(st.sampled_from([10, 1, 3, np.int32(5)])),
+    "c1": adv.scalars(st.sampled_from([1e-4, 0.3])),
+    "c2": adv.scalars(st.sampled_from([0.9, 0.1, 0.5])),
+    "gtol": adv.scalars(st.sampled_from([1e-5, 0.0, 1e-12])),
+    "ftol": adv.scalars(st.sampled_from([2.2e-9, 0.0])),
+    "max_iter": adv.scalars(st.sampled_from([200, 0, 1, 5, 10**12])),
+    "max_fev": adv.scalars(st.sampled_from([400, 1, 3])),
+    "max_ls": adv.scalars(st.sampled_from([20, 1, 2])),
+    "alpha0": st.one_of(st.none(), adv.scalars(st.sampled_from([1.0, 0.1, 1e-300]))),
+    "tau": adv.scalars(st.sampled_from([0.5, 0.1, 0.99])),
+    "eig_floor": st.one_of(st.none(), adv.scalars(st.sampled_from([1e-6, 1e-3]))),
 })
 
 
@@ -157,23 +146,23 @@ def reference_value(problem, x):
 
 
 @given(native=st.booleans(), problem=native_problems(),
-       objective=OBJECTIVES, n=dims(0, 5), data=st.data(), method=METHODS,
-       jac=choice([True, True, "callable"], ["4-point", "yes"]),
-       hess=choice([None, None, "callable", True], ["bad"]),
-       callback=choice([None, None, "stop", "StopIteration", "result"], [3]),
+       objective=OBJECTIVES, n=adv.dims(0, 5), data=st.data(), method=METHODS,
+       jac=adv.choice([True, True, "callable"], ["4-point", "yes"]),
+       hess=adv.choice([None, None, "callable", True], ["bad"]),
+       callback=adv.choice([None, None, "stop", "StopIteration", "result"], [3]),
        options=OPTIONS)
 def test_minimize(native, problem, objective, n, data, method, jac, hess, callback, options):
     if native:
         name, size = problem
-        outcome = call(problems.ALL[name], size, arguments=("n",))
+        outcome = adv.call(problems.ALL[name], size, arguments=("n",))
         if problem_fault(name, size):
-            return expect_error(outcome, "n")
-        fun = expect_ok(outcome)
+            return adv.expect_error(outcome, "n")
+        fun = adv.expect_ok(outcome)
         n = fun.n if data.draw(st.booleans(), label="right size") else n
     else:
         fun = 3.0 if objective == "not callable" else python_objective(objective)
-    xs = data.draw(specs(data.draw(choice([(n,), (n,), ()], [(2, n)]), label="x0 shape")),
-                   label="x0")
+    shape = data.draw(adv.choice([(n,), (n,), ()], [(2, n)]), label="x0 shape")
+    xs = data.draw(adv.specs(shape), label="x0")
     x0 = xs.build()
     x0_before = np.array(x0, copy=True)
     jac_arg = (lambda x: python_objective("good")(x)[1]) if jac == "callable" else jac
@@ -186,10 +175,10 @@ def test_minimize(native, problem, objective, n, data, method, jac, hess, callba
     callback_arg = {"stop": lambda x: True, "result": lambda intermediate_result: None,
                     "StopIteration": stop_iteration}.get(callback, callback)
     try:
-        outcome = call(minimize, fun, x0, method=method, jac=jac_arg, hess=hess_arg,
-                       callback=callback_arg, **options,
-                       arguments=("fun", "x0", "method", "jac", "hess", "callback") +
-                       tuple(options))
+        outcome = adv.call(minimize, fun, x0, method=method, jac=jac_arg, hess=hess_arg,
+                           callback=callback_arg, **options,
+                           arguments=("fun", "x0", "method", "jac", "hess", "callback") +
+                           tuple(options))
     except ObjectiveFailed:
         assert objective == "raises" and not native
         return
@@ -197,7 +186,7 @@ def test_minimize(native, problem, objective, n, data, method, jac, hess, callba
     faults = set()
     if method not in ("lbfgs", "bfgs", "newton", "gd"):
         faults.add("method")
-    if xs.rejected_dtype or has_nonfinite(x0) or x0.ndim > 1 or x0.size == 0:
+    if xs.rejected_dtype or adv.has_nonfinite(x0) or x0.ndim > 1 or x0.size == 0:
         faults.add("x0")
     if jac is not True and jac != "callable":
         faults.add("jac")
@@ -215,21 +204,21 @@ def test_minimize(native, problem, objective, n, data, method, jac, hess, callba
     if objective == "not callable" and not native:
         faults.add("fun")
     if faults:
-        return expect_error(outcome, *faults)
+        return adv.expect_error(outcome, *faults)
     faults = option_faults(method, options)
     faults = faults or option_faults(method, options, np.dtype(xs.compute_dtype))
     if faults:
-        return expect_error(outcome, *faults)
+        return adv.expect_error(outcome, *faults)
     if not native and objective in OBJECTIVE_ERROR:
         if objective == "single" and jac == "callable":
             pass  # fun returns f alone, as jac=callable wants
         elif objective in ("grad shape", "complex", "object") and jac == "callable":
             pass  # the gradient comes from jac, which is fine
         else:
-            return expect_error(outcome, *OBJECTIVE_ERROR[objective])
+            return adv.expect_error(outcome, *OBJECTIVE_ERROR[objective])
     if not native and objective == "raises":
         raise AssertionError("the objective's exception was swallowed")
-    res = expect_ok(outcome)
+    res = adv.expect_ok(outcome)
     dtype = np.float32 if xs.compute_dtype == "float32" else np.float64
     assert res.x.shape == (x0.size,) and res.x.dtype == dtype and res.status in STATUSES
     assert res.success == (res.status == 0)
@@ -256,9 +245,9 @@ def test_minimize(native, problem, objective, n, data, method, jac, hess, callba
 
 
 @given(native=st.booleans(), problem=native_problems(), objective=OBJECTIVES,
-       batch=dims(0, 4), n=dims(0, 4), data=st.data(),
+       batch=adv.dims(0, 4), n=adv.dims(0, 4), data=st.data(),
        method=METHODS, options=OPTIONS,
-       num_threads=choice([None, None, 1, 2], [0, -1, 2.5, 10**6, 10**30, "2"]))
+       num_threads=adv.choice([None, None, 1, 2], [0, -1, 2.5, 10**6, 10**30, "2"]))
 def test_minimize_batch(native, problem, objective, batch, n, data, method, options,
                         num_threads):
     if native:
@@ -269,13 +258,13 @@ def test_minimize_batch(native, problem, objective, batch, n, data, method, opti
         n = fun.n if data.draw(st.booleans(), label="right size") else n
     else:
         fun = 3.0 if objective == "not callable" else python_objective(objective, batch=True)
-    xs = data.draw(specs(data.draw(choice([(batch, n)], [(n,), (1, 1, n)]), label="x0 shape")),
-                   label="x0")
+    shape = data.draw(adv.choice([(batch, n)], [(n,), (1, 1, n)]), label="x0 shape")
+    xs = data.draw(adv.specs(shape), label="x0")
     x0 = xs.build()
     try:
-        outcome = call(minimize_batch, fun, x0, method=method, num_threads=num_threads,
-                       **options, arguments=("fun", "x0", "method", "num_threads") +
-                       tuple(options))
+        outcome = adv.call(minimize_batch, fun, x0, method=method, num_threads=num_threads,
+                           **options, arguments=("fun", "x0", "method", "num_threads") +
+                           tuple(options))
     except ObjectiveFailed:
         assert objective == "raises" and not native
         return
@@ -284,30 +273,30 @@ def test_minimize_batch(native, problem, objective, batch, n, data, method, opti
         faults.add("method")
     if not native and objective == "not callable":
         faults.add("fun")
-    if num_threads is not None and not (is_number(num_threads) and float(num_threads)
+    if num_threads is not None and not (adv.is_number(num_threads) and float(num_threads)
                                         .is_integer() and 1 <= num_threads <= 1024):
         faults.add("num_threads")
     if faults:
-        return expect_error(outcome, *faults)
+        return adv.expect_error(outcome, *faults)
     faults = option_faults(method, options)
     if faults:
-        return expect_error(outcome, *faults)
-    unreadable = xs.rejected_dtype or has_nonfinite(x0) or x0.ndim != 2 or x0.shape[1] == 0
+        return adv.expect_error(outcome, *faults)
+    unreadable = xs.rejected_dtype or adv.has_nonfinite(x0) or x0.ndim != 2 or x0.shape[1] == 0
     if unreadable:
-        return expect_error(outcome, "x0")
+        return adv.expect_error(outcome, "x0")
     # x0 of the wrong size and options out of float32's range: either may be reported
     faults = option_faults(method, options, np.dtype(xs.compute_dtype))
     if native and x0.shape[1] != fun.n:
         faults.add("x0")
     if faults:
-        return expect_error(outcome, *faults)
+        return adv.expect_error(outcome, *faults)
     if not native and method == "newton":
-        return expect_error(outcome, "method")
+        return adv.expect_error(outcome, "method")
     if not native and x0.shape[0] and objective in OBJECTIVE_ERROR:
-        return expect_error(outcome, *OBJECTIVE_ERROR[objective])
+        return adv.expect_error(outcome, *OBJECTIVE_ERROR[objective])
     if not native and x0.shape[0] and objective == "raises":
         raise AssertionError("the objective's exception was swallowed")
-    res = expect_ok(outcome)
+    res = adv.expect_ok(outcome)
     dtype = np.float32 if xs.compute_dtype == "float32" else np.float64
     assert res.x.shape == x0.shape and res.x.dtype == dtype and len(res) == x0.shape[0]
     assert set(res.status.tolist()) <= STATUSES
@@ -323,28 +312,28 @@ def test_minimize_batch(native, problem, objective, batch, n, data, method, opti
                     max(1.0, abs(f))
 
 
-@given(problem=native_problems(), cond=scalars(st.sampled_from([1e4, 1.0, 10.0])),
-       data=st.data(), extra_dims=st.lists(dims(0, 2), max_size=2).map(tuple))
+@given(problem=native_problems(), cond=adv.scalars(st.sampled_from([1e4, 1.0, 10.0])),
+       data=st.data(), extra_dims=st.lists(adv.dims(0, 2), max_size=2).map(tuple))
 def test_problem_objects(problem, cond, data, extra_dims):
     """The native problems' value, gradient and Hessian against the NumPy formulas."""
     name, size = problem
     args = (size, cond) if name == "quadratic" else (size,)
-    outcome = call(problems.ALL[name], *args, arguments=("n", "cond"))
+    outcome = adv.call(problems.ALL[name], *args, arguments=("n", "cond"))
     faults = {"n"} if problem_fault(name, size) else set()
-    if name == "quadratic" and not (finite_number(cond) and cond >= 1):
+    if name == "quadratic" and not (adv.finite_number(cond) and cond >= 1):
         faults.add("cond")
     if faults:
-        return expect_error(outcome, *faults)
-    p = expect_ok(outcome)
+        return adv.expect_error(outcome, *faults)
+    p = adv.expect_ok(outcome)
     assert repr(problems.get(name, size)) == repr(problems.ALL[name](size))
     n = p.n
     np.testing.assert_allclose(p.x0, ref.standard_start(name, n))
-    xs = data.draw(specs(extra_dims + (data.draw(choice([n], [n + 1])),)), label="x")
+    xs = data.draw(adv.specs(extra_dims + (data.draw(adv.choice([n], [n + 1])),)), label="x")
     x = xs.build()
-    outcome = call(p, x, arguments=("x",))
+    outcome = adv.call(p, x, arguments=("x",))
     if xs.rejected_dtype or x.shape[-1] != n:
-        return expect_error(outcome, "x")
-    f, g = expect_ok(outcome)
+        return adv.expect_error(outcome, "x")
+    f, g = adv.expect_ok(outcome)
     dtype = np.float32 if xs.compute_dtype == "float32" else np.float64
     x64 = np.asarray(x, dtype).astype(np.float64)
     assert np.shape(f) == x.shape[:-1] and g.shape == x.shape and g.dtype == dtype
@@ -362,7 +351,7 @@ def test_problem_objects(problem, cond, data, extra_dims):
             h = p.hess(x)
             assert np.abs(h - h_ref).max() <= rtol * (np.abs(h_ref).max() + 1) * 10
     if x.ndim > 1:
-        expect_error(call(p.hess, x, arguments=("x",)), "x")
+        adv.expect_error(adv.call(p.hess, x, arguments=("x",)), "x")
 
 
 @pytest.mark.parametrize("bad", [("rosenbrock", 0), ("bogus", 3), ("extended_powell", 5),

@@ -3,26 +3,12 @@ call returns a correct result or raises a ValueError/TypeError naming the argume
 
 import numpy as np
 import pytest
-from adversarial import (
-    call,
-    choice,
-    dims,
-    expect_error,
-    expect_ok,
-    finite_number,
-    has_nonfinite,
-    is_number,
-    moderate,
-    policy_dtype,
-    scalars,
-    specs,
-)
+import adversarial as adv
 from hypothesis import given
 from hypothesis import strategies as st
 from invariants import assert_converged_implies_finite, unrepresentable
 from optkern import ot
 from reference.sinkhorn import kkt_vjp_dense, sinkhorn_reference
-from test_fuzz_linalg import DEVICES
 
 pytestmark = pytest.mark.usefixtures("watchdog")
 
@@ -33,11 +19,11 @@ WEIGHTS = {"fills": ["positive", "positive", "tiny+", "edges+", "huge+"],
 @st.composite
 def problem_shapes(draw):
     """Shapes of M, a, b (None: the default), with broadcasting and some misfits."""
-    m, n = draw(dims(0, 5)), draw(dims(0, 5))
-    batch = tuple(draw(st.lists(dims(1, 2), max_size=2)))
+    m, n = draw(adv.dims(0, 5)), draw(adv.dims(0, 5))
+    batch = tuple(draw(st.lists(adv.dims(1, 2), max_size=2)))
     shapes = {"M": batch + (m, n)}
     for name, size in (("a", m), ("b", n)):
-        own = draw(choice([None, (), batch, batch[1:]], ["wrong"]))
+        own = draw(adv.choice([None, (), batch, batch[1:]], ["wrong"]))
         if own == "wrong":
             shapes[name] = draw(st.sampled_from([(size + 1,), (), (3,) + (size,)]))
         else:
@@ -53,7 +39,7 @@ def weights_fault(x, name, size, dtype=np.float64):
         return name
     with np.errstate(all="ignore"):
         x64 = np.asarray(x, dtype).astype(np.float64)
-    if has_nonfinite(x64):
+    if adv.has_nonfinite(x64):
         return name
     if x.size and x64.min() < 0:
         return name
@@ -76,8 +62,8 @@ def equal_mass(a, b, dtype):
 
 @st.composite
 def inits(draw):
-    return draw(choice([None, None, None, "f", "g", "both"],
-                       ["none pair", "bad shape", "nan", "not a pair"]))
+    return draw(adv.choice([None, None, None, "f", "g", "both"],
+                           ["none pair", "bad shape", "nan", "not a pair"]))
 
 
 def make_init(kind, m, n, rng):
@@ -90,19 +76,19 @@ def make_init(kind, m, n, rng):
 
 
 @given(shapes=problem_shapes(), data=st.data(),
-       reg=scalars(st.sampled_from([1.0, 0.1, 0.03, 10.0, 1e-3, 1e300, 1e307])),
-       method=choice(["auto", "auto", "plain", "log"], ["exact"]),
-       tol=scalars(st.sampled_from([1e-9, 1e-6, 0.0])),
-       max_iter=scalars(st.sampled_from([1, 10, 2000, np.int64(50)])),
-       init_kind=inits(), balance=st.booleans(), cost=st.booleans(), device=DEVICES)
+       reg=adv.scalars(st.sampled_from([1.0, 0.1, 0.03, 10.0, 1e-3, 1e300, 1e307])),
+       method=adv.choice(["auto", "auto", "plain", "log"], ["exact"]),
+       tol=adv.scalars(st.sampled_from([1e-9, 1e-6, 0.0])),
+       max_iter=adv.scalars(st.sampled_from([1, 10, 2000, np.int64(50)])),
+       init_kind=inits(), balance=st.booleans(), cost=st.booleans(), device=adv.DEVICES)
 def test_sinkhorn(shapes, data, reg, method, tol, max_iter, init_kind, balance, cost, device):
-    Ms = data.draw(specs(shapes["M"]), label="M")
+    Ms = data.draw(adv.specs(shapes["M"]), label="M")
     M = Ms.build()
     ab = {}
     for name in ("a", "b"):
         shape = shapes[name]
         ab[name] = None if shape is None else data.draw(
-            specs(shape, **WEIGHTS), label=name).build()
+            adv.specs(shape, **WEIGHTS), label=name).build()
     a, b = ab["a"], ab["b"]
     m, n = shapes["M"][-2:]
     if (balance and a is not None and b is not None and weights_fault(a, "a", m) is None
@@ -114,50 +100,50 @@ def test_sinkhorn(shapes, data, reg, method, tol, max_iter, init_kind, balance, 
     init = make_init(init_kind, m, n, np.random.default_rng(0))
     function = ot.sinkhorn_cost if cost else ot.sinkhorn
     extra = {"return_grad": True} if cost else {}
-    outcome = call(function, M, a, b, reg=reg, method=method, tol=tol, max_iter=max_iter,
-                   init=init, device=device, **extra,
-                   arguments=("M", "a", "b", "reg", "method", "tol", "max_iter", "init",
-                              "device"))
+    outcome = adv.call(function, M, a, b, reg=reg, method=method, tol=tol, max_iter=max_iter,
+                       init=init, device=device, **extra,
+                       arguments=("M", "a", "b", "reg", "method", "tol", "max_iter", "init",
+                                  "device"))
     faults = set()
-    if not (finite_number(reg) and reg >= 1e-300):
+    if not (adv.finite_number(reg) and reg >= 1e-300):
         faults.add("reg")
-    if not (finite_number(tol) and tol >= 0):
+    if not (adv.finite_number(tol) and tol >= 0):
         faults.add("tol")
-    if not (is_number(max_iter) and float(max_iter).is_integer() and 1 <= max_iter < 2**31):
+    if not (adv.is_number(max_iter) and float(max_iter).is_integer() and 1 <= max_iter < 2**31):
         faults.add("max_iter")
     if method not in ("auto", "plain", "log"):
         faults.add("method")
     if device not in ("cpu", "auto"):
         faults.add("device")
     if faults:
-        return expect_error(outcome, *faults)
-    if M.dtype.kind not in "biuf" or M.ndim < 2 or 0 in M.shape[-2:] or has_nonfinite(M):
-        return expect_error(outcome, "M")
+        return adv.expect_error(outcome, *faults)
+    if M.dtype.kind not in "biuf" or M.ndim < 2 or 0 in M.shape[-2:] or adv.has_nonfinite(M):
+        return adv.expect_error(outcome, "M")
     dtype = np.float32 if Ms.compute_dtype == "float32" else np.float64
     M64 = np.asarray(M, np.float64)
     with np.errstate(over="ignore"):
         too_large = np.abs(M64).max() / reg > 1e15
     if too_large:
-        return expect_error(outcome, "M", "reg")
+        return adv.expect_error(outcome, "M", "reg")
     faults = {f for f in (weights_fault(a, "a", m, dtype), weights_fault(b, "b", n, dtype)) if f}
     if faults:
-        return expect_error(outcome, *faults)
+        return adv.expect_error(outcome, *faults)
     a_full = np.full(m, 1.0 / m, dtype) if a is None else np.asarray(a, dtype)
     b_full = (np.full(n, a_full.sum(-1, dtype=np.float64).mean() / n) if b is None
               else np.asarray(b, dtype))
     if b is not None and not equal_mass(a_full, b_full, dtype):
-        return expect_error(outcome, "a", "b")
+        return adv.expect_error(outcome, "a", "b")
     if init_kind in ("none pair", "bad shape", "nan", "not a pair"):
-        return expect_error(outcome, "init")
+        return adv.expect_error(outcome, "init")
     try:
         batch = np.broadcast_shapes(M.shape[:-2], a_full.shape[:-1], b_full.shape[:-1])
     except ValueError:
-        return expect_error(outcome, "M", "a", "b")
+        return adv.expect_error(outcome, "M", "a", "b")
     if unrepresentable(outcome):  # potentials or value beyond the range: only near overflow
         M64 = np.abs(np.asarray(M, np.float64))
         assert reg >= 1e30 or M64.max(initial=0) >= 1e30, outcome.error
         return
-    result = expect_ok(outcome)
+    result = adv.expect_ok(outcome)
     if cost:
         value, (plan, f, g) = result
         res = ot.sinkhorn(M, a, b, reg=reg, method=method, tol=tol, max_iter=max_iter,
@@ -232,60 +218,60 @@ def connected_support(P):
     return len(seen_r) == rows.size and len(seen_c) == cols.size
 
 
-@given(data=st.data(), m=dims(0, 5), n=dims(0, 5),
-       batch=st.lists(dims(1, 2), max_size=2).map(tuple),
-       source=choice(["sinkhorn", "sinkhorn", "spec"]),
-       grad_shape=choice(["same", "same", "broadcast"], ["wrong"]),
-       marginals=choice(["none", "none", "given"], ["wrong"]),
-       reg=scalars(st.sampled_from([1.0, 0.1, 0.5])),
-       on_singular=choice(["raise", "raise", "nan"], ["ignore"]))
+@given(data=st.data(), m=adv.dims(0, 5), n=adv.dims(0, 5),
+       batch=st.lists(adv.dims(1, 2), max_size=2).map(tuple),
+       source=adv.choice(["sinkhorn", "sinkhorn", "spec"]),
+       grad_shape=adv.choice(["same", "same", "broadcast"], ["wrong"]),
+       marginals=adv.choice(["none", "none", "given"], ["wrong"]),
+       reg=adv.scalars(st.sampled_from([1.0, 0.1, 0.5])),
+       on_singular=adv.choice(["raise", "raise", "nan"], ["ignore"]))
 def test_sinkhorn_vjp(data, m, n, batch, source, grad_shape, marginals, reg, on_singular):
     shape = batch + (m, n)
-    if source == "sinkhorn" and m and n and finite_number(reg) and reg >= 0.01:
+    if source == "sinkhorn" and m and n and adv.finite_number(reg) and reg >= 0.01:
         rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
         P = ot.sinkhorn(rng.random(shape), reg=float(reg)).plan
         P = P.astype(data.draw(st.sampled_from([np.float64, np.float32]), label="dtype"))
     else:
-        P = data.draw(specs(shape, **WEIGHTS), label="P").build()
+        P = data.draw(adv.specs(shape, **WEIGHTS), label="P").build()
     gshape = {"same": shape, "broadcast": shape[-1:], "wrong": shape[:-1] + (n + 1,)}[grad_shape]
-    W = data.draw(specs(gshape), label="grad_P").build()
+    W = data.draw(adv.specs(gshape), label="grad_P").build()
     a = b = None
     if marginals != "none" and P.dtype.kind in "biuf" and P.ndim >= 2:
         with np.errstate(all="ignore"):
             a, b = np.asarray(P, np.float64).sum(-1), np.asarray(P, np.float64).sum(-2)
         if marginals == "wrong":
             a = np.ones(m + 1)
-    outcome = call(ot.sinkhorn_vjp, P, W, reg, a, b, on_singular=on_singular,
-                   arguments=("P", "grad_P", "reg", "a", "b", "on_singular"))
+    outcome = adv.call(ot.sinkhorn_vjp, P, W, reg, a, b, on_singular=on_singular,
+                       arguments=("P", "grad_P", "reg", "a", "b", "on_singular"))
     faults = set()
-    if not (finite_number(reg) and reg >= 1e-300):
+    if not (adv.finite_number(reg) and reg >= 1e-300):
         faults.add("reg")
     if on_singular not in ("raise", "nan"):
         faults.add("on_singular")
     if faults:
-        return expect_error(outcome, *faults)
-    if P.dtype.kind not in "biuf" or P.ndim < 2 or 0 in P.shape[-2:] or has_nonfinite(P) \
+        return adv.expect_error(outcome, *faults)
+    if P.dtype.kind not in "biuf" or P.ndim < 2 or 0 in P.shape[-2:] or adv.has_nonfinite(P) \
             or (np.asarray(P, np.float64) < 0).any():
-        return expect_error(outcome, "P")
-    dtype = policy_dtype(P).type
+        return adv.expect_error(outcome, "P")
+    dtype = adv.policy_dtype(P).type
     with np.errstate(all="ignore"):
-        if W.dtype.kind not in "biuf" or has_nonfinite(np.asarray(W, dtype)):
-            return expect_error(outcome, "grad_P")
+        if W.dtype.kind not in "biuf" or adv.has_nonfinite(np.asarray(W, dtype)):
+            return adv.expect_error(outcome, "grad_P")
     try:
         np.broadcast_shapes(W.shape, P.shape) == P.shape or 1 / 0
     except (ValueError, ZeroDivisionError):
-        return expect_error(outcome, "grad_P")
+        return adv.expect_error(outcome, "grad_P")
     for x, name, size in ((a, "a", m), (b, "b", n)):
         if weights_fault(x, name, size, dtype):
-            return expect_error(outcome, name)
+            return adv.expect_error(outcome, name)
     P64 = np.asarray(P, dtype).astype(np.float64)
     W64 = np.broadcast_to(np.asarray(W, dtype).astype(np.float64), P.shape)
     singular = [index for index in np.ndindex(batch) if not connected_support(P64[index])]
     if not outcome.ok:
         assert on_singular == "raise" and isinstance(outcome.error, ot.SinkhornBackwardError), \
             outcome.error
-        return expect_error(outcome, "P")
-    grad_M, grad_a, grad_b = expect_ok(outcome)
+        return adv.expect_error(outcome, "P")
+    grad_M, grad_a, grad_b = adv.expect_ok(outcome)
     assert grad_M.shape == P.shape and grad_M.dtype == dtype
     assert grad_a.shape == batch + (m,) and grad_b.shape == batch + (n,)
     for index in np.ndindex(batch):
@@ -296,7 +282,7 @@ def test_sinkhorn_vjp(data, m, n, batch, source, grad_shape, marginals, reg, on_
         # NaN only for rows and columns without mass (documented), never in grad_M; Inf
         # only where the true value is out of range (grad_P near 1.8e308)
         with np.errstate(over="ignore"):  # gradients of the size of |P| |W| / reg
-            huge = not moderate(w) or p.max() * np.abs(w).max() / reg * (m + n) > 1e300
+            huge = not adv.moderate(w) or p.max() * np.abs(w).max() / reg * (m + n) > 1e300
         finite = (lambda v: ~np.isnan(v)) if huge else np.isfinite
         assert finite(grad_M[index]).all()
         assert finite(grad_a[index][rows]).all() and finite(grad_b[index][cols]).all()

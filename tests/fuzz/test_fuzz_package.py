@@ -6,7 +6,7 @@ import pathlib
 
 import optkern
 import pytest
-from adversarial import BAD_SCALARS, call, expect_error, expect_ok, is_number
+import adversarial as adv
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -14,17 +14,17 @@ MAX_THREADS = 1024
 
 
 @given(n=st.one_of(st.integers(-3, 8), st.sampled_from(
-    list(BAD_SCALARS) + [2.0, 2.5, 10**6, 2**31, 10**30, MAX_THREADS, MAX_THREADS + 1])))
+    list(adv.BAD_SCALARS) + [2.0, 2.5, 10**6, 2**31, 10**30, MAX_THREADS, MAX_THREADS + 1])))
 def test_set_num_threads(n):
     old = optkern.get_num_threads()
     try:
-        outcome = call(optkern.set_num_threads, n, arguments=("n",))
-        if isinstance(n, bool) or not is_number(n) or not float(n).is_integer() \
+        outcome = adv.call(optkern.set_num_threads, n, arguments=("n",))
+        if isinstance(n, bool) or not adv.is_number(n) or not float(n).is_integer() \
                 or n > MAX_THREADS:
-            expect_error(outcome, "n")
+            adv.expect_error(outcome, "n")
             assert optkern.get_num_threads() == old  # a rejected value changes nothing
             return
-        assert expect_ok(outcome) == old
+        assert adv.expect_ok(outcome) == old
         now = optkern.get_num_threads()
         assert now == int(n) if n >= 1 else now >= 1
         assert optkern.build_info()["num_threads"] == now

@@ -5,42 +5,28 @@ import math
 
 import numpy as np
 import pytest
-from adversarial import (
-    call,
-    choice,
-    dims,
-    expect_error,
-    expect_ok,
-    finite_number,
-    has_nonfinite,
-    is_number,
-    moderate,
-    policy_dtype,
-    scalars,
-    specs,
-)
+import adversarial as adv
 from hypothesis import given
 from hypothesis import strategies as st
 from invariants import assert_converged_implies_finite
 from optkern import tv
 from reference import tv as ref
-from test_fuzz_linalg import DEVICES, check_device
 
 pytestmark = pytest.mark.usefixtures("watchdog")
 
 
 @st.composite
 def signal_shapes(draw, max_n=8):
-    return tuple(draw(st.lists(dims(0, 3), max_size=2))) + (draw(dims(0, max_n)),)
+    return tuple(draw(st.lists(adv.dims(0, 3), max_size=2))) + (draw(adv.dims(0, max_n)),)
 
 
 @st.composite
 def lambdas(draw, batch, n=0):
     """lam: a scalar (good or bad), or an array of a fitting or unfitting shape (the unfitting
     one longer than n - 1, so that it is no set of per-edge weights either)."""
-    kind = draw(choice(["scalar", "scalar", "array", "keepdims"], ["bad shape"]))
+    kind = draw(adv.choice(["scalar", "scalar", "array", "keepdims"], ["bad shape"]))
     if kind == "scalar":
-        return draw(scalars(st.one_of(st.floats(0, 10), st.sampled_from(
+        return draw(adv.scalars(st.one_of(st.floats(0, 10), st.sampled_from(
             [0.0, 5e-324, 1e-300, 1e300, 3, np.float32(0.5), np.int64(2)]))))
     if kind == "array":
         shape = draw(st.sampled_from([batch, batch[1:], (1,) * len(batch)]))
@@ -48,8 +34,8 @@ def lambdas(draw, batch, n=0):
         shape = batch + (1,)
     else:
         shape = (max(batch + (n,), default=0) + 2,)
-    return draw(specs(shape, fills=["positive", "zeros", "tiny+", "edges+"],
-                      bad_fills=["normal", "nonfinite"]))
+    return draw(adv.specs(shape, fills=["positive", "zeros", "tiny+", "edges+"],
+                          bad_fills=["normal", "nonfinite"]))
 
 
 def lam_error(lam, batch):
@@ -57,7 +43,7 @@ def lam_error(lam, batch):
     (booleans are not numbers: True and bool arrays are refused)."""
     if hasattr(lam, "build"):
         arr = lam.build()
-        if lam.rejected_dtype or arr.dtype == bool or has_nonfinite(arr) or (arr < 0).any():
+        if lam.rejected_dtype or arr.dtype == bool or adv.has_nonfinite(arr) or (arr < 0).any():
             return "lam"
         shape = arr.shape[:-1] if arr.ndim == len(batch) + 1 and arr.shape[-1:] == (1,) \
             else arr.shape
@@ -69,7 +55,7 @@ def lam_error(lam, batch):
         return "lam"
     if isinstance(lam, list):
         return None  # [1.0]: shape (1,) always fits
-    return None if finite_number(lam) and float(lam) >= 0 else "lam"
+    return None if adv.finite_number(lam) and float(lam) >= 0 else "lam"
 
 
 def lam_values(lam, batch):
@@ -85,33 +71,33 @@ def lam_argument(lam):
 
 
 @given(shape=signal_shapes(), data=st.data(),
-       method=choice(["exact", "exact", "irls"], ["taut", None]),
-       tol=scalars(st.sampled_from([1e-6, 1e-10, 0.1])),
-       max_iter=scalars(st.sampled_from([1, 3, 50, np.int64(10), 7.0])),
-       device=DEVICES)
+       method=adv.choice(["exact", "exact", "irls"], ["taut", None]),
+       tol=adv.scalars(st.sampled_from([1e-6, 1e-10, 0.1])),
+       max_iter=adv.scalars(st.sampled_from([1, 3, 50, np.int64(10), 7.0])),
+       device=adv.DEVICES)
 def test_denoise(shape, data, method, tol, max_iter, device):
-    xs = data.draw(specs(shape), label="x")
+    xs = data.draw(adv.specs(shape), label="x")
     lam = data.draw(lambdas(shape[:-1], shape[-1]), label="lam")
     x = xs.build()
-    outcome = call(tv.denoise, x, lam_argument(lam), method=method, tol=tol,
-                   max_iter=max_iter, device=device, return_info=True,
-                   arguments=("x", "lam", "method", "tol", "max_iter", "device"))
+    outcome = adv.call(tv.denoise, x, lam_argument(lam), method=method, tol=tol,
+                       max_iter=max_iter, device=device, return_info=True,
+                       arguments=("x", "lam", "method", "tol", "max_iter", "device"))
     if method not in ("exact", "irls"):
-        return expect_error(outcome, "method")
+        return adv.expect_error(outcome, "method")
     if method == "irls":
-        if not (finite_number(tol) and tol > 0):
-            return expect_error(outcome, "tol")
-        if not (is_number(max_iter) and float(max_iter).is_integer()
+        if not (adv.finite_number(tol) and tol > 0):
+            return adv.expect_error(outcome, "tol")
+        if not (adv.is_number(max_iter) and float(max_iter).is_integer()
                 and 1 <= max_iter < 2**63):
-            return expect_error(outcome, "max_iter")
-    if check_device(outcome, device):
+            return adv.expect_error(outcome, "max_iter")
+    if adv.check_device(outcome, device):
         return
-    if xs.rejected_dtype or has_nonfinite(x):
-        return expect_error(outcome, "x")
+    if xs.rejected_dtype or adv.has_nonfinite(x):
+        return adv.expect_error(outcome, "x")
     batch = x.shape[:-1]
     if lam_error(lam, batch):
-        return expect_error(outcome, "lam")
-    info = expect_ok(outcome)
+        return adv.expect_error(outcome, "lam")
+    info = adv.expect_ok(outcome)
     dtype = np.float32 if xs.compute_dtype == "float32" else np.float64
     y = info.y
     assert info.converged.shape == x.shape[:-1]
@@ -161,33 +147,34 @@ def reference_vjp(y, g, lam, rtol, dtype):
 
 
 @given(shape=signal_shapes(), data=st.data(), from_denoise=st.booleans(),
-       grad_shape=choice(["same"], ["other"]),
-       rtol=st.one_of(st.none(), scalars(st.sampled_from([0.0, 1e-6, 1e-3]))), device=DEVICES)
+       grad_shape=adv.choice(["same"], ["other"]),
+       rtol=st.one_of(st.none(), adv.scalars(st.sampled_from([0.0, 1e-6, 1e-3]))),
+       device=adv.DEVICES)
 def test_denoise_vjp(shape, data, from_denoise, grad_shape, rtol, device):
-    ys = data.draw(specs(shape), label="y")
-    gs = data.draw(specs(shape if grad_shape == "same" else shape[:-1] + (shape[-1] + 1,)),
+    ys = data.draw(adv.specs(shape), label="y")
+    gs = data.draw(adv.specs(shape if grad_shape == "same" else shape[:-1] + (shape[-1] + 1,)),
                    label="grad_y")
     lam = data.draw(lambdas(shape[:-1], shape[-1]), label="lam")
     y, g = ys.build(), gs.build()
-    if from_denoise and ys.dtype == "float64" and not has_nonfinite(y) and y.size:
+    if from_denoise and ys.dtype == "float64" and not adv.has_nonfinite(y) and y.size:
         y = tv.denoise(y, 0.5)  # realistic: fused segments
-    outcome = call(tv.denoise_vjp, y, g, lam_argument(lam), rtol=rtol, device=device,
-                   arguments=("y", "grad_y", "lam", "rtol", "device"))
-    if rtol is not None and not (finite_number(rtol) and rtol >= 0):
-        return expect_error(outcome, "rtol")
-    if check_device(outcome, device):
+    outcome = adv.call(tv.denoise_vjp, y, g, lam_argument(lam), rtol=rtol, device=device,
+                       arguments=("y", "grad_y", "lam", "rtol", "device"))
+    if rtol is not None and not (adv.finite_number(rtol) and rtol >= 0):
+        return adv.expect_error(outcome, "rtol")
+    if adv.check_device(outcome, device):
         return
-    if ys.rejected_dtype or gs.rejected_dtype or has_nonfinite(y) or has_nonfinite(g):
-        return expect_error(outcome, "y", "grad_y")
+    if ys.rejected_dtype or gs.rejected_dtype or adv.has_nonfinite(y) or adv.has_nonfinite(g):
+        return adv.expect_error(outcome, "y", "grad_y")
     if g.shape != y.shape:
-        return expect_error(outcome, "grad_y")
+        return adv.expect_error(outcome, "grad_y")
     if lam_error(lam, y.shape[:-1]):
-        return expect_error(outcome, "lam")
-    grad_x, grad_lam = expect_ok(outcome)
-    dtype = policy_dtype(y, g)
+        return adv.expect_error(outcome, "lam")
+    grad_x, grad_lam = adv.expect_ok(outcome)
+    dtype = adv.policy_dtype(y, g)
     assert grad_x.shape == y.shape and grad_x.dtype == dtype
     assert not (np.isnan(grad_x).any() or np.isnan(grad_lam).any()), "NaN from finite input"
-    if not moderate(g):
+    if not adv.moderate(g):
         return  # Inf only where the true value is out of range
     assert np.isfinite(grad_x).all() and np.isfinite(grad_lam).all()
     y64 = np.asarray(y, dtype).astype(np.float64)
@@ -204,14 +191,14 @@ def test_denoise_vjp(shape, data, from_denoise, grad_shape, rtol, device):
 
 @given(shape=st.one_of(st.just(()), signal_shapes(max_n=12)), data=st.data())
 def test_lambda_max(shape, data):
-    xs = data.draw(specs(shape), label="x")
+    xs = data.draw(adv.specs(shape), label="x")
     x = xs.build()
-    outcome = call(tv.lambda_max, x, arguments=("x",))
-    if xs.rejected_dtype or x.ndim == 0 or has_nonfinite(x):
-        return expect_error(outcome, "x")
-    value = expect_ok(outcome)
+    outcome = adv.call(tv.lambda_max, x, arguments=("x",))
+    if xs.rejected_dtype or x.ndim == 0 or adv.has_nonfinite(x):
+        return adv.expect_error(outcome, "x")
+    value = adv.expect_ok(outcome)
     assert np.shape(value) == x.shape[:-1] and not np.isnan(value).any()
-    if not moderate(x):
+    if not adv.moderate(x):
         return
     assert np.isfinite(value).all(), "NaN or Inf from finite input"
     x64 = np.asarray(x, np.float64)

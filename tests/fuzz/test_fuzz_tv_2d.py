@@ -4,7 +4,7 @@ total variation, or raises a ValueError/TypeError naming the argument."""
 
 import numpy as np
 import pytest
-from adversarial import call, choice, dims, expect_error, expect_ok, has_nonfinite, scalars, specs
+import adversarial as adv
 from hypothesis import given
 from hypothesis import strategies as st
 from invariants import assert_converged_implies_finite
@@ -12,13 +12,14 @@ from optkern import tv
 
 pytestmark = pytest.mark.usefixtures("watchdog")
 
-image_shapes = st.tuples(st.lists(dims(0, 2), max_size=1).map(tuple), dims(0, 5), dims(0, 5)) \
+image_shapes = st.tuples(st.lists(adv.dims(0, 2), max_size=1).map(tuple), adv.dims(0, 5),
+                         adv.dims(0, 5)) \
     .map(lambda s: s[0] + (s[1], s[2]))
-lams = scalars(st.sampled_from([0.0, 0.05, 0.5, 3.0, np.float32(0.2)]),
-               bad_values=(float("nan"), float("inf"), -1.0, True, "0.1", 10**400))
-flags = choice([False, True, np.True_, np.False_], ["yes", 1, None])
-tols = scalars(st.sampled_from([1e-4, 1e-7]), bad_values=(-1.0, float("nan"), True))
-iterations = scalars(st.sampled_from([1, 30, 300]), bad_values=(0, -1, 2.5, True))
+lams = adv.scalars(st.sampled_from([0.0, 0.05, 0.5, 3.0, np.float32(0.2)]),
+                   bad_values=(float("nan"), float("inf"), -1.0, True, "0.1", 10**400))
+flags = adv.choice([False, True, np.True_, np.False_], ["yes", 1, None])
+tols = adv.scalars(st.sampled_from([1e-4, 1e-7]), bad_values=(-1.0, float("nan"), True))
+iterations = adv.scalars(st.sampled_from([1, 30, 300]), bad_values=(0, -1, 2.5, True))
 
 
 def total_variation(y, isotropic):
@@ -35,13 +36,13 @@ def total_variation(y, isotropic):
 @given(shape=image_shapes, data=st.data(), lam=lams, isotropic=flags, tol=tols,
        max_iter=iterations, info=flags)
 def test_denoise_2d(shape, data, lam, isotropic, tol, max_iter, info):
-    spec = data.draw(specs(shape, fills=["normal", "positive", "zeros", "tiny"]))
+    spec = data.draw(adv.specs(shape, fills=["normal", "positive", "zeros", "tiny"]))
     img = spec.build()
-    outcome = call(tv.denoise_2d, img, lam, isotropic=isotropic, tol=tol, max_iter=max_iter,
-                   return_info=info,
-                   arguments=("img", "lam", "isotropic", "tol", "max_iter", "return_info"))
+    outcome = adv.call(tv.denoise_2d, img, lam, isotropic=isotropic, tol=tol, max_iter=max_iter,
+                       return_info=info,
+                       arguments=("img", "lam", "isotropic", "tol", "max_iter", "return_info"))
     bad = [name for name, value, ok in (
-        ("img", img, not (spec.rejected_dtype or has_nonfinite(img))),
+        ("img", img, not (spec.rejected_dtype or adv.has_nonfinite(img))),
         ("lam", lam, isinstance(lam, (float, np.floating)) and np.isfinite(lam) and lam >= 0),
         ("isotropic", isotropic, isinstance(isotropic, (bool, np.bool_))),
         ("tol", tol, isinstance(tol, float) and tol >= 0),
@@ -49,8 +50,8 @@ def test_denoise_2d(shape, data, lam, isotropic, tol, max_iter, info):
          and max_iter >= 1),
         ("return_info", info, isinstance(info, (bool, np.bool_)))) if not ok]
     if bad:
-        return expect_error(outcome, *bad)
-    result = expect_ok(outcome)
+        return adv.expect_error(outcome, *bad)
+    result = adv.expect_ok(outcome)
     y = result.y if info else result
     x = np.asarray(img, dtype=np.float64)
     assert y.shape == img.shape and y.dtype == np.dtype(spec.compute_dtype)
@@ -71,16 +72,16 @@ def test_denoise_2d(shape, data, lam, isotropic, tol, max_iter, info):
 
 @given(shape=image_shapes, data=st.data(), lam=lams)
 def test_denoise_2d_vjp(shape, data, lam):
-    spec = data.draw(specs(shape, fills=["normal", "zeros"]))
+    spec = data.draw(adv.specs(shape, fills=["normal", "zeros"]))
     img = spec.build()
     grad = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1))).standard_normal(shape)
-    outcome = call(tv.denoise_2d_vjp, img, grad, lam, arguments=("y", "grad_y", "lam"))
-    bad = ["y"] if spec.rejected_dtype or has_nonfinite(img) else []
+    outcome = adv.call(tv.denoise_2d_vjp, img, grad, lam, arguments=("y", "grad_y", "lam"))
+    bad = ["y"] if spec.rejected_dtype or adv.has_nonfinite(img) else []
     if not (isinstance(lam, (float, np.floating)) and np.isfinite(lam) and lam >= 0):
         bad.append("lam")
     if bad:
-        return expect_error(outcome, *bad)
-    grad_x, grad_lam = expect_ok(outcome)
+        return adv.expect_error(outcome, *bad)
+    grad_x, grad_lam = adv.expect_ok(outcome)
     assert grad_x.shape == img.shape and np.isfinite(grad_x).all()
     assert np.isfinite(grad_lam).all()
     # The Jacobian averages over flat regions: it keeps each image's sum of gradients.
