@@ -129,38 +129,34 @@ def test_io_errors_stay_os_errors(tmp_path):
         GivensSequence([0], [1], [0.5], dim=2).save(tmp_path / "no" / "dir.npz")
 
 
+def raised_within_10_s(what, action):
+    """The exception action() raises, run in a thread that must end within 10 s."""
+    outcome = []
+
+    def run():
+        try:
+            action()
+        except Exception as exc:  # noqa: BLE001 - recorded for the assertion
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive(), f"{what} blocked on a FIFO"
+    assert len(outcome) == 1, f"{what} on a FIFO raised nothing"
+    return outcome[0]
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
 def test_fifo_is_refused_without_blocking(tmp_path):
     fifo = tmp_path / "pipe.npz"
     os.mkfifo(fifo)
-    outcome = []
-
-    def load():
-        try:
-            GivensSequence.load(fifo)
-        except Exception as exc:  # noqa: BLE001 - recorded for the assertion
-            outcome.append(exc)
-
-    thread = threading.Thread(target=load, daemon=True)
-    thread.start()
-    thread.join(10)
-    assert not thread.is_alive(), "load blocked on a FIFO"
-    assert len(outcome) == 1 and isinstance(outcome[0], ValueError)
-    assert "FIFO" in str(outcome[0]) and str(outcome[0]).startswith("path: ")
+    error = raised_within_10_s("load", lambda: GivensSequence.load(fifo))
+    assert isinstance(error, ValueError)
+    assert "FIFO" in str(error) and str(error).startswith("path: ")
     # no reader: save fails at once (ENXIO) instead of waiting for one
-    saved = []
-
-    def save():
-        try:
-            GivensSequence([0], [1], [0.5], dim=2).save(fifo)
-        except Exception as exc:  # noqa: BLE001 - recorded for the assertion
-            saved.append(exc)
-
-    saver = threading.Thread(target=save, daemon=True)
-    saver.start()
-    saver.join(10)
-    assert not saver.is_alive(), "save blocked on a FIFO"
-    assert len(saved) == 1 and isinstance(saved[0], OSError)
+    error = raised_within_10_s("save", lambda: GivensSequence([0], [1], [0.5], dim=2).save(fifo))
+    assert isinstance(error, OSError)
 
 
 def test_save_appends_npz_and_round_trips_bytes_paths(tmp_path):

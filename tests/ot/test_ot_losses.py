@@ -2,9 +2,12 @@
 the NumPy references, finite differences for every gradient, structure (S >= 0, S = 0 on
 equal inputs) and bad input."""
 
+import functools
+
 import numpy as np
 import optkern
 import pytest
+from inputs import point_clouds
 from reference.ot_losses import divergence_reference, sinkhorn2_reference
 
 ot_pot = pytest.importorskip("ot", minversion="0.9")
@@ -17,12 +20,7 @@ def problem(rng, m, n):
     return M, a / a.sum(), b / b.sum()
 
 
-def clouds(rng, m, n, d=2):
-    x = rng.normal(size=(m, d))
-    y = rng.normal(size=(n, d)) + 0.5
-    a = rng.random(m) + 0.2
-    b = rng.random(n) + 0.2
-    return x, y, a / a.sum(), b / b.sum()
+clouds = functools.partial(point_clouds, d=2, shift=0.5)
 
 
 # --- sinkhorn2 ----------------------------------------------------------------------------------

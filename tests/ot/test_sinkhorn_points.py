@@ -2,20 +2,18 @@
 reference, the plan as an operator (apply, apply_T, plan()), batches, float32, zero weights,
 warm starts and bad input."""
 
+import functools
+
 import numpy as np
 import optkern
 import pytest
 from optkern.ot import sinkhorn, sinkhorn_points
+from inputs import point_clouds
 from reference.ot_losses import cost_matrix
 from reference.sinkhorn import sinkhorn_reference
 
 
-def clouds(rng, m, n, d=3):
-    x = rng.normal(size=(m, d))
-    y = rng.normal(size=(n, d)) + 0.3
-    a = rng.random(m) + 0.2
-    b = rng.random(n) + 0.2
-    return x, y, a / a.sum(), b / b.sum()
+clouds = functools.partial(point_clouds, d=3, shift=0.3)
 
 
 @pytest.mark.parametrize("cost", ["sqeuclidean", "euclidean"])

@@ -7,20 +7,8 @@ import pytest
 import optkern
 from optkern.tv import denoise, lambda_max
 from conftest import EPS
+from inputs import signal
 from reference import tv as ref
-
-
-def signal(rng, n, kind):
-    if kind == "noise":
-        return rng.standard_normal(n)
-    if kind == "walk":
-        return np.cumsum(rng.standard_normal(n))
-    if kind == "blocks":
-        levels = rng.standard_normal(max(1, n // 10 + 1))
-        return np.repeat(levels, 10)[:n] + 0.1 * rng.standard_normal(n)
-    if kind == "ties":
-        return rng.integers(0, 3, n).astype(float)
-    raise ValueError(kind)
 
 
 KINDS = ["noise", "walk", "blocks", "ties"]

@@ -7,17 +7,8 @@ import pytest
 
 from optkern.tv import denoise, denoise_vjp
 from conftest import EPS, EXACT
+from inputs import signal
 from reference import tv as ref
-
-
-def signal(rng, n, kind):
-    if kind == "noise":
-        return rng.standard_normal(n)
-    if kind == "walk":
-        return np.cumsum(rng.standard_normal(n))
-    if kind == "blocks":
-        return np.repeat(rng.standard_normal(n // 10 + 1), 10)[:n] + 0.1 * rng.standard_normal(n)
-    return rng.integers(0, 3, n).astype(float)  # ties
 
 
 def weights(rng, n, scale, zeros=True):
