@@ -259,7 +259,7 @@ def to_host(a):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize(("batch", "n"), BATCHES, ids=[f"{b}x{n}" for b, n in BATCHES])
 def test_gpu(benchmark, report, machine, batch, n, dtype, direction, impl):
-    from optkern import _tv_cuda
+    from optkern.tv import _cuda as _tv_cuda
 
     x, lam, expected = problem(batch, n, "walk", 0.1)
     x, lam = x.astype(dtype), lam

@@ -1,6 +1,7 @@
 """optkern: compiled kernels between numerical optimisation and deep learning.
 
-Areas, one module each:
+Areas, one package each, all of the same shape (public functions in ``__init__.py``, argument
+checks in ``_checks.py``, the two paths in ``_cpu.py`` and ``_cuda.py``):
 
 - :mod:`optkern.linalg`: batched matmul (and batched tridiagonal solves) on CPU and GPU;
 - :mod:`optkern.tv`: 1-D total variation denoising, exact and IRLS, with its exact backward;
@@ -12,13 +13,8 @@ Optional, imported only on request: :mod:`optkern.torch` and :mod:`optkern.jax`,
 Sinkhorn and TV kernels as PyTorch autograd Functions and JAX custom_vjp functions.
 """
 
-from optkern._backend import (
-    __version__,
-    build_info,
-    cuda_available,
-    get_num_threads,
-    set_num_threads,
-)
+from optkern._backend import __version__, build_info, cuda_available
+from optkern._threads import get_num_threads, set_num_threads
 from optkern._cpp_package import cmake_dir, include_dir
 from optkern import linalg
 from optkern import givens

@@ -1,7 +1,9 @@
 """Dask arrays in, dask arrays out: every batched optkern function on ``dask.array.Array``.
 
-Each public batched function starts with ``if _dask.is_dask(...): return _dask.<fn>(...)``;
-the rest is here. A dask call builds a graph and returns at once (results are dask arrays,
+Each public batched function starts with ``if is_dask(...): return ...``: ``batched`` here
+where the batch is plain (every array operand broadcasts over the loop dimensions), or the
+area's own ``<area>/_dask.py`` where an operand needs a layout of its own (tv's lam, ot's
+marginals and warm starts). This module is the machinery they share. A dask call builds a graph and returns at once (results are dask arrays,
 result objects hold dask arrays); nothing runs until ``.compute()``. Each block of the batch
 is handed, as NumPy (or CuPy) arrays, to the same public function the NumPy user calls, so
 the blocks run the same checks and kernels, with the thread count of the worker that runs
@@ -34,7 +36,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from optkern._validation import broadcast_batch, compute_dtype, describe, fail
+from optkern._validation import broadcast_batch, check_device, compute_dtype, describe, fail
 
 
 def is_dask(*values: Any) -> bool:
@@ -57,7 +59,7 @@ def is_dask(*values: Any) -> bool:
 
 
 @dataclass
-class _Operand:
+class Operand:
     value: Any  # a dask array after _prepare
     name: str  # the argument's name (error messages) and the keyword the block passes
     core: int  # the number of core (trailing) dimensions
@@ -75,7 +77,7 @@ def _is_gpu_meta(meta: Any) -> bool:
     return type(meta).__module__.split(".")[0] == "cupy"
 
 
-def _as_dask(x: Any, name: str, core: int) -> Any:
+def as_dask(x: Any, name: str, core: int) -> Any:
     """x as a dask array with NumPy or CuPy blocks of a real dtype and at least `core`
     dimensions, its core dimensions in one chunk."""
     import dask.array as da
@@ -95,10 +97,10 @@ def _as_dask(x: Any, name: str, core: int) -> Any:
     if any(np.isnan(s) for s in x.shape):
         fail(name, "a dask array of known shape (call compute_chunk_sizes() first)",
              f"shape {x.shape}")
-    return _merge_core_chunks(x, name, core)
+    return merge_core_chunks(x, name, core)
 
 
-def _merge_core_chunks(x: Any, name: str, core: int) -> Any:
+def merge_core_chunks(x: Any, name: str, core: int) -> Any:
     """Rechunk the core dimensions into one chunk; warn when that moves a lot of data."""
     import dask
     from dask.array.core import PerformanceWarning
@@ -125,7 +127,7 @@ def _merge_core_chunks(x: Any, name: str, core: int) -> Any:
     return x.rechunk(target)
 
 
-def _align_loop_chunks(operands: list[_Operand]) -> None:
+def _align_loop_chunks(operands: list[Operand]) -> None:
     """Rechunk every operand's batch dimensions to the chunks of the first operand that has
     each dimension with an extent above 1 (operands broadcast along extents of 1)."""
     loop = max(len(op.loop_shape) for op in operands)
@@ -140,7 +142,7 @@ def _align_loop_chunks(operands: list[_Operand]) -> None:
                     op.value = op.value.rechunk({d: reference})
 
 
-def _sample(op: _Operand) -> np.ndarray:
+def _sample(op: Operand) -> np.ndarray:
     """An empty batch with the operand's core shape and dtype: what the public function is
     called with once, to check the options and learn the outputs."""
     return np.empty((0,) + op.core_shape, op.value.dtype)
@@ -232,7 +234,7 @@ def _shape_output(leaf: Any, loop: tuple[int, ...], core: int, dtype: np.dtype,
     return leaf
 
 
-def _apply(function: Callable[..., Any], operands: list[_Operand], options: dict, *,
+def apply(function: Callable[..., Any], operands: list[Operand], options: dict, *,
            prepare: Callable[..., Any] | None = None,
            finish: Callable[..., Any] | None = None) -> Any:
     """Build the graph: function(**blocks, **options) per block of the broadcast batch.
@@ -310,7 +312,7 @@ def _rebuild_leaves(template: Any, leaves: list[Any]) -> Any:
     return template
 
 
-def _reject(**values: Any) -> None:
+def reject(**values: Any) -> None:
     """Options that have no meaning for a dask call (an ``out`` buffer, a CUDA stream of this
     process, a callback or a progress bar of this process)."""
     for name, (value, default) in values.items():
@@ -323,11 +325,11 @@ def _reject(**values: Any) -> None:
             fail(name, what[name], describe(value))
 
 
-def _check_batch(operands: list[_Operand]) -> tuple[int, ...]:
+def check_batch(operands: list[Operand]) -> tuple[int, ...]:
     return broadcast_batch([(op.loop_shape, op.name) for op in operands])
 
 
-def _sum_to_shape(g: Any, shape: tuple[int, ...]) -> Any:
+def sum_to_shape(g: Any, shape: tuple[int, ...]) -> Any:
     """Sum per-problem values over the axes along which a parameter of `shape` was
     broadcast (as automatic differentiation would)."""
     lead = g.ndim - len(shape)
@@ -350,204 +352,17 @@ def batched(function: Callable[..., Any], cores: dict[str, int], /, **arguments:
     array argument that is None) is passed to every block as it is. A new batched function
     needs one line: ``if _dask.is_dask(x): return _dask.batched(f, {"x": 1}, **locals())``.
     """
-    _reject(stream=(arguments.pop("stream", None), None))
-    _check_device(arguments)
-    ops = [_Operand(_as_dask(arguments.pop(name), name, core), name, core)
+    reject(stream=(arguments.pop("stream", None), None))
+    check_device_option(arguments)
+    ops = [Operand(as_dask(arguments.pop(name), name, core), name, core)
            for name, core in cores.items() if arguments.get(name) is not None]
-    _check_batch(ops)
-    return _apply(function, ops, arguments)
+    check_batch(ops)
+    return apply(function, ops, arguments)
 
 
-def _check_device(options: dict) -> None:
+def check_device_option(options: dict) -> None:
     if "device" in options:
-        from optkern._validation import check_device
-
         check_device(options["device"])
-
-
-def bmm(a: Any, b: Any, *, out: Any = None, **options: Any) -> Any:
-    from optkern import linalg
-
-    _reject(out=(out, None))
-    return batched(linalg.bmm, {"a": 2, "b": 2}, a=a, b=b, **options)
-
-
-def tridiagonal_solve(**arguments: Any) -> Any:
-    from optkern import linalg
-
-    cores = {"lower": 1, "diag": 1, "upper": 1, "rhs": 1}
-    return batched(linalg.tridiagonal_solve, cores, **arguments)
-
-
-def _lam_operand(lam: Any, x: _Operand, name: str = "lam") -> _Operand | None:
-    """lam as a batch operand: None for a Python or NumPy scalar (passed as an option);
-    per signal (core 0) when it has fewer dimensions than x; aligned with x (core 1: the
-    keepdims form (..., 1), or one weight per edge) when it has as many."""
-    if np.ndim(lam) == 0 and not is_dask(lam):
-        return None
-    arr = _as_dask(lam, name, 0)
-    batch = x.loop_shape
-    if arr.ndim == x.value.ndim:
-        shape, core = arr.shape[:-1], 1
-        arr = _merge_core_chunks(arr, name, 1)
-    else:
-        shape, core = arr.shape, 0
-    try:
-        fits = np.broadcast_shapes(shape, batch) == tuple(batch)
-    except ValueError:
-        fits = False
-    if not fits:
-        fail(name, f"a scalar or a shape that broadcasts to x's batch shape {tuple(batch)}",
-             f"shape {arr.shape}")
-    return _Operand(arr, name, core)
-
-
-def tv_denoise(x: Any, lam: Any, *, stream: Any = None, **options: Any) -> Any:
-    from optkern import tv
-
-    _reject(stream=(stream, None))
-    _check_device(options)
-    xo = _Operand(_as_dask(x, "x", 1), "x", 1)
-    lo = _lam_operand(lam, xo)
-    if lo is None:
-        return _apply(tv.denoise, [xo], {**options, "lam": lam})
-    return _apply(tv.denoise, [xo, lo], options)
-
-
-def _per_signal_lam(arrays: dict, loop: tuple[int, ...], options: dict) -> dict:
-    """lam broadcast to the block's batch (and its own last axis where it has one), so that
-    the vjp returns one grad_lam per signal; summed over the broadcast axes afterwards."""
-    y = arrays["y"]
-    lam: Any = arrays.get("lam", options.get("lam_value"))
-    lam = np.asarray(lam) if not hasattr(lam, "shape") else lam
-    xp = np if isinstance(lam, np.ndarray) else sys.modules["cupy"]
-    tail = tuple(lam.shape[-1:]) if options.get("lam_aligned") else ()
-    out = dict(arrays)
-    out["lam"] = xp.ascontiguousarray(xp.broadcast_to(lam, tuple(y.shape[:-1]) + tail))
-    return out
-
-
-def _call_denoise_vjp(**kwargs: Any) -> Any:
-    from optkern import tv
-
-    kwargs.pop("lam_value", None)
-    kwargs.pop("lam_aligned", None)
-    return tv.denoise_vjp(**kwargs)
-
-
-def tv_denoise_vjp(y: Any, grad_y: Any, lam: Any, *, stream: Any = None,
-                   **options: Any) -> tuple[Any, Any]:
-    _reject(stream=(stream, None))
-    _check_device(options)
-    yo = _Operand(_as_dask(y, "y", 1), "y", 1)
-    go = _Operand(_as_dask(grad_y, "grad_y", 1), "grad_y", 1)
-    if go.value.shape != yo.value.shape:
-        fail("grad_y", f"the shape of y {yo.value.shape}", f"shape {go.value.shape}")
-    lo = _lam_operand(lam, yo)
-    if lo is None:
-        options = {**options, "lam_value": lam}
-        ops = [yo, go]
-        lam_shape: tuple[int, ...] = ()
-    else:
-        options = {**options, "lam_aligned": lo.core == 1}
-        ops = [yo, go, lo]
-        lam_shape = tuple(lo.value.shape)
-    grad_x, per_signal = _apply(_call_denoise_vjp, ops, options, prepare=_per_signal_lam)
-    return grad_x, _sum_to_shape(per_signal, lam_shape)
-
-
-def _assemble_init(arrays: dict, loop: tuple[int, ...], options: dict) -> dict:
-    out = {k: v for k, v in arrays.items() if k not in ("init_f", "init_g")}
-    if options.get("init_given"):
-        out["init"] = (arrays.get("init_f"), arrays.get("init_g"))
-    return out
-
-
-def _call_sinkhorn(**kwargs: Any) -> Any:
-    from optkern import ot
-
-    kwargs.pop("init_given", None)
-    return ot.sinkhorn(**kwargs)
-
-
-def sinkhorn(M: Any, a: Any = None, b: Any = None, *, reg: Any, init: Any = None,
-             callback: Any = None, progress: bool = False, stream: Any = None,
-             **options: Any) -> Any:
-    _reject(stream=(stream, None), callback=(callback, None), progress=(progress, False))
-    _check_device(options)
-    ops = [_Operand(_as_dask(M, "M", 2), "M", 2)]
-    for x, name in ((a, "a"), (b, "b")):
-        if x is not None:
-            ops.append(_Operand(_as_dask(x, name, 1), name, 1))
-    if init is not None:
-        if not isinstance(init, (tuple, list)) or len(init) != 2:
-            fail("init", "a pair (f, g) of potentials (either may be None)", describe(init))
-        if init[0] is None and init[1] is None:
-            fail("init", "a pair (f, g) with at least one of them given", "(None, None)")
-        for x, name in zip(init, ("init_f", "init_g")):
-            if x is not None:
-                ops.append(_Operand(_as_dask(x, "init", 1), name, 1))
-    options = {**options, "init_given": init is not None}
-    if np.ndim(reg) == 0 and not is_dask(reg):
-        options["reg"] = reg
-    else:  # one reg per problem, where the function takes it
-        ops.append(_Operand(_as_dask(reg, "reg", 0), "reg", 0))
-    _check_batch(ops)
-    return _apply(_call_sinkhorn, ops, options, prepare=_assemble_init)
-
-
-def _per_problem_weights(arrays: dict, loop: tuple[int, ...], options: dict) -> dict:
-    """a and b broadcast to the block's batch, so that grad_a and grad_b come back per
-    problem (summed over the broadcast axes afterwards); grad_P broadcast to P's shape."""
-    out = dict(arrays)
-    P = arrays["P"]
-    xp = np if isinstance(P, np.ndarray) else sys.modules["cupy"]
-    batch = tuple(P.shape[:-2])
-    for name, size in (("a", P.shape[-2]), ("b", P.shape[-1])):
-        if name in arrays:
-            out[name] = xp.ascontiguousarray(xp.broadcast_to(arrays[name], batch + (size,)))
-    out["grad_P"] = xp.broadcast_to(arrays["grad_P"], P.shape)
-    return out
-
-
-def sinkhorn_vjp(P: Any, grad_P: Any, reg: Any, a: Any = None, b: Any = None,
-                 **options: Any) -> Any:
-    import dask.array as da
-
-    from optkern import ot
-
-    po = _Operand(_as_dask(P, "P", 2), "P", 2)
-    g = _as_dask(grad_P, "grad_P", 0)
-    shape = tuple(po.value.shape)
-    try:
-        fits = np.broadcast_shapes(g.shape, shape) == shape
-    except ValueError:
-        fits = False
-    if not fits:
-        fail("grad_P", f"an array that broadcasts to P's shape {shape}", f"shape {g.shape}")
-    if g.ndim < 2 or g.shape[-2:] != shape[-2:]:  # core axes broadcast: give them P's
-        g = da.broadcast_to(g, (g.shape[:-2] if g.ndim >= 2 else ()) + shape[-2:])
-    ops = [po, _Operand(_merge_core_chunks(g, "grad_P", 2), "grad_P", 2)]
-    weights = {}
-    for x, name in ((a, "a"), (b, "b")):
-        if x is not None:
-            op = _Operand(_as_dask(x, name, 1), name, 1)
-            weights[name] = tuple(op.value.shape)
-            ops.append(op)
-    if _check_batch(ops) != po.loop_shape:
-        fail("a, b", f"batch shapes that broadcast to P's batch shape {po.loop_shape}",
-             ", ".join(f"{op.name} {op.loop_shape}" for op in ops[2:]))
-    if np.ndim(reg) == 0 and not is_dask(reg):
-        options = {**options, "reg": reg}
-    else:
-        ops.append(_Operand(_as_dask(reg, "reg", 0), "reg", 0))
-    grad_M, grad_a, grad_b = _apply(ot.sinkhorn_vjp, ops, options,
-                                    prepare=_per_problem_weights)
-    if "a" in weights:
-        grad_a = _sum_to_shape(grad_a, weights["a"])
-    if "b" in weights:
-        grad_b = _sum_to_shape(grad_b, weights["b"])
-    return grad_M, grad_a, grad_b
 
 
 def _messages(result: Any) -> Any:
@@ -557,30 +372,15 @@ def _messages(result: Any) -> Any:
     return dataclasses.replace(result, message=message)
 
 
-def minimize_batch(fun: Any, x0: Any, *, callback: Any = None, progress: bool = False,
-                   stream: Any = None, **options: Any) -> Any:
-    from optkern.optimize import minimize_batch as public
-    from optkern.optimize.problems import Problem
-
-    if not isinstance(fun, Problem):
-        fail("fun", "a native optkern.optimize.problems.Problem for dask x0 (a Python "
-             "objective would run in this process)", describe(fun))
-    _reject(stream=(stream, None), callback=(callback, None), progress=(progress, False))
-    _check_device(options)
-    xo = _Operand(_as_dask(x0, "x0", 1), "x0", 1)
+def minimize_batch(function: Callable[..., Any], fun: Any, x0: Any, *, callback: Any = None,
+                   progress: bool = False, stream: Any = None, **options: Any) -> Any:
+    """optkern.optimize.minimize_batch (`function`) of a native Problem over dask rows of x0."""
+    reject(stream=(stream, None), callback=(callback, None), progress=(progress, False))
+    check_device_option(options)
+    xo = Operand(as_dask(x0, "x0", 1), "x0", 1)
     if xo.value.ndim != 2:
         fail("x0", "a 2-dimensional array", f"shape {xo.value.shape}")
-    return _apply(public, [xo], {"fun": fun, **options}, finish=_messages)
-
-
-def givens_factorize(U: Any, *, callback: Any = None, progress: bool = False,
-                     stream: Any = None, **options: Any) -> Any:
-    """A dask stack (..., d, d): a dask array of GivensSequence objects of shape (...)."""
-    from optkern.givens import _stack
-
-    _reject(stream=(stream, None), callback=(callback, None), progress=(progress, False))
-    _check_device(options)
-    return _apply(_stack.factorize_stack, [_Operand(_as_dask(U, "U", 2), "U", 2)], options)
+    return apply(function, [xo], {"fun": fun, **options}, finish=_messages)
 
 
 def minimize_refuses(x0: Any) -> None:

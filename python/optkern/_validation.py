@@ -20,6 +20,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from optkern import _backend
+
 FLOAT32 = np.dtype(np.float32)
 FLOAT64 = np.dtype(np.float64)
 DEVICES = ("cpu", "cuda", "auto")
@@ -184,18 +186,12 @@ def resolve_device(device: Any, arrays: Iterable[tuple[Any, str]], stream: Any =
     if stream is not None and device == "cpu":
         fail("stream", "None when the call runs on the CPU (device='cpu', or 'auto' with host "
              "arrays)", describe(stream))
-    if device == "cuda" and not _backend().cuda_available():
+    if device == "cuda" and not _backend.cuda_available():
         raise ValueError(
             f"device: 'cuda' was requested but CUDA is not available here "
-            f"({_backend().cuda_unavailable_reason()}); use device='cpu' or 'auto'"
+            f"({_backend.cuda_unavailable_reason()}); use device='cpu' or 'auto'"
         )
     return device
-
-
-def _backend():
-    from optkern import _backend  # imported late: _backend imports this module's users
-
-    return _backend
 
 
 def is_gpu_array(x: Any) -> bool:

@@ -10,8 +10,9 @@ import numpy as np
 
 from optkern._progress import ProgressBar, callback_stops
 from optkern.givens._sequence import GivensSequence
+from optkern.givens._stopping import ToleranceStop, signed_permutation
 
-__all__ = ["GivensStep", "drive"]
+__all__ = ["GivensStep", "drive", "run_to_stop", "with_permutation"]
 
 
 @dataclass(frozen=True)
@@ -103,3 +104,27 @@ def _finish(i, j, theta, n, d, bar: ProgressBar, reason: str) -> GivensSequence:
     bar.update_to(n)
     bar.close(f"stopped: {reason}")
     return GivensSequence(i[:n], j[:n], theta[:n], d, stopped_by=STOPPED_BY[reason])
+
+
+def run_to_stop(engine: Any, u: np.ndarray, n: int, label: str,
+                callback: Optional[Callable[[GivensStep], Any]], progress: bool,
+                tol: Optional[float]) -> GivensSequence:
+    """Drive `engine` on the host copy u of U until n factors, tol, convergence or the
+    callback; then attach the signed permutation that fits U best."""
+    d = u.shape[0]
+    stop = None
+    if tol is not None:
+        stop = ToleranceStop(u, tol)
+        if stop.initially_met():
+            seq = GivensSequence(np.zeros(0, np.int64), np.zeros(0, np.int64),
+                                 np.zeros(0, u.dtype), d, stopped_by="tol")
+            return with_permutation(seq, u)
+    seq = drive(engine, n, d, u.dtype, label, callback, progress, stop)
+    return with_permutation(seq, u)
+
+
+def with_permutation(seq: GivensSequence, u: np.ndarray) -> GivensSequence:
+    """seq with the signed permutation P nearest ``G^T U`` (the best fit of U by G P)."""
+    w = seq.apply(np.asarray(u, dtype=np.float64), transpose=True)
+    perm, signs = signed_permutation(w)
+    return GivensSequence(seq.i, seq.j, seq.theta, seq.dim, perm, signs, seq.stopped_by)

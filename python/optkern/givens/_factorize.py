@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-import numpy as np
 
-from optkern import _backend, _gpu
+from optkern import _gpu
 from optkern._validation import check_device, check_number, fail, is_gpu_array, resolve_device
-from optkern.givens import _checks, _cuda_driver
-from optkern.givens._beam import factorize_beam
-from optkern.givens._driver import GivensStep, drive
+from optkern.givens import _checks, _cpu, _cuda, _stack
+from optkern.givens._driver import GivensStep
 from optkern.givens._sequence import GivensSequence
-from optkern.givens._stopping import ToleranceStop, signed_permutation
-from optkern.givens import _stack
 
 __all__ = ["factorize"]
 
@@ -50,8 +46,10 @@ def factorize(
         With ``device="cuda"`` it may also be a CuPy array or a torch CUDA tensor.
         A stack (..., d, d), or a dask array, gives one sequence per matrix (see Returns).
     n_factors : int, optional
-        The most factors to return. Without it, ``d (d - 1) / 2`` (which factors any
-        rotation exactly) bounds a run that tol ends.
+        The most factors to return. At least one of n_factors and tol must be given (a greedy
+        run has no natural length), except for ``method="elimination"``, whose exact
+        factorization has ``d (d - 1) / 2`` factors. With tol alone, ``d (d - 1) / 2`` (which
+        factors any rotation exactly) bounds the run.
     tol : float, optional
         Stop at the first step where the normalized error
         ``||U - seq.to_dense()||_F / sqrt(d)`` is at most tol (>= 0). The error is checked
@@ -109,8 +107,9 @@ def factorize(
     ------
     ValueError
         If U is not a finite square matrix of size >= 2, not orthogonal (with check=True),
-        n_factors is negative or not an integer, tol is negative or not a finite number, or
-        method or device is unknown.
+        n_factors is negative or not an integer, tol is negative or not a finite number,
+        neither n_factors nor tol is given (other than for "elimination"), or method or device
+        is unknown.
 
     Notes
     -----
@@ -141,13 +140,14 @@ def factorize(
     (120, True)
     """
     if _stack.is_stack(U):  # (..., d, d) or a dask array: one sequence per matrix
-        return _stack.factorize_stack(**locals())
+        return _stack.factorize_stack(factorize, **locals())
     if method not in METHODS:
         fail("method", "'l1', 'greedy', 'elimination' or 'beam'", repr(method))
     layered = _checks.check_flag(layered, "layered")
     if layered and method != "l1":
         fail("layered", f"False for method={method!r} (only 'l1' has a layered choice)",
              repr(layered))
+    width = 0  # the beam's width (method="beam" only)
     if method == "beam":
         width = 4 if beam_width is None else int(check_number(beam_width, "beam_width", low=1,
                                                               high=4096, integer=True))
@@ -173,48 +173,8 @@ def factorize(
             fail("device", "'cpu' for layered=True (the CUDA engine has no layered choice)",
                  repr(device))
         with _gpu.use_stream(stream):
-            return _cuda_driver.factorize_l1(U, n_factors, callback, progress, check, tol)
+            return _cuda.factorize_l1(U, n_factors, callback, progress, check, tol)
     if is_gpu_array(U):
         fail("U", "a host array for device='cpu'", "an array on a CUDA device")
-    u = _checks.square_matrix(U, "U")
-    d = u.shape[0]
-    if check:
-        _checks.check_orthogonal(u, "U")
-    n = _checks.factor_count(n_factors, d)
-    suffix = "32" if u.dtype == np.float32 else "64"
-    core = _backend._core
-    if method == "beam":
-        return with_permutation(factorize_beam(u, n, width, callback, progress, tol), u)
-    if method == "l1":
-        engine = getattr(core, "GivensL1Descent" + suffix)(u, 0)
-        engine.set_layered(layered)
-    elif method == "greedy":
-        engine = getattr(core, "GivensFrobeniusGreedy" + suffix)(u)
-    else:
-        engine = getattr(core, "GivensElimination" + suffix)(u)
-        n = min(n, d * (d - 1) // 2)
-    return run_to_stop(engine, u, n, f"givens {method}", callback, progress, tol)
-
-
-def run_to_stop(engine: Any, u: np.ndarray, n: int, label: str,
-                callback: Optional[Callable[[GivensStep], Any]], progress: bool,
-                tol: Optional[float]) -> GivensSequence:
-    """Drive `engine` on the host copy u of U until n factors, tol, convergence or the
-    callback; then attach the signed permutation that fits U best."""
-    d = u.shape[0]
-    stop = None
-    if tol is not None:
-        stop = ToleranceStop(u, tol)
-        if stop.initially_met():
-            seq = GivensSequence(np.zeros(0, np.int64), np.zeros(0, np.int64),
-                                 np.zeros(0, u.dtype), d, stopped_by="tol")
-            return with_permutation(seq, u)
-    seq = drive(engine, n, d, u.dtype, label, callback, progress, stop)
-    return with_permutation(seq, u)
-
-
-def with_permutation(seq: GivensSequence, u: np.ndarray) -> GivensSequence:
-    """seq with the signed permutation P nearest ``G^T U`` (the best fit of U by G P)."""
-    w = seq.apply(np.asarray(u, dtype=np.float64), transpose=True)
-    perm, signs = signed_permutation(w)
-    return GivensSequence(seq.i, seq.j, seq.theta, seq.dim, perm, signs, seq.stopped_by)
+    return _cpu.factorize(U, method, n_factors, width, layered,
+                          callback, progress, check, tol)

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from optkern import tv as _tv
+from optkern.tv._checks import is_edge_weights
 from optkern._validation import check_number, fail, reject_masked
 
 __all__ = ["tv_denoise"]
@@ -81,7 +82,7 @@ def _jitted(x, lam, *, method, tol, max_iter, rtol):
         fail("x", "an array with at least 1 dimension", f"shape {x.shape}")
     lam = jnp.asarray(lam, x.dtype)
     batch = x.shape[:-1]
-    if _tv.is_edge_weights(lam, x.shape):  # one weight per edge, (..., n - 1)
+    if is_edge_weights(lam, x.shape):  # one weight per edge, (..., n - 1)
         edges = jnp.broadcast_to(lam, batch + (x.shape[-1] - 1,))
         return _denoise(x, edges, method, tol, max_iter, rtol)
     if lam.ndim == len(batch) + 1 and lam.shape[-1:] == (1,):

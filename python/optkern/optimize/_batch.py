@@ -2,36 +2,33 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any, Callable
 
-import numpy as np
 
-from optkern import _backend, _dask, _gpu
+from optkern import _arrays, _dask, _gpu
 from optkern._progress import (
     ProgressBar,
-    callback_stops,
     check_callback,
     check_progress,
-    next_chunk,
 )
 from optkern._validation import (
     MAX_THREADS,
-    as_float_array,
     check_number,
     describe,
     fail,
     resolve_device,
 )
-from optkern.optimize._coerce import ObjectiveCoercer
-from optkern.optimize._options import check_method, check_precision, options
-from optkern.optimize._result import CALLBACK_STOP, BatchResult, scipy_status, status_message
-from optkern.optimize._scipy_api import parse_bounds
+from optkern.optimize._checks import check_method, options
+from optkern.optimize import _cpu, _cuda
+from optkern.optimize._result import (
+    BatchResult,
+)
 from optkern.optimize.problems import Problem
 
 GPU_METHODS = ("lbfgs",)
 
 
+@_arrays.same_kind("x0")
 def minimize_batch(
     fun: Callable[..., Any] | Problem,
     x0: Any,
@@ -158,7 +155,10 @@ def minimize_batch(
     (True, True)
     """
     if _dask.is_dask(x0):  # native problems on dask rows: a lazy result (optkern/_dask.py)
-        return _dask.minimize_batch(**locals())
+        if not isinstance(fun, Problem):
+            fail("fun", "a native optkern.optimize.problems.Problem for dask x0 (a Python "
+                 "objective would run in this process)", describe(fun))
+        return _dask.minimize_batch(minimize_batch, **locals())
     method = check_method(method)
     native = isinstance(fun, Problem)
     if not native and not callable(fun):
@@ -186,111 +186,11 @@ def minimize_batch(
                  describe(fun))
         if method not in GPU_METHODS:
             fail("method", f"one of {GPU_METHODS} on device='cuda'", repr(method))
-        from optkern.optimize._cuda_batch import minimize_problem_batch_cuda
-
         with ProgressBar(None, f"minimize_batch {method} (cuda)", "problems",
                          enabled=progress) as bar, _gpu.use_stream(stream):
-            result = minimize_problem_batch_cuda(fun, x0, opts)
+            result = _cuda.minimize_batch(fun, x0, opts)
             bar.update_to(len(result.status))
             return result
 
-    x = as_float_array(x0, "x0", ndim=2)
-    if x.shape[1] == 0:
-        fail("x0", "at least one variable per problem", f"shape {x.shape}")
-    x = x.copy()
-    opts = check_precision(opts, x.dtype)
-    box = parse_bounds(bounds, x.shape[1], x.dtype, batch=x.shape[0])
-    if box is not None:
-        if method != "lbfgs":
-            fail("bounds", f"None with method {method!r} (bounds need 'lbfgs' / 'L-BFGS-B')",
-                 "bounds")
-        opts["lower"], opts["upper"] = box
-    if native:
-        if x.shape[1] != fun.n:
-            fail("x0", f"shape (B, {fun.n}) for {fun!r}", f"shape {x.shape}")
-        if callback is None and not progress:
-            out = _backend._core.optimize_minimize_problem_batch(fun.kind, fun.parameter, x,
-                                                                 opts, threads)
-        else:
-            with ProgressBar(x.shape[0], f"minimize_batch {method}", "problems",
-                             enabled=progress) as bar:
-                out = _native_in_chunks(fun, x, opts, threads, callback, bar)
-    else:
-        if method == "newton":
-            fail("method", "'lbfgs', 'bfgs' or 'gd' with a Python objective ('newton' needs "
-                 "the Hessians of a native Problem)", repr(method))
-        coercer = ObjectiveCoercer(x.shape[1], x.dtype, jac_is_true=True, batch=x.shape[0])
-        with ProgressBar(None, f"minimize_batch {method}", "evaluations",
-                         enabled=progress) as bar:
-            out = _backend._core.optimize_minimize_batch(_counted(fun, bar), coercer, x, opts,
-                                                         threads)
-    return batch_result(x, *out)
-
-
-def _counted(fun: Callable[..., Any], bar: ProgressBar) -> Callable[..., Any]:
-    """fun, reporting each evaluation to the bar (fun itself when the bar is off)."""
-    if not bar.enabled:
-        return fun
-
-    def counted(X: np.ndarray) -> Any:
-        out = fun(X)
-        bar.update_to(bar.done + 1)
-        return out
-
-    return counted
-
-
-def _native_in_chunks(fun: Problem, x: np.ndarray, opts: dict, threads: int,
-                      callback: Callable[[BatchResult], Any] | None,
-                      bar: ProgressBar) -> tuple:
-    """optimize_minimize_problem_batch over chunks of rows of x (updated in place), each
-    sized to take about 0.1 s, with the bar and the callback between chunks.
-    Returns the outputs of the whole batch, as one call would."""
-    core = _backend._core
-    batch = x.shape[0]
-    parts: list[tuple] = []
-    done = 0
-    chunk = 4 * (threads or _backend.get_num_threads())
-    while done < batch:
-        start, stop = done, min(batch, done + chunk)
-        t0 = time.perf_counter()
-        chunk_opts = dict(opts)
-        if "lower" in opts:  # the bounds of these rows
-            chunk_opts["lower"] = np.ascontiguousarray(opts["lower"][done:stop])
-            chunk_opts["upper"] = np.ascontiguousarray(opts["upper"][done:stop])
-        parts.append(core.optimize_minimize_problem_batch(fun.kind, fun.parameter,
-                                                          x[done:stop], chunk_opts, threads))
-        done = stop
-        bar.update_to(done)
-        if callback is not None and done < batch:
-            so_far = [np.concatenate(field) for field in zip(*parts)]
-            # x[:done].copy(): x is the run's state, which the callback may not change
-            if callback_stops(callback(batch_result(x[:done].copy(), *so_far))):
-                parts.append(_not_started(fun, x[done:]))
-                bar.close("stopped by the callback")
-                break
-        chunk = next_chunk(stop - start, time.perf_counter() - t0)
-    return tuple(np.concatenate(field) for field in zip(*parts))
-
-
-def _not_started(fun: Problem, x: np.ndarray) -> tuple:
-    """The outputs for problems a callback stopped before they ran: status 99 at x0."""
-    f, g = _backend._core.optimize_problem_value_grad(fun.kind, fun.parameter, x)
-    rows = x.shape[0]
-    return (np.full(rows, CALLBACK_STOP, np.int32), f, g, np.zeros(rows, np.int64),
-            np.ones(rows, np.int64), np.zeros(rows, np.int64))
-
-
-def batch_result(x: Any, status: Any, f: Any, g: Any, nit: Any, nfev: Any,
-                 nhev: Any) -> BatchResult:
-    """A BatchResult from the compiled outputs (NumPy status; x, f and g of any kind)."""
-    reason = np.asarray(status, dtype=np.int32)
-    nfev = np.asarray(nfev, dtype=np.int64)
-    messages = {int(s): status_message(int(s)) for s in np.unique(reason)}
-    codes = {r: scipy_status(r) for r in messages}
-    status = np.array([codes[int(r)] for r in reason], dtype=np.int32)
-    return BatchResult(
-        x=x, fun=f, jac=g, nit=np.asarray(nit, dtype=np.int64), nfev=nfev, njev=nfev.copy(),
-        nhev=np.asarray(nhev, dtype=np.int64), status=status,
-        message=tuple(messages[int(r)] for r in reason), success=status == 0,
-    )
+    return _cpu.minimize_batch(fun, x0, native, method, opts, bounds, threads, callback,
+                               progress)

@@ -8,12 +8,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from optkern import _dask
+from optkern import _arrays, _dask
 from optkern._backend import _core
 from optkern._progress import ProgressBar, check_progress
 from optkern._validation import as_float_array, describe, fail
 from optkern.optimize._coerce import ObjectiveCoercer
-from optkern.optimize._options import (
+from optkern.optimize._checks import (
     callback_hook,
     check_method,
     finish,
@@ -37,6 +37,7 @@ from optkern.optimize._scipy_api import (
 from optkern.optimize.problems import Problem
 
 
+@_arrays.same_kind("x0")
 def minimize(
     fun: Callable[..., Any] | Problem,
     x0: Any,

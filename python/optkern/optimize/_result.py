@@ -211,3 +211,18 @@ class BatchResult(_Mapping):
         converged = int(np.count_nonzero(self.success)) if len(self) else 0
         return (f"BatchResult({len(self)} problems, {converged} converged, "
                 f"nit {int(self.nit.max()) if len(self) else 0} at most)")
+
+
+def batch_result(x: Any, status: Any, f: Any, g: Any, nit: Any, nfev: Any,
+                 nhev: Any) -> BatchResult:
+    """A BatchResult from the compiled outputs (NumPy status; x, f and g of any kind)."""
+    reason = np.asarray(status, dtype=np.int32)
+    nfev = np.asarray(nfev, dtype=np.int64)
+    messages = {int(s): status_message(int(s)) for s in np.unique(reason)}
+    codes = {r: scipy_status(r) for r in messages}
+    status = np.array([codes[int(r)] for r in reason], dtype=np.int32)
+    return BatchResult(
+        x=x, fun=f, jac=g, nit=np.asarray(nit, dtype=np.int64), nfev=nfev, njev=nfev.copy(),
+        nhev=np.asarray(nhev, dtype=np.int64), status=status,
+        message=tuple(messages[int(r)] for r in reason), success=status == 0,
+    )

@@ -19,6 +19,7 @@ import numpy as np
 from optkern import _backend
 from optkern._progress import ProgressBar, callback_stops, next_chunk
 from optkern.ot._checks import Problem
+from optkern.ot._result import make_result
 
 FIRST_CHUNK = 10  # iterations; a multiple of the kernel's check interval
 CHECK_EVERY = 10
@@ -28,8 +29,6 @@ CHUNK_RANGE = (0.1, 2.0)  # ... within these many seconds
 
 def sinkhorn(p: Problem, reg: float, tol: float, max_iter: int, method_code: int,
              callback: Optional[Callable[[Any], Any]], bar: ProgressBar) -> Any:
-    from optkern.ot import make_result
-
     B, m, n = p.batch, p.m, p.n
     plan = np.empty((B, m, n), p.dtype)
     f = np.empty((B, m), p.dtype)

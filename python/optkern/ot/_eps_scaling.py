@@ -20,6 +20,7 @@ import numpy as np
 from optkern import _backend
 from optkern._validation import check_number
 from optkern.ot import _checks
+from optkern.ot._result import make_result
 
 # Intermediate stages stop at this marginal error (relative to the mass), or at tol if looser.
 STAGE_TOL = 1e-3
@@ -45,8 +46,6 @@ def schedule(reg0: float, reg: float, factor: float) -> list[float]:
 def sinkhorn(p: _checks.Problem, reg: float, tol: float, max_iter: int, method_code: int,
              factor: float) -> Any:
     """The SinkhornResult of the last stage, with n_iter the total over the stages."""
-    from optkern.ot import make_result
-
     B, m, n = p.batch, p.m, p.n
     plan = np.empty((B, m, n), p.dtype)
     f = np.empty((B, m), p.dtype)

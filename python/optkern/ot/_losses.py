@@ -24,7 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from optkern import _arrays
 from optkern._validation import as_float_array, check_number, fail
+from optkern.ot._sinkhorn import sinkhorn, sinkhorn_cost
+from optkern.ot._vjp import sinkhorn_vjp, sum_to
 
 __all__ = ["sinkhorn2", "sinkhorn_divergence"]
 
@@ -32,6 +35,7 @@ COSTS = ("sqeuclidean", "euclidean")
 LOSSES = ("entropic", "linear")
 
 
+@_arrays.same_kind("M", "a", "b")
 def sinkhorn2(
     M: Any,
     a: Any = None,
@@ -96,9 +100,7 @@ def sinkhorn2(
     >>> bool(abs((up - down) / 2e-6 - grad_M[1, 2]) < 1e-6)
     True
     """
-    from optkern import ot
-
-    res = ot.sinkhorn(M, a, b, reg=reg, method=method, tol=tol, max_iter=max_iter, init=init)
+    res = sinkhorn(M, a, b, reg=reg, method=method, tol=tol, max_iter=max_iter, init=init)
     if not return_grad:
         return res.cost
     P = np.asarray(res.plan)
@@ -112,8 +114,8 @@ def sinkhorn2(
     b = as_float_array(b, "b", P.dtype, contiguous=False)
     # P is optimal for b rescaled to the mass of a (what sinkhorn solved).
     b = b * (a.sum(-1, keepdims=True) / b.sum(-1, keepdims=True))
-    dM, lam, mu = ot.sinkhorn_vjp(P, np.broadcast_to(Mx, P.shape), reg, a, b)
-    grad_M = ot._sum_to(P + dM, Mx)
+    dM, lam, mu = sinkhorn_vjp(P, np.broadcast_to(Mx, P.shape), reg, a, b)
+    grad_M = sum_to(P + dM, Mx)
     return res.cost, (grad_M, lam, mu)
 
 
@@ -186,6 +188,7 @@ def check_points(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+@_arrays.same_kind("x", "y")
 def sinkhorn_divergence(
     x: Any,
     y: Any,
@@ -269,8 +272,6 @@ def sinkhorn_divergence(
     >>> optkern.ot.sinkhorn_divergence(np.stack([x, x + 1]), x, reg=0.1).shape
     (2,)
     """
-    from optkern import ot
-
     reg = check_number(reg, "reg", low=1e-300)
     cost = check_cost_name(cost)
     loss = check_loss_name(loss)
@@ -296,9 +297,9 @@ def sinkhorn_divergence(
     for C, wp, wq, g0 in ((C_xy, wa, wb, g_yy), (C_xx, wa, wa, g_xx), (C_yy, wb, wb, g_yy)):
         init = (None, g0.astype(C.dtype))
         if loss == "entropic":
-            parts.append(np.asarray(ot.sinkhorn_cost(C, wp, wq, init=init, **kwargs)))
+            parts.append(np.asarray(sinkhorn_cost(C, wp, wq, init=init, **kwargs)))
         else:
-            parts.append(np.asarray(ot.sinkhorn(C, wp, wq, init=init, **kwargs).cost))
+            parts.append(np.asarray(sinkhorn(C, wp, wq, init=init, **kwargs).cost))
     ab, aa, bb = parts
     s = np.maximum(ab - 0.5 * aa - 0.5 * bb, 0.0)
     return s.item() if s.ndim == 0 else s

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from optkern import _backend
+from optkern import _arrays, _backend
 from optkern._validation import as_float_array, broadcast_batch, check_number, fail
 from optkern.ot import _checks
 
@@ -99,6 +99,7 @@ def _kl(x: np.ndarray, y: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     return (t - x + y).sum(axis=axes)
 
 
+@_arrays.same_kind("M", "a", "b")
 def sinkhorn_unbalanced(
     M: Any,
     a: Any = None,
@@ -231,6 +232,7 @@ def sinkhorn_unbalanced(
         method="log")
 
 
+@_arrays.same_kind("P", "grad_P")
 def sinkhorn_unbalanced_vjp(
     P: Any,
     grad_P: Any,

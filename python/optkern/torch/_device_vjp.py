@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from optkern.ot import singular_error
+from optkern.ot._result import singular_error
 
 # Relative size below which a Cholesky pivot counts as zero (singular_threshold in
 # cpp/src/ot/sinkhorn_vjp.cpp): rounding leaves about k * eps of the diagonal where the exact
