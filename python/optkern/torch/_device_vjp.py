@@ -92,9 +92,9 @@ def sinkhorn_vjp(P: torch.Tensor, grad_P: torch.Tensor, reg: float,
     Wd = grad_P.double().reshape(-1, m, n)
     # The side with fewer active nodes is the Schur complement's (rows on a tie), per problem.
     by_rows = (Pd.sum(-1) > 0).sum(-1) <= (Pd.sum(-2) > 0).sum(-1)
-    if bool(by_rows.all()) or not bool(by_rows.any()):  # one orientation for the whole batch
-        rows_side = bool(by_rows[0]) if by_rows.numel() else True
-        grad_M, lam, mu, singular = _solve(Pd, Wd, reg, rows_side)
+    on_rows = int(by_rows.sum())  # one synchronisation on a GPU
+    if on_rows in (0, by_rows.numel()):  # one orientation for the whole batch
+        grad_M, lam, mu, singular = _solve(Pd, Wd, reg, on_rows > 0 or by_rows.numel() == 0)
     else:
         grad_M = torch.empty_like(Pd)
         lam = Pd.new_empty(Pd.shape[:-1])
