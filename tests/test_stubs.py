@@ -200,7 +200,9 @@ def check_class(qualname: str, cls: type, node: ast.ClassDef) -> None:
         f"{qualname}: the binding has {sorted(runtime)}, the stub {sorted(stub_names)}")
     for name, member in runtime.items():
         entry = stub[name]
-        if isinstance(member, property):
+        if isinstance(member, cls):  # a value of a bound enum (py::enum_)
+            assert entry == "value", f"{qualname}.{name}: an enum value, not in the stub as one"
+        elif isinstance(member, property):
             assert isinstance(entry, list) and "property" in entry[0].decorators, \
                 f"{qualname}.{name}: a property in the binding, not in the stub"
             assert entry[0].node.returns is not None, f"{qualname}.{name}: no type"
