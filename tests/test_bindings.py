@@ -112,6 +112,10 @@ def test_optimize():
         _core.optimize_minimize_problem_batch(0, 0.0, np.zeros((3, 4)), options, 1)
     with pytest.raises(ValueError, match="x: expected 1 dimensions"):
         _core.optimize_problem_hessian(0, 0.0, np.zeros((2, 2)))
+    with pytest.raises(ValueError, match=r"h: expected shape \(3, 3\), got \(2, 2\)"):
+        _core._testing.optimize_modified_newton_step(np.eye(2), np.ones(3), 1e-6, False)
+    with pytest.raises(ValueError, match=r"h: expected shape \(5,\)"):
+        _core._testing.optimize_modified_newton_step(np.ones(3), np.ones(3), 1e-6, True)
 
 
 def test_givens():

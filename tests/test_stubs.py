@@ -238,6 +238,17 @@ def test_stub_signatures_match_the_bindings(module_name):
             assert entry == "value", f"{qualname}: a value, not declared in the stub"
 
 
+def test_testing_submodule_matches_its_stub():
+    """_core._testing (test hooks, a submodule) against the stub's _Testing class."""
+    module = importlib.import_module("optkern._core")._testing
+    stub = stub_members(stub_classes()["_Testing"].body)
+    runtime = runtime_members(module)
+    assert set(runtime) == {n for n in stub if public(n)}
+    for name, obj in runtime.items():
+        check_function(f"optkern._core._testing.{name}", runtime_signatures(obj, name),
+                       stub[name], method=False)
+
+
 def test_signature_parser_reads_pybind11_lines():
     """The parser itself, on the shapes of line pybind11 writes (so the checks above cannot
     pass by reading nothing)."""

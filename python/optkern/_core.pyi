@@ -102,14 +102,6 @@ def givens_apply(
     transpose: bool,
     threads: int,
 ) -> None: ...
-@overload
-def givens_best_l1_rotation(
-    a: NDArray[np.float32], b: NDArray[np.float32]
-) -> tuple[float, float]: ...  # (decrease, tangent)
-@overload
-def givens_best_l1_rotation(
-    a: NDArray[np.float64], b: NDArray[np.float64]
-) -> tuple[float, float]: ...
 
 # The factorization engines of optkern.givens, one class per method and dtype. run() writes up
 # to max_steps factors into i, j, theta, score from position `offset` and returns how many it
@@ -505,7 +497,24 @@ def optimize_problem_value_grad(
 def optimize_problem_hessian(kind: int, parameter: float, x: _FloatArray, /) -> _FloatArray: ...
 def optimize_problem_start(kind: int, parameter: float, n: int, /) -> NDArray[np.float64]: ...
 
-# Test hook: (direction, path "cholesky" | "tridiagonal" | "eigen", eigenvalues floored).
-def optimize_modified_newton_step(
-    h: NDArray[np.float64], g: NDArray[np.float64], floor: float, tridiagonal: bool, /
-) -> tuple[NDArray[np.float64], str, int]: ...
+# --- _testing: hooks into the core for optkern's own tests (not its API) ------------------
+class _Testing:
+    # (direction, path "cholesky" | "tridiagonal" | "eigen", eigenvalues floored); h is (n, n),
+    # or the diagonal then the off-diagonal (2n - 1) when tridiagonal.
+    @staticmethod
+    def optimize_modified_newton_step(
+        h: NDArray[np.float64], g: NDArray[np.float64], floor: float, tridiagonal: bool, /
+    ) -> tuple[NDArray[np.float64], str, int]: ...
+    # (decrease, tangent) of the best rotation of rows a and b in the L1 norm.
+    @overload
+    @staticmethod
+    def givens_best_l1_rotation(
+        a: NDArray[np.float32], b: NDArray[np.float32]
+    ) -> tuple[float, float]: ...
+    @overload
+    @staticmethod
+    def givens_best_l1_rotation(
+        a: NDArray[np.float64], b: NDArray[np.float64]
+    ) -> tuple[float, float]: ...
+
+_testing: type[_Testing]

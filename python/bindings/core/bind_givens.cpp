@@ -133,16 +133,6 @@ void bind_dtype(py::module_& m, const std::string& suffix) {
            }),
            py::arg("l").noconvert());
 
-  m.def(
-      "givens_best_l1_rotation",
-      [](const CArray<T>& a, const CArray<T>& b) {
-        const index_t n = extents_of<1>(a, "a")[0];
-        const og::BlockRotation r =
-            og::best_l1_rotation(checked(a, "a", {n}), checked(b, "b", {n}), n);
-        return py::make_tuple(r.decrease, r.tangent);
-      },
-      py::arg("a").noconvert(), py::arg("b").noconvert());
-
   // x: (batch, d, cols) C-contiguous, rotated in place.
   m.def(
       "givens_apply",

@@ -312,18 +312,6 @@ py::array problem_hessian(int kind, double parameter, const py::array& x) {
   return h;
 }
 
-// Test hook: the modified Newton direction, the path it took and how many eigenvalues it
-// floored.
-py::tuple modified_newton_step(py::array_t<double, py::array::c_style> h,
-                               py::array_t<double, py::array::c_style> g, double floor,
-                               bool tridiagonal) {
-  const py::ssize_t n = g.size();
-  py::array_t<double> p(n);
-  const opt::NewtonStepInfo info =
-      opt::modified_newton_direction(h.data(), g.data(), p.mutable_data(), n, floor, tridiagonal);
-  return py::make_tuple(p, info.path, info.floored);
-}
-
 }  // namespace
 
 void bind_optimize(py::module_& m) {
@@ -375,7 +363,6 @@ void bind_optimize(py::module_& m) {
     opt::problem_start<double>(problem_from(kind, parameter), n, x.mutable_data());
     return x;
   });
-  m.def("optimize_modified_newton_step", &modified_newton_step);
 }
 
 }  // namespace optkern::bindings
