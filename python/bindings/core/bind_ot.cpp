@@ -1,4 +1,4 @@
-// optkern._core: entropic optimal transport (python/optkern/ot.py owns the policy).
+// optkern._core: entropic optimal transport (python/optkern/ot/ owns the policy).
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>

@@ -1,5 +1,5 @@
 // optkern.givens on CUDA: the L1 descent engine with its loop on the device. The matrix
-// arrives as a device pointer (python/optkern/givens/_cuda_driver.py reads it from DLPack or
+// arrives as a device pointer (python/optkern/givens/_cuda.py reads it from DLPack or
 // uploads a NumPy array); the trajectory comes back into host NumPy arrays.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>

@@ -1,5 +1,5 @@
 // optkern.optimize on a CUDA device: batches of native problems, one per GPU thread.
-// Arrays arrive as device pointers (python/optkern/optimize/_cuda_batch.py reads them from
+// Arrays arrive as device pointers (python/optkern/optimize/_cuda.py reads them from
 // DLPack or stages NumPy inputs).
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>

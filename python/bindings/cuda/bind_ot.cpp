@@ -1,5 +1,5 @@
 // optkern._cuda: Sinkhorn on a CUDA device. Operands arrive as device pointers with their batch
-// strides (python/optkern/ot/_cuda_path.py reads them from DLPack); the call waits for the
+// strides (python/optkern/ot/_cuda.py reads them from DLPack); the call waits for the
 // stream and returns the per-problem statistics as NumPy arrays.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
