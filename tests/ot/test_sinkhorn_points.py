@@ -86,6 +86,24 @@ def test_warm_start(rng):
     np.testing.assert_allclose(warm.f, cold.f, atol=1e-8)
 
 
+@pytest.mark.parametrize("mass", [1e-250, 1e-100, 1e160, 1e250])
+def test_extreme_masses_match_dense(rng, mass):
+    # the kernel runs on mass near 1 and the results are scaled back (f and g shift by
+    # reg log(mass) / 2); masses beyond 1e154 gave NaN reported as converged before
+    x, y, a, b = clouds(rng, 12, 9)
+    res = sinkhorn_points(x, y, a * mass, b * mass, reg=0.1, tol=1e-12)
+    dense = sinkhorn(cost_matrix(x, y, "sqeuclidean"), a * mass, b * mass, reg=0.1, tol=1e-12,
+                     method="log")
+    assert res.converged and np.isfinite(res.f).all() and np.isfinite(res.g).all()
+    np.testing.assert_allclose(res.f, dense.f, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(res.g, dense.g, rtol=1e-9, atol=1e-9)
+    assert res.cost == pytest.approx(dense.cost, rel=1e-9)
+    assert res.value == pytest.approx(dense.value, rel=1e-9)
+    assert res.marginal_error <= 1e-9 * mass
+    warm = sinkhorn_points(x, y, a * mass, b * mass, reg=0.1, tol=1e-12, init=res.g)
+    assert warm.n_iter <= 2 and warm.converged
+
+
 def test_small_reg_is_finite(rng):
     x, y, a, b = clouds(rng, 20, 20)
     res = sinkhorn_points(x, y, a, b, reg=1e-4, max_iter=50)

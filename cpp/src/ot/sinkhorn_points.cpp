@@ -206,7 +206,11 @@ void sinkhorn_points(index_t m, index_t n, index_t d, const T* x, const T* y, co
   st.cost = cost_total;
   // <C, P> + reg <P, log P - 1> = reg (sum_i r_i F_i + sum_j s_j G_j) - reg mass.
   st.value = o.reg * (fa + gb - mass);
-  st.converged = err <= detail::sinkhorn_step::converged_bound<T>(o.tol, sa, sa);
+  // Converged implies finite: a NaN row sum slips through std::max above (NaN compares false).
+  bool finite = std::isfinite(err) && std::isfinite(st.value);
+  for (index_t i = 0; i < m; ++i) finite = finite && std::isfinite(f[i]);
+  for (index_t j = 0; j < n; ++j) finite = finite && std::isfinite(g[j]);
+  st.converged = finite && err <= detail::sinkhorn_step::converged_bound<T>(o.tol, sa, sa);
   *status = st;
 }
 

@@ -325,11 +325,25 @@ def sinkhorn_points(
     g = np.empty((B, n))
     stats = np.zeros((5, B))
     for k in range(B):
+        # The kernel runs on weights of mass near 1 (a and b / 2^e, exact): its log-domain
+        # sums overflowed for masses beyond about 1e154 (F + G past exp's range). The plan
+        # scales with the mass, so f and g shift by reg log(2^e) / 2 each (the gauge
+        # <a, f> = <b, g> splits it evenly), cost and errors scale by 2^e, and the value by
+        # 2^e plus reg log(2^e) times the mass.
+        mass = float(as_[k].sum(dtype=np.float64))
+        scale = math.ldexp(1.0, math.frexp(mass)[1]) if mass > 0 else 1.0
+        shift = 0.5 * reg * math.log(scale)
         stats[:, k] = _backend._core.sinkhorn_points(
             np.ascontiguousarray(xs[k]), np.ascontiguousarray(ys[k]),
-            np.ascontiguousarray(as_[k]), np.ascontiguousarray(bs[k]),
-            None if gs is None else np.ascontiguousarray(gs[k]), reg, _cost(cost), tol,
-            max_iter, 0, f[k], g[k])
+            np.ascontiguousarray(as_[k] / dtype.type(scale)),
+            np.ascontiguousarray(bs[k] / dtype.type(scale)),
+            None if gs is None else np.ascontiguousarray(gs[k] - shift), reg, _cost(cost),
+            tol, max_iter, 0, f[k], g[k])
+        if scale != 1.0:
+            f[k] += shift
+            g[k] += shift
+            stats[1:3, k] *= scale  # marginal error, cost
+            stats[3, k] = scale * stats[3, k] + 2 * shift * mass
 
     def per_item(v: np.ndarray, kind: type) -> Any:
         v = v.astype(kind).reshape(batch)
