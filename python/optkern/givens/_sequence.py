@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Optional, Union
 import numpy as np
 import numpy.typing as npt
 
-from optkern import _backend
+from optkern import _backend, _docs
 from optkern._validation import (as_array, as_float_array, fail, is_gpu_array, resolve_device,
                                  result_dtype)
 from optkern.givens import _files
@@ -26,6 +26,23 @@ _NO_SIGNS = np.zeros(0, np.int8)
 
 # The largest dim whose (dim, dim) matrix NumPy can describe (MAX_ELEMENTS = 2**59 entries).
 MAX_DIM = 2**29
+
+# matvec and rmatvec take and give the same (optkern._docs fills this into both).
+_operator_vector = _docs.fill(operator_vector_sections="""
+    Parameters
+    ----------
+    x : array_like, shape (dim,) or (dim, 1)
+        The operand.
+
+    Returns
+    -------
+    ndarray
+        Of x's shape, in the dtype :meth:`apply` gives.
+
+    Raises
+    ------
+    ValueError
+        If x does not have ``dim`` rows.""")
 
 
 @dataclass(frozen=True, eq=False)
@@ -393,23 +410,11 @@ class GivensSequence:
         """The conjugate transpose, equal to :attr:`T` (the factors are real)."""
         return self.T
 
+    @_operator_vector
     def matvec(self, x: Any) -> np.ndarray:
         """``seq @ x`` for a vector (scipy.sparse.linalg.LinearOperator's protocol).
 
-        Parameters
-        ----------
-        x : array_like, shape (dim,) or (dim, 1)
-            The operand.
-
-        Returns
-        -------
-        ndarray
-            Of x's shape, in the dtype :meth:`apply` gives.
-
-        Raises
-        ------
-        ValueError
-            If x does not have ``dim`` rows.
+        {operator_vector_sections}
 
         Examples
         --------
@@ -421,23 +426,11 @@ class GivensSequence:
         """
         return self.apply(x)
 
+    @_operator_vector
     def rmatvec(self, x: Any) -> np.ndarray:
         """``seq.T @ x`` for a vector (scipy.sparse.linalg.LinearOperator's protocol).
 
-        Parameters
-        ----------
-        x : array_like, shape (dim,) or (dim, 1)
-            The operand.
-
-        Returns
-        -------
-        ndarray
-            Of x's shape, in the dtype :meth:`apply` gives.
-
-        Raises
-        ------
-        ValueError
-            If x does not have ``dim`` rows.
+        {operator_vector_sections}
 
         Examples
         --------

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from optkern import ot as _ot
+from optkern import _docs
 from optkern._autodiff import marginal_grads
 from optkern._validation import check_number, fail
 from optkern.jax._ot import _plan_bwd, _shape, sinkhorn
@@ -20,6 +21,7 @@ from optkern.ot._losses import check_cost_name, check_loss_name, symmetric_poten
 __all__ = ["sinkhorn2", "sinkhorn_divergence"]
 
 
+@_docs.fill
 def sinkhorn2(M: Any, a: Any = None, b: Any = None, *, reg: float, method: str = "auto",
               tol: float = 1e-9, max_iter: int = 10000) -> jax.Array:
     """POT's ``sinkhorn2`` loss ``<M, P>`` (:func:`optkern.ot.sinkhorn2`), differentiable in
@@ -28,8 +30,12 @@ def sinkhorn2(M: Any, a: Any = None, b: Any = None, *, reg: float, method: str =
 
     Parameters
     ----------
-    M, a, b, reg, method, tol, max_iter
-        As in :func:`optkern.jax.sinkhorn`.
+    {jax_M}
+    {jax_ab}
+    {sinkhorn_reg}
+        Static (not differentiated).
+    {sinkhorn_options}
+        Static under ``jax.jit``, as method and tol.
 
     Returns
     -------
@@ -68,6 +74,7 @@ def pairwise_cost(x: jax.Array, y: jax.Array, cost: str) -> jax.Array:
     return jnp.where(positive, jnp.sqrt(jnp.where(positive, sq, 1.0)), 0.0)
 
 
+@_docs.fill
 def sinkhorn_divergence(x: Any, y: Any, a: Any = None, b: Any = None, *, reg: float,
                         cost: str = "sqeuclidean", loss: str = "entropic",
                         method: str = "auto", tol: float = 1e-9,
@@ -79,8 +86,8 @@ def sinkhorn_divergence(x: Any, y: Any, a: Any = None, b: Any = None, *, reg: fl
     ----------
     x, y : array_like, shapes (..., m, d) and (..., n, d)
         The clouds.
-    a, b, reg, cost, loss, method, tol, max_iter
-        As in :func:`optkern.ot.sinkhorn_divergence`.
+    {cloud_ab}
+    {divergence_options}
 
     Returns
     -------

@@ -12,12 +12,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from optkern import ot as _ot
+from optkern import _docs
 from optkern._autodiff import marginal_grads
 from optkern._validation import check_number, fail, reject_masked
 
 __all__ = ["sinkhorn", "sinkhorn_cost"]
 
 
+@_docs.fill
 def sinkhorn(M: Any, a: Any = None, b: Any = None, *, reg: float, method: str = "auto",
              tol: float = 1e-9, max_iter: int = 10000) -> jax.Array:
     """The entropic OT plan of :func:`optkern.ot.sinkhorn`, differentiable in M, a and b.
@@ -29,15 +31,12 @@ def sinkhorn(M: Any, a: Any = None, b: Any = None, *, reg: float, method: str = 
 
     Parameters
     ----------
-    M : array_like, shape (..., m, n)
-        Cost matrices. The plan has M's dtype (float32 unless ``jax_enable_x64`` is on).
-    a, b : array_like, shapes (..., m) and (..., n), optional
-        Marginals (default uniform, b with the mass of a), cast to M's dtype; equal mass to
-        a relative 1e-6. Batch dimensions broadcast (gradients are summed back).
-    reg : float
-        The entropic regularisation epsilon, > 0 (static: not differentiated).
-    method, tol, max_iter
-        As in :func:`optkern.ot.sinkhorn` (static).
+    {jax_M}
+    {jax_ab}
+    {sinkhorn_reg}
+        Static (not differentiated).
+    {sinkhorn_options}
+        Static under ``jax.jit``, as method and tol.
 
     Returns
     -------
@@ -67,6 +66,7 @@ def sinkhorn(M: Any, a: Any = None, b: Any = None, *, reg: float, method: str = 
                    value=False)
 
 
+@_docs.fill
 def sinkhorn_cost(M: Any, a: Any = None, b: Any = None, *, reg: float, method: str = "auto",
                   tol: float = 1e-9, max_iter: int = 10000) -> jax.Array:
     """The entropic OT value ``<M, P> + reg <P, log P - 1>``, differentiable in M, a and b
@@ -75,8 +75,12 @@ def sinkhorn_cost(M: Any, a: Any = None, b: Any = None, *, reg: float, method: s
 
     Parameters
     ----------
-    M, a, b, reg, method, tol, max_iter
-        As in :func:`sinkhorn`.
+    {jax_M}
+    {jax_ab}
+    {sinkhorn_reg}
+        Static (not differentiated).
+    {sinkhorn_options}
+        Static under ``jax.jit``, as method and tol.
 
     Returns
     -------

@@ -10,12 +10,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from optkern import ot as _ot
+from optkern import _docs
 from optkern._validation import fail
 from optkern.ot._unbalanced import check_reg_m
 
 __all__ = ["sinkhorn_unbalanced"]
 
 
+@_docs.fill
 def sinkhorn_unbalanced(M: Any, a: Any = None, b: Any = None, *, reg: float, reg_m: Any,
                         reg_type: str = "kl", tol: float = 1e-9,
                         max_iter: int = 10000) -> jax.Array:
@@ -28,8 +30,8 @@ def sinkhorn_unbalanced(M: Any, a: Any = None, b: Any = None, *, reg: float, reg
         Cost matrices.
     a, b : array_like, shapes (..., m) and (..., n), optional
         Weights (default uniform, of mass 1), cast to M's dtype; batch dimensions broadcast.
-    reg, reg_m, reg_type, tol, max_iter
-        As in :func:`optkern.ot.sinkhorn_unbalanced` (static).
+    {unbalanced_options}
+        Static (every parameter but M, a and b).
 
     Returns
     -------

@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 
 from optkern import _dask, _gpu
+from optkern import _docs
 from optkern._progress import (
     ProgressBar,
     check_callback,
@@ -28,6 +29,7 @@ from optkern.optimize.problems import Problem
 GPU_METHODS = ("lbfgs",)
 
 
+@_docs.fill
 def minimize_batch(
     fun: Callable[..., Any] | Problem,
     x0: Any,
@@ -79,14 +81,12 @@ def minimize_batch(
         :class:`scipy.optimize.Bounds`) whose arrays broadcast to (B, n), or per-problem
         ``[..., 0]`` lower and ``[..., 1]`` upper bounds. Rows of x0 are moved into their
         boxes first.
-    m, c1, c2, gtol, ftol, max_iter, max_fev, max_ls, alpha0, tau, eig_floor
-        As in :func:`minimize`, the same for every problem.
+    {optimizer_options}
+        The same for every problem.
     num_threads : int, optional
         CPU threads, at most 1024 (default ``optkern.get_num_threads()``).
-    device : {"cpu", "cuda", "auto"}
-        Where native problems run. "auto" follows the data: CUDA when x0 is a GPU array
-        (CuPy, torch, DLPack), which is then used in place and the arrays of the result
-        come back as the same kind.
+    {device}
+        Only native problems run on CUDA.
     callback : callable, optional
         Native problems on the CPU only. ``callback(intermediate_result)`` receives the
         :class:`BatchResult` of the problems finished so far (the first rows of the batch;
@@ -101,10 +101,7 @@ def minimize_batch(
         Show how far the run has got: problems finished (native problems on the CPU, in
         chunks as for callback), evaluations of fun (a Python objective), or only the end
         (CUDA). A tqdm bar if tqdm is installed, else a line on stderr.
-    stream : int, torch.cuda.Stream or cupy.cuda.Stream, optional
-        The CUDA stream to run on (CUDA runs only; a ValueError on the CPU). By default the
-        current stream of the library that made the GPU arrays, or the legacy default stream
-        for NumPy input.
+    {stream}
 
     Returns
     -------

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from optkern import _dask
+from optkern import _dask, _docs
 from optkern._backend import _core
 from optkern._progress import ProgressBar, check_progress
 from optkern._validation import as_float_array, describe, fail
@@ -37,6 +37,7 @@ from optkern.optimize._scipy_api import (
 from optkern.optimize.problems import Problem
 
 
+@_docs.fill
 def minimize(
     fun: Callable[..., Any] | Problem,
     x0: Any,
@@ -76,23 +77,7 @@ def minimize(
 
     SciPy's names map to optkern's as follows (optkern's own keywords are kept):
 
-    ==========================  ==============================================
-    SciPy                       optkern
-    ==========================  ==============================================
-    ``method="L-BFGS-B"``       ``"lbfgs"`` (L-BFGS-B when ``bounds`` are given)
-    ``method="BFGS"``           ``"bfgs"``
-    ``method="Newton"``         ``"newton"`` (modified Newton)
-    ``options["maxcor"]``       ``m``
-    ``options["maxiter"]``      ``max_iter``
-    ``options["maxfun"]``       ``max_fev``
-    ``options["maxls"]``        ``max_ls``
-    ``options["gtol"]``         ``gtol``
-    ``options["ftol"]``         ``ftol``
-    ``options["eps"]``          finite-difference step (``jac`` None/False/scheme)
-    ``options["disp"]``         print the final message
-    ``tol``                     ``ftol`` and ``gtol`` ("lbfgs"), else ``gtol``
-    ``status``                  0 converged, 1 limit, 2 abnormal, 99 callback
-    ==========================  ==============================================
+    {scipy_names}
 
     Parameters
     ----------
@@ -145,28 +130,7 @@ def minimize(
         ``ftol``, ``eps``, ``finite_diff_rel_step``, ``disp``, ``c1``, ``c2``; ``iprint`` is
         accepted and ignored, ``norm`` must be inf) or optkern's own keyword names. An
         option that contradicts a keyword given with another value is a ValueError.
-    m : int
-        L-BFGS history (pairs kept).
-    c1, c2 : float
-        Sufficient decrease and curvature constants, ``0 < c1 < c2 < 1`` (c2 is used by
-        the strong Wolfe search of "lbfgs" and "bfgs").
-    gtol : float
-        Stop when ``max(abs(g)) <= gtol`` (SciPy's ``gtol``).
-    ftol : float, optional
-        Stop when ``(f_old - f) <= ftol * max(|f_old|, |f|, 1)`` (SciPy's ``ftol``).
-        Default (None): SciPy L-BFGS-B's 2.2e-9. SciPy's BFGS has no such test: pass
-        ``ftol=0`` for its stopping rule.
-    max_iter, max_fev : int
-        Limits on iterations and on evaluations of ``fun``.
-    max_ls : int
-        Evaluations per strong Wolfe line search.
-    alpha0 : float, optional
-        First trial step of "gd" and "newton" (default 1; the thesis' Figure 2 uses 0.1 for
-        gradient descent).
-    tau : float
-        Backtracking factor of "gd" and "newton".
-    eig_floor : float, optional
-        Eigenvalue floor: 1e-6 for Newton's Hessians, 1e-3 for BFGS's first matrix.
+    {optimizer_options}
     callback : callable, optional
         Called after every iteration with an :class:`OptimizeResult`, by keyword, if its
         only parameter is named ``intermediate_result`` (as in SciPy, e.g.

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from optkern import _docs
 from optkern._validation import as_float_array, check_number, fail
 from optkern.ot._sinkhorn import sinkhorn, sinkhorn_cost
 from optkern.ot._vjp import sinkhorn_vjp, sum_to
@@ -34,6 +35,7 @@ COSTS = ("sqeuclidean", "euclidean")
 LOSSES = ("entropic", "linear")
 
 
+@_docs.fill
 def sinkhorn2(
     M: Any,
     a: Any = None,
@@ -57,8 +59,11 @@ def sinkhorn2(
 
     Parameters
     ----------
-    M, a, b, reg, method, tol, max_iter, init
-        As in :func:`optkern.ot.sinkhorn` (CPU).
+    {sinkhorn_M}
+    {sinkhorn_ab}
+    {sinkhorn_reg}
+    {sinkhorn_options}
+    {sinkhorn_init}
     return_grad : bool
         Also return ``(grad_M, grad_a, grad_b)``.
 
@@ -186,6 +191,7 @@ def check_points(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+@_docs.fill
 def sinkhorn_divergence(
     x: Any,
     y: Any,
@@ -220,17 +226,8 @@ def sinkhorn_divergence(
         The first cloud (finite).
     y : array_like, shape (..., n, d)
         The second cloud; the batch dimensions of x and y (and a, b) broadcast.
-    a, b : array_like, shapes (..., m) and (..., n), optional
-        Weights (default uniform, b with the mass of a), of equal mass, as in
-        :func:`optkern.ot.sinkhorn`.
-    reg : float
-        The entropic regularisation epsilon, > 0, in the units of the cost.
-    cost : {"sqeuclidean", "euclidean"}
-        ``C(x, y) = |x - y|^2`` (POT's default metric) or ``|x - y|``.
-    loss : {"entropic", "linear"}
-        Which OT quantity is debiased (above).
-    method, tol, max_iter
-        As in :func:`optkern.ot.sinkhorn`.
+    {cloud_ab}
+    {divergence_options}
 
     Returns
     -------

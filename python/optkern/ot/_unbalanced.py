@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from optkern import _backend
+from optkern import _docs
 from optkern._validation import as_float_array, broadcast_batch, check_number, fail
 from optkern.ot import _checks
 
@@ -99,6 +100,7 @@ def _kl(x: np.ndarray, y: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     return (t - x + y).sum(axis=axes)
 
 
+@_docs.fill
 def sinkhorn_unbalanced(
     M: Any,
     a: Any = None,
@@ -126,23 +128,14 @@ def sinkhorn_unbalanced(
     a, b : array_like, shapes (..., m) and (..., n), optional
         Weights >= 0, each with a positive sum (default uniform, of mass 1). Batch
         dimensions of M, a and b broadcast.
-    reg : float
-        The entropic regularisation, > 0.
-    reg_m : float or (float, float)
-        The marginal penalties rho (> 0), one for both sides or ``(rho_a, rho_b)``; ``inf``
-        on one side makes that marginal exact.
-    reg_type : {"kl", "entropy"}
-        The reference measure c of the entropic term (above).
+    {unbalanced_reg}
+    {unbalanced_reg_m}
+    {unbalanced_reg_type}
     method : {"auto", "log"}
         The log-domain scaling iteration (stabilised log-sum-exps: no overflow, no NaN at any
         reg). "auto" is "log"; a kernel-domain variant is not provided.
-    tol : float
-        Stop when no log-scaling ``f / reg``, ``g / reg`` moved by more than tol in an
-        iteration (POT stops on the relative change of u and v, which is the same measure to
-        first order). Rounding leaves a floor of about 1e-14 (times log m): a smaller tol runs
-        to max_iter and reports converged=False.
-    max_iter : int
-        The most iterations (>= 1).
+    {unbalanced_tol}
+    {unbalanced_max_iter}
 
     Returns
     -------
@@ -231,6 +224,7 @@ def sinkhorn_unbalanced(
         method="log")
 
 
+@_docs.fill
 def sinkhorn_unbalanced_vjp(
     P: Any,
     grad_P: Any,
@@ -253,8 +247,9 @@ def sinkhorn_unbalanced_vjp(
         dL/dP; broadcasts to P's shape.
     a, b : array_like, shapes (..., m) and (..., n), optional
         The weights given to :func:`sinkhorn_unbalanced` (default uniform of mass 1).
-    reg, reg_m, reg_type
-        As given to :func:`sinkhorn_unbalanced`.
+    {unbalanced_reg}
+    {unbalanced_reg_m}
+    {unbalanced_reg_type}
 
     Returns
     -------

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from optkern import _docs
 from optkern._validation import check_number, fail
 from optkern.ot._losses import check_cost_name, check_loss_name, symmetric_potential
 from optkern.torch._convert import as_tensor
@@ -16,6 +17,7 @@ from optkern.torch._ot import sinkhorn, sinkhorn_cost
 __all__ = ["sinkhorn2", "sinkhorn_divergence"]
 
 
+@_docs.fill
 def sinkhorn2(
     M: Any,
     a: Any = None,
@@ -37,8 +39,13 @@ def sinkhorn2(
 
     Parameters
     ----------
-    M, a, b, reg, method, tol, max_iter, init, on_singular
-        As in :func:`optkern.torch.sinkhorn`.
+    {torch_M}
+    {torch_ab}
+    {sinkhorn_reg}
+        Not differentiated.
+    {sinkhorn_options}
+    {sinkhorn_init}
+    {on_singular}
 
     Returns
     -------
@@ -80,6 +87,7 @@ def pairwise_cost(x: torch.Tensor, y: torch.Tensor, cost: str) -> torch.Tensor:
                        torch.zeros_like(sq))
 
 
+@_docs.fill
 def sinkhorn_divergence(
     x: Any,
     y: Any,
@@ -104,8 +112,8 @@ def sinkhorn_divergence(
     ----------
     x, y : Tensor or array_like, shapes (..., m, d) and (..., n, d)
         The clouds, on one device (CPU or CUDA).
-    a, b, reg, cost, loss, method, tol, max_iter
-        As in :func:`optkern.ot.sinkhorn_divergence`.
+    {cloud_ab}
+    {divergence_options}
 
     Returns
     -------

@@ -12,6 +12,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from optkern import ot as _ot
+from optkern import _docs
 from optkern._autodiff import marginal_grads
 from optkern._validation import check_bool, fail
 from optkern.torch import _device_vjp
@@ -20,6 +21,7 @@ from optkern.torch._convert import as_tensor, from_kernel, low_precision, sum_to
 __all__ = ["sinkhorn", "sinkhorn_cost"]
 
 
+@_docs.fill
 def sinkhorn(
     M: Any,
     a: Any = None,
@@ -41,29 +43,21 @@ def sinkhorn(
 
     Parameters
     ----------
-    M : Tensor or array_like, shape (..., m, n)
-        Cost matrices, on the CPU or a CUDA device. float32 stays float32; bfloat16 is
-        computed in float32 and the plan returned in bfloat16. Sparse tensors are refused
-        (ValueError naming the argument), as by every function of optkern.torch.
-    a, b : Tensor or array_like, shapes (..., m) and (..., n), optional
-        Marginals (default uniform, b with the mass of a), on M's device. sum(b) must equal
-        sum(a) to a relative 1e-6, as for :func:`optkern.ot.sinkhorn`, which then rescales
-        b to the mass of a; the gradients are those of that function: ``dL/da_i = lambda_i
-        + <mu, b> / sum(b)`` and ``dL/db = sum(a)/sum(b) (mu - <mu, b> / sum(b))`` with the
-        multipliers (lambda, mu) of sinkhorn_vjp (see ``optkern/_autodiff.py``). Batch
-        dimensions of M, a and b broadcast; gradients are summed back to each shape. A zero
-        weight gets the finite one-sided derivative (its weight raised from 0), from the
-        limit of its multiplier: ``lambda_i = sum_j q_ij (dL/dP_ij - mu_j)`` with
+    {torch_M}
+    {torch_ab}
+        A zero weight gets the finite one-sided derivative (its weight raised from 0), from
+        the limit of its multiplier: ``lambda_i = sum_j q_ij (dL/dP_ij - mu_j)`` with
         ``q_ij = softmax_j((g_j - M_ij) / reg)`` (likewise for columns).
-    reg : float
-        The entropic regularisation epsilon, > 0 (not differentiated).
-    method, tol, max_iter, init
-        As in :func:`optkern.ot.sinkhorn`. The gradient is exact for the plan returned (for
-        its own marginals), so a loose tol gives the exact gradient of a slightly different
-        problem; a plan that did not converge gives a RuntimeWarning.
-    on_singular : {"raise", "nan"}
-        What the backward does when a problem's KKT system is singular (as in
-        :func:`optkern.ot.sinkhorn_vjp`).
+    {sinkhorn_reg}
+        Not differentiated.
+    {sinkhorn_method}
+    {sinkhorn_tol}
+        The gradient is exact for the plan returned (for its own marginals), so a loose tol
+        gives the exact gradient of a slightly different problem; a plan that did not
+        converge gives a RuntimeWarning.
+    {sinkhorn_max_iter}
+    {sinkhorn_init}
+    {on_singular}
     return_result : bool
         Also return the :class:`optkern.ot.SinkhornResult` of the forward (potentials,
         n_iter, marginal_error, converged, ...; NumPy arrays for CPU input, tensors for CUDA
@@ -107,6 +101,7 @@ def sinkhorn(
     return (plan, results[0]) if return_result else plan
 
 
+@_docs.fill
 def sinkhorn_cost(
     M: Any,
     a: Any = None,
@@ -128,8 +123,12 @@ def sinkhorn_cost(
 
     Parameters
     ----------
-    M, a, b, reg, method, tol, max_iter, init
-        As in :func:`sinkhorn`.
+    {torch_M}
+    {torch_ab}
+    {sinkhorn_reg}
+        Not differentiated.
+    {sinkhorn_options}
+    {sinkhorn_init}
 
     Returns
     -------

@@ -9,12 +9,14 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from optkern import ot as _ot
+from optkern import _docs
 from optkern._validation import fail
 from optkern.torch._convert import as_tensor, sum_to
 
 __all__ = ["sinkhorn_unbalanced"]
 
 
+@_docs.fill
 def sinkhorn_unbalanced(M: Any, a: Any = None, b: Any = None, *, reg: float, reg_m: Any,
                         reg_type: str = "kl", tol: float = 1e-9,
                         max_iter: int = 10000) -> torch.Tensor:
@@ -31,8 +33,7 @@ def sinkhorn_unbalanced(M: Any, a: Any = None, b: Any = None, *, reg: float, reg
     a, b : Tensor or array_like, shapes (..., m) and (..., n), optional
         Weights (default uniform, of mass 1). Batch dimensions broadcast; gradients are
         summed back to each shape.
-    reg, reg_m, reg_type, tol, max_iter
-        As in :func:`optkern.ot.sinkhorn_unbalanced`.
+    {unbalanced_options}
 
     Returns
     -------

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from optkern import _arrays, _gpu
+from optkern import _docs
 from optkern._dask import batched, is_dask
 from optkern._validation import check_bool, check_number, fail, resolve_device
 from optkern.tv import _cpu, _cuda
@@ -34,6 +35,7 @@ __all__ = ["Denoise2DResult", "DenoiseResult", "denoise", "denoise_2d", "denoise
            "denoise_vjp", "lambda_max"]
 
 
+@_docs.fill
 @_arrays.same_kind("x")
 def denoise(
     x: Any,
@@ -80,19 +82,14 @@ def denoise(
         is at most tol (> 0).
     max_iter : int
         "irls" only: the most iterations per signal (>= 1).
-    device : {"cpu", "cuda", "auto"}
-        Where to compute. "auto" follows the data. With "cuda", NumPy inputs are copied to the
-        GPU and back; CuPy arrays, torch CUDA tensors and other DLPack GPU arrays are used in
-        place and the result is the same kind of array. GPU arrays are not scanned for NaN
-        or Inf (that would synchronise the device): NaN propagates into its signal's result.
+    {device}
+        GPU arrays are not scanned for NaN or Inf (that would synchronise the device): NaN
+        propagates into its signal's result.
     return_info : bool
         Return a :class:`DenoiseResult` (with iteration counts and final changes) instead of
         the array. For empty input its per-signal fields are read-only broadcast views, so
         that a batch of 2**40 empty signals needs no memory.
-    stream : int, torch.cuda.Stream or cupy.cuda.Stream, optional
-        The CUDA stream to run on (CUDA runs only; a ValueError on the CPU). By default the
-        current stream of the library that made the GPU arrays, or the legacy default stream
-        for NumPy input.
+    {stream}
 
     Returns
     -------
@@ -146,6 +143,7 @@ def denoise(
     return _cpu.denoise(x, lam, method, tol, max_iter, return_info)
 
 
+@_docs.fill
 @_arrays.same_kind("y", "grad_y")
 def denoise_vjp(y: Any, grad_y: Any, lam: Any, *, rtol: float | None = None,
                 device: str = "cpu", stream: Any = None) -> tuple[Any, Any]:
@@ -172,10 +170,8 @@ def denoise_vjp(y: Any, grad_y: Any, lam: Any, *, rtol: float | None = None,
         The exact solvers write a segment as one value, so the default, 8 units of roundoff
         of y's dtype, only absorbs rounding; iterates of ``method="irls"``, which fuse only
         in the limit, need a tolerance near their accuracy (e.g. 1e-6).
-    device : {"cpu", "cuda", "auto"}
-        As for :func:`denoise`.
-    stream : int, torch.cuda.Stream or cupy.cuda.Stream, optional
-        As for :func:`denoise`.
+    {device}
+    {stream}
 
     Returns
     -------
