@@ -151,14 +151,29 @@ TEXTS.update(_paragraphs(
         max_iter : int
             The most iterations (>= 1).""",
 ))
-TEXTS["sinkhorn_options"] = "\n".join(
-    TEXTS[k] for k in ("sinkhorn_method", "sinkhorn_tol", "sinkhorn_max_iter"))
-TEXTS["divergence_options"] = "\n".join(
-    TEXTS[k] for k in ("divergence_reg", "cloud_cost", "divergence_loss",
-                       "sinkhorn_options"))
-TEXTS["unbalanced_options"] = "\n".join(
-    TEXTS[k] for k in ("unbalanced_reg", "unbalanced_reg_m", "unbalanced_reg_type",
-                       "unbalanced_tol", "unbalanced_max_iter"))
+
+
+def _joined(*parts: str) -> str:
+    """Paragraphs in order: a name of TEXTS, or a line continuing the one before (its
+    description, so indented by four)."""
+    return "\n".join(TEXTS[part] if part in TEXTS else "    " + part for part in parts)
+
+
+# Groups of parameters that come together: one line in a docstring each.
+TEXTS["sinkhorn_options"] = _joined("sinkhorn_method", "sinkhorn_tol", "sinkhorn_max_iter")
+TEXTS["sinkhorn_problem"] = _joined("sinkhorn_M", "sinkhorn_ab", "sinkhorn_reg",
+                                    "sinkhorn_options", "sinkhorn_init")
+TEXTS["torch_sinkhorn_problem"] = _joined("torch_M", "torch_ab", "sinkhorn_reg",
+                                          "Not differentiated.", "sinkhorn_options",
+                                          "sinkhorn_init")
+TEXTS["jax_sinkhorn_problem"] = _joined("jax_M", "jax_ab", "sinkhorn_reg",
+                                        "Static (not differentiated).", "sinkhorn_options",
+                                        "Static under ``jax.jit``, as method and tol.")
+TEXTS["divergence_options"] = _joined("divergence_reg", "cloud_cost", "divergence_loss",
+                                      "sinkhorn_options")
+TEXTS["unbalanced_options"] = _joined("unbalanced_reg", "unbalanced_reg_m",
+                                      "unbalanced_reg_type", "unbalanced_tol",
+                                      "unbalanced_max_iter")
 
 # --- smooth optimisation (minimize, minimize_batch and the SciPy surface) --------------------
 

@@ -59,11 +59,7 @@ def sinkhorn2(
 
     Parameters
     ----------
-    {sinkhorn_M}
-    {sinkhorn_ab}
-    {sinkhorn_reg}
-    {sinkhorn_options}
-    {sinkhorn_init}
+    {sinkhorn_problem}
     return_grad : bool
         Also return ``(grad_M, grad_a, grad_b)``.
 

@@ -39,13 +39,7 @@ def sinkhorn(
 
     Parameters
     ----------
-    {sinkhorn_M}
-    {sinkhorn_ab}
-    {sinkhorn_reg}
-    {sinkhorn_method}
-    {sinkhorn_tol}
-    {sinkhorn_max_iter}
-    {sinkhorn_init}
+    {sinkhorn_problem}
     {device}
     callback : callable, optional
         CPU only. ``callback(intermediate_result)`` receives the :class:`SinkhornResult` of
@@ -195,13 +189,7 @@ def sinkhorn_cost(
 
     Parameters
     ----------
-    {sinkhorn_M}
-    {sinkhorn_ab}
-    {sinkhorn_reg}
-    {sinkhorn_method}
-    {sinkhorn_tol}
-    {sinkhorn_max_iter}
-    {sinkhorn_init}
+    {sinkhorn_problem}
     {device}
     {stream}
     return_grad : bool

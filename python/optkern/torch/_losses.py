@@ -39,12 +39,7 @@ def sinkhorn2(
 
     Parameters
     ----------
-    {torch_M}
-    {torch_ab}
-    {sinkhorn_reg}
-        Not differentiated.
-    {sinkhorn_options}
-    {sinkhorn_init}
+    {torch_sinkhorn_problem}
     {on_singular}
 
     Returns

@@ -123,12 +123,7 @@ def sinkhorn_cost(
 
     Parameters
     ----------
-    {torch_M}
-    {torch_ab}
-    {sinkhorn_reg}
-        Not differentiated.
-    {sinkhorn_options}
-    {sinkhorn_init}
+    {torch_sinkhorn_problem}
 
     Returns
     -------

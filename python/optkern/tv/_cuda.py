@@ -164,16 +164,7 @@ def denoise_vjp(y: Any, grad_y: Any, lam: Any, rtol: float | None,
         if is_gpu_array(lam):
             fail("lam", "a host value or array when y is a NumPy array", describe(lam))
         return _vjp_host(y, grad_y, lam, rtol, mapping)
-    y_view = _gpu.dlpack_view(y, "y") if is_gpu_array(y) else None
-    g_view = _gpu.dlpack_view(grad_y, "grad_y") if is_gpu_array(grad_y) else None
-    if y_view is None or g_view is None:
-        fail("grad_y" if g_view is None else "y", "a GPU array like the other input",
-             describe(grad_y if g_view is None else y))
-    dtype = result_dtype((y_view.dtype, "y"), (g_view.dtype, "grad_y"))
-    y, shape = gpu_rows(y, "y", dtype)
-    grad_y, g_shape = gpu_rows(grad_y, "grad_y", dtype)
-    if g_shape != shape:
-        fail("grad_y", f"the shape of y {shape}", f"shape {g_shape}")
+    y, grad_y, shape, dtype = _gpu_signal_pair(y, grad_y)
     batch, n = shape[:-1], shape[-1]
     count = math.prod(batch)
     lam_shape = lambda_shape(lam, batch)
@@ -284,8 +275,9 @@ def denoise_weighted(x: Any, lam: Any, method: str, return_info: bool) -> Any:
     return make_result(y, nit, change, method, 0.0)
 
 
-def denoise_vjp_weighted(y: Any, grad_y: Any, lam: Any, rtol: float | None) -> tuple[Any, Any]:
-    """optkern.tv.denoise_vjp with one weight per edge, for GPU arrays y and grad_y."""
+def _gpu_signal_pair(y: Any, grad_y: Any) -> tuple[Any, Any, tuple[int, ...], Any]:
+    """y and grad_y of a vjp, both GPU arrays, as rows of their common dtype and one shape:
+    (y rows, grad_y rows, the shape, the dtype)."""
     y_view = _gpu.dlpack_view(y, "y") if is_gpu_array(y) else None
     g_view = _gpu.dlpack_view(grad_y, "grad_y") if is_gpu_array(grad_y) else None
     if y_view is None or g_view is None:
@@ -296,6 +288,12 @@ def denoise_vjp_weighted(y: Any, grad_y: Any, lam: Any, rtol: float | None) -> t
     grad_y, g_shape = gpu_rows(grad_y, "grad_y", dtype)
     if g_shape != shape:
         fail("grad_y", f"the shape of y {shape}", f"shape {g_shape}")
+    return y, grad_y, shape, dtype
+
+
+def denoise_vjp_weighted(y: Any, grad_y: Any, lam: Any, rtol: float | None) -> tuple[Any, Any]:
+    """optkern.tv.denoise_vjp with one weight per edge, for GPU arrays y and grad_y."""
+    y, grad_y, shape, dtype = _gpu_signal_pair(y, grad_y)
     batch, n = shape[:-1], shape[-1]
     count = math.prod(batch)
     lam_shape = tuple(int(e) for e in (lam.shape if is_gpu_array(lam) else np.shape(lam)))
