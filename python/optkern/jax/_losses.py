@@ -13,7 +13,8 @@ from optkern import _docs
 from optkern._validation import check_number, fail
 from optkern.jax._arrays import float_matrix, shape_struct
 from optkern.jax._ot import _plan, _value, sinkhorn
-from optkern.ot._losses import check_cost_name, check_loss_name, symmetric_potential
+from optkern.ot._losses import (check_cloud_shapes, check_cost_name, check_loss_name,
+                                symmetric_potential)
 
 __all__ = ["sinkhorn2", "sinkhorn_divergence"]
 
@@ -102,12 +103,7 @@ def sinkhorn_divergence(x: Any, y: Any, a: Any = None, b: Any = None, *, reg: fl
     cost = check_cost_name(cost)
     loss = check_loss_name(loss)
     x, y = jnp.asarray(x), jnp.asarray(y)
-    for t, name in ((x, "x"), (y, "y")):
-        if t.ndim < 2 or t.shape[-2] == 0 or t.shape[-1] == 0:
-            fail(name, "points of shape (..., count, dim) with count, dim >= 1",
-                 f"shape {t.shape}")
-    if x.shape[-1] != y.shape[-1]:
-        fail("y", f"points of x's dimension {x.shape[-1]}", f"shape {y.shape}")
+    check_cloud_shapes(x.shape, y.shape)
     dtype = jnp.result_type(x.dtype, y.dtype)
     if not jnp.issubdtype(dtype, jnp.floating):
         dtype = jnp.result_type(float)

@@ -3,7 +3,6 @@ backward, as jax.custom_vjp functions over jax.pure_callback."""
 
 from __future__ import annotations
 
-import warnings
 from functools import partial
 from typing import Any
 
@@ -13,7 +12,7 @@ import numpy as np
 
 from optkern import ot as _ot
 from optkern import _docs
-from optkern._autodiff import marginal_grads
+from optkern._autodiff import marginal_grads, warn_unconverged
 from optkern._validation import check_number, reject_masked
 from optkern.jax._arrays import broadcast_problem, shape_struct
 
@@ -120,12 +119,7 @@ def _solve(M: np.ndarray, a: np.ndarray, b: np.ndarray, g0: Any, reg: float, met
     init = None if g0 is None else (None, np.asarray(g0))
     res = _ot.sinkhorn(np.asarray(M), np.asarray(a), np.asarray(b), reg=reg, method=method,
                        tol=tol, max_iter=max_iter, init=init)
-    converged = np.asarray(res.converged)
-    if not converged.all():
-        warnings.warn(
-            f"optkern.jax: Sinkhorn did not converge for {int((~converged).sum())} of "
-            f"{converged.size} problem(s) in max_iter={max_iter} iterations; the gradient is "
-            f"that of the returned plan. Raise max_iter or reg.", RuntimeWarning, stacklevel=2)
+    warn_unconverged(res, "jax", max_iter, stacklevel=2)
     return res
 
 

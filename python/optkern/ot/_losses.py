@@ -168,6 +168,17 @@ def check_loss_name(loss: Any) -> str:
     return loss
 
 
+def check_cloud_shapes(x_shape: tuple[int, ...], y_shape: tuple[int, ...]) -> None:
+    """Clouds (..., m, d) and (..., n, d) with points of one dimension: the adapters' check
+    of tensors and traced arrays (whose values are checked by optkern.ot, on the host)."""
+    for shape, name in ((x_shape, "x"), (y_shape, "y")):
+        if len(shape) < 2 or shape[-2] == 0 or shape[-1] == 0:
+            fail(name, "points of shape (..., count, dim) with count, dim >= 1",
+                 f"shape {shape}")
+    if x_shape[-1] != y_shape[-1]:
+        fail("y", f"points of x's dimension {x_shape[-1]}", f"shape {y_shape}")
+
+
 def check_points(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     """x (..., m, d) and y (..., n, d) as finite float arrays of one dtype."""
     x = as_float_array(x, "x", min_ndim=2, contiguous=False)

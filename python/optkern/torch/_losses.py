@@ -9,9 +9,10 @@ from typing import Any
 import torch
 
 from optkern import _docs
-from optkern._validation import check_number, fail
-from optkern.ot._losses import check_cost_name, check_loss_name, symmetric_potential
-from optkern.torch._convert import as_tensor
+from optkern._validation import check_number
+from optkern.ot._losses import (check_cloud_shapes, check_cost_name, check_loss_name,
+                                symmetric_potential)
+from optkern.torch._convert import as_tensor, cost_matrix
 from optkern.torch._ot import sinkhorn, sinkhorn_cost
 
 __all__ = ["sinkhorn2", "sinkhorn_divergence"]
@@ -62,9 +63,7 @@ def sinkhorn2(
     >>> round(loss.item(), 6), x.grad.shape
     (0.25, torch.Size([3, 1]))
     """
-    M = as_tensor(M, "M")
-    if not M.is_floating_point():
-        M = M.to(torch.float64)
+    M = cost_matrix(M)
     P = sinkhorn(M, a, b, reg=reg, method=method, tol=tol, max_iter=max_iter, init=init,
                  on_singular=on_singular)
     return (M * P).sum(dim=(-2, -1))
@@ -136,12 +135,7 @@ def sinkhorn_divergence(
     loss = check_loss_name(loss)
     x = as_tensor(x, "x")
     y = as_tensor(y, "y", like=x)
-    for t, name in ((x, "x"), (y, "y")):
-        if t.ndim < 2 or t.shape[-2] == 0 or t.shape[-1] == 0:
-            fail(name, "points of shape (..., count, dim) with count, dim >= 1",
-                 f"shape {tuple(t.shape)}")
-    if x.shape[-1] != y.shape[-1]:
-        fail("y", f"points of x's dimension {x.shape[-1]}", f"shape {tuple(y.shape)}")
+    check_cloud_shapes(tuple(x.shape), tuple(y.shape))
     dtype = torch.promote_types(x.dtype, y.dtype)
     if not dtype.is_floating_point:
         dtype = torch.float64

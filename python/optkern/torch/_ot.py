@@ -4,7 +4,6 @@ implicit (block-Cholesky) backward, as torch.autograd.Functions."""
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from typing import Any
 
 import numpy as np
@@ -13,10 +12,11 @@ from torch.autograd.function import once_differentiable
 
 from optkern import ot as _ot
 from optkern import _docs
-from optkern._autodiff import marginal_grads
+from optkern._autodiff import marginal_grads, warn_unconverged
 from optkern._validation import check_bool, fail
 from optkern.torch import _device_vjp
-from optkern.torch._convert import as_tensor, from_kernel, low_precision, sum_to, to_kernel
+from optkern.torch._convert import (as_tensor, cost_matrix, from_kernel, low_precision, sum_to,
+                                    to_kernel)
 
 __all__ = ["sinkhorn", "sinkhorn_cost"]
 
@@ -162,9 +162,7 @@ def _own_copy(x: Any) -> Any:
 def _marginals(M: Any, a: Any, b: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """M, a and b as tensors on M's device, the default marginals made explicit (so that a
     gradient reaches a through the default b)."""
-    M = as_tensor(M, "M")
-    if M.ndim < 2:
-        fail("M", "an array with at least 2 dimensions", f"shape {tuple(M.shape)}")
+    M = cost_matrix(M, floating=False)
     m, n = M.shape[-2:]
     dtype = M.dtype if M.is_floating_point() else torch.float64
     a = torch.full((m,), 1.0 / max(m, 1), dtype=dtype, device=M.device) if a is None else (
@@ -193,13 +191,7 @@ def _solve(M: torch.Tensor, a: torch.Tensor, b: torch.Tensor, reg: float,
     res = _ot.sinkhorn(to_kernel(M), to_kernel(a), to_kernel(b), reg=reg,
                        method=options["method"], tol=options["tol"],
                        max_iter=options["max_iter"], init=options["init"], device="auto")
-    converged = np.asarray(res.converged)
-    if not converged.all():
-        warnings.warn(
-            f"optkern.torch: Sinkhorn did not converge for {int((~converged).sum())} of "
-            f"{converged.size} problem(s) in max_iter={options['max_iter']} iterations (largest "
-            f"marginal error {float(np.max(res.marginal_error)):.3g}); the gradient is that of "
-            f"the returned plan. Raise max_iter or reg.", RuntimeWarning, stacklevel=4)
+    warn_unconverged(res, "torch", options["max_iter"], stacklevel=4)
     return res
 
 
