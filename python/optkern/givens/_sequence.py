@@ -43,6 +43,22 @@ _operator_vector = _docs.fill(operator_vector_sections="""
     ------
     ValueError
         If x does not have ``dim`` rows.""")
+# matmat and rmatmat likewise.
+_operator_matrix = _docs.fill(operator_matrix_sections="""
+    Parameters
+    ----------
+    X : array_like, shape (dim, m)
+        The operand.
+
+    Returns
+    -------
+    ndarray
+        Of X's shape, in the dtype :meth:`apply` gives.
+
+    Raises
+    ------
+    ValueError
+        If X does not have ``dim`` rows.""")
 
 
 @dataclass(frozen=True, eq=False)
@@ -442,23 +458,11 @@ class GivensSequence:
         """
         return self.apply(x, transpose=True)
 
+    @_operator_matrix
     def matmat(self, X: Any) -> np.ndarray:
         """``seq @ X`` for a matrix (scipy.sparse.linalg.LinearOperator's protocol).
 
-        Parameters
-        ----------
-        X : array_like, shape (dim, m)
-            The operand.
-
-        Returns
-        -------
-        ndarray
-            Of X's shape, in the dtype :meth:`apply` gives.
-
-        Raises
-        ------
-        ValueError
-            If X does not have ``dim`` rows.
+        {operator_matrix_sections}
 
         Examples
         --------
@@ -470,23 +474,11 @@ class GivensSequence:
         """
         return self.apply(X)
 
+    @_operator_matrix
     def rmatmat(self, X: Any) -> np.ndarray:
         """``seq.T @ X`` for a matrix (scipy.sparse.linalg.LinearOperator's protocol).
 
-        Parameters
-        ----------
-        X : array_like, shape (dim, m)
-            The operand.
-
-        Returns
-        -------
-        ndarray
-            Of X's shape, in the dtype :meth:`apply` gives.
-
-        Raises
-        ------
-        ValueError
-            If X does not have ``dim`` rows.
+        {operator_matrix_sections}
 
         Examples
         --------

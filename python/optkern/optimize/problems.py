@@ -53,6 +53,18 @@ _KINDS = {
 }
 
 
+# What Problem.fun and grad take and refuse (optkern._docs fills it in).
+_points_doc = _docs.fill(parameters_points="""
+    Parameters
+    ----------
+    x : array_like, shape (n,) or (..., n)
+        One point, or one per index of the leading dimensions.""", raises_points="""
+    Raises
+    ------
+    ValueError
+        If the last axis of x is not n long.""")
+
+
 @dataclass(frozen=True)
 class Problem:
     """A native objective in ``n`` variables.
@@ -120,13 +132,11 @@ class Problem:
         f, g = _core.optimize_problem_value_grad(self.kind, self.parameter, x)
         return (f.dtype.type(f.reshape(())) if x.ndim == 1 else f), g
 
+    @_points_doc
     def fun(self, x: Any) -> Any:
         """f at x.
 
-        Parameters
-        ----------
-        x : array_like, shape (n,) or (..., n)
-            One point, or one per index of the leading dimensions.
+        {parameters_points}
 
         Returns
         -------
@@ -134,10 +144,7 @@ class Problem:
             f in x's dtype: a scalar for one point, an array of shape ``x.shape[:-1]``
             otherwise.
 
-        Raises
-        ------
-        ValueError
-            If the last axis of x is not n long.
+        {raises_points}
 
         Examples
         --------
@@ -149,23 +156,18 @@ class Problem:
         """
         return self(x)[0]
 
+    @_points_doc
     def grad(self, x: Any) -> np.ndarray:
         """The gradient at x.
 
-        Parameters
-        ----------
-        x : array_like, shape (n,) or (..., n)
-            One point, or one per index of the leading dimensions.
+        {parameters_points}
 
         Returns
         -------
         ndarray
             The gradient, shaped and typed like x.
 
-        Raises
-        ------
-        ValueError
-            If the last axis of x is not n long.
+        {raises_points}
 
         Examples
         --------

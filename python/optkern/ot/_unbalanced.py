@@ -15,6 +15,7 @@ from optkern import _backend
 from optkern import _docs
 from optkern._validation import as_float_array, broadcast_batch, check_number, fail
 from optkern.ot import _checks
+from optkern.ot._result import per_problem
 
 __all__ = ["UnbalancedResult", "sinkhorn_unbalanced", "sinkhorn_unbalanced_vjp"]
 
@@ -214,8 +215,7 @@ def sinkhorn_unbalanced(
         value = value + rho_b * _kl(plan.sum(-2, dtype=np.float64), bb, (-1,))
 
     def per_item(x: np.ndarray) -> Any:
-        x = np.asarray(x).reshape(batch_shape)
-        return x.item() if x.ndim == 0 else x
+        return per_problem(x, batch_shape)
 
     return UnbalancedResult(
         plan=plan, f=(reg * F).astype(dtype).reshape(batch_shape + (m,)),

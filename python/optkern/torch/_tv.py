@@ -83,6 +83,26 @@ def tv_denoise(
     return y.to(torch.bfloat16) if low else y  # bfloat16: computed in float32
 
 
+def _remember(ctx: Any, x: torch.Tensor, lam: Any, lam_arg: Any, y: torch.Tensor,
+              options: dict[str, Any]) -> None:
+    """What the backward of both TV functions needs: y, λ as the kernel took it (and as a
+    tensor: its shape, dtype and device, or None for a number), x's dtype and the options."""
+    ctx.save_for_backward(y)
+    ctx.lam, ctx.options = lam_arg, options
+    ctx.lam_tensor = (lam.shape, lam.dtype, lam.device) if isinstance(lam, torch.Tensor) \
+        else None
+    ctx.x_dtype = x.dtype
+
+
+def _input_grads(ctx: Any, y: torch.Tensor, grad_x: Any, grad_lam: Any) -> tuple:
+    """(dL/dx, dL/dλ, None) from the kernel's vjp, for the inputs that need one."""
+    grad_x = from_kernel(grad_x, y).to(ctx.x_dtype) if ctx.needs_input_grad[0] else None
+    if ctx.lam_tensor is None or not ctx.needs_input_grad[1]:
+        return grad_x, None, None
+    shape, dtype, device = ctx.lam_tensor
+    return grad_x, sum_to(from_kernel(grad_lam, y), shape, dtype).to(device), None
+
+
 class _Denoise(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, lam: Any, options: dict[str, Any]) -> torch.Tensor:
@@ -90,11 +110,7 @@ class _Denoise(torch.autograd.Function):
         y = from_kernel(_tv.denoise(to_kernel(x), lam_arg, method=options["method"],
                                     tol=options["tol"], max_iter=options["max_iter"],
                                     device="auto"), x)
-        ctx.save_for_backward(y)
-        ctx.lam, ctx.rtol = lam_arg, options["rtol"]
-        ctx.lam_tensor = (lam.shape, lam.dtype, lam.device) if isinstance(lam, torch.Tensor) \
-            else None
-        ctx.x_dtype = x.dtype
+        _remember(ctx, x, lam, lam_arg, y, options)
         return y
 
     @staticmethod
@@ -102,12 +118,8 @@ class _Denoise(torch.autograd.Function):
     def backward(ctx: Any, grad_y: torch.Tensor) -> tuple:
         (y,) = ctx.saved_tensors
         grad_x, grad_lam = _tv.denoise_vjp(to_kernel(y), to_kernel(grad_y.to(y.dtype)), ctx.lam,
-                                           rtol=ctx.rtol, device="auto")
-        grad_x = from_kernel(grad_x, y).to(ctx.x_dtype) if ctx.needs_input_grad[0] else None
-        if ctx.lam_tensor is None or not ctx.needs_input_grad[1]:
-            return grad_x, None, None
-        shape, dtype, device = ctx.lam_tensor
-        return grad_x, sum_to(from_kernel(grad_lam, y), shape, dtype).to(device), None
+                                           rtol=ctx.options["rtol"], device="auto")
+        return _input_grads(ctx, y, grad_x, grad_lam)
 
 
 def tv_denoise_2d(
@@ -181,11 +193,7 @@ class _Denoise2d(torch.autograd.Function):
         lam_arg = to_kernel(lam) if isinstance(lam, torch.Tensor) else lam
         y = from_kernel(_tv.denoise_2d(to_kernel(x), lam_arg, isotropic=options["isotropic"],
                                        tol=options["tol"], max_iter=options["max_iter"]), x)
-        ctx.save_for_backward(y)
-        ctx.lam, ctx.options = lam_arg, options
-        ctx.lam_tensor = (lam.shape, lam.dtype, lam.device) if isinstance(lam, torch.Tensor) \
-            else None
-        ctx.x_dtype = x.dtype
+        _remember(ctx, x, lam, lam_arg, y, options)
         return y
 
     @staticmethod
@@ -199,9 +207,4 @@ class _Denoise2d(torch.autograd.Function):
         (y,) = ctx.saved_tensors
         grad_x, grad_lam = _tv.denoise_2d_vjp(to_kernel(y), to_kernel(grad_y.to(y.dtype)),
                                               ctx.lam, rtol=ctx.options["rtol"])
-        grad_x = from_kernel(grad_x, y).to(ctx.x_dtype) if ctx.needs_input_grad[0] else None
-        if ctx.lam_tensor is None or not ctx.needs_input_grad[1]:
-            return grad_x, None, None
-        shape, dtype, device = ctx.lam_tensor
-        grad_lam = from_kernel(np.asarray(grad_lam), y)
-        return grad_x, sum_to(grad_lam, shape, dtype).to(device), None
+        return _input_grads(ctx, y, grad_x, np.asarray(grad_lam))

@@ -101,13 +101,7 @@ def denoise(x: Any, lam: Any, method: str, tol: float, max_iter: int, return_inf
                                  stream)
         cuda.tv_denoise(dtype.char, count, n, ptrs[0].ptr, ptrs[1].ptr, lam_stride, ptrs[2].ptr,
                         ptrs[3].ptr, nbytes, stream, MAPPINGS[mapping], budget)
-        if not return_info:
-            return y
-        nit = _gpu.empty_like_kind(x, batch, INT64)
-        change = _gpu.empty_like_kind(x, batch, FLOAT64)
-        nit[...] = 0
-        change[...] = 0
-        return make_result(y, nit, change, method, tol)
+        return y if not return_info else _direct_info(x, y, batch, method, tol)
     nbytes = cuda.tv_denoise_irls_scratch_bytes(count, n)
     scratch = _gpu.empty_like_kind(x, (max(nbytes, 1),), UINT8)
     nit = _gpu.empty_like_kind(x, batch, INT64)
@@ -266,13 +260,16 @@ def denoise_weighted(x: Any, lam: Any, method: str, return_info: bool) -> Any:
     ptrs = _gpu.device_views([(x, "x"), (w, "lam"), (y, "y"), (scratch, "scratch")], stream)
     cuda.tv_denoise_weighted(dtype.char, count, n, ptrs[0].ptr, ptrs[1].ptr, stride, ptrs[2].ptr,
                              ptrs[3].ptr, nbytes, stream)
-    if not return_info:
-        return y
+    return y if not return_info else _direct_info(x, y, batch, method, 0.0)
+
+
+def _direct_info(x: Any, y: Any, batch: tuple[int, ...], method: str, tol: float) -> Any:
+    """The DenoiseResult of a direct (non-iterative) solve: no iterations, no change."""
     nit = _gpu.empty_like_kind(x, batch, INT64)
     change = _gpu.empty_like_kind(x, batch, FLOAT64)
     nit[...] = 0
     change[...] = 0
-    return make_result(y, nit, change, method, 0.0)
+    return make_result(y, nit, change, method, tol)
 
 
 def _gpu_signal_pair(y: Any, grad_y: Any) -> tuple[Any, Any, tuple[int, ...], Any]:
