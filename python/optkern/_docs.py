@@ -175,6 +175,45 @@ TEXTS["unbalanced_options"] = _joined("unbalanced_reg", "unbalanced_reg_m",
                                       "unbalanced_reg_type", "unbalanced_tol",
                                       "unbalanced_max_iter")
 
+# --- total variation (optkern.tv.denoise and its adapters) ---------------------------------
+
+TEXTS.update(_paragraphs(
+    tv_options="""
+        method : {"exact", "irls"}
+            "exact" (default): an exact direct algorithm, O(n) per signal: the taut string
+            method on the CPU, Condat's algorithm (one GPU thread per signal, falling back to
+            the taut string for signals it would scan too often) on a GPU.
+            "irls": the lecture notes' majorise–minimise iteration
+            ``u ← x − Dᵀ((1/λ)diag|Du| + DDᵀ)⁻¹Dx`` from u = x, one O(n) tridiagonal
+            (Thomas) solve per step instead of the notes' dense Cholesky. It converges slowly
+            (sublinearly once neighbours fuse; the notes' fixed 100 steps leave errors near
+            1e-2 at large λ) and never fuses neighbours exactly: use it to compare with the
+            notes, not for speed.
+        tol : float
+            "irls" only: each signal stops when its relative change
+            max|u_new − u| / max|u_new| is at most tol (> 0).
+        max_iter : int
+            "irls" only: the most iterations per signal (>= 1).""",
+    tv_rtol="""
+        rtol : float, optional
+            How close neighbours of y must be to count as one segment in the backward (see
+            :func:`optkern.tv.denoise_vjp`); default: rounding only for ``"exact"``, 1e-6
+            for ``"irls"``, whose iterates fuse only in the limit.""",
+    tv2d_options="""
+        isotropic : bool
+            Which TV: anisotropic (False, the sum of absolute differences) or isotropic
+            (True, the sum of the gradient's norms).
+        tol : float
+            Each image stops once its duality gap, relative to its objective, is at most tol
+            (>= 0): its objective is then within that fraction of the optimum.
+        max_iter : int
+            The most iterations per image (>= 1).""",
+    tv2d_rtol="""
+        rtol : float, optional
+            Neighbours with |Y_p − Y_q| <= rtol · max|Y| are fused. Default: 1e-7 (the
+            iterative solver's regions are flat to about its gap), 1e-5 for float32.""",
+))
+
 # --- smooth optimisation (minimize, minimize_batch and the SciPy surface) --------------------
 
 TEXTS.update(_paragraphs(

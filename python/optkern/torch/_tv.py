@@ -9,12 +9,14 @@ import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
+from optkern import _docs
 from optkern import tv as _tv
 from optkern.torch._convert import as_tensor, from_kernel, low_precision, sum_to, to_kernel
 
 __all__ = ["tv_denoise", "tv_denoise_2d"]
 
 
+@_docs.fill
 def tv_denoise(
     x: Any,
     lam: Any,
@@ -40,12 +42,9 @@ def tv_denoise(
         λ >= 0: a number (not differentiated), or a tensor (0-d, one value per signal,
         broadcasting to ``x.shape[:-1]``, or one weight per edge of shape ``(..., n - 1)`` as
         in :func:`optkern.tv.denoise`) that receives a gradient of its own shape.
-    method, tol, max_iter
-        As in :func:`optkern.tv.denoise`. The backward is exact for ``"exact"``.
-    rtol : float, optional
-        How close neighbours of y must be to count as one segment in the backward (see
-        :func:`optkern.tv.denoise_vjp`); default: rounding only for ``"exact"``, 1e-6 for
-        ``"irls"``, whose iterates fuse only in the limit.
+    {tv_options}
+        The backward is exact for ``"exact"``.
+    {tv_rtol}
 
     Returns
     -------
@@ -122,6 +121,7 @@ class _Denoise(torch.autograd.Function):
         return _input_grads(ctx, y, grad_x, grad_lam)
 
 
+@_docs.fill
 def tv_denoise_2d(
     img: Any,
     lam: Any,
@@ -148,10 +148,8 @@ def tv_denoise_2d(
     lam : float or Tensor
         λ >= 0: a number (not differentiated) or a tensor (0-d or one value per image) that
         receives a gradient of its own shape.
-    isotropic, tol, max_iter
-        As in :func:`optkern.tv.denoise_2d`.
-    rtol : float, optional
-        As in :func:`optkern.tv.denoise_2d_vjp`.
+    {tv2d_options}
+    {tv2d_rtol}
 
     Returns
     -------
