@@ -1,6 +1,6 @@
 """Check that the API reference documents every public function, class and method.
 
-The public API is what tests/test_docstrings.py checks: the functions and classes in
+The public API is what tests/packaging/test_docstrings.py checks: the functions and classes in
 ``optkern.__all__``, in the ``__all__`` of every optkern module it lists (and of optkern.torch
 and optkern.jax), and the public methods of the classes found there. Each must be an object in the built site's inventory
 (objects.inv), under the public module's name.

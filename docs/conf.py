@@ -55,7 +55,7 @@ numpydoc_xref_param_type = False
 numpydoc_validation_checks: set[str] = set()
 
 # Doctests: the Examples sections of the docstrings (standard doctest blocks) and the
-# testcode blocks of the tour, with the flags tests/test_package.py uses.
+# testcode blocks of the tour, with the flags tests/packaging/test_package.py uses.
 doctest_global_setup = "import numpy as np\nimport optkern\n"
 doctest_default_flags = (doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
                          | doctest.IGNORE_EXCEPTION_DETAIL | doctest.DONT_ACCEPT_TRUE_FOR_1)

@@ -1,4 +1,4 @@
-"""Adversarial inputs for the fuzz suites (tests/test_fuzz_*.py), and the contract they check.
+"""Adversarial inputs for the fuzz suites (tests/fuzz/test_fuzz_*.py), and the contract they check.
 
 The contract (issue 8): every public function either returns a finite, correct result or
 raises ValueError or TypeError whose message names the argument at fault; nothing crashes,
@@ -20,6 +20,8 @@ from typing import Any, Callable
 import numpy as np
 from hypothesis import event
 from hypothesis import strategies as st
+
+import optkern
 
 FLOAT_DTYPES = ("float64", "float32")
 # ">f8" and ">f4": byte-swapped floats, as FITS files and network data hold them
@@ -285,3 +287,17 @@ def is_number(value: Any) -> bool:
 
 def finite_number(value: Any) -> bool:
     return is_number(value) and math.isfinite(float(value))
+
+
+# The device argument: mostly valid, sometimes a device that is absent here or no device.
+DEVICES = choice(["cpu"] * 3 + ["auto"], ["cuda", "gpu", None])
+
+
+def check_device(outcome: Outcome, device: Any) -> bool:
+    """True when the device argument decides the outcome (and checks it)."""
+    if device in ("cpu", "auto"):
+        return False
+    if device == "cuda" and optkern.cuda_available():
+        return False
+    expect_error(outcome, "device")
+    return True

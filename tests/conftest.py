@@ -11,8 +11,37 @@ from hypothesis import HealthCheck, Phase, settings
 
 import optkern
 
-# Relative tolerances per dtype for results compared against the float64 references.
-RTOL = {np.float32: 2e-5, np.float64: 1e-12}
+
+class PerDtype(dict):
+    """A value per floating dtype, indexed by the dtype in any spelling (np.float32, a dtype, an
+    array's .dtype, "float32")."""
+
+    def __getitem__(self, dtype):
+        return super().__getitem__(np.dtype(dtype).type)
+
+
+def per_dtype(float32, float64):
+    return PerDtype({np.float32: float32, np.float64: float64})
+
+
+# The tolerances of the tests' comparisons, per dtype of the result (relative to the result's
+# scale unless a test scales them otherwise). A tol= passed to optkern is the algorithm's own,
+# not one of these.
+# A finite computation (a solve, a transform, a backward pass, an objective and its gradient)
+# against its float64 NumPy reference, or the same computation on two paths.
+EXACT = per_dtype(1e-5, 1e-12)
+# A product or a sum of many terms (bmm's k terms per element, a transform of many rotations)
+# against its float64 reference.
+PRODUCT = per_dtype(2e-5, 1e-12)
+# Rounding accumulated over many dependent steps (a long recurrence, a long sequence of
+# rotations, the objective along an optimizer's path) against float64.
+ACCUMULATED = per_dtype(1e-4, 1e-10)
+# The entries (at most 1 in size) of an orthogonal matrix made of rotations, against float64.
+ORTHOGONAL = per_dtype(1e-5, 1e-13)
+# An iterative solver stopped at its tolerance, against the reference solution.
+CONVERGED = per_dtype(1e-5, 1e-9)
+# The unit roundoff, for bounds the tests derive from the algorithm (a multiple of EPS * scale).
+EPS = per_dtype(float(np.finfo(np.float32).eps), float(np.finfo(np.float64).eps))
 
 
 def pytest_collection_modifyitems(config, items):
@@ -43,7 +72,7 @@ def threads():
 
 
 # Hypothesis profiles. "optkern" (the default, what CI runs) keeps the fuzz suites
-# (tests/test_fuzz_*.py) to 20-35 s on 2 cores; OPTKERN_FUZZ_EXAMPLES sets the examples
+# (tests/fuzz/test_fuzz_*.py) to 20-35 s on 2 cores; OPTKERN_FUZZ_EXAMPLES sets the examples
 # per test. HYPOTHESIS_PROFILE=thorough runs 20 times more and keeps a database of
 # failures in .hypothesis/. The deadline fails an example that takes seconds (a near-hang);
 # the watchdog below ends a real hang.

@@ -9,11 +9,12 @@ OUT="${OUT:-gpu-check-out}"
 SANITIZER="${COMPUTE_SANITIZER:-compute-sanitizer}"
 mkdir -p "$OUT"
 status=0
-for kernel in bmm sinkhorn tv givens optimize; do
+for area_kernel in linalg/bmm ot/sinkhorn tv/tv givens/givens optimize/optimize; do
+  kernel="${area_kernel#*/}"
   for tool in memcheck racecheck; do
     log="$OUT/sanitize-$kernel-$tool.log"
     "$SANITIZER" --tool "$tool" --error-exitcode 99 --print-limit 20 \
-      python3 -m pytest -q -x -m cuda -p no:cacheprovider "tests/test_${kernel}_cuda.py" \
+      python3 -m pytest -q -x -m cuda -p no:cacheprovider "tests/${area_kernel%/*}/test_${kernel}_cuda.py" \
       > "$log" 2>&1
     rc=$?
     echo "$kernel $tool: exit $rc, $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$log" | tail -1)"

@@ -44,6 +44,14 @@ def namespace(x: Any, name: str = "x") -> Any:
         raise AssertionError from None  # unreachable
 
 
+def namespace_or_none(x: Any) -> Any:
+    """The array-API namespace of `x`, or None for an object that only speaks DLPack."""
+    try:
+        return array_api_compat.array_namespace(x)
+    except TypeError:
+        return None
+
+
 def contiguous(x: Any) -> Any:
     """x in C order (a copy only where it is not)."""
     if array_api_compat.is_torch_array(x):
@@ -94,6 +102,14 @@ def all_finite(x: Any) -> bool:
         return True
     xp = namespace(x)
     return bool(xp.all(xp.isfinite(x)))
+
+
+def max_abs(x: Any) -> float:
+    """max |x| (0 for an empty array), reduced on the device and read back."""
+    if math.prod(x.shape) == 0:
+        return 0.0
+    xp = namespace(x)
+    return float(xp.max(xp.abs(x)))
 
 
 def check_finite(x: Any, name: str, nonnegative: bool = False) -> None:

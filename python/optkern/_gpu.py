@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from optkern import _arrays
 from optkern._validation import check_stream, compute_dtype, describe, fail
 
 _KDL_CUDA = 2
@@ -175,18 +176,10 @@ def as_device_float(x: Any, name: str, dtype: np.dtype | None = None) -> Any:
     target = compute_dtype(view.dtype, name) if dtype is None else np.dtype(dtype)
     if view.dtype == target:
         return x
-    library = library_of(x)
-    if library == "torch":
-        import torch
-
-        return x.to(getattr(torch, target.name))
-    if library == "cupy":
-        return x.astype(target)
-    if library == "namespace":
-        xp = x.__array_namespace__()
-        return xp.astype(x, getattr(xp, target.name))
-    fail(name, f"a {target.name} array (convert it before calling)", f"dtype {view.dtype}")
-    raise AssertionError  # unreachable
+    xp = _arrays.namespace_or_none(x)
+    if xp is None:
+        fail(name, f"a {target.name} array (convert it before calling)", f"dtype {view.dtype}")
+    return xp.astype(x, getattr(xp, target.name))
 
 
 def device_views(arrays: list[tuple[Any, str]], stream: int) -> list[DeviceView]:
@@ -202,20 +195,11 @@ def device_views(arrays: list[tuple[Any, str]], stream: int) -> list[DeviceView]
 
 
 def empty_like_kind(x: Any, shape: tuple[int, ...], dtype: np.dtype) -> Any:
-    """An uninitialised GPU array of the same kind and device as `x`."""
-    library = library_of(x)
-    if library == "torch":
-        import torch
-
-        return torch.empty(shape, dtype=getattr(torch, dtype.name), device=x.device)
-    if library == "cupy":
-        import cupy
-
-        with x.device:
-            return cupy.empty(shape, dtype=dtype)
-    if library == "namespace":
-        xp = x.__array_namespace__()
-        return xp.empty(shape, dtype=getattr(xp, dtype.name), device=x.device)
+    """An uninitialised GPU array of the same kind and device as `x` (optkern._arrays)."""
+    xp = _arrays.namespace_or_none(x)
+    if xp is not None:
+        return xp.empty(tuple(shape), dtype=getattr(xp, np.dtype(dtype).name),
+                        device=_arrays.device(x))
     try:  # a bare DLPack producer: answer with CuPy if it is installed
         import cupy
     except ImportError:

@@ -53,9 +53,15 @@ def check_symmetric(a: np.ndarray, name: str) -> None:
              f"max |A - A^T| = {error:.3g}")
 
 
-def factor_count(n_factors: Any, d: int) -> int:
-    """n_factors, or d(d-1)/2 (the number that factors any rotation exactly) for None."""
+def factor_count(n_factors: Any, d: int, tol: Any = None, method: str = "elimination") -> int:
+    """n_factors, or d(d-1)/2 (the number that factors any rotation exactly) for None, which
+    only a run with a tol or an exact method may leave out (a greedy run has no natural
+    length)."""
     if n_factors is None:
+        if tol is None and method != "elimination":
+            fail("n_factors", f"a number of factors, or tol= (at least one of them for "
+                 f"method={method!r}; n_factors={d * (d - 1) // 2} = d(d-1)/2 factors any "
+                 f"rotation)", "neither")
         return d * (d - 1) // 2
     return int(check_number(n_factors, "n_factors", low=0, high=MAX_ELEMENTS, integer=True))
 

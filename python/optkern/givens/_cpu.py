@@ -21,7 +21,7 @@ def factorize(U: Any, method: str, n_factors: Any, width: int, layered: bool,
     d = u.shape[0]
     if check:
         _checks.check_orthogonal(u, "U")
-    n = _checks.factor_count(n_factors, d)
+    n = _checks.factor_count(n_factors, d, tol, method)
     suffix = "32" if u.dtype == np.float32 else "64"
     core = _backend._core
     if method == "beam":

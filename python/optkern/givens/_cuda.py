@@ -11,7 +11,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from optkern import _backend, _gpu
+from optkern import _arrays, _backend, _gpu
 from optkern._validation import fail, is_gpu_array
 from optkern.givens import _checks
 from optkern.givens._driver import GivensStep, run_to_stop
@@ -29,7 +29,7 @@ def factorize_l1(U: Any, n_factors: Any, callback: Optional[Callable[[GivensStep
         d = _shape(view.shape)
         _check_contiguous(view)
         _check_device_values(U, view, check)
-        n = _checks.factor_count(n_factors, d)
+        n = _checks.factor_count(n_factors, d, tol, "l1")
         stream = _gpu.current_stream(U)
         view = _gpu.device_views([(U, "U")], stream)[0]
         engine = _engine(cuda, view.dtype, view.ptr, d, stream)
@@ -41,7 +41,7 @@ def factorize_l1(U: Any, n_factors: Any, callback: Optional[Callable[[GivensStep
     d = _shape(u.shape)
     if check:
         _checks.check_orthogonal(u, "U")
-    n = _checks.factor_count(n_factors, d)
+    n = _checks.factor_count(n_factors, d, tol, "l1")
     with _gpu.HostStaging() as staging:
         engine = _engine(cuda, u.dtype, staging.upload(u), d, staging.stream)
     return run_to_stop(engine, u, n, "givens l1 (cuda)", callback, progress, tol)
@@ -75,31 +75,22 @@ def _dtype_of(x: Any) -> str:
 
 
 def _check_device_values(U: Any, view: _gpu.DeviceView, check: bool) -> None:
+    """U finite and (with `check`) orthogonal, reduced on its device by its own library
+    (optkern._arrays); a bare DLPack producer is checked on a host copy."""
     d = view.shape[0]
-    library = _gpu.library_of(U)
-    if library == "torch":
-        import torch
-
-        finite = bool(torch.isfinite(U).all().item())
-        if finite and check:
-            u = U.double()
-            error = float((u.T @ u - torch.eye(d, dtype=u.dtype, device=u.device)).abs().max())
-    elif library == "cupy":
-        import cupy
-
-        finite = bool(cupy.isfinite(U).all())
-        if finite and check:
-            u = U.astype(cupy.float64)
-            error = float(cupy.abs(u.T @ u - cupy.eye(d)).max())
-    else:
+    xp = _arrays.namespace_or_none(U)
+    if xp is None:
         host = _to_host(U)
-        finite = bool(np.isfinite(host).all())
-        if finite and check:
+        if not np.isfinite(host).all():
+            fail("U", "finite values", "NaN or Inf")
+        if check:
             _checks.check_orthogonal(host, "U")
-            return
-    if not finite:
-        fail("U", "finite values", "NaN or Inf")
+        return
+    _arrays.check_finite(U, "U")
     if check:
+        u = xp.astype(U, xp.float64)
+        eye = xp.eye(d, dtype=xp.float64, device=_arrays.device(U))
+        error = float(xp.max(xp.abs(xp.matmul(xp.permute_dims(u, (1, 0)), u) - eye)))
         tol = _checks.tolerance(view.dtype, d)
         if not error <= tol:
             fail("U", f"an orthogonal matrix (max |U^T U - I| <= {tol:.2g}; pass check=False "
@@ -107,9 +98,9 @@ def _check_device_values(U: Any, view: _gpu.DeviceView, check: bool) -> None:
 
 
 def _to_host(U: Any) -> np.ndarray:
-    if _gpu.library_of(U) == "torch":
-        return U.detach().cpu().numpy()
-    try:
+    if _arrays.namespace_or_none(U) is not None:
+        return _arrays.to_numpy(U)
+    try:  # a bare DLPack producer
         import cupy
 
         with cupy.cuda.Device(_gpu.dlpack_view(U, "U").device_id):

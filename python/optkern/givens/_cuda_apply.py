@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from optkern import _backend, _gpu
+from optkern import _arrays, _backend, _gpu
 from optkern._validation import describe, fail, result_dtype
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ def _rows_ok(shape: tuple[int, ...], d: int) -> bool:
 
 def apply_cuda(seq: GivensSequence, X: Any, transpose: bool) -> Any:
     d = seq.dim
-    if _gpu.library_of(X) in ("torch", "cupy"):
+    if _arrays.namespace_or_none(X) is not None and not isinstance(X, np.ndarray):
         return _apply_gpu_array(seq, X, transpose)
     if hasattr(X, "__dlpack_device__") or hasattr(X, "__cuda_array_interface__"):
         fail("X", "a NumPy array, a CuPy array or a torch CUDA tensor", describe(X))
@@ -80,33 +80,18 @@ def _apply_gpu_array(seq: GivensSequence, X: Any, transpose: bool) -> Any:
     batch = math.prod(shape[:-2]) if len(shape) > 1 else 1
     cols = shape[-1] if len(shape) > 1 else 1
     i, j, cos, sin, starts = _layered(seq, dtype)
-    if _gpu.library_of(X) == "torch":
-        import torch
+    xp = _arrays.namespace(X, "X")
 
-        def put(a: np.ndarray) -> Any:
-            return torch.as_tensor(a, device=X.device)
+    def put(a: np.ndarray) -> Any:
+        return _arrays.asarray_like(a, X)
 
-        work = X.reshape(batch, d, cols).clone(memory_format=torch.contiguous_format)
-        if seq.permutation is not None:
-            signs = put(seq.signs.astype(dtype))
-            if not transpose:
-                inv = put(seq._inverse_permutation)
-                work = (work.index_select(1, inv) * signs.index_select(0, inv)[:, None])
-                work = work.contiguous()
-    else:
-        import cupy
-
-        def put(a: np.ndarray) -> Any:
-            with X.device:
-                return cupy.asarray(a)
-
-        with X.device:
-            work = cupy.array(X.reshape(batch, d, cols), order="C", copy=True)
-        if seq.permutation is not None:
-            signs = put(seq.signs.astype(dtype))
-            if not transpose:
-                inv = put(seq._inverse_permutation)
-                work = cupy.ascontiguousarray(work[:, inv, :] * signs[inv][:, None])
+    work = _arrays.contiguous(xp.asarray(xp.reshape(X, (batch, d, cols)), copy=True))
+    if seq.permutation is not None:
+        signs = put(seq.signs.astype(dtype))
+        if not transpose:
+            inv = put(seq._inverse_permutation)
+            work = _arrays.contiguous(xp.take(work, inv, axis=1)
+                                      * xp.take(signs, inv, axis=0)[:, None])
     factors = [put(a) for a in (i, j, cos, sin)]
     stream = _gpu.current_stream(work)
     views = _gpu.device_views([(f, "factors") for f in factors] + [(work, "X")], stream)
@@ -114,9 +99,5 @@ def _apply_gpu_array(seq: GivensSequence, X: Any, transpose: bool) -> Any:
         _backend._cuda.givens_apply_layers(dtype.char, *(v.ptr for v in views[:4]), starts,
                                            views[4].ptr, batch, d, cols, bool(transpose), stream)
     if seq.permutation is not None and transpose:
-        perm = put(seq.permutation)
-        if _gpu.library_of(work) == "torch":
-            work = work.index_select(1, perm) * signs[:, None]
-        else:
-            work = work[:, perm, :] * signs[:, None]
-    return work.reshape(shape)
+        work = xp.take(work, put(seq.permutation), axis=1) * signs[:, None]
+    return xp.reshape(work, shape)

@@ -47,8 +47,10 @@ def factorize(
         With ``device="cuda"`` it may also be a CuPy array or a torch CUDA tensor.
         A stack (..., d, d), or a dask array, gives one sequence per matrix (see Returns).
     n_factors : int, optional
-        The most factors to return. Without it, ``d (d - 1) / 2`` (which factors any
-        rotation exactly) bounds a run that tol ends.
+        The most factors to return. At least one of n_factors and tol must be given (a greedy
+        run has no natural length), except for ``method="elimination"``, whose exact
+        factorization has ``d (d - 1) / 2`` factors. With tol alone, ``d (d - 1) / 2`` (which
+        factors any rotation exactly) bounds the run.
     tol : float, optional
         Stop at the first step where the normalized error
         ``||U - seq.to_dense()||_F / sqrt(d)`` is at most tol (>= 0). The error is checked
@@ -103,8 +105,9 @@ def factorize(
     ------
     ValueError
         If U is not a finite square matrix of size >= 2, not orthogonal (with check=True),
-        n_factors is negative or not an integer, tol is negative or not a finite number, or
-        method or device is unknown.
+        n_factors is negative or not an integer, tol is negative or not a finite number,
+        neither n_factors nor tol is given (other than for "elimination"), or method or device
+        is unknown.
 
     Notes
     -----

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Optional, Union
 import numpy as np
 import numpy.typing as npt
 
-from optkern import _backend, _docs
+from optkern import _arrays, _backend, _docs
 from optkern._validation import (as_array, as_float_array, fail, is_gpu_array, resolve_device,
                                  result_dtype)
 from optkern.givens import _files
@@ -273,6 +273,7 @@ class GivensSequence:
         return int(self._layer_of.max()) + 1 if len(self) else 0
 
     # --- the product ---------------------------------------------------------------------
+    @_arrays.same_kind("X")
     def apply(self, X: Any, transpose: bool = False, *, device: str = "cpu") -> Any:
         """``G_1 ... G_N P @ X``, or ``(G_1 ... G_N P)^T @ X`` with ``transpose=True``.
 

@@ -64,4 +64,4 @@ def _validate_empty(factorize: Callable[..., Any], U: Any, n_factors: Any, callb
         fail("U", "square matrices (..., d, d)", f"shape {tuple(U.shape)}")
     if d < 2:
         fail("U", "matrices of size at least 2 x 2", f"shape {tuple(U.shape)}")
-    _checks.factor_count(n_factors, d)
+    _checks.factor_count(n_factors, d, options.get("tol"), options.get("method", "l1"))

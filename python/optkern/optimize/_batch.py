@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 
-from optkern import _dask, _gpu
-from optkern import _docs
+from optkern import _arrays, _dask, _docs, _gpu
 from optkern._progress import (
     ProgressBar,
     check_callback,
@@ -30,6 +29,7 @@ GPU_METHODS = ("lbfgs",)
 
 
 @_docs.fill
+@_arrays.same_kind("x0")
 def minimize_batch(
     fun: Callable[..., Any] | Problem,
     x0: Any,

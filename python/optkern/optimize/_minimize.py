@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from optkern import _dask, _docs
+from optkern import _arrays, _dask, _docs
 from optkern._backend import _core
 from optkern._progress import ProgressBar, check_progress
 from optkern._validation import as_float_array, describe, fail
@@ -38,6 +38,7 @@ from optkern.optimize.problems import Problem
 
 
 @_docs.fill
+@_arrays.same_kind("x0")
 def minimize(
     fun: Callable[..., Any] | Problem,
     x0: Any,

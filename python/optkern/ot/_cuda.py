@@ -1,7 +1,8 @@
 """sinkhorn on a CUDA device: CuPy arrays and torch CUDA tensors in place, NumPy inputs staged.
 
-The checks are the CPU path's (optkern.ot._checks), done with the array's own library for GPU
-arrays (a few reductions, read back as Python numbers); the kernel checks the marginals again.
+The checks are the CPU path's (optkern.ot._checks), done on the device through the one array
+layer (optkern._arrays: a few reductions, read back as Python numbers); the kernel checks the
+marginals again.
 """
 
 from __future__ import annotations
@@ -11,73 +12,32 @@ from typing import Any
 
 import numpy as np
 
-from optkern import _backend, _gpu
+from optkern import _arrays, _backend, _gpu
 from optkern._validation import broadcast_batch, describe, fail, is_gpu_array
 from optkern.ot import _checks
 from optkern.ot._result import make_result
 
 
-class _Lib:
-    """The few array operations the checks need, for torch and CuPy."""
+def _soft_c_transform(f: Any, M: Any, a: Any, b: Any, reg: float) -> Any:
+    """g = reg log b - reg LSE_i((f_i - M_ij) / reg) over a_i > 0, in float64, on M's device
+    (the potential g that a warm start from f alone begins with)."""
+    xp = _arrays.namespace(M, "M")
 
-    def __init__(self, x: Any, name: str):
-        self.kind = _gpu.library_of(x)
-        if self.kind == "torch":
-            import torch
+    def wide(v: Any) -> Any:
+        return xp.astype(v, xp.float64)
 
-            self.mod = torch
-        elif self.kind == "cupy":
-            import cupy
+    x = (wide(f)[..., :, None] - wide(M)) / reg
+    x = xp.where(wide(a)[..., :, None] > 0, x, -math.inf)
+    top = xp.max(x, axis=-2)
+    lse = top + xp.log(xp.sum(xp.exp(x - top[..., None, :]), axis=-2))
+    g = reg * (xp.log(wide(b)) - lse)
+    return xp.astype(xp.where(xp.isfinite(g), g, 0.0), M.dtype)
 
-            self.mod = cupy
-        else:
-            fail(name, "a CuPy array or a torch CUDA tensor on device='cuda'", describe(x))
-        self.like = x
 
-    def asarray(self, x: Any, dtype: np.dtype) -> Any:
-        if self.kind == "torch":
-            return self.mod.as_tensor(x, dtype=getattr(self.mod, dtype.name),
-                                      device=self.like.device)
-        with self.like.device:
-            return self.mod.asarray(x, dtype=dtype)
-
-    def contiguous(self, x: Any) -> Any:
-        return x.contiguous() if self.kind == "torch" else self.mod.ascontiguousarray(x)
-
-    def broadcast_to(self, x: Any, shape: tuple[int, ...]) -> Any:
-        return x.expand(shape) if self.kind == "torch" else self.mod.broadcast_to(x, shape)
-
-    def all_finite(self, x: Any) -> bool:
-        return bool(self.mod.isfinite(x).all().item())
-
-    def size(self, x: Any) -> int:
-        return int(x.numel()) if self.kind == "torch" else int(x.size)
-
-    def min(self, x: Any) -> float:
-        return float(x.min().item()) if self.size(x) else 0.0
-
-    def max_abs(self, x: Any) -> float:
-        return float(abs(x).max().item()) if self.size(x) else 0.0
-
-    def row_sums(self, x: Any) -> np.ndarray:
-        s = x.double().sum(-1) if self.kind == "torch" else x.astype(np.float64).sum(-1)
-        return s.cpu().numpy() if self.kind == "torch" else s.get()
-
-    def soft_c_transform(self, f: Any, M: Any, a: Any, b: Any, reg: float) -> Any:
-        """g = reg log b - reg LSE_i((f_i - M_ij) / reg) over a_i > 0, in float64."""
-        if self.kind == "torch":
-            x = (f.double()[..., :, None] - M.double()) / reg
-            x = self.mod.where(a.double()[..., :, None] > 0, x, -math.inf)
-            lse = self.mod.logsumexp(x, dim=-2)
-            g = reg * (self.mod.log(b.double()) - lse)
-            return self.mod.where(self.mod.isfinite(g), g, 0.0).to(M.dtype)
-        cp = self.mod
-        x = (f.astype(np.float64)[..., :, None] - M.astype(np.float64)) / reg
-        x = cp.where(a[..., :, None] > 0, x, -cp.inf)
-        top = x.max(axis=-2)
-        lse = top + cp.log(cp.exp(x - top[..., None, :]).sum(axis=-2))
-        g = reg * (cp.log(b.astype(np.float64)) - lse)
-        return cp.where(cp.isfinite(g), g, 0.0).astype(M.dtype)
+def _row_sums(x: Any) -> np.ndarray:
+    """The sums along the last axis, in float64, read back to the host."""
+    xp = _arrays.namespace(x)
+    return _arrays.to_numpy(xp.sum(xp.astype(x, xp.float64), axis=-1))
 
 
 def sinkhorn(M: Any, a: Any, b: Any, reg: float, tol: float, max_iter: int, method: int,
@@ -85,7 +45,7 @@ def sinkhorn(M: Any, a: Any, b: Any, reg: float, tol: float, max_iter: int, meth
     if any(is_gpu_array(x) for x in (M, a, b)) or (
         isinstance(init, (tuple, list)) and any(is_gpu_array(x) for x in init)
     ):
-        return _on_gpu_arrays(M, a, b, reg, tol, max_iter, method, init, make_result)
+        return _on_gpu_arrays(M, a, b, reg, tol, max_iter, method, init)
     p = _checks.prepare(M, a, b, reg, init)
     B, m, n = p.batch, p.m, p.n
     plan = np.empty((B, m, n), p.dtype)
@@ -118,20 +78,21 @@ def _empty_stats() -> tuple:
             np.zeros(0, np.int64))
 
 
-def _stack(lib: _Lib, x: Any, core: int, batch_shape: tuple[int, ...]) -> Any:
+def _stack(x: Any, core: int, batch_shape: tuple[int, ...]) -> Any:
     """x (batch..., core...) as a contiguous (1 | B, core...) device array."""
     shape = tuple(x.shape)
     own, tail = shape[: len(shape) - core], shape[len(shape) - core:]
     if math.prod(own) != 1 and own != batch_shape:
-        x = lib.broadcast_to(x, batch_shape + tail)
+        x = _arrays.broadcast_to(x, batch_shape + tail)
     lead = 1 if math.prod(own) == 1 else math.prod(batch_shape)
-    return lib.contiguous(lib.contiguous(x).reshape((lead,) + tail))
+    return _arrays.contiguous(_arrays.contiguous(x).reshape((lead,) + tail))
 
 
-def _on_gpu_arrays(M, a, b, reg, tol, max_iter, method, init, make_result):
-    if not is_gpu_array(M):
-        fail("M", "a GPU array like the other operands", describe(M))
-    lib = _Lib(M, "M")
+def device_problem(M: Any, a: Any, b: Any, reg: float,
+                   init: Any) -> tuple[Any, Any, Any, Any, tuple[int, ...]]:
+    """The checks of optkern.ot._checks.prepare on device arrays, by their own library (a few
+    reductions, read back): M, a, b and the warm start's g on the device, and the batch
+    shape. Host weights or potentials given beside a device M are copied to its device."""
     M = _gpu.as_device_float(M, "M")
     dtype = _gpu.dlpack_view(M, "M").dtype
     shape = tuple(M.shape)
@@ -140,31 +101,30 @@ def _on_gpu_arrays(M, a, b, reg, tol, max_iter, method, init, make_result):
     m, n = shape[-2:]
     if m == 0 or n == 0:
         fail("M", "at least one row and one column", f"shape {shape}")
-    if not lib.all_finite(M):
-        fail("M", "finite values", "NaN or Inf")
-    if lib.max_abs(M) / reg > _checks.MAX_COST_OVER_REG:
+    _arrays.check_finite(M, "M")
+    if _arrays.max_abs(M) / reg > _checks.MAX_COST_OVER_REG:
         fail("reg", f"a value with max|M| / reg below {_checks.MAX_COST_OVER_REG:g}", repr(reg))
 
     def weights(x, name, size, side):
-        x = lib.asarray(x, dtype) if not is_gpu_array(x) else _gpu.as_device_float(x, name, dtype)
+        x = _on_device_of(M, x, name, dtype)
         if len(x.shape) < 1 or x.shape[-1] != size:
             fail(name, f"shape (..., {size}) to match the {size} {side} of M",
                  f"shape {tuple(x.shape)}")
-        if not lib.all_finite(x):
-            fail(name, "finite values", "NaN or Inf")
-        if lib.min(x) < 0:
-            fail(name, "weights >= 0", "a negative entry")
-        if np.any(lib.row_sums(x) <= 0):
+        _arrays.check_finite(x, name, nonnegative=True)
+        if np.any(_row_sums(x) <= 0):
             fail(name, "weights with a positive sum", "all zeros")
         return x
 
-    a = lib.asarray(np.full(m, 1.0 / m), dtype) if a is None else weights(a, "a", m, "rows")
+    if a is None:
+        a = _arrays.asarray_like(np.full(m, 1.0 / m), M, dtype)
+    else:
+        a = weights(a, "a", m, "rows")
     if b is None:
-        sums = lib.row_sums(a)
-        b = lib.asarray(np.ones(sums.shape + (n,)) * (sums[..., None] / n), dtype)
+        sums = _row_sums(a)
+        b = _arrays.asarray_like(np.ones(sums.shape + (n,)) * (sums[..., None] / n), M, dtype)
     else:
         b = weights(b, "b", n, "columns")
-    sa, sb = np.broadcast_arrays(lib.row_sums(a), lib.row_sums(b))
+    sa, sb = np.broadcast_arrays(_row_sums(a), _row_sums(b))
     gap = np.abs(sa - sb) - _checks.MASS_RTOL * np.maximum(sa, sb)
     if np.any(gap > 0):
         k = np.unravel_index(int(np.argmax(gap)), gap.shape)
@@ -177,19 +137,28 @@ def _on_gpu_arrays(M, a, b, reg, tol, max_iter, method, init, make_result):
             fail("init", "a pair (f, g) of potentials (either may be None)", describe(init))
         f0, g0 = init
         if g0 is not None:
-            init_g = weights_free(lib, g0, "init", n, dtype)
+            init_g = _potentials(M, g0, "init", n, dtype)
         else:
-            f0 = weights_free(lib, f0, "init", m, dtype)
-            init_g = lib.soft_c_transform(f0, M, a, b, reg)
+            f0 = _potentials(M, f0, "init", m, dtype)
+            init_g = _soft_c_transform(f0, M, a, b, reg)
     shapes = [(shape[:-2], "M"), (tuple(a.shape[:-1]), "a"), (tuple(b.shape[:-1]), "b")]
     if init_g is not None:
         shapes.append((tuple(init_g.shape[:-1]), "init"))
-    batch_shape = broadcast_batch(shapes)
+    return M, a, b, init_g, broadcast_batch(shapes)
+
+
+def _on_gpu_arrays(M: Any, a: Any, b: Any, reg: float, tol: float, max_iter: int, method: int,
+                   init: Any) -> Any:
+    if not is_gpu_array(M):
+        fail("M", "a GPU array like the other operands", describe(M))
+    M, a, b, init_g, batch_shape = device_problem(M, a, b, reg, init)
+    m, n = M.shape[-2:]
+    dtype = _gpu.dlpack_view(M, "M").dtype
     B = math.prod(batch_shape)
-    Ms = _stack(lib, M, 2, batch_shape)
-    As = _stack(lib, a, 1, batch_shape)
-    Bs = _stack(lib, b, 1, batch_shape)
-    Gs = _stack(lib, init_g, 1, batch_shape) if init_g is not None else None
+    Ms = _stack(M, 2, batch_shape)
+    As = _stack(a, 1, batch_shape)
+    Bs = _stack(b, 1, batch_shape)
+    Gs = _stack(init_g, 1, batch_shape) if init_g is not None else None
     plan = _gpu.empty_like_kind(M, (B, m, n), dtype)
     f = _gpu.empty_like_kind(M, (B, m), dtype)
     g = _gpu.empty_like_kind(M, (B, n), dtype)
@@ -209,11 +178,17 @@ def _on_gpu_arrays(M, a, b, reg, tol, max_iter, method, init, make_result):
     return make_result(batch_shape, m, n, plan, f, g, stats)
 
 
-def weights_free(lib: _Lib, x: Any, name: str, size: int, dtype: np.dtype) -> Any:
-    """Potentials for a warm start: finite, last dimension `size`, on the device."""
-    x = lib.asarray(x, dtype) if not is_gpu_array(x) else _gpu.as_device_float(x, name, dtype)
+def _on_device_of(M: Any, x: Any, name: str, dtype: np.dtype) -> Any:
+    """x as a `dtype` array on M's device (copied there if it is a host array)."""
+    if is_gpu_array(x):
+        return _gpu.as_device_float(x, name, dtype)
+    return _arrays.asarray_like(np.asarray(x), M, dtype)
+
+
+def _potentials(M: Any, x: Any, name: str, size: int, dtype: np.dtype) -> Any:
+    """Potentials for a warm start: finite, last dimension `size`, on M's device."""
+    x = _on_device_of(M, x, name, dtype)
     if len(x.shape) < 1 or x.shape[-1] != size:
         fail(name, f"potentials with a last dimension of {size}", f"shape {tuple(x.shape)}")
-    if not lib.all_finite(x):
-        fail(name, "finite values", "NaN or Inf")
+    _arrays.check_finite(x, name)
     return x

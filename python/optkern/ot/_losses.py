@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from optkern import _docs
+from optkern import _arrays, _docs
 from optkern._validation import as_float_array, check_number, fail
 from optkern.ot._sinkhorn import sinkhorn, sinkhorn_cost
 from optkern.ot._vjp import sinkhorn_vjp, sum_to
@@ -36,6 +36,7 @@ LOSSES = ("entropic", "linear")
 
 
 @_docs.fill
+@_arrays.same_kind("M", "a", "b")
 def sinkhorn2(
     M: Any,
     a: Any = None,
@@ -199,6 +200,7 @@ def check_points(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 @_docs.fill
+@_arrays.same_kind("x", "y")
 def sinkhorn_divergence(
     x: Any,
     y: Any,

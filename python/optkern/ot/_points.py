@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from optkern import _backend
+from optkern import _arrays, _backend
 from optkern._validation import as_float_array, broadcast_batch, fail
 from optkern.ot import _checks
 from optkern.ot._losses import check_cost_name, check_points, pairwise_cost
@@ -214,6 +214,7 @@ def _check_cost_range(x: np.ndarray, y: np.ndarray, cost: str, reg: float) -> No
              repr(reg))
 
 
+@_arrays.same_kind("x", "y")
 def sinkhorn_points(
     x: Any,
     y: Any,

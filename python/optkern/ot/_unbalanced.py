@@ -11,8 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from optkern import _backend
-from optkern import _docs
+from optkern import _arrays, _backend, _docs
 from optkern._validation import as_float_array, broadcast_batch, check_number, fail
 from optkern.ot import _checks
 from optkern.ot._result import per_problem
@@ -102,6 +101,7 @@ def _kl(x: np.ndarray, y: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
 
 
 @_docs.fill
+@_arrays.same_kind("M", "a", "b")
 def sinkhorn_unbalanced(
     M: Any,
     a: Any = None,
@@ -225,6 +225,7 @@ def sinkhorn_unbalanced(
 
 
 @_docs.fill
+@_arrays.same_kind("P", "grad_P")
 def sinkhorn_unbalanced_vjp(
     P: Any,
     grad_P: Any,

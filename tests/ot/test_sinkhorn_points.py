@@ -1,0 +1,145 @@
+"""optkern.ot.sinkhorn_points: the same potentials as the dense sinkhorn and the NumPy
+reference, the plan as an operator (apply, apply_T, plan()), batches, float32, zero weights,
+warm starts and bad input."""
+
+import functools
+
+import numpy as np
+import optkern
+import pytest
+from optkern.ot import sinkhorn, sinkhorn_points
+from inputs import point_clouds
+from reference.ot_losses import cost_matrix
+from reference.sinkhorn import sinkhorn_reference
+
+
+clouds = functools.partial(point_clouds, d=3, shift=0.3)
+
+
+@pytest.mark.parametrize("cost", ["sqeuclidean", "euclidean"])
+@pytest.mark.parametrize("reg", [1.0, 0.1])
+def test_same_potentials_as_dense(rng, cost, reg):
+    x, y, a, b = clouds(rng, 60, 45)
+    res = sinkhorn_points(x, y, a, b, reg=reg, cost=cost, tol=1e-13)
+    M = cost_matrix(x, y, cost)
+    dense = sinkhorn(M, a, b, reg=reg, tol=1e-13, method="log")
+    assert res.converged and res.n_iter >= 1
+    np.testing.assert_allclose(res.f, dense.f, atol=1e-10)
+    np.testing.assert_allclose(res.g, dense.g, atol=1e-10)
+    assert res.value == pytest.approx(dense.value, rel=1e-11)
+    assert res.cost == pytest.approx(dense.cost, rel=1e-10)
+    P, _, _, _ = sinkhorn_reference(M, a, b, reg, tol=1e-13)
+    np.testing.assert_allclose(res.plan(), P, atol=1e-13)
+
+
+def test_apply_and_apply_T(rng):
+    x, y, a, b = clouds(rng, 30, 20)
+    res = sinkhorn_points(x, y, a, b, reg=0.2)
+    P = res.plan()
+    v, u = rng.standard_normal(20), rng.standard_normal(30)
+    np.testing.assert_allclose(res.apply(v), P @ v, atol=1e-14)
+    np.testing.assert_allclose(res.apply_T(u), P.T @ u, atol=1e-14)
+    np.testing.assert_allclose(res.apply(np.ones(20)), a, atol=1e-9)
+    np.testing.assert_allclose(res.apply_T(np.ones(30)), b, atol=1e-9)
+    # the envelope gradient of the value in x: 2 (a_i x_i - (P y)_i)
+    Py = np.stack([res.apply(y[:, k]) for k in range(3)], 1)
+    grad = 2 * (res.apply(np.ones(20))[:, None] * x - Py)
+    np.testing.assert_allclose(grad, 2 * (P.sum(1)[:, None] * x - P @ y), atol=1e-12)
+    with pytest.raises(ValueError, match="^v:"):
+        res.apply(np.ones(7))
+    with pytest.raises(ValueError, match="^u:"):
+        res.apply_T(np.ones(20))
+
+
+def test_batched_and_float32(rng):
+    x = rng.normal(size=(3, 15, 2))
+    y = rng.normal(size=(12, 2))
+    res = sinkhorn_points(x, y, reg=0.3, tol=1e-12)
+    assert res.f.shape == (3, 15) and res.n_iter.shape == (3,)
+    assert res.apply(np.ones(12)).shape == (3, 15)
+    for k in range(3):
+        one = sinkhorn_points(x[k], y, reg=0.3, tol=1e-12)
+        np.testing.assert_allclose(res.f[k], one.f, atol=1e-14)
+    r32 = sinkhorn_points(x.astype(np.float32), y.astype(np.float32), reg=0.3, tol=1e-12)
+    assert r32.converged.all()
+    np.testing.assert_allclose(r32.f, res.f, atol=1e-5)
+
+
+def test_zero_weights_match_dense(rng):
+    x, y, a, b = clouds(rng, 8, 6)
+    a[2] = 0
+    b[0] = 0
+    b *= a.sum() / b.sum()
+    res = sinkhorn_points(x, y, a, b, reg=0.2, tol=1e-13)
+    dense = sinkhorn(cost_matrix(x, y, "sqeuclidean"), a, b, reg=0.2, tol=1e-13)
+    assert np.isfinite(res.f).all() and np.isfinite(res.g).all()
+    np.testing.assert_allclose(res.f, dense.f, atol=1e-10)
+    np.testing.assert_allclose(res.g, dense.g, atol=1e-10)
+    np.testing.assert_allclose(res.plan(), dense.plan, atol=1e-14)
+
+
+def test_warm_start(rng):
+    x, y, a, b = clouds(rng, 40, 30)
+    cold = sinkhorn_points(x, y, a, b, reg=0.05, tol=1e-10)
+    warm = sinkhorn_points(x, y, a, b, reg=0.05, tol=1e-10, init=cold.g)
+    assert warm.n_iter < cold.n_iter // 2
+    np.testing.assert_allclose(warm.f, cold.f, atol=1e-8)
+
+
+def test_small_reg_is_finite(rng):
+    x, y, a, b = clouds(rng, 20, 20)
+    res = sinkhorn_points(x, y, a, b, reg=1e-4, max_iter=50)
+    assert np.isfinite(res.f).all() and np.isfinite(res.g).all() and np.isfinite(res.value)
+
+
+@pytest.mark.parametrize(("kwargs", "name"), [
+    (dict(reg=0.0), "reg"),
+    (dict(cost="l1"), "cost"),
+    (dict(tol=-1.0), "tol"),
+    (dict(max_iter=0), "max_iter"),
+    (dict(init=np.ones(3)), "init"),
+])
+def test_bad_options(rng, kwargs, name):
+    x, y, _, _ = clouds(rng, 4, 5)
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        sinkhorn_points(x, y, **{"reg": 0.1, **kwargs})
+
+
+def test_bad_arrays(rng):
+    x, y, _, _ = clouds(rng, 4, 5)
+    with pytest.raises(ValueError, match="^y:"):
+        sinkhorn_points(x, y[:, :2], reg=0.1)
+    with pytest.raises(ValueError, match="^b:"):
+        sinkhorn_points(x, y, np.full(4, 0.25), np.ones(5), reg=0.1)
+    x[1, 1] = np.inf
+    with pytest.raises(ValueError, match="^x:"):
+        sinkhorn_points(x, y, reg=0.1)
+    assert "sinkhorn_points" in optkern.ot.__all__
+
+
+def test_torch_value_gradients_match_dense_and_finite_differences(rng):
+    torch = pytest.importorskip("torch")
+    import optkern.torch
+
+    x, y, a, b = clouds(rng, 7, 5)
+    args = [torch.tensor(v, requires_grad=True) for v in (x, y, a, b)]
+    value = optkern.torch.sinkhorn_points_value(*args, reg=0.3, tol=1e-14)
+    grads = torch.autograd.grad(value, args)
+    dense_args = [torch.tensor(v, requires_grad=True) for v in (x, y, a, b)]
+    M = ((dense_args[0][:, None] - dense_args[1][None]) ** 2).sum(-1)
+    dense = optkern.torch.sinkhorn_cost(M, dense_args[2], dense_args[3], reg=0.3, tol=1e-14)
+    assert value.item() == pytest.approx(dense.item(), rel=1e-11)
+    for g, d in zip(grads, torch.autograd.grad(dense, dense_args)):
+        np.testing.assert_allclose(g.numpy(), d.numpy(), atol=1e-9)
+    h = 1e-6
+    direction = [rng.standard_normal(v.shape) for v in (x, y, a, b)]
+    direction[2] -= direction[2].mean()
+    direction[3] -= direction[3].mean()
+
+    def f(sign):
+        return optkern.torch.sinkhorn_points_value(
+            *(torch.tensor(v + sign * h * d) for v, d in zip((x, y, a, b), direction)),
+            reg=0.3, tol=1e-14).item()
+
+    analytic = sum(float((g.numpy() * d).sum()) for g, d in zip(grads, direction))
+    assert (f(1) - f(-1)) / (2 * h) == pytest.approx(analytic, rel=1e-6, abs=1e-9)
