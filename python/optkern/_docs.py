@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import textwrap
-from typing import Any, TypeVar
+from typing import Any, Callable, TypeVar, overload
 
 __all__ = ["TEXTS", "fill", "render"]
 
@@ -276,19 +276,26 @@ def render(doc: str, texts: dict[str, str] | None = None) -> str:
     return _MARKER.sub(paragraph, doc)
 
 
-def fill(obj: T | None = None, /, **texts: str) -> Any:
+@overload
+def fill(obj: T, /) -> T: ...
+
+
+@overload
+def fill(obj: None = None, /, **texts: str) -> Callable[[T], T]: ...
+
+
+def fill(obj: Any = None, /, **texts: str) -> Any:
     """Decorator: fill the shared paragraphs into a function's or class's docstring.
 
     ``@fill`` uses :data:`TEXTS`; ``@fill(name=text, ...)`` adds paragraphs of the caller's
     own (for example one shared by the methods of one class). Under ``python -OO`` there is
-    no docstring and nothing to do."""
+    no docstring and nothing to do. The object itself is returned, its type unchanged."""
     def apply(target: T) -> T:
         doc = getattr(target, "__doc__", None)
         if doc:
-            target.__doc__ = render(doc, texts)  # type: ignore[union-attr]
+            target.__doc__ = render(doc, texts)
         return target
 
     if obj is not None:
         return apply(obj)
     return apply
-

@@ -1,5 +1,6 @@
-"""optkern._docs: the docstring paragraphs several functions share are written once and
-filled into every docstring that names them."""
+"""optkern._docs and optkern._keywords: the docstring paragraphs and the keyword groups that
+several functions share are written once, and every function that names them shows them in
+full (docstring, inspect.signature)."""
 
 from __future__ import annotations
 
@@ -52,3 +53,31 @@ def test_fill_leaves_a_missing_docstring_alone():
         pass
 
     assert _docs.fill(f) is f and f.__doc__ is None
+
+
+def test_keyword_groups_show_in_the_signature_and_fill_their_defaults():
+    import inspect
+
+    import numpy as np
+
+    from optkern import _keywords
+
+    sig = inspect.signature(optkern.ot.sinkhorn_cost)
+    assert list(sig.parameters) == ["M", "a", "b", "reg", "method", "tol", "max_iter", "init",
+                                    "device", "return_grad", "stream"]
+    assert sig.parameters["tol"].default == 1e-9
+    assert sig.parameters["tol"].kind is inspect.Parameter.KEYWORD_ONLY
+    # the same names and defaults as the function that runs them
+    full = inspect.signature(optkern.ot.sinkhorn).parameters
+    for name, default in _keywords.SINKHORN.defaults.items():
+        assert full[name].default == default, name
+    batch = inspect.signature(optkern.optimize.minimize_batch).parameters
+    assert [n for n in batch if n in _keywords.OPTIMIZER.defaults] == list(
+        _keywords.OPTIMIZER.defaults)
+    M = np.random.default_rng(0).random((3, 4))
+    assert optkern.ot.sinkhorn_cost(M, reg=0.1) == optkern.ot.sinkhorn(M, reg=0.1).value
+    with pytest.raises(TypeError, match="unexpected keyword argument 'tolerance'"):
+        optkern.ot.sinkhorn_cost(M, reg=0.1, tolerance=1e-3)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'mm'"):
+        optkern.optimize.minimize_batch(optkern.optimize.problems.rosenbrock(2),
+                                        np.zeros((1, 2)), mm=3)

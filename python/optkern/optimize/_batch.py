@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Unpack
 
 
 from optkern import _arrays, _dask, _docs, _gpu
+from optkern._keywords import OPTIMIZER, OptimizerOptions
 from optkern._progress import (
     ProgressBar,
     check_callback,
@@ -30,28 +31,19 @@ GPU_METHODS = ("lbfgs",)
 
 @_docs.fill
 @_arrays.same_kind("x0")
+@OPTIMIZER.after("bounds")
 def minimize_batch(
     fun: Callable[..., Any] | Problem,
     x0: Any,
     *,
     method: str = "lbfgs",
     bounds: Any = None,
-    m: int = 10,
-    c1: float = 1e-4,
-    c2: float = 0.9,
-    gtol: float = 1e-5,
-    ftol: float | None = None,
-    max_iter: int = 15000,
-    max_fev: int = 15000,
-    max_ls: int = 20,
-    alpha0: float | None = None,
-    tau: float = 0.5,
-    eig_floor: float | None = None,
     num_threads: int | None = None,
     device: str = "cpu",
     callback: Callable[[BatchResult], Any] | None = None,
     progress: bool = False,
     stream: Any = None,
+    **settings: Unpack[OptimizerOptions],
 ) -> BatchResult:
     """Minimise B independent problems at once, each from its own start.
 
@@ -154,7 +146,8 @@ def minimize_batch(
         if not isinstance(fun, Problem):
             fail("fun", "a native optkern.optimize.problems.Problem for dask x0 (a Python "
                  "objective would run in this process)", describe(fun))
-        return _dask.minimize_batch(minimize_batch, **locals())
+        given = {name: value for name, value in locals().items() if name != "settings"}
+        return _dask.minimize_batch(minimize_batch, **given, **settings)
     method = check_method(method)
     native = isinstance(fun, Problem)
     if not native and not callable(fun):
@@ -163,9 +156,7 @@ def minimize_batch(
     where = resolve_device(device, [(x0, "x0")], stream)
     threads = 0 if num_threads is None else check_number(num_threads, "num_threads", low=1,
                                                          high=MAX_THREADS, integer=True)
-    opts = options(method, m=m, c1=c1, c2=c2, gtol=gtol, ftol=ftol, max_iter=max_iter,
-                   max_fev=max_fev, max_ls=max_ls, alpha0=alpha0, tau=tau,
-                   eig_floor=eig_floor)
+    opts = options(method, **settings)
     check_callback(callback)
     progress = check_progress(progress)
     if callback is not None and (where == "cuda" or not native):

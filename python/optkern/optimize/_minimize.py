@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any, Callable, Unpack
 
 import numpy as np
 
 from optkern import _arrays, _dask, _docs
 from optkern._backend import _core
+from optkern._keywords import OPTIMIZER, OptimizerOptions
 from optkern._progress import ProgressBar, check_progress
 from optkern._validation import as_float_array, describe, fail
 from optkern.optimize._coerce import ObjectiveCoercer
@@ -39,6 +39,7 @@ from optkern.optimize.problems import Problem
 
 @_docs.fill
 @_arrays.same_kind("x0")
+@OPTIMIZER.after("options")
 def minimize(
     fun: Callable[..., Any] | Problem,
     x0: Any,
@@ -50,19 +51,9 @@ def minimize(
     bounds: Any = None,
     tol: float | None = None,
     options: dict[str, Any] | None = None,
-    m: int = 10,
-    c1: float = 1e-4,
-    c2: float = 0.9,
-    gtol: float = 1e-5,
-    ftol: float | None = None,
-    max_iter: int = 15000,
-    max_fev: int = 15000,
-    max_ls: int = 20,
-    alpha0: float | None = None,
-    tau: float = 0.5,
-    eig_floor: float | None = None,
     callback: Callable[..., Any] | None = None,
     progress: bool = False,
+    **settings: Unpack[OptimizerOptions],
 ) -> OptimizeResult:
     """Minimise a smooth function of n variables, optionally within bounds.
 
@@ -186,9 +177,7 @@ def minimize(
         _dask.minimize_refuses(x0)
     method = check_method(method)
     args = check_args(args)
-    given = dict(m=m, c1=c1, c2=c2, gtol=gtol, ftol=ftol, max_iter=max_iter, max_fev=max_fev,
-                 max_ls=max_ls, alpha0=alpha0, tau=tau, eig_floor=eig_floor)
-    kw, extras = merge_options(method, options, tol, given, _DEFAULTS)
+    kw, extras = merge_options(method, options, tol, dict(settings), OPTIMIZER.defaults)
     if isinstance(jac, np.bool_) or isinstance(hess, np.bool_):  # NumPy's True is True
         jac = bool(jac) if isinstance(jac, np.bool_) else jac
         hess = bool(hess) if isinstance(hess, np.bool_) else hess
@@ -265,9 +254,6 @@ def minimize(
         if differences is not None:  # nfev: every call of fun; njev: the gradients
             result = replace(result, nfev=differences.nfev, njev=int(nfev))
         return _finish(bar, extras, result)
-
-
-_DEFAULTS = {name: p.default for name, p in inspect.signature(minimize).parameters.items()}
 
 
 def options_for(method: str, kw: dict[str, Any], bfgs_hessian_start: bool) -> dict[str, Any]:

@@ -20,11 +20,12 @@ Three entropic OT quantities are easy to confuse; at the optimal plan P of
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 
 from optkern import _arrays, _docs
+from optkern._keywords import SINKHORN, SinkhornOptions
 from optkern._validation import as_float_array, check_number, fail
 from optkern.ot._sinkhorn import sinkhorn, sinkhorn_cost
 from optkern.ot._vjp import sinkhorn_vjp, sum_to
@@ -37,18 +38,9 @@ LOSSES = ("entropic", "linear")
 
 @_docs.fill
 @_arrays.same_kind("M", "a", "b")
-def sinkhorn2(
-    M: Any,
-    a: Any = None,
-    b: Any = None,
-    *,
-    reg: float,
-    method: str = "auto",
-    tol: float = 1e-9,
-    max_iter: int = 10000,
-    init: Any = None,
-    return_grad: bool = False,
-) -> Any:
+@SINKHORN.after("reg")
+def sinkhorn2(M: Any, a: Any = None, b: Any = None, *, reg: float, return_grad: bool = False,
+              **options: Unpack[SinkhornOptions]) -> Any:
     """POT's ``sinkhorn2`` loss: the transport cost ``<M, P>`` of the entropic OT plan P.
 
     P is the plan of :func:`optkern.ot.sinkhorn` (``min <M, P> + reg <P, log P - 1>`` under
@@ -100,7 +92,7 @@ def sinkhorn2(
     >>> bool(abs((up - down) / 2e-6 - grad_M[1, 2]) < 1e-6)
     True
     """
-    res = sinkhorn(M, a, b, reg=reg, method=method, tol=tol, max_iter=max_iter, init=init)
+    res = sinkhorn(M, a, b, reg=reg, **options)
     if not return_grad:
         return res.cost
     P = np.asarray(res.plan)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 
 from optkern import _arrays, _dask, _docs, _gpu
+from optkern._keywords import SINKHORN, SinkhornOptions
 from optkern._progress import ProgressBar, check_callback, check_progress
 from optkern._validation import check_bool, describe, fail, resolve_device
 from optkern.ot import _checks, _chunked, _cpu, _cuda, _eps_scaling, _range
@@ -154,20 +155,10 @@ def sinkhorn(
 
 @_docs.fill
 @_arrays.same_kind("M", "a", "b")
-def sinkhorn_cost(
-    M: Any,
-    a: Any = None,
-    b: Any = None,
-    *,
-    reg: float,
-    method: str = "auto",
-    tol: float = 1e-9,
-    max_iter: int = 10000,
-    init: Any = None,
-    device: str = "cpu",
-    return_grad: bool = False,
-    stream: Any = None,
-) -> Any:
+@SINKHORN.after("reg")
+def sinkhorn_cost(M: Any, a: Any = None, b: Any = None, *, reg: float, device: str = "cpu",
+                  return_grad: bool = False, stream: Any = None,
+                  **options: Unpack[SinkhornOptions]) -> Any:
     """The entropic OT value ``OT_reg(M, a, b) = <M, P> + reg <P, log P - 1>`` at the
     optimal plan, and optionally its gradient.
 
@@ -225,8 +216,7 @@ def sinkhorn_cost(
     True
     """
     return_grad = check_bool(return_grad, "return_grad")
-    res = sinkhorn(M, a, b, reg=reg, method=method, tol=tol, max_iter=max_iter, init=init,
-                   device=device, stream=stream)
+    res = sinkhorn(M, a, b, reg=reg, device=device, stream=stream, **options)
     if not return_grad:
         return res.value
     f, g = res.f, res.g

@@ -4,11 +4,12 @@ divergence, differentiable through optkern's plan backward (implicit) and value 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Unpack
 
 import torch
 
 from optkern import _docs
+from optkern._keywords import SINKHORN, SinkhornOptions
 from optkern._validation import check_number
 from optkern.ot._losses import (check_cloud_shapes, check_cost_name, check_loss_name,
                                 symmetric_potential)
@@ -19,18 +20,9 @@ __all__ = ["sinkhorn2", "sinkhorn_divergence"]
 
 
 @_docs.fill
-def sinkhorn2(
-    M: Any,
-    a: Any = None,
-    b: Any = None,
-    *,
-    reg: float,
-    method: str = "auto",
-    tol: float = 1e-9,
-    max_iter: int = 10000,
-    init: Any = None,
-    on_singular: str = "raise",
-) -> torch.Tensor:
+@SINKHORN.after("reg")
+def sinkhorn2(M: Any, a: Any = None, b: Any = None, *, reg: float, on_singular: str = "raise",
+              **options: Unpack[SinkhornOptions]) -> torch.Tensor:
     """POT's ``sinkhorn2`` loss ``<M, P>`` (:func:`optkern.ot.sinkhorn2`), differentiable in
     M, a and b.
 
@@ -64,8 +56,7 @@ def sinkhorn2(
     (0.25, torch.Size([3, 1]))
     """
     M = cost_matrix(M)
-    P = sinkhorn(M, a, b, reg=reg, method=method, tol=tol, max_iter=max_iter, init=init,
-                 on_singular=on_singular)
+    P = sinkhorn(M, a, b, reg=reg, on_singular=on_singular, **options)
     return (M * P).sum(dim=(-2, -1))
 
 

@@ -4,7 +4,7 @@ implicit (block-Cholesky) backward, as torch.autograd.Functions."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import torch
@@ -12,6 +12,7 @@ from torch.autograd.function import once_differentiable
 
 from optkern import ot as _ot
 from optkern import _docs
+from optkern._keywords import SINKHORN, SinkhornOptions
 from optkern._autodiff import marginal_grads, warn_unconverged
 from optkern._validation import check_bool, fail
 from optkern.torch import _device_vjp
@@ -22,19 +23,9 @@ __all__ = ["sinkhorn", "sinkhorn_cost"]
 
 
 @_docs.fill
-def sinkhorn(
-    M: Any,
-    a: Any = None,
-    b: Any = None,
-    *,
-    reg: float,
-    method: str = "auto",
-    tol: float = 1e-9,
-    max_iter: int = 10000,
-    init: Any = None,
-    on_singular: str = "raise",
-    return_result: bool = False,
-) -> Any:
+@SINKHORN.after("reg")
+def sinkhorn(M: Any, a: Any = None, b: Any = None, *, reg: float, on_singular: str = "raise",
+             return_result: bool = False, **options: Unpack[SinkhornOptions]) -> Any:
     """The entropic OT plan of :func:`optkern.ot.sinkhorn`, differentiable in M, a and b.
 
     The backward differentiates the optimality conditions (:func:`optkern.ot.sinkhorn_vjp`,
@@ -92,27 +83,19 @@ def sinkhorn(
     """
     low = low_precision(M)
     M, a, b = _marginals(M, a, b)
-    options = _options(method, tol, max_iter, init, on_singular)
+    settings = _options(options, on_singular)
     return_result = check_bool(return_result, "return_result")
     results: list = []
-    plan = _Plan.apply(M, a, b, reg, options, results)
+    plan = _Plan.apply(M, a, b, reg, settings, results)
     if low:  # bfloat16 M: computed in float32, returned in bfloat16
         plan = plan.to(torch.bfloat16)
     return (plan, results[0]) if return_result else plan
 
 
 @_docs.fill
-def sinkhorn_cost(
-    M: Any,
-    a: Any = None,
-    b: Any = None,
-    *,
-    reg: float,
-    method: str = "auto",
-    tol: float = 1e-9,
-    max_iter: int = 10000,
-    init: Any = None,
-) -> torch.Tensor:
+@SINKHORN.after("reg")
+def sinkhorn_cost(M: Any, a: Any = None, b: Any = None, *, reg: float,
+                  **options: Unpack[SinkhornOptions]) -> torch.Tensor:
     """The entropic OT value ``<M, P> + reg <P, log P - 1>`` of :func:`optkern.ot.sinkhorn`,
     differentiable in M, a and b.
 
@@ -149,8 +132,7 @@ def sinkhorn_cost(
     """
     low = low_precision(M)
     M, a, b = _marginals(M, a, b)
-    options = _options(method, tol, max_iter, init, "raise")
-    value = _Value.apply(M, a, b, reg, options, [])
+    value = _Value.apply(M, a, b, reg, _options(options, "raise"), [])
     return value.to(torch.bfloat16) if low else value
 
 
@@ -175,15 +157,15 @@ def _marginals(M: Any, a: Any, b: Any) -> tuple[torch.Tensor, torch.Tensor, torc
     return M, a, b
 
 
-def _options(method: str, tol: float, max_iter: int, init: Any,
-             on_singular: str) -> dict[str, Any]:
+def _options(options: SinkhornOptions, on_singular: str) -> dict[str, Any]:
+    """The forward's options (init's tensors as the kernel takes them) and the backward's."""
     if on_singular not in ("raise", "nan"):
         fail("on_singular", "'raise' or 'nan'", repr(on_singular))
+    init = options["init"]
     if isinstance(init, (tuple, list)):
         init = tuple(None if p is None else to_kernel(as_tensor(p, "init"))
                      if isinstance(p, torch.Tensor) else p for p in init)
-    return {"method": method, "tol": tol, "max_iter": max_iter, "init": init,
-            "on_singular": on_singular}
+    return {**options, "init": init, "on_singular": on_singular}
 
 
 def _solve(M: torch.Tensor, a: torch.Tensor, b: torch.Tensor, reg: float,
