@@ -1,8 +1,9 @@
 """Keyword groups that several public functions take alike, declared once.
 
 Sinkhorn's ``method, tol, max_iter, init`` are taken by optkern.ot.sinkhorn, its variants and
-the torch adapter; the eleven optimizer settings ``m, c1, ..., eig_floor`` by minimize and
-minimize_batch. A function that takes a group writes ``**options: Unpack[TheGroup]`` (so a
+the torch adapter, sinkhorn_divergence's ``cost, loss, method, tol, max_iter`` by optkern.ot's
+and the torch adapter's, the eleven optimizer settings ``m, c1, ..., eig_floor`` by minimize
+and minimize_batch. A function that takes a group writes ``**options: Unpack[TheGroup]`` (so a
 type checker knows every name and its type) and is decorated with ``@GROUP.after(name)``,
 which
 
@@ -21,7 +22,8 @@ import functools
 import inspect
 from typing import Any, Callable, TypedDict, TypeVar
 
-__all__ = ["OPTIMIZER", "SINKHORN", "KeywordGroup", "OptimizerOptions", "SinkhornOptions"]
+__all__ = ["DIVERGENCE", "OPTIMIZER", "SINKHORN", "DivergenceOptions", "KeywordGroup",
+           "OptimizerOptions", "SinkhornOptions"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,6 +35,16 @@ class SinkhornOptions(TypedDict, total=False):
     tol: float
     max_iter: int
     init: Any
+
+
+class DivergenceOptions(TypedDict, total=False):
+    """What sinkhorn_divergence debiases and how its three solves run (optkern.ot's)."""
+
+    cost: str
+    loss: str
+    method: str
+    tol: float
+    max_iter: int
 
 
 class OptimizerOptions(TypedDict, total=False):
@@ -96,6 +108,8 @@ class KeywordGroup:
 
 
 SINKHORN = KeywordGroup(SinkhornOptions, method="auto", tol=1e-9, max_iter=10000, init=None)
+DIVERGENCE = KeywordGroup(DivergenceOptions, cost="sqeuclidean", loss="entropic", method="auto",
+                          tol=1e-9, max_iter=10000)
 OPTIMIZER = KeywordGroup(OptimizerOptions, m=10, c1=1e-4, c2=0.9, gtol=1e-5, ftol=None,
                          max_iter=15000, max_fev=15000, max_ls=20, alpha0=None, tau=0.5,
                          eig_floor=None)

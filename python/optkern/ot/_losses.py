@@ -25,7 +25,7 @@ from typing import Any, Unpack
 import numpy as np
 
 from optkern import _arrays, _docs
-from optkern._keywords import SINKHORN, SinkhornOptions
+from optkern._keywords import DIVERGENCE, SINKHORN, DivergenceOptions, SinkhornOptions
 from optkern._validation import as_float_array, check_number, fail
 from optkern.ot._sinkhorn import sinkhorn, sinkhorn_cost
 from optkern.ot._vjp import sinkhorn_vjp, sum_to
@@ -161,6 +161,16 @@ def check_loss_name(loss: Any) -> str:
     return loss
 
 
+def divergence_settings(reg: Any, options: DivergenceOptions) -> tuple[float, str, str,
+                                                                        dict[str, Any]]:
+    """sinkhorn_divergence's reg, cost and loss, checked, and the keywords of its three
+    solves (reg, method, tol, max_iter)."""
+    reg = check_number(reg, "reg", low=1e-300)
+    solve = {"reg": reg, "method": options["method"], "tol": options["tol"],
+             "max_iter": options["max_iter"]}
+    return reg, check_cost_name(options["cost"]), check_loss_name(options["loss"]), solve
+
+
 def check_cloud_shapes(x_shape: tuple[int, ...], y_shape: tuple[int, ...]) -> None:
     """Clouds (..., m, d) and (..., n, d) with points of one dimension: the adapters' check
     of tensors and traced arrays (whose values are checked by optkern.ot, on the host)."""
@@ -193,19 +203,9 @@ def check_points(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
 
 @_docs.fill
 @_arrays.same_kind("x", "y")
-def sinkhorn_divergence(
-    x: Any,
-    y: Any,
-    a: Any = None,
-    b: Any = None,
-    *,
-    reg: float,
-    cost: str = "sqeuclidean",
-    loss: str = "entropic",
-    method: str = "auto",
-    tol: float = 1e-9,
-    max_iter: int = 10000,
-) -> Any:
+@DIVERGENCE.after("reg")
+def sinkhorn_divergence(x: Any, y: Any, a: Any = None, b: Any = None, *, reg: float,
+                        **options: Unpack[DivergenceOptions]) -> Any:
     """The debiased Sinkhorn divergence between two weighted point clouds.
 
     ``S(a, b) = OT(a, b) - OT(a, a) / 2 - OT(b, b) / 2`` with the costs ``C(x, y)``,
@@ -267,11 +267,8 @@ def sinkhorn_divergence(
     >>> optkern.ot.sinkhorn_divergence(np.stack([x, x + 1]), x, reg=0.1).shape
     (2,)
     """
-    reg = check_number(reg, "reg", low=1e-300)
-    cost = check_cost_name(cost)
-    loss = check_loss_name(loss)
+    reg, cost, loss, kwargs = divergence_settings(reg, options)
     x, y = check_points(x, y)
-    kwargs: dict[str, Any] = dict(reg=reg, method=method, tol=tol, max_iter=max_iter)
     C_xy, C_xx, C_yy = (pairwise_cost(p, q, cost) for p, q in ((x, y), (x, x), (y, y)))
     m, n = x.shape[-2], y.shape[-2]
     from optkern.ot._checks import weights

@@ -9,10 +9,8 @@ from typing import Any, Unpack
 import torch
 
 from optkern import _docs
-from optkern._keywords import SINKHORN, SinkhornOptions
-from optkern._validation import check_number
-from optkern.ot._losses import (check_cloud_shapes, check_cost_name, check_loss_name,
-                                symmetric_potential)
+from optkern._keywords import DIVERGENCE, SINKHORN, DivergenceOptions, SinkhornOptions
+from optkern.ot._losses import check_cloud_shapes, divergence_settings, symmetric_potential
 from optkern.torch._convert import as_tensor, cost_matrix
 from optkern.torch._ot import sinkhorn, sinkhorn_cost
 
@@ -73,19 +71,9 @@ def pairwise_cost(x: torch.Tensor, y: torch.Tensor, cost: str) -> torch.Tensor:
 
 
 @_docs.fill
-def sinkhorn_divergence(
-    x: Any,
-    y: Any,
-    a: Any = None,
-    b: Any = None,
-    *,
-    reg: float,
-    cost: str = "sqeuclidean",
-    loss: str = "entropic",
-    method: str = "auto",
-    tol: float = 1e-9,
-    max_iter: int = 10000,
-) -> torch.Tensor:
+@DIVERGENCE.after("reg")
+def sinkhorn_divergence(x: Any, y: Any, a: Any = None, b: Any = None, *, reg: float,
+                        **options: Unpack[DivergenceOptions]) -> torch.Tensor:
     """The debiased Sinkhorn divergence of :func:`optkern.ot.sinkhorn_divergence`,
     differentiable in x, y, a and b.
 
@@ -121,9 +109,7 @@ def sinkhorn_divergence(
     >>> bool(s > 0), x.grad.shape
     (True, torch.Size([20, 2]))
     """
-    reg = check_number(reg, "reg", low=1e-300)
-    cost = check_cost_name(cost)
-    loss = check_loss_name(loss)
+    reg, cost, loss, kwargs = divergence_settings(reg, options)
     x = as_tensor(x, "x")
     y = as_tensor(y, "y", like=x)
     check_cloud_shapes(tuple(x.shape), tuple(y.shape))
@@ -141,7 +127,6 @@ def sinkhorn_divergence(
         b = a.sum(-1, keepdim=True) / n * torch.ones(n, dtype=dtype, device=x.device)
     else:
         b = as_tensor(b, "b", like=x).to(dtype)
-    kwargs: dict[str, Any] = dict(reg=reg, method=method, tol=tol, max_iter=max_iter)
     ot = sinkhorn_cost if loss == "entropic" else sinkhorn2
     C_xy, C_xx, C_yy = (pairwise_cost(p, q, cost) for p, q in ((x, y), (x, x), (y, y)))
 
