@@ -3,13 +3,14 @@ torch.autograd.Function."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
 from optkern import _docs
+from optkern._keywords import DENOISE, DenoiseOptions
 from optkern import tv as _tv
 from optkern.torch._convert import as_tensor, from_kernel, low_precision, sum_to, to_kernel
 
@@ -17,15 +18,9 @@ __all__ = ["tv_denoise", "tv_denoise_2d"]
 
 
 @_docs.fill
-def tv_denoise(
-    x: Any,
-    lam: Any,
-    *,
-    method: str = "exact",
-    tol: float = 1e-6,
-    max_iter: int = 1000,
-    rtol: float | None = None,
-) -> torch.Tensor:
+@DENOISE.after("lam")
+def tv_denoise(x: Any, lam: Any, *, rtol: float | None = None,
+               **options: Unpack[DenoiseOptions]) -> torch.Tensor:
     """The prox of λ·TV along the last axis (:func:`optkern.tv.denoise`), differentiable in x
     and λ.
 
@@ -75,10 +70,9 @@ def tv_denoise(
     x = as_tensor(x, "x")
     if isinstance(lam, torch.Tensor):
         lam = as_tensor(lam, "lam")  # a CPU λ may go with CUDA signals (it is tiny)
-    if rtol is None and method == "irls":
+    if rtol is None and options["method"] == "irls":
         rtol = 1e-6
-    options = {"method": method, "tol": tol, "max_iter": max_iter, "rtol": rtol}
-    y = _Denoise.apply(x, lam, options)
+    y = _Denoise.apply(x, lam, {**options, "rtol": rtol})
     return y.to(torch.bfloat16) if low else y  # bfloat16: computed in float32
 
 
