@@ -101,10 +101,10 @@ class KeywordGroup:
 
             @functools.wraps(function)
             def with_defaults(*args: Any, **kwargs: Any) -> Any:
-                for key in kwargs:
-                    if key not in accepted:
-                        raise TypeError(f"{function.__name__}() got an unexpected keyword "
-                                        f"argument {key!r}")
+                if not kwargs.keys() <= accepted:
+                    key = next(k for k in kwargs if k not in accepted)
+                    raise TypeError(f"{function.__name__}() got an unexpected keyword "
+                                    f"argument {key!r}")
                 return function(*args, **{**defaults, **kwargs})
 
             with_defaults.__signature__ = signature  # type: ignore[attr-defined]
