@@ -2,8 +2,9 @@
 
 Sinkhorn's ``method, tol, max_iter, init`` are taken by optkern.ot.sinkhorn, its variants and
 the torch adapter, sinkhorn_divergence's ``cost, loss, method, tol, max_iter`` by optkern.ot's
-and the torch adapter's, tv.denoise's ``method, tol, max_iter`` by optkern.torch.tv_denoise
-(tv.denoise itself, a hot path for short signals, spells them out: a test checks they agree),
+and the torch adapter's, tv.denoise's ``method, tol, max_iter`` by optkern.torch.tv_denoise and
+tv.denoise_2d's ``isotropic, tol, max_iter`` by optkern.torch.tv_denoise_2d (optkern.tv
+spells them out, tv.denoise being a hot path for short signals: a test checks they agree),
 the eleven optimizer settings ``m, c1, ..., eig_floor`` by minimize
 and minimize_batch. A function that takes a group writes ``**options: Unpack[TheGroup]`` (so a
 type checker knows every name and its type) and is decorated with ``@GROUP.after(name)``,
@@ -24,8 +25,9 @@ import functools
 import inspect
 from typing import Any, Callable, TypedDict, TypeVar
 
-__all__ = ["DENOISE", "DIVERGENCE", "OPTIMIZER", "SINKHORN", "DenoiseOptions",
-           "DivergenceOptions", "KeywordGroup", "OptimizerOptions", "SinkhornOptions"]
+__all__ = ["DENOISE", "DENOISE_2D", "DIVERGENCE", "OPTIMIZER", "SINKHORN", "Denoise2DOptions",
+           "DenoiseOptions", "DivergenceOptions", "KeywordGroup", "OptimizerOptions",
+           "SinkhornOptions"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,6 +55,14 @@ class DenoiseOptions(TypedDict, total=False):
     """Which 1-D TV solver runs, and how long (optkern.tv.denoise's keywords)."""
 
     method: str
+    tol: float
+    max_iter: int
+
+
+class Denoise2DOptions(TypedDict, total=False):
+    """Which 2-D TV and how long its solver runs (optkern.tv.denoise_2d's keywords)."""
+
+    isotropic: bool
     tol: float
     max_iter: int
 
@@ -121,6 +131,7 @@ SINKHORN = KeywordGroup(SinkhornOptions, method="auto", tol=1e-9, max_iter=10000
 DIVERGENCE = KeywordGroup(DivergenceOptions, cost="sqeuclidean", loss="entropic", method="auto",
                           tol=1e-9, max_iter=10000)
 DENOISE = KeywordGroup(DenoiseOptions, method="exact", tol=1e-6, max_iter=1000)
+DENOISE_2D = KeywordGroup(Denoise2DOptions, isotropic=False, tol=1e-6, max_iter=2000)
 OPTIMIZER = KeywordGroup(OptimizerOptions, m=10, c1=1e-4, c2=0.9, gtol=1e-5, ftol=None,
                          max_iter=15000, max_fev=15000, max_ls=20, alpha0=None, tau=0.5,
                          eig_floor=None)

@@ -71,9 +71,11 @@ def test_keyword_groups_show_in_the_signature_and_fill_their_defaults():
     full = inspect.signature(optkern.ot.sinkhorn).parameters
     for name, default in _keywords.SINKHORN.defaults.items():
         assert full[name].default == default, name
-    full = inspect.signature(optkern.tv.denoise).parameters
-    for name, default in _keywords.DENOISE.defaults.items():
-        assert full[name].default == default, name
+    for function, group in ((optkern.tv.denoise, _keywords.DENOISE),
+                            (optkern.tv.denoise_2d, _keywords.DENOISE_2D)):
+        full = inspect.signature(function).parameters
+        for name, default in group.defaults.items():
+            assert full[name].default == default, name
     batch = inspect.signature(optkern.optimize.minimize_batch).parameters
     assert [n for n in batch if n in _keywords.OPTIMIZER.defaults] == list(
         _keywords.OPTIMIZER.defaults)

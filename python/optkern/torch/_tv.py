@@ -10,7 +10,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from optkern import _docs
-from optkern._keywords import DENOISE, DenoiseOptions
+from optkern._keywords import DENOISE, DENOISE_2D, Denoise2DOptions, DenoiseOptions
 from optkern import tv as _tv
 from optkern.torch._convert import as_tensor, from_kernel, low_precision, sum_to, to_kernel
 
@@ -116,15 +116,9 @@ class _Denoise(torch.autograd.Function):
 
 
 @_docs.fill
-def tv_denoise_2d(
-    img: Any,
-    lam: Any,
-    *,
-    isotropic: bool = False,
-    tol: float = 1e-6,
-    max_iter: int = 2000,
-    rtol: float | None = None,
-) -> torch.Tensor:
+@DENOISE_2D.after("lam")
+def tv_denoise_2d(img: Any, lam: Any, *, rtol: float | None = None,
+                  **options: Unpack[Denoise2DOptions]) -> torch.Tensor:
     """2-D TV denoising over the last two axes (:func:`optkern.tv.denoise_2d`), differentiable
     in img and λ for the anisotropic TV.
 
@@ -175,8 +169,8 @@ def tv_denoise_2d(
         fail("img", "a CPU tensor (denoise_2d runs on the CPU)", f"device {x.device}")
     if isinstance(lam, torch.Tensor):
         lam = as_tensor(lam, "lam")
-    options = {"isotropic": bool(isotropic), "tol": tol, "max_iter": max_iter, "rtol": rtol}
-    return _Denoise2d.apply(x, lam, options)
+    settings = {**options, "isotropic": bool(options["isotropic"]), "rtol": rtol}
+    return _Denoise2d.apply(x, lam, settings)
 
 
 class _Denoise2d(torch.autograd.Function):
