@@ -6,7 +6,7 @@
 # C-contiguous in the dtype of the call, and output arrays are preallocated and written in
 # place. tests/test_stubs.py checks these stubs against the module's signatures.
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, Protocol, TypedDict, TypeVar, Union, overload
+from typing import Any, ClassVar, Generic, Protocol, TypedDict, TypeVar, Union, overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,6 +24,17 @@ class _BuildInfo(TypedDict):
     simd_flags: list[str]  # instruction sets of the level in use, e.g. ["SSE4.2", "AVX2"]
     simd_bytes: int  # the vector width of the level in use's hand-vectorised kernels
     openmp: int  # _OPENMP, e.g. 201511; 0 without OpenMP
+
+# The core's C++ enums, bound by name (python/optkern passes these, never bare integers).
+class _Enum:
+    def __init__(self, value: int) -> None: ...
+    def __int__(self) -> int: ...
+    def __index__(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def value(self) -> int: ...
+    __members__: ClassVar[dict[str, Any]]
 
 def build_info() -> _BuildInfo: ...
 def num_threads() -> int: ...
@@ -91,14 +102,6 @@ def givens_apply(
     transpose: bool,
     threads: int,
 ) -> None: ...
-@overload
-def givens_best_l1_rotation(
-    a: NDArray[np.float32], b: NDArray[np.float32]
-) -> tuple[float, float]: ...  # (decrease, tangent)
-@overload
-def givens_best_l1_rotation(
-    a: NDArray[np.float64], b: NDArray[np.float64]
-) -> tuple[float, float]: ...
 
 # The factorization engines of optkern.givens, one class per method and dtype. run() writes up
 # to max_steps factors into i, j, theta, score from position `offset` and returns how many it
@@ -247,6 +250,22 @@ def tridiagonal_solve(
 ) -> tuple[int, int]: ...
 
 # --- ot ----------------------------------------------------------------------------------
+class SinkhornMethod(_Enum):  # SinkhornMethod in cpp/include/optkern/ot.hpp
+    auto: ClassVar[SinkhornMethod]
+    plain: ClassVar[SinkhornMethod]
+    log: ClassVar[SinkhornMethod]
+    __members__: ClassVar[dict[str, SinkhornMethod]]
+
+class PointsCost(_Enum):  # cpp/include/optkern/ot/points.hpp
+    sqeuclidean: ClassVar[PointsCost]
+    euclidean: ClassVar[PointsCost]
+    __members__: ClassVar[dict[str, PointsCost]]
+
+class UnbalancedRegType(_Enum):  # cpp/include/optkern/ot/unbalanced.hpp
+    kl: ClassVar[UnbalancedRegType]
+    entropy: ClassVar[UnbalancedRegType]
+    __members__: ClassVar[dict[str, UnbalancedRegType]]
+
 # Per problem: (n_iter, marginal_error, cost, value, converged, method used: 1 plain, 2 log).
 _SinkhornStats = tuple[
     NDArray[np.int64],
@@ -258,7 +277,7 @@ _SinkhornStats = tuple[
 ]
 
 # M: (1 or B, m, n), a: (1 or B, m), b: (1 or B, n), init_g: None or (1 or B, n); plan, f, g
-# preallocated (B, m, n), (B, m), (B, n). method: 0 auto, 1 plain, 2 log.
+# preallocated (B, m, n), (B, m), (B, n).
 def sinkhorn(
     M: _FloatArray,
     a: _FloatArray,
@@ -268,7 +287,7 @@ def sinkhorn(
     tol: float,
     max_iter: int,
     check_every: int,
-    method: int,
+    method: SinkhornMethod,
     num_threads: int,
     plan: _FloatArray,
     f: _FloatArray,
@@ -289,7 +308,7 @@ def sinkhorn_vjp(
 ) -> NDArray[np.int8]: ...
 
 # Unbalanced Sinkhorn (issue 16). M: (1 or B, m, n), a: (1 or B, m), b: (1 or B, n); plan
-# (B, m, n) of M's dtype, F (B, m), G (B, n) float64. reg_type: 0 kl, 1 entropy.
+# (B, m, n) of M's dtype, F (B, m), G (B, n) float64.
 # Returns (n_iter, last step, converged) per problem.
 def sinkhorn_unbalanced(
     M: _FloatArray,
@@ -298,7 +317,7 @@ def sinkhorn_unbalanced(
     reg: float,
     rho_a: float,
     rho_b: float,
-    reg_type: int,
+    reg_type: UnbalancedRegType,
     tol: float,
     max_iter: int,
     num_threads: int,
@@ -309,7 +328,7 @@ def sinkhorn_unbalanced(
 ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.bool_]]: ...
 
 # Point clouds, cost on the fly (issue 16). x (m, d), y (n, d), a (m), b (n) of one dtype;
-# init_g None or (n,) float64; f (m), g (n) float64. cost: 0 sqeuclidean, 1 euclidean.
+# init_g None or (n,) float64; f (m), g (n) float64.
 # Returns (n_iter, marginal_error, cost, value, converged).
 def sinkhorn_points(
     x: _FloatArray,
@@ -318,7 +337,7 @@ def sinkhorn_points(
     b: _FloatArray,
     init_g: NDArray[np.float64] | None,
     reg: float,
-    cost: int,
+    cost: PointsCost,
     tol: float,
     max_iter: int,
     num_threads: int,
@@ -334,7 +353,7 @@ def sinkhorn_points_apply(
     f: NDArray[np.float64],
     g: NDArray[np.float64],
     reg: float,
-    cost: int,
+    cost: PointsCost,
     v: NDArray[np.float64],
     out: NDArray[np.float64],
     num_threads: int,
@@ -342,9 +361,83 @@ def sinkhorn_points_apply(
 ) -> None: ...
 
 # --- optimize ----------------------------------------------------------------------------
-# `options` is the dict of python/optkern/optimize/_options.py: method (int), gtol, ftol,
-# max_iter, max_fev, m, c1, c2, max_ls, alpha0, tau, eig_floor, bfgs_hessian_start.
-# `kind` is a ProblemKind (python/optkern/optimize/problems.py, _KINDS).
+# `options`: the settings of the run, filled by python/optkern/optimize/_checks.py
+# (to_settings). `kind` is a ProblemKind (python/optkern/optimize/problems.py, _KINDS).
+class OptimizeMethod(_Enum):  # Method in cpp/include/optkern/optimize/minimize.hpp
+    lbfgs: ClassVar[OptimizeMethod]
+    bfgs: ClassVar[OptimizeMethod]
+    newton: ClassVar[OptimizeMethod]
+    gd: ClassVar[OptimizeMethod]
+    __members__: ClassVar[dict[str, OptimizeMethod]]
+
+class OptimizeSettings:  # optimize::Settings, with the bounds and whether to return history
+    def __init__(self) -> None: ...
+    @property
+    def method(self) -> OptimizeMethod: ...
+    @method.setter
+    def method(self, value: OptimizeMethod) -> None: ...
+    @property
+    def gtol(self) -> float: ...
+    @gtol.setter
+    def gtol(self, value: float) -> None: ...
+    @property
+    def ftol(self) -> float: ...
+    @ftol.setter
+    def ftol(self, value: float) -> None: ...
+    @property
+    def max_iter(self) -> int: ...
+    @max_iter.setter
+    def max_iter(self, value: int) -> None: ...
+    @property
+    def max_fev(self) -> int: ...
+    @max_fev.setter
+    def max_fev(self, value: int) -> None: ...
+    @property
+    def m(self) -> int: ...
+    @m.setter
+    def m(self, value: int) -> None: ...
+    @property
+    def c1(self) -> float: ...
+    @c1.setter
+    def c1(self, value: float) -> None: ...
+    @property
+    def c2(self) -> float: ...
+    @c2.setter
+    def c2(self, value: float) -> None: ...
+    @property
+    def max_ls(self) -> int: ...
+    @max_ls.setter
+    def max_ls(self, value: int) -> None: ...
+    @property
+    def alpha0(self) -> float: ...
+    @alpha0.setter
+    def alpha0(self, value: float) -> None: ...
+    @property
+    def tau(self) -> float: ...
+    @tau.setter
+    def tau(self, value: float) -> None: ...
+    @property
+    def eig_floor(self) -> float: ...
+    @eig_floor.setter
+    def eig_floor(self, value: float) -> None: ...
+    @property
+    def bfgs_hessian_start(self) -> bool: ...
+    @bfgs_hessian_start.setter
+    def bfgs_hessian_start(self, value: bool) -> None: ...
+    # return the final inverse Hessian approximation (L-BFGS, BFGS)
+    @property
+    def history(self) -> bool: ...
+    @history.setter
+    def history(self, value: bool) -> None: ...
+    # bounds: (n,), or (B, n) for the batch entry points; or None
+    @property
+    def lower(self) -> _FloatArray | None: ...
+    @lower.setter
+    def lower(self, value: _FloatArray | None) -> None: ...
+    @property
+    def upper(self) -> _FloatArray | None: ...
+    @upper.setter
+    def upper(self, value: _FloatArray | None) -> None: ...
 
 class _Coercer(Protocol):
     """optkern.optimize._coerce.ObjectiveCoercer: converts what an objective returns or
@@ -358,7 +451,7 @@ class _Coercer(Protocol):
 # hook(x, f, g, nit, nfev, nhev) -> True to stop.
 _Hook = Callable[[NDArray[Any], float, NDArray[Any], int, int, int], bool]
 # (status, f, g, nit, nfev, nhev); x holds the solution on return.
-# The last entry: the final inverse Hessian approximation when options["history"] is True
+# The last entry: the final inverse Hessian approximation when options.history is True
 # ((s, y) pairs of L-BFGS, oldest first, or the n x n matrix of BFGS), else None.
 _Summary = tuple[int, float, _FloatArray, int, int, int, Any]
 # Per problem: (status, f, g, nit, nfev, nhev); x holds the solutions on return.
@@ -372,7 +465,7 @@ def optimize_minimize(
     hess: Callable[[NDArray[Any]], Any] | None,
     callback: _Hook | None,
     x: _FloatArray,
-    options: dict[str, Any],
+    options: OptimizeSettings,
     coerce: _Coercer,
     /,
 ) -> _Summary: ...
@@ -380,18 +473,18 @@ def optimize_minimize_problem(
     kind: int,
     parameter: float,
     x: _FloatArray,
-    options: dict[str, Any],
+    options: OptimizeSettings,
     callback: _Hook | None,
     /,
 ) -> _Summary: ...
 def optimize_minimize_problem_batch(
-    kind: int, parameter: float, x: _FloatArray, options: dict[str, Any], threads: int, /
+    kind: int, parameter: float, x: _FloatArray, options: OptimizeSettings, threads: int, /
 ) -> _BatchSummary: ...
 def optimize_minimize_batch(
     fun: Callable[[NDArray[Any]], Any],
     coerce: _Coercer,
     x: _FloatArray,
-    options: dict[str, Any],
+    options: OptimizeSettings,
     threads: int,
     /,
 ) -> _BatchSummary: ...
@@ -404,7 +497,24 @@ def optimize_problem_value_grad(
 def optimize_problem_hessian(kind: int, parameter: float, x: _FloatArray, /) -> _FloatArray: ...
 def optimize_problem_start(kind: int, parameter: float, n: int, /) -> NDArray[np.float64]: ...
 
-# Test hook: (direction, path "cholesky" | "tridiagonal" | "eigen", eigenvalues floored).
-def optimize_modified_newton_step(
-    h: NDArray[np.float64], g: NDArray[np.float64], floor: float, tridiagonal: bool, /
-) -> tuple[NDArray[np.float64], str, int]: ...
+# --- _testing: hooks into the core for optkern's own tests (not its API) ------------------
+class _Testing:
+    # (direction, path "cholesky" | "tridiagonal" | "eigen", eigenvalues floored); h is (n, n),
+    # or the diagonal then the off-diagonal (2n - 1) when tridiagonal.
+    @staticmethod
+    def optimize_modified_newton_step(
+        h: NDArray[np.float64], g: NDArray[np.float64], floor: float, tridiagonal: bool, /
+    ) -> tuple[NDArray[np.float64], str, int]: ...
+    # (decrease, tangent) of the best rotation of rows a and b in the L1 norm.
+    @overload
+    @staticmethod
+    def givens_best_l1_rotation(
+        a: NDArray[np.float32], b: NDArray[np.float32]
+    ) -> tuple[float, float]: ...
+    @overload
+    @staticmethod
+    def givens_best_l1_rotation(
+        a: NDArray[np.float64], b: NDArray[np.float64]
+    ) -> tuple[float, float]: ...
+
+_testing: type[_Testing]

@@ -6,12 +6,18 @@
 # without py::arg names take positional arguments only. tests/test_stubs.py checks these stubs
 # against the module's signatures.
 from collections.abc import Sequence
-from typing import Any, TypedDict
+from typing import Any, ClassVar, TypedDict
 
 import numpy as np
 from numpy.typing import NDArray
 
-from optkern._core import _GivensEngine, _SinkhornStats
+from optkern._core import (
+    OptimizeSettings,
+    SinkhornMethod,
+    _Enum,
+    _GivensEngine,
+    _SinkhornStats,
+)
 
 # (device pointer, rows, cols, row stride, column stride, batch strides); strides in elements
 _MatrixDesc = tuple[int, int, int, int, int, Sequence[int]]
@@ -80,7 +86,14 @@ def tv_denoise_scratch_bytes(batch: int, n: int, /) -> int: ...
 def tv_denoise_irls_scratch_bytes(batch: int, n: int, /) -> int: ...
 def tridiagonal_solve_scratch_bytes(dtype: str, batch: int, n: int, /) -> int: ...
 
-# lam: float64 device array, lam_stride 0 (shared) or 1; mapping 0, 1 or 2 (cuda::TvMapping).
+# How the exact solver and the backward map signals to threads (cuda::TvMapping).
+class TvMapping(_Enum):
+    auto: ClassVar[TvMapping]
+    staged: ClassVar[TvMapping]
+    direct: ClassVar[TvMapping]
+    __members__: ClassVar[dict[str, TvMapping]]
+
+# lam: float64 device array, lam_stride 0 (shared) or 1.
 def tv_denoise(
     dtype: str,
     batch: int,
@@ -92,7 +105,7 @@ def tv_denoise(
     scratch: int,
     scratch_bytes: int,
     stream: int,
-    mapping: int,
+    mapping: TvMapping,
     condat_budget: int,
     /,
 ) -> None: ...
@@ -123,7 +136,7 @@ def tv_denoise_vjp(
     grad_x: int,
     grad_lam: int,
     stream: int,
-    mapping: int,
+    mapping: TvMapping,
     /,
 ) -> None: ...
 
@@ -171,8 +184,8 @@ def tridiagonal_solve(
 ) -> None: ...
 
 # --- ot ----------------------------------------------------------------------------------
-# Strides in elements (0 shares an operand across the batch); init_g may be 0; method 0 auto,
-# 1 plain, 2 log. Waits for the stream; returns the per-problem statistics on the host.
+# Strides in elements (0 shares an operand across the batch); init_g may be 0. Waits for the
+# stream; returns the per-problem statistics on the host.
 def sinkhorn(
     dtype: str,
     batch: int,
@@ -190,7 +203,7 @@ def sinkhorn(
     tol: float,
     max_iter: int,
     check_every: int,
-    method: int,
+    method: SinkhornMethod,
     plan: int,
     f: int,
     g: int,
@@ -204,7 +217,7 @@ def optimize_minimize_problem_batch(
     dtype: str,
     kind: int,
     parameter: float,
-    options: dict[str, Any],
+    options: OptimizeSettings,
     x0: int,
     x: int,
     f: int,

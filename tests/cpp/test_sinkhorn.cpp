@@ -8,9 +8,11 @@
 
 #include "check.hpp"
 #include "optkern/ot.hpp"
+#include "optkern/ot/sinkhorn_step.hpp"
 
 using optkern::index_t;
 using optkern::SinkhornMethod;
+namespace step = optkern::detail::sinkhorn_step;
 
 struct Solved {
   std::vector<double> plan, f, g;
@@ -230,6 +232,57 @@ int main() {
     auto ph = p;
     ph.b = heavy.data();
     CHECK(optkern_test::throws_invalid_argument(run(ph, o), "b:"));
+
+    // The mass tolerance is the shared one (optkern/ot/sinkhorn_step.hpp), on both sides.
+    for (double rel : {0.5, 2.0}) {
+      std::vector<double> off = b;
+      for (auto& x : off) x *= 1 + rel * step::kMassRtol;
+      auto po = p;
+      po.b = off.data();
+      if (rel < 1) {
+        optkern::sinkhorn<double>(po, o, out);
+        CHECK(status.n_iter > 0);
+      } else {
+        CHECK(optkern_test::throws_invalid_argument(run(po, o), "b:"));
+      }
+    }
+  }
+
+  // The shared per-problem steps (optkern/ot/sinkhorn_step.hpp).
+  {
+    const double limit = step::plain_range_limit<double>();
+    CHECK(step::plain_range_limit<float>() < limit);
+    CHECK(step::choose_method<double>(SinkhornMethod::automatic, limit) == SinkhornMethod::plain);
+    CHECK(step::choose_method<double>(SinkhornMethod::automatic, limit * (1 + 1e-15)) ==
+          SinkhornMethod::log);
+    CHECK(step::choose_method<double>(SinkhornMethod::plain, 1e9) == SinkhornMethod::plain);
+    CHECK(!step::needs_shifts(SinkhornMethod::log));
+    CHECK(step::masses_agree(1.0, 1.0 + 0.5 * step::kMassRtol));
+    CHECK(!step::masses_agree(1.0, 1.0 + 2 * step::kMassRtol));
+    CHECK(!step::weight_ok(-1e-300) && step::weight_ok(0.0) && !step::weight_ok(NAN));
+    CHECK(step::check_iteration(1e-9, 10, 10) && !step::check_iteration(0, 10, 10) &&
+          !step::check_iteration(1e-9, 1, 1) && !step::check_iteration(1e-9, 9, 10));
+    // A subnormal weight whose u underflows to 0 breaks the kernel domain down.
+    double err = 0;
+    bool breakdown = false;
+    CHECK(step::plain_row(4.9e-324, 4.0, 1.0, true, &err, &breakdown) == 0.0 && breakdown);
+    CHECK(err == 4.0);  // |u_old s - a|: the previous iterate's row sum against its weight
+    err = 0;
+    breakdown = false;
+    CHECK(step::plain_row(0.5, 2.0, 0.3, true, &err, &breakdown) == 0.25 && !breakdown);
+    CHECK(std::abs(err - 0.1) < 1e-15);
+    CHECK(step::plain_column(0.0, 0.0, &breakdown) == 0.0 && !breakdown);
+    // The exact log-sum-exp is computed only for a starved column.
+    int exact = 0;
+    auto lse = [&] {
+      ++exact;
+      return 2.0;
+    };
+    CHECK(step::log_column(1.0, 0.5, 1.0, lse) == 1.5 && exact == 0);
+    CHECK(step::log_column(1.0, 0.5, step::kStarvedColumn, lse) == -1.5 && exact == 1);
+    CHECK(std::isinf(step::rescued_G(0.0, 1.0, 0.0, 0.0)));
+    CHECK(step::rescued_G(1.0, INFINITY, 0.25, -7.0) == -7.0);
+    CHECK(step::gauge_shift(3.0, 1.0, 2.0) == 0.5);
   }
   return optkern_test::failures();
 }

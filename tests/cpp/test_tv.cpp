@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "check.hpp"
-#include "optkern/detail/tridiagonal_partition.hpp"
-#include "optkern/detail/tridiagonal_system.hpp"
+#include "optkern/linalg/tridiagonal_partition.hpp"
+#include "optkern/linalg/tridiagonal_system.hpp"
 #include "optkern/detail/tv_condat.hpp"
 #include "optkern/detail/tv_segments.hpp"
 #include "optkern/detail/tv_taut_string.hpp"

@@ -205,7 +205,7 @@ def test_gradient_descent_takes_armijo_steps_along_minus_g(rng):
 
 
 def newton_step(h, g, floor=1e-6, tridiagonal=False):
-    return optkern._backend._core.optimize_modified_newton_step(
+    return optkern._backend._core._testing.optimize_modified_newton_step(
         np.ascontiguousarray(h, dtype=float), np.ascontiguousarray(g, dtype=float), floor,
         tridiagonal)
 

@@ -48,7 +48,8 @@ def core_calls() -> None:
     matrix: NDArray[np.float64] = engine.matrix()
     assert steps >= 1 and isinstance(converged, bool) and remaining >= 3 - 1e-9
     assert matrix.shape == (3, 3)
-    decrease, tangent = _core.givens_best_l1_rotation(np.array([1.0, 0.0]), np.array([0.0, 1.0]))
+    decrease, tangent = _core._testing.givens_best_l1_rotation(np.array([1.0, 0.0]),
+                                                            np.array([0.0, 1.0]))
     assert isinstance(decrease, float) and isinstance(tangent, float)
 
     message: str = _core.optimize_status_message(0)

@@ -200,7 +200,9 @@ def check_class(qualname: str, cls: type, node: ast.ClassDef) -> None:
         f"{qualname}: the binding has {sorted(runtime)}, the stub {sorted(stub_names)}")
     for name, member in runtime.items():
         entry = stub[name]
-        if isinstance(member, property):
+        if isinstance(member, cls):  # a value of a bound enum (py::enum_)
+            assert entry == "value", f"{qualname}.{name}: an enum value, not in the stub as one"
+        elif isinstance(member, property):
             assert isinstance(entry, list) and "property" in entry[0].decorators, \
                 f"{qualname}.{name}: a property in the binding, not in the stub"
             assert entry[0].node.returns is not None, f"{qualname}.{name}: no type"
@@ -234,6 +236,17 @@ def test_stub_signatures_match_the_bindings(module_name):
             check_function(qualname, runtime_signatures(obj, name), entry, method=False)
         else:
             assert entry == "value", f"{qualname}: a value, not declared in the stub"
+
+
+def test_testing_submodule_matches_its_stub():
+    """_core._testing (test hooks, a submodule) against the stub's _Testing class."""
+    module = importlib.import_module("optkern._core")._testing
+    stub = stub_members(stub_classes()["_Testing"].body)
+    runtime = runtime_members(module)
+    assert set(runtime) == {n for n in stub if public(n)}
+    for name, obj in runtime.items():
+        check_function(f"optkern._core._testing.{name}", runtime_signatures(obj, name),
+                       stub[name], method=False)
 
 
 def test_signature_parser_reads_pybind11_lines():

@@ -3,7 +3,7 @@
 Each test starts a call that would run for minutes or hours (tol=0, max_iter=1e9, d=1024),
 sends SIGINT to the process from a timer thread after 0.3 s, and expects KeyboardInterrupt
 soon after; then the same function must give a correct result on a small problem. The C++
-loops poll Python's signal handlers every 50 ms (python/bindings/signal_check.hpp).
+loops poll Python's signal handlers every 50 ms (python/bindings/common/signal_check.hpp).
 """
 
 import os

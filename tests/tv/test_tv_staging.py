@@ -23,6 +23,7 @@ class HostDevice:
 
     def __init__(self, real):
         self.real = real
+        self.TvMapping = real.TvMapping
         self.buffers = {}
         self.calls = []
 
@@ -67,7 +68,7 @@ class HostDevice:
 
     def tv_denoise(self, dtype, batch, n, x, lam, lam_stride, y, scratch, nbytes, stream, mapping,
                    budget):
-        self.calls.append(("tv_denoise", mapping, budget))
+        self.calls.append(("tv_denoise", int(mapping), budget))
         self.scratch(scratch, nbytes, self.tv_denoise_scratch_bytes(batch, n))
         _backend._core.tv_denoise(self.view(x, dtype, (batch, n)),
                                   self.lam(lam, lam_stride, batch), self.view(y, dtype, (batch, n)))
@@ -83,7 +84,7 @@ class HostDevice:
                                        self.view(change, np.float64, (batch,)))
 
     def tv_denoise_vjp(self, dtype, batch, n, y, grad_y, rtol, grad_x, grad_lam, stream, mapping):
-        self.calls.append(("tv_denoise_vjp", rtol, mapping))
+        self.calls.append(("tv_denoise_vjp", rtol, int(mapping)))
         _backend._core.tv_denoise_vjp(self.view(y, dtype, (batch, n)),
                                       self.view(grad_y, dtype, (batch, n)), rtol,
                                       self.view(grad_x, dtype, (batch, n)),

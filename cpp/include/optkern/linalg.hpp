@@ -1,9 +1,11 @@
-// Batched matrix multiplication on the CPU: C[b] = A[b] @ B[b] over a (broadcast) batch.
+// The linalg area on the CPU: batched matrix multiplication, C[b] = A[b] @ B[b] over a
+// (broadcast) batch, and batched tridiagonal solves (optkern/linalg/tridiagonal.hpp).
 #pragma once
 
 #include <Eigen/Core>
 
 #include "optkern/common.hpp"
+#include "optkern/linalg/tridiagonal.hpp"
 #include "optkern/strided.hpp"
 
 namespace optkern {

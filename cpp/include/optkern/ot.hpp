@@ -98,9 +98,11 @@ enum class SinkhornVjpStatus : int {
 // For a loss L(P) with W = dL/dP, the gradients are
 //   dL/dM = P * (lambda_i + mu_j - W_ij) / reg,  dL/da = lambda,  dL/db = mu,
 // where [diag(r) P; P^T diag(c)] [lambda; mu] = [(W*P)1; (W*P)^T 1] with r = P1, c = P^T 1.
-// That system is singular along (1, -1); one node is grounded and the Schur complement on the
-// smaller side (min(m, n) - 1 unknowns), assembled as a graph Laplacian in double, is
-// factored by Cholesky: O(mn min(m,n) + min(m,n)^3) time, O(mn + min(m,n)^2) memory.
+// That system is singular along (1, -1); the Schur complement on the side with fewer nonzero
+// rows or columns, assembled as a graph Laplacian in double, has its first node grounded and
+// the rest (at most min(m, n) - 1 unknowns) factored by Cholesky (the torch adapter's CUDA
+// backward solves it the same way): O(mn min(m,n) + min(m,n)^3) time, O(mn + min(m,n)^2)
+// memory.
 // (lambda, mu) is returned in its minimum-norm gauge (sum lambda = sum mu); only
 // perturbations with sum(da) = sum(db) are meaningful, and those do not see the gauge.
 // Rows (columns) of P that are all zero are left out of the solve: their grad_M is zero and

@@ -45,20 +45,19 @@ SinkhornSolver<T>::SinkhornSolver(index_t m, index_t n, int team_size,
 
 template <class T>
 void SinkhornSolver<T>::prepare_weights(Team& team, const SinkhornItem<T>& item) {
-  const double ninf = -std::numeric_limits<double>::infinity();
   if (team.rank == 0) {
     double sa = 0, sb = 0;
     for (index_t i = 0; i < m_; ++i) sa += double(item.a[i]);
     for (index_t j = 0; j < n_; ++j) sb += double(item.b[j]);
-    // b is given the mass of a exactly (the caller checked that they agree to 1e-6).
+    // b is given the mass of a exactly (the caller checked step::masses_agree).
     const double scale_b = sa / sb;
     for (index_t i = 0; i < m_; ++i) {
       a_[std::size_t(i)] = double(item.a[i]);
-      log_a_[std::size_t(i)] = item.a[i] > 0 ? std::log(double(item.a[i])) : ninf;
+      log_a_[std::size_t(i)] = step::log_weight(a_[std::size_t(i)]);
     }
     for (index_t j = 0; j < n_; ++j) {
       b_[std::size_t(j)] = double(item.b[j]) * scale_b;
-      log_b_[std::size_t(j)] = item.b[j] > 0 ? std::log(b_[std::size_t(j)]) : ninf;
+      log_b_[std::size_t(j)] = step::log_weight(b_[std::size_t(j)]);
     }
     mass_ = sa;
   }
@@ -102,11 +101,10 @@ double SinkhornSolver<T>::shifted_range(Team& team, const T* M) {
 
 template <class T>
 SinkhornMethod SinkhornSolver<T>::choose_method(Team& team, const SinkhornItem<T>& item) {
-  if (opt_.method == SinkhornMethod::log) return SinkhornMethod::log;
+  if (!step::needs_shifts(opt_.method)) return SinkhornMethod::log;
   compute_shifts(team, item.M);
-  if (opt_.method == SinkhornMethod::plain) return SinkhornMethod::plain;
-  return shifted_range(team, item.M) <= plain_range_limit<T>() ? SinkhornMethod::plain
-                                                               : SinkhornMethod::log;
+  const bool measure = opt_.method == SinkhornMethod::automatic;
+  return step::choose_method<T>(opt_.method, measure ? shifted_range(team, item.M) : 0.0);
 }
 
 template <class T>
@@ -146,24 +144,17 @@ void SinkhornSolver<T>::finish_potentials(Team& team, const SinkhornItem<T>& ite
   const double* colsum = col_sums_.data();
   const auto [r0, r1] = team.share(m_);
   const auto [c0, c1] = team.share(n_);
-  double af = 0, bg = 0, row_err = 0, col_err = 0, total = 0, heaviest = 0;
-  for (index_t i = r0; i < r1; ++i) {
-    const std::size_t k = std::size_t(i);
-    if (a_[k] > 0) af += a_[k] * f[k];
-    row_err = std::max(row_err, std::abs(row_sums_[k] - a_[k]));
-    total += row_sums_[k];
-    heaviest = std::max(heaviest, a_[k]);
-  }
-  for (index_t j = c0; j < c1; ++j) {
-    const std::size_t k = std::size_t(j);
-    if (b_[k] > 0) bg += b_[k] * g[k];
-    col_err = std::max(col_err, std::abs(colsum[k] - b_[k]));
-    heaviest = std::max(heaviest, b_[k]);
-  }
-  const double shift = (team_sum(team, bg) - team_sum(team, af)) / (2 * mass_);
-  const double error = team_max(team, std::max(row_err, col_err));
-  heaviest = team_max(team, heaviest);
-  total = team_sum(team, total);
+  step::FinalSums sums;
+  for (index_t i = r0; i < r1; ++i)
+    sums.add_row(a_[std::size_t(i)], f[std::size_t(i)], row_sums_[std::size_t(i)]);
+  for (index_t j = c0; j < c1; ++j)
+    sums.add_column(b_[std::size_t(j)], g[std::size_t(j)], colsum[std::size_t(j)]);
+  sums.bg = team_sum(team, sums.bg);
+  sums.af = team_sum(team, sums.af);
+  const double shift = step::gauge_shift(sums.bg, sums.af, mass_);
+  sums.error = team_max(team, sums.error);
+  sums.heaviest = team_max(team, sums.heaviest);
+  sums.total = team_sum(team, sums.total);
   double fr = 0, gc = 0;
   for (index_t i = r0; i < r1; ++i) {
     const std::size_t k = std::size_t(i);
@@ -180,16 +171,9 @@ void SinkhornSolver<T>::finish_potentials(Team& team, const SinkhornItem<T>& ite
   fr = team_sum(team, fr);
   gc = team_sum(team, gc);
   cost = team_sum(team, cost);
-  if (team.rank == 0) {
-    SinkhornStatus& s = *item.status;
-    s.n_iter = iter;
-    s.marginal_error = error;
-    s.cost = cost;
-    // <M,P> + reg <P, log P - 1> with log P_ij = (f_i + g_j - M_ij) / reg.
-    s.value = fr + gc - opt_.reg * total;
-    s.converged = error <= converged_bound<T>(opt_.tol, mass_, heaviest);
-    s.method = method;
-  }
+  if (team.rank == 0)
+    step::write_status<T>(*item.status, opt_.reg, opt_.tol, mass_, iter, method, sums, cost, fr,
+                          gc);
   team.sync();
 }
 
@@ -221,7 +205,7 @@ void sinkhorn(const SinkhornProblem<T>& p, const SinkhornOptions& o, const Sinkh
       bool ok = true;
       for (index_t i = 0; i < size; ++i) {
         const double x = double(w[k * stride + i]);
-        ok = ok && std::isfinite(x) && x >= 0;
+        ok = ok && detail::step::weight_ok(x);
         sum += x;
       }
       require(ok, name, "expected finite weights >= 0");
@@ -230,7 +214,7 @@ void sinkhorn(const SinkhornProblem<T>& p, const SinkhornOptions& o, const Sinkh
     double sa = 0, sb = 0;
     for (index_t i = 0; i < p.m; ++i) sa += double(p.a[k * p.a_stride + i]);
     for (index_t j = 0; j < p.n; ++j) sb += double(p.b[k * p.b_stride + j]);
-    require(std::abs(sa - sb) <= 1e-6 * std::max(sa, sb), "b",
+    require(detail::step::masses_agree(sa, sb), "b",
             "expected the total mass of a (" + std::to_string(sa) + "), got " +
                 std::to_string(sb));
   }

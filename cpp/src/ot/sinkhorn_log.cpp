@@ -19,33 +19,25 @@ namespace optkern::detail {
 
 template <class T>
 void SinkhornSolver<T>::start_log(Team& team, const SinkhornItem<T>& item) {
-  const double ninf = -std::numeric_limits<double>::infinity();
   team.current = 0;
   double* G = col(team, 0);  // every thread its own copy
-  for (index_t j = 0; j < n_; ++j) {
-    const std::size_t k = std::size_t(j);
-    G[k] = b_[k] > 0 ? (item.init_g ? double(item.init_g[j]) * inv_reg_ : 0.0) : ninf;
-  }
+  for (index_t j = 0; j < n_; ++j)
+    G[std::size_t(j)] =
+        step::initial_G(b_[std::size_t(j)], item.init_g ? double(item.init_g[j]) * inv_reg_ : 0.0);
   const auto [r0, r1] = team.share(m_);
-  for (index_t i = r0; i < r1; ++i)
-    row_pot_[std::size_t(i)] = a_[std::size_t(i)] > 0 ? 0.0 : ninf;
+  for (index_t i = r0; i < r1; ++i) row_pot_[std::size_t(i)] = step::initial_F(a_[std::size_t(i)]);
   team.sync();
 }
 
 template <class T>
-typename SinkhornSolver<T>::Outcome SinkhornSolver<T>::iterate_log(Team& team,
-                                                                   const SinkhornItem<T>& item,
-                                                                   int& iter) {
-  const auto [r0, r1] = team.share(m_);
+auto SinkhornSolver<T>::iterate_log(Team& team, const SinkhornItem<T>& item, int& iter)
+    -> Outcome {
   double* F = row_pot_.data();
+  const auto [r0, r1] = team.share(m_);
   double* G = col(team, team.current);  // this thread's copy, updated in place
   double* t = row_buffer_.data() + std::size_t(team.rank) * std::size_t(n_);
   do {
-    ++iter;
-    const int parity = iter & 1;
-    const bool check = opt_.tol > 0 && iter > 1 && iter % opt_.check_every == 0;
-    double* acc = partial(parity, team.rank);
-    std::fill(acc, acc + n_, 0.0);
+    const auto [parity, check, acc] = begin_iteration(team, ++iter);
 
     // Phase 1: my rows: F_i from the row's log-sum-exp, then its plan entries into the
     // column sums.
@@ -56,18 +48,12 @@ typename SinkhornSolver<T>::Outcome SinkhornSolver<T>::iterate_log(Team& team,
       const T* M = item.M + i * n_;
       const double hi = row_max(M, G, inv_reg_, n_);
       const double sum = row_exp(M, G, inv_reg_, hi, t, n_);
-      const double Fn = log_a_[k] - hi - std::log(sum);
-      // Row sum of the previous iterate: a_i exp(F_old - F_new) (its columns are exact).
-      if (check) err = std::max(err, a_[k] * std::abs(std::expm1(F[k] - Fn)));
-      F[k] = Fn;
+      F[k] = step::log_row(a_[k], log_a_[k], hi, sum, F[k], check, &err);
       const double w = a_[k] / sum;
       const double* rows[1] = {t};
       axpy_rows<double, 1>(rows, &w, acc, n_);
     }
-    flags(parity, team.rank)[0] = err;
-    flags(parity, team.rank)[2] = poll(interrupt_) ? 1.0 : 0.0;
-    team.sync();
-    if (stop_agreed(team, parity)) return Outcome::interrupted;
+    if (end_phase1(team, parity, err, false)) return Outcome::interrupted;
 
     // Every thread: G_j += log b_j - log s_j from the team's column sums, in its own copy.
     double error = 0;
@@ -77,11 +63,11 @@ typename SinkhornSolver<T>::Outcome SinkhornSolver<T>::iterate_log(Team& team,
       if (!(b_[k] > 0)) continue;  // stays -inf
       double s = 0;
       for (int th = 0; th < team.size; ++th) s += partial(parity, th)[j];
-      G[k] = s > kStarvedColumn
-                 ? G[k] + log_b_[k] - std::log(s)
-                 : log_b_[k] - column_lse(item.M, m_, n_, j, F, 1.0, a_.data(), inv_reg_);
+      G[k] = step::log_column(G[k], log_b_[k], s, [&] {
+        return column_lse(item.M, m_, n_, j, F, 1.0, a_.data(), inv_reg_);
+      });
     }
-    if (check && error <= opt_.tol * mass_) return Outcome::converged;
+    if (check && step::converged(error, opt_.tol, mass_)) return Outcome::converged;
   } while (iter < opt_.max_iter);
   return Outcome::max_iter;
 }

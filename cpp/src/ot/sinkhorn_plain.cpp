@@ -38,26 +38,20 @@ void SinkhornSolver<T>::start_plain(Team& team, const SinkhornItem<T>& item) {
   for (index_t j = 0; j < n_; ++j) {
     const std::size_t k = std::size_t(j);
     const double x = item.init_g ? double(item.init_g[j]) * inv_reg_ - col_shift_[k] - top : 0;
-    v[k] = b_[k] > 0 ? std::exp(x) : 0.0;
+    v[k] = step::initial_v(b_[k], x);
   }
   team.sync();
 }
 
 template <class T>
-typename SinkhornSolver<T>::Outcome SinkhornSolver<T>::iterate_plain(Team& team,
-                                                                     const SinkhornItem<T>& item,
-                                                                     int& iter) {
+auto SinkhornSolver<T>::iterate_plain(Team& team, const SinkhornItem<T>& item, int& iter)
+    -> Outcome {
   const auto [r0, r1] = team.share(m_);
-  const double inf = std::numeric_limits<double>::infinity();
   double* u = row_pot_.data();
   T* K = item.plan;
   while (iter < opt_.max_iter) {
-    ++iter;
-    const int parity = iter & 1;
-    const bool check = opt_.tol > 0 && iter > 1 && iter % opt_.check_every == 0;
+    const auto [parity, check, acc] = begin_iteration(team, ++iter);
     const double* v = col(team, team.current);
-    double* acc = partial(parity, team.rank);
-    std::fill(acc, acc + n_, 0.0);
 
     // Phase 1: my rows, R at a time: u_i = a_i / (K_i . v), then K^T u += u_i K_i.
     double err = 0;
@@ -74,14 +68,7 @@ typename SinkhornSolver<T>::Outcome SinkhornSolver<T>::iterate_plain(Team& team,
       }
       for (int r = 0; r < R; ++r) {
         const std::size_t k = std::size_t(i + r);
-        const double ai = a_[k];
-        const double un = ai > 0 ? ai / s[r] : 0.0;
-        // un = 0 for a weight ai > 0 (a subnormal one) would make log u = -Inf: the log
-        // domain takes over, as for an overflow
-        bad = bad || (ai > 0 && !(s[r] > 0 && un > 0 && un < inf));
-        if (check) err = std::max(err, std::abs(u[k] * s[r] - ai));
-        u[k] = un;
-        coef[r] = un;
+        u[k] = coef[r] = step::plain_row(a_[k], s[r], u[k], check, &err, &bad);
       }
       if (R == kRowBlock) {
         axpy_rows<T, kRowBlock>(rows, coef, acc, n_);
@@ -89,11 +76,7 @@ typename SinkhornSolver<T>::Outcome SinkhornSolver<T>::iterate_plain(Team& team,
         for (int r = 0; r < R; ++r) axpy_rows<T, 1>(rows + r, coef + r, acc, n_);
       }
     }
-    flags(parity, team.rank)[0] = err;
-    flags(parity, team.rank)[1] = bad ? 1.0 : 0.0;
-    flags(parity, team.rank)[2] = poll(interrupt_) ? 1.0 : 0.0;
-    team.sync();
-    if (stop_agreed(team, parity)) return Outcome::interrupted;
+    if (end_phase1(team, parity, err, bad)) return Outcome::interrupted;
 
     // Every thread: v = b / K^T u from the partials of the whole team, in its own copy.
     double* v_next = col(team, 1 - team.current);
@@ -105,14 +88,11 @@ typename SinkhornSolver<T>::Outcome SinkhornSolver<T>::iterate_plain(Team& team,
     for (index_t j = 0; j < n_; ++j) {
       double sum = 0;
       for (int t = 0; t < team.size; ++t) sum += partial(parity, t)[j];
-      const std::size_t k = std::size_t(j);
-      const double vn = b_[k] > 0 ? b_[k] / sum : 0.0;
-      bad = bad || (b_[k] > 0 && !(vn > 0 && vn < inf));
-      v_next[k] = vn;
+      v_next[std::size_t(j)] = step::plain_column(b_[std::size_t(j)], sum, &bad);
     }
     if (bad) return Outcome::breakdown;  // v (team.current) is the last finite iterate
     team.current = 1 - team.current;
-    if (check && error <= opt_.tol * mass_) return Outcome::converged;
+    if (check && step::converged(error, opt_.tol, mass_)) return Outcome::converged;
   }
   return Outcome::max_iter;
 }
@@ -131,18 +111,10 @@ void SinkhornSolver<T>::rescue_to_log(Team& team) {
   if (!std::isfinite(lowest)) lowest = 0;
   for (index_t j = 0; j < n_; ++j) {
     const std::size_t k = std::size_t(j);
-    if (b_[k] <= 0) {
-      v[k] = -std::numeric_limits<double>::infinity();
-    } else if (v[k] > 0 && std::isfinite(v[k])) {
-      v[k] = std::log(v[k]) + col_shift_[k];
-    } else {
-      v[k] = lowest;
-    }
+    v[k] = step::rescued_G(b_[k], v[k], col_shift_[k], lowest);
   }
   const auto [r0, r1] = team.share(m_);
-  for (index_t i = r0; i < r1; ++i)
-    row_pot_[std::size_t(i)] =
-        a_[std::size_t(i)] > 0 ? 0.0 : -std::numeric_limits<double>::infinity();
+  for (index_t i = r0; i < r1; ++i) row_pot_[std::size_t(i)] = step::initial_F(a_[std::size_t(i)]);
   team.sync();
 }
 
@@ -153,13 +125,13 @@ double SinkhornSolver<T>::finish_plain(Team& team, const SinkhornItem<T>& item) 
   double* G = col(team, 1 - team.current);  // G = log v + beta / reg, this thread's copy
   for (index_t j = 0; j < n_; ++j) {
     const std::size_t k = std::size_t(j);
-    G[k] = b_[k] > 0 ? std::log(v[k]) + col_shift_[k] : -std::numeric_limits<double>::infinity();
+    G[k] = step::log_scaling(b_[k], v[k], col_shift_[k]);
   }
   // P_i = u_i K_i v in place, then F_i = log u_i + alpha_i / reg.
   return finish_plan(team, item, G, [&](index_t i, T* row, double* colsum, double* cost) {
     const std::size_t k = std::size_t(i);
     const double sum = plan_row_plain(row, u[k], v, item.M + i * n_, colsum, cost, n_);
-    u[k] = std::log(u[k]) + row_shift_[k];
+    u[k] = step::log_scaling(a_[k], u[k], row_shift_[k]);
     return sum;
   });
 }

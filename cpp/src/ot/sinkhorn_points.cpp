@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "optkern/ot.hpp"
+#include "optkern/ot/sinkhorn_step.hpp"
 #include "optkern/threads.hpp"
 #include "ot/row_kernels.hpp"
 
@@ -98,11 +99,11 @@ void sinkhorn_points(index_t m, index_t n, index_t d, const T* x, const T* y, co
   require(sa > 0 && sb > 0, "a", "weights need a positive sum");
   for (index_t i = 0; i < m; ++i) {
     wa[std::size_t(i)] = double(a[i]);
-    la[std::size_t(i)] = a[i] > 0 ? std::log(double(a[i])) : ninf;
+    la[std::size_t(i)] = detail::sinkhorn_step::log_weight(wa[std::size_t(i)]);
   }
   for (index_t j = 0; j < n; ++j) {
     wb[std::size_t(j)] = double(b[j]) * sa / sb;
-    lb[std::size_t(j)] = b[j] > 0 ? std::log(wb[std::size_t(j)]) : ninf;
+    lb[std::size_t(j)] = detail::sinkhorn_step::log_weight(wb[std::size_t(j)]);
   }
   std::vector<std::vector<double>> buffers(static_cast<std::size_t>(threads),
                                            std::vector<double>(std::size_t(std::max(m, n))));
@@ -110,7 +111,8 @@ void sinkhorn_points(index_t m, index_t n, index_t d, const T* x, const T* y, co
   // Scaled potentials F = f / reg, G = g / reg (-inf at zero weights inside the iteration).
   std::vector<double> F(M_, 0.0), G(N_), sm(std::max(M_, N_));
   for (index_t j = 0; j < n; ++j)
-    G[std::size_t(j)] = b[j] > 0 ? (init_g ? init_g[j] * inv_reg : 0.0) : ninf;
+    G[std::size_t(j)] =
+        detail::sinkhorn_step::initial_G(double(b[j]), init_g ? init_g[j] * inv_reg : 0.0);
   for (index_t i = 0; i < m; ++i)
     if (!(a[i] > 0)) F[std::size_t(i)] = ninf;
   PointsStatus st;
@@ -197,15 +199,14 @@ void sinkhorn_points(index_t m, index_t n, index_t d, const T* x, const T* y, co
     if (wa[std::size_t(i)] > 0) la_F += wa[std::size_t(i)] * F[std::size_t(i)];
   for (index_t j = 0; j < n; ++j)
     if (wb[std::size_t(j)] > 0) lb_G += wb[std::size_t(j)] * G[std::size_t(j)];
-  const double shift = (lb_G - la_F) / (2 * sa);
+  const double shift = detail::sinkhorn_step::gauge_shift(lb_G, la_F, sa);
   for (index_t i = 0; i < m; ++i) f[i] = o.reg * (F[std::size_t(i)] + shift);
   for (index_t j = 0; j < n; ++j) g[j] = o.reg * (G[std::size_t(j)] - shift);
   st.marginal_error = err;
   st.cost = cost_total;
   // <C, P> + reg <P, log P - 1> = reg (sum_i r_i F_i + sum_j s_j G_j) - reg mass.
   st.value = o.reg * (fa + gb - mass);
-  st.converged = err <= o.tol * sa + 0.5 * double(std::numeric_limits<T>::epsilon()) *
-                                         std::max(sa, sa);
+  st.converged = err <= detail::sinkhorn_step::converged_bound<T>(o.tol, sa, sa);
   *status = st;
 }
 

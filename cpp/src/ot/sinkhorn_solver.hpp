@@ -16,14 +16,13 @@
 
 #include "optkern/interrupt.hpp"
 #include "optkern/ot.hpp"
+#include "optkern/ot/sinkhorn_step.hpp"
 #include "ot/row_kernels.hpp"
 #include "ot/team.hpp"
 
 namespace optkern::detail {
 
-// A column sum of the plan below this (log domain) has lost its accuracy to underflow; the
-// column's potential is then recomputed by an exact log-sum-exp over its entries.
-inline constexpr double kStarvedColumn = 1e-280;
+namespace step = sinkhorn_step;  // the per-problem logic shared with CUDA
 
 // One problem's inputs and outputs (pointers into the batch).
 template <class T>
@@ -37,21 +36,6 @@ struct SinkhornItem {
   T* g = nullptr;
   SinkhornStatus* status = nullptr;
 };
-
-// The largest range of the shifted cost max_ij(M_ij - alpha_i - beta_j) / reg for which the
-// kernel-domain method is chosen: K then holds no subnormal or zero entry in T (float: e^-80 =
-// 1.8e-35; double: e^-300), and the scalings stay far inside the range of double.
-template <class T>
-constexpr double plain_range_limit() {
-  return sizeof(T) == sizeof(float) ? 80.0 : 300.0;
-}
-
-// The largest marginal error of a converged plan: tol * mass, plus what rounding the plan to T
-// can add (each entry within half an ulp, so a row or column sum within u_T of its weight).
-template <class T>
-double converged_bound(double tol, double mass, double heaviest_weight) {
-  return tol * mass + 0.5 * double(std::numeric_limits<T>::epsilon()) * heaviest_weight;
-}
 
 template <class T>
 class SinkhornSolver {
@@ -74,6 +58,31 @@ class SinkhornSolver {
     bool stop = false;
     for (int t = 0; t < team.size; ++t) stop = stop || flags(parity, t)[2] > 0;
     return stop;
+  }
+
+  // The start of iteration `iter` (already counted): its parity (which partials and flags it
+  // writes), whether it checks the marginal error, and this thread's zeroed accumulators.
+  struct Step {
+    int parity;
+    bool check;
+    double* acc;
+  };
+  Step begin_iteration(const Team& team, int iter) {
+    const int parity = iter & 1;
+    double* acc = partial(parity, team.rank);
+    std::fill(acc, acc + n_, 0.0);
+    return {parity, step::check_iteration(opt_.tol, iter, opt_.check_every), acc};
+  }
+
+  // The end of phase 1: this thread's error and breakdown flag are published with its answer
+  // to the interrupt poll, then the barrier. Returns whether the team stops (interrupted).
+  bool end_phase1(Team& team, int parity, double err, bool breakdown) {
+    double* mine = flags(parity, team.rank);
+    mine[0] = err;
+    mine[1] = breakdown ? 1.0 : 0.0;
+    mine[2] = poll(interrupt_) ? 1.0 : 0.0;
+    team.sync();
+    return stop_agreed(team, parity);
   }
 
   void prepare_weights(Team& team, const SinkhornItem<T>& item);

@@ -83,7 +83,7 @@ UnbalancedStatus solve_one(index_t m, index_t n, const T* M, const T* a, const T
     for (index_t j = 0; j < n; ++j) {
       if (!(b[j] > 0)) continue;
       const double cj = kl ? lb[j] : 0.0;
-      const double lse = acc[j] > detail::kStarvedColumn && std::isfinite(Gt[j])
+      const double lse = acc[j] > detail::step::kStarvedColumn && std::isfinite(Gt[j])
                              ? std::log(acc[j]) + S - Gt[j]
                              : detail::column_lse(M, m, n, j, Ft, 1.0, wa.data(), inv_reg);
       const double Gn = fb * (lb[j] - cj - lse);

@@ -11,6 +11,14 @@
 // instead of subtracting two nearly equal numbers (r_p - Wt_pp), which keeps its smallest
 // eigenvalues accurate at small reg. S has the null vector 1; grounding x_0 = 0 leaves a
 // positive definite block exactly when the support of P is connected.
+//
+// The null space, one treatment (python/optkern/torch/_device_vjp.py, the torch adapter's
+// backward on CUDA, does the same step for step): the smaller side is the one with fewer
+// active (nonzero) rows or columns (rows on a tie); all-zero rows and columns leave the
+// system; the first active node of the smaller side is grounded and the rest of S factored;
+// a pivot not above singular_threshold(k) times its diagonal entry, or a solution that is
+// not finite, makes the problem singular (NaN gradients); (x, y) is then shifted to the
+// minimum-norm gauge sum lambda = sum mu.
 #include <omp.h>
 
 #include <algorithm>
@@ -112,6 +120,22 @@ void transpose_rows(const MatrixD& src, index_t count, index_t r0, index_t r1, M
   }
 }
 
+// dst(p, q) = P(outer[p], inner[q]) * scale[q or p] for this thread's share of the `count`
+// outer indices (kScaleOuter: by p, else by q); rows of P are read in order.
+template <bool kScaleOuter, class T>
+void gather_scaled(const T* P, index_t n, const std::vector<index_t>& outer, index_t count,
+                   const std::vector<index_t>& inner, index_t inner_count,
+                   const std::vector<double>& scale, MatrixD& dst, Team& team) {
+  const auto [p0, p1] = team.share(count);
+  for (index_t p = p0; p < p1; ++p) {
+    const T* row = P + outer[std::size_t(p)] * n;
+    for (index_t q = 0; q < inner_count; ++q)
+      dst(p, q) = double(row[inner[std::size_t(q)]]) *
+                  scale[std::size_t(kScaleOuter ? p : q)];
+  }
+  team.sync();
+}
+
 // The active supports, the side to eliminate and G_pq = P(small p, large q) / sqrt(d_large q).
 template <class T>
 void form_g(index_t m, index_t n, const T* P, VjpWork& w, Team& team) {
@@ -132,24 +156,12 @@ void form_g(index_t m, index_t n, const T* P, VjpWork& w, Team& team) {
     w.status = SinkhornVjpStatus::ok;
   }
   team.sync();
-  if (w.by_rows) {  // row p of G from row small[p] of P
-    const auto [p0, p1] = team.share(w.k);
-    for (index_t p = p0; p < p1; ++p) {
-      const T* row = P + w.small[std::size_t(p)] * n;
-      for (index_t q = 0; q < w.l; ++q)
-        w.G(p, q) = double(row[w.large[std::size_t(q)]]) * w.scale[std::size_t(q)];
-    }
-    team.sync();
+  if (w.by_rows) {  // row p of G from row small[p] of P, then G^T
+    gather_scaled<false>(P, n, w.small, w.k, w.large, w.l, w.scale, w.G, team);
     const auto [q0, q1] = team.share(w.l);
     transpose_rows(w.G, w.k, q0, q1, w.Gt);
-  } else {  // row q of G^T from row large[q] of P (P read in order)
-    const auto [q0, q1] = team.share(w.l);
-    for (index_t q = q0; q < q1; ++q) {
-      const T* row = P + w.large[std::size_t(q)] * n;
-      for (index_t p = 0; p < w.k; ++p)
-        w.Gt(q, p) = double(row[w.small[std::size_t(p)]]) * w.scale[std::size_t(q)];
-    }
-    team.sync();
+  } else {  // row q of G^T from row large[q] of P, then G
+    gather_scaled<true>(P, n, w.large, w.l, w.small, w.k, w.scale, w.Gt, team);
     const auto [p0, p1] = team.share(w.k);
     transpose_rows(w.Gt, w.l, p0, p1, w.G);
   }

@@ -21,8 +21,10 @@
 
 #include "optkern/cuda/ot.hpp"
 #include "optkern/cuda/runtime.hpp"
+#include "optkern/ot/sinkhorn_step.hpp"
 
 namespace cg = cooperative_groups;
+namespace step = optkern::detail::sinkhorn_step;  // the per-problem logic shared with the CPU
 
 namespace optkern::cuda {
 namespace {
@@ -30,13 +32,12 @@ namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr int kSlots = 4;             // rotating scratch slots for grid-wide reductions
 constexpr int kScratch = 32;          // doubles of shared scratch for block reductions
-constexpr double kStarved = 1e-280;   // a column sum this small is recomputed exactly
 constexpr int kWorkVectors = 11;      // per-problem work vectors (see Work)
 
-struct DeviceStatus {
+struct DeviceStatus {  // SinkhornStatus and the input check, as the kernel writes them
   int n_iter;
-  int method;
-  int converged;
+  SinkhornMethod method;
+  bool converged;
   int bad_input;
   double marginal_error;
   double cost;
@@ -57,7 +58,7 @@ struct Args {
   T* plan;
   T* f;
   T* g;
-  double reg, inv_reg, tol, range_limit;
+  double reg, inv_reg, tol;
   int max_iter, check_every, method;
   bool acc_in_shared;
   double* work;         // kWorkVectors * (m + n) doubles per problem
@@ -69,7 +70,7 @@ struct Args {
 // Per-problem vectors in device memory.
 struct Work {
   double *a, *b, *log_a, *log_b;  // weights (b rescaled to the mass of a) and their logs
-  double *row, *col, *col_good;   // u or F; v or G; the last v checked finite
+  double *row, *col, *col_good;   // u or F; v or G; the last v checked finite (at the end: G)
   double *row_shift, *col_shift;  // alpha / reg, beta / reg
   double *row_sum, *col_sum;      // the plan's marginals
   __device__ Work(double* w, index_t m, index_t n) {
@@ -251,57 +252,74 @@ __device__ double row_lse(const T* Mi, const double* G, index_t n, double inv_re
 
 constexpr int kMaxThreads = 512;  // 128 registers a thread at most: one 512-thread block per SM
 
+// One problem solved by its group, in the phases of the CPU solver (ot/sinkhorn_solver.hpp);
+// what each phase computes per row, column or problem is the shared code of
+// optkern/ot/sinkhorn_step.hpp. Every phase is entered by every thread of the group.
 template <class T, bool kGrid>
-__global__ void __launch_bounds__(kMaxThreads, 1) sinkhorn_kernel(const Args<T> p) {
-  extern __shared__ double smem[];
-  double* scratch = smem;
-  const index_t k = kGrid ? 0 : index_t(blockIdx.x);
-  const index_t m = p.m, n = p.n;
-  const T* M = p.M + k * p.M_stride;
-  const T* a_in = p.a + k * p.a_stride;
-  const T* b_in = p.b + k * p.b_stride;
-  const T* init_g = p.init_g ? p.init_g + k * p.init_g_stride : nullptr;
-  T* plan = p.plan + k * m * n;
-  Work w(p.work + k * index_t(kWorkVectors) * (m + n), m, n);
-  Group<kGrid> grp{p.scalars};
-  Columns<T, kGrid> cols(p, smem + kScratch, k);
-  const double inv_reg = p.inv_reg, reg = p.reg;
+struct Solve {
+  const Args<T>& p;
+  const index_t k, m, n;  // the problem of the batch, its size
+  const T* M;
+  T* plan;
+  Work w;
+  Group<kGrid> grp;
+  Columns<T, kGrid> cols;
+  double* scratch;
+  double mass = 0;
 
-  // Weights: checked, b given the mass of a, logs.
-  double sa = 0, sb = 0, bad = 0;
-  for (index_t i = grp.item0(); i < m; i += grp.item_step()) {
-    const double x = double(a_in[i]);
-    bad = (isfinite(x) && x >= 0) ? bad : 1.0;
-    sa += x;
-  }
-  for (index_t j = grp.item0(); j < n; j += grp.item_step()) {
-    const double x = double(b_in[j]);
-    bad = (isfinite(x) && x >= 0) ? bad : 1.0;
-    sb += x;
-  }
-  sa = grp.sum(block_sum(sa, scratch));
-  sb = grp.sum(block_sum(sb, scratch));
-  bad = grp.max(block_max(bad, scratch));
-  if (bad > 0 || !(sa > 0) || !(sb > 0) || fabs(sa - sb) > 1e-6 * fmax(sa, sb)) {
-    if ((!kGrid || blockIdx.x == 0) && threadIdx.x == 0) p.status[k].bad_input = 1;
-    return;  // uniform over the group
-  }
-  const double mass = sa;
-  for (index_t i = grp.item0(); i < m; i += grp.item_step()) {
-    w.a[i] = double(a_in[i]);
-    w.log_a[i] = w.a[i] > 0 ? log(w.a[i]) : -kInf;
-  }
-  for (index_t j = grp.item0(); j < n; j += grp.item_step()) {
-    w.b[j] = double(b_in[j]) * (sa / sb);
-    w.log_b[j] = w.b[j] > 0 ? log(w.b[j]) : -kInf;
-  }
-  cols.zero();
-  grp.sync();
+  __device__ Solve(const Args<T>& args, double* smem)
+      : p(args), k(kGrid ? 0 : index_t(blockIdx.x)), m(args.m), n(args.n),
+        M(args.M + k * args.M_stride), plan(args.plan + k * m * n),
+        w(args.work + k * index_t(kWorkVectors) * (m + n), m, n), grp{args.scalars},
+        cols(args, smem + kScratch, k), scratch(smem) {}
 
-  // Method: the kernel domain needs the shifts alpha (row minima) and beta (column minima
-  // after alpha); "auto" takes it when the shifted kernel fits the range of T.
-  int method = p.method;
-  if (method != 2) {
+  __device__ bool leader() const { return (!kGrid || blockIdx.x == 0) && threadIdx.x == 0; }
+  __device__ double group_sum(double x) { return grp.sum(block_sum(x, scratch)); }
+  __device__ double group_max(double x) { return grp.max(block_max(x, scratch)); }
+
+  // Weights checked (finite, >= 0, positive sums that agree), b given the mass of a, logs.
+  // Returns false (uniformly over the group, the status flagged) for bad marginals.
+  __device__ bool check_marginals() {
+    const T* a_in = p.a + k * p.a_stride;
+    const T* b_in = p.b + k * p.b_stride;
+    double sa = 0, sb = 0, bad = 0;
+    for (index_t i = grp.item0(); i < m; i += grp.item_step()) {
+      const double x = double(a_in[i]);
+      bad = step::weight_ok(x) ? bad : 1.0;
+      sa += x;
+    }
+    for (index_t j = grp.item0(); j < n; j += grp.item_step()) {
+      const double x = double(b_in[j]);
+      bad = step::weight_ok(x) ? bad : 1.0;
+      sb += x;
+    }
+    sa = group_sum(sa);
+    sb = group_sum(sb);
+    bad = group_max(bad);
+    if (bad > 0 || !(sa > 0) || !(sb > 0) || !step::masses_agree(sa, sb)) {
+      if (leader()) p.status[k].bad_input = 1;
+      return false;
+    }
+    mass = sa;
+    for (index_t i = grp.item0(); i < m; i += grp.item_step()) {
+      w.a[i] = double(a_in[i]);
+      w.log_a[i] = step::log_weight(w.a[i]);
+    }
+    for (index_t j = grp.item0(); j < n; j += grp.item_step()) {
+      w.b[j] = double(b_in[j]) * (sa / sb);
+      w.log_b[j] = step::log_weight(w.b[j]);
+    }
+    cols.zero();
+    grp.sync();
+    return true;
+  }
+
+  // The kernel domain needs the shifts alpha (row minima) and beta (column minima after
+  // alpha); "automatic" takes it when the shifted kernel fits the range of T.
+  __device__ SinkhornMethod choose_domain() {
+    const double inv_reg = p.inv_reg;
+    const SinkhornMethod requested = SinkhornMethod(p.method);
+    if (!step::needs_shifts(requested)) return SinkhornMethod::log;
     for (index_t j = threadIdx.x; j < n; j += blockDim.x) cols.acc[j] = kInf;
     for (index_t i = grp.row0(); i < m; i += grp.row_step()) {
       const T* Mi = M + i * n;
@@ -317,23 +335,24 @@ __global__ void __launch_bounds__(kMaxThreads, 1) sinkhorn_kernel(const Args<T> 
     for (index_t j = grp.item0(); j < n; j += grp.item_step())
       w.col_shift[j] = cols.take_min(j) * inv_reg;
     grp.sync();
-    if (method == 0) {
-      double hi = 0;
+    double range = 0;
+    if (requested == SinkhornMethod::automatic) {
       for (index_t i = grp.row0(); i < m; i += grp.row_step())
         for (index_t j = threadIdx.x; j < n; j += blockDim.x)
-          hi = fmax(hi, double(M[i * n + j]) * inv_reg - w.row_shift[i] - w.col_shift[j]);
-      hi = grp.max(block_max(hi, scratch));
-      method = hi <= p.range_limit ? 1 : 2;
+          range = fmax(range, double(M[i * n + j]) * inv_reg - w.row_shift[i] - w.col_shift[j]);
+      range = group_max(range);
     }
+    return step::choose_method<T>(requested, range);
   }
 
-  int iter = 0;
-  bool converged_early = false;
-  if (method == 1) {
-    // K in the plan buffer; v from init (scaled to a largest entry of 1) or ones.
+  // Kernel domain: K in the plan buffer; v from init (scaled to a largest entry of 1) or ones.
+  __device__ void start_plain() {
+    const double inv_reg = p.inv_reg;
+    const T* init_g = p.init_g ? p.init_g + k * p.init_g_stride : nullptr;
     for (index_t i = grp.row0(); i < m; i += grp.row_step()) {
       for (index_t j = threadIdx.x; j < n; j += blockDim.x)
-        plan[i * n + j] = T(exp(w.row_shift[i] + w.col_shift[j] - double(M[i * n + j]) * inv_reg));
+        plan[i * n + j] =
+            T(exp(w.row_shift[i] + w.col_shift[j] - double(M[i * n + j]) * inv_reg));
       if (threadIdx.x == 0) w.row[i] = 0;
     }
     double top = 0;
@@ -341,233 +360,262 @@ __global__ void __launch_bounds__(kMaxThreads, 1) sinkhorn_kernel(const Args<T> 
       top = -kInf;
       for (index_t j = grp.item0(); j < n; j += grp.item_step())
         if (w.b[j] > 0) top = fmax(top, double(init_g[j]) * inv_reg - w.col_shift[j]);
-      top = grp.max(block_max(top, scratch));
+      top = group_max(top);
     }
     for (index_t j = grp.item0(); j < n; j += grp.item_step()) {
       const double x = init_g ? double(init_g[j]) * inv_reg - w.col_shift[j] - top : 0.0;
-      w.col[j] = w.b[j] > 0 ? exp(x) : 0.0;
+      w.col[j] = step::initial_v(w.b[j], x);
       w.col_good[j] = w.col[j];
     }
     grp.sync();
+  }
 
-    bool breakdown = false;
-    while (iter < p.max_iter) {
-      ++iter;
-      const bool check = p.tol > 0 && iter > 1 && iter % p.check_every == 0;
-      double err = 0, flag = 0;
-      // Phase 1: my rows: u_i = a_i / (K_i . v), then K^T u += u_i K_i.
-      for (index_t i = grp.row0(); i < m; i += grp.row_step()) {
-        const T* Ki = plan + i * n;
-        double part = 0;
+  // Kernel domain, phase 1, this block's rows: u_i = a_i / (K_i . v), then K^T u += u_i K_i.
+  __device__ void update_u(bool check, double* err, bool* breakdown) {
+    for (index_t i = grp.row0(); i < m; i += grp.row_step()) {
+      const T* Ki = plan + i * n;
+      double part = 0;
 #pragma unroll 8
-        for (index_t j = threadIdx.x; j < n; j += blockDim.x) part += double(Ki[j]) * w.col[j];
-        const double s = block_sum(part, scratch);
-        const double ai = w.a[i];
-        const double u = ai > 0 ? ai / s : 0.0;
-        if (threadIdx.x == 0) {
-          if (check) err = fmax(err, fabs(w.row[i] * s - ai));
-          w.row[i] = u;
-        }
-        flag = (ai > 0 && !(s > 0 && u > 0 && u < kInf)) ? 1.0 : flag;  // as on the CPU
-        if (u != 0) {
+      for (index_t j = threadIdx.x; j < n; j += blockDim.x) part += double(Ki[j]) * w.col[j];
+      const double s = block_sum(part, scratch);
+      const bool first = threadIdx.x == 0;  // the thread that owns u_i and the error
+      const double u =
+          step::plain_row(w.a[i], s, first ? w.row[i] : 0.0, check && first, err, breakdown);
+      if (first) w.row[i] = u;
+      if (u != 0) {
 #pragma unroll 8
-          for (index_t j = threadIdx.x; j < n; j += blockDim.x) cols.acc[j] += u * double(Ki[j]);
-        }
-      }
-      cols.publish();
-      grp.sync();
-      // Phase 2: my columns: v = b / K^T u.
-      for (index_t j = grp.item0(); j < n; j += grp.item_step()) {
-        const double s = cols.take(j);
-        const double v = w.b[j] > 0 ? w.b[j] / s : 0.0;
-        flag = (w.b[j] > 0 && !(v > 0 && v < kInf)) ? 1.0 : flag;
-        w.col[j] = v;
-      }
-      flag = grp.max(block_max(flag, scratch));
-      if (flag > 0) {
-        breakdown = true;
-        break;
-      }
-      if (check) {
-        for (index_t j = grp.item0(); j < n; j += grp.item_step()) w.col_good[j] = w.col[j];
-        err = grp.max(block_max(err, scratch));
-        if (err <= p.tol * mass) {
-          converged_early = true;
-          break;
-        }
+        for (index_t j = threadIdx.x; j < n; j += blockDim.x) cols.acc[j] += u * double(Ki[j]);
       }
     }
-    if (breakdown) {
-      // Go on in the log domain from the last v checked finite (G = log v + beta / reg).
-      for (index_t j = grp.item0(); j < n; j += grp.item_step()) {
-        const double v = w.col_good[j];
-        w.col[j] = w.b[j] > 0 ? (v > 0 && v < kInf ? log(v) : 0.0) + w.col_shift[j] : -kInf;
-      }
-      for (index_t i = grp.item0(); i < m; i += grp.item_step())
-        w.row[i] = w.a[i] > 0 ? 0.0 : -kInf;
-      cols.zero();
-      method = 2;
-      iter = iter < p.max_iter ? iter : p.max_iter - 1;  // leave the log domain one iteration
-      grp.sync();
-    }
-  } else {
-    for (index_t j = grp.item0(); j < n; j += grp.item_step())
-      w.col[j] = w.b[j] > 0 ? (init_g ? double(init_g[j]) * inv_reg : 0.0) : -kInf;
-    for (index_t i = grp.item0(); i < m; i += grp.item_step())
-      w.row[i] = w.a[i] > 0 ? 0.0 : -kInf;
+    cols.publish();
     grp.sync();
   }
 
-  if (method == 2 && !converged_early) {
-    // Log domain on F = f / reg, G = g / reg: row i gives F_i by log-sum-exp and adds its plan
-    // entries exp(F_i + G_j - M_ij / reg) to the column sums s_j; then G_j += log b_j - log s_j.
+  // Kernel domain, phase 2, this thread's columns: v = b / K^T u.
+  __device__ void update_v(bool* breakdown) {
+    for (index_t j = grp.item0(); j < n; j += grp.item_step())
+      w.col[j] = step::plain_column(w.b[j], cols.take(j), breakdown);
+  }
+
+  enum class Outcome { converged, max_iter, breakdown };
+
+  __device__ Outcome iterate_plain(int& iter) {
+    while (iter < p.max_iter) {
+      ++iter;
+      const bool check = step::check_iteration(p.tol, iter, p.check_every);
+      double err = 0;
+      bool breakdown = false;
+      update_u(check, &err, &breakdown);
+      update_v(&breakdown);
+      if (group_max(breakdown ? 1.0 : 0.0) > 0) return Outcome::breakdown;
+      if (check) {
+        for (index_t j = grp.item0(); j < n; j += grp.item_step()) w.col_good[j] = w.col[j];
+        if (step::converged(marginal_error(err), p.tol, mass)) return Outcome::converged;
+      }
+    }
+    return Outcome::max_iter;
+  }
+
+  // The largest marginal error of the previous iterate over the group.
+  __device__ double marginal_error(double err) { return group_max(err); }
+
+  // Go on in the log domain from the last v checked finite (G = log v + beta / reg), redoing
+  // the iteration that broke down (at least one log-domain iteration is left).
+  __device__ void rescue_to_log(int& iter) {
+    for (index_t j = grp.item0(); j < n; j += grp.item_step())
+      w.col[j] = step::rescued_G(w.b[j], w.col_good[j], w.col_shift[j], w.col_shift[j]);
+    for (index_t i = grp.item0(); i < m; i += grp.item_step()) w.row[i] = step::initial_F(w.a[i]);
+    cols.zero();
+    iter = iter < p.max_iter ? iter : p.max_iter - 1;
+    grp.sync();
+  }
+
+  // Log domain on F = f / reg, G = g / reg, from init or zeros.
+  __device__ void start_log() {
+    const T* init_g = p.init_g ? p.init_g + k * p.init_g_stride : nullptr;
+    for (index_t j = grp.item0(); j < n; j += grp.item_step())
+      w.col[j] = step::initial_G(w.b[j], init_g ? double(init_g[j]) * p.inv_reg : 0.0);
+    for (index_t i = grp.item0(); i < m; i += grp.item_step()) w.row[i] = step::initial_F(w.a[i]);
+    grp.sync();
+  }
+
+  // Log domain, phase 1, this block's rows: F_i by log-sum-exp, and its plan entries
+  // exp(F_i + G_j - M_ij / reg) added to the column sums s_j.
+  __device__ void update_F(bool check, double* err) {
+    const double inv_reg = p.inv_reg;  // a register in the loops below
+    for (index_t i = grp.row0(); i < m; i += grp.row_step()) {
+      const double ai = w.a[i];
+      if (!(ai > 0)) continue;  // uniform over the block
+      const T* Mi = M + i * n;
+      double hi = -kInf;
+#pragma unroll 8
+      for (index_t j = threadIdx.x; j < n; j += blockDim.x)
+        hi = fmax(hi, w.col[j] - double(Mi[j]) * inv_reg);
+      hi = block_max(hi, scratch);
+      double s = 0;
+#pragma unroll 4
+      for (index_t j = threadIdx.x; j < n; j += blockDim.x)
+        s += exp_of<T>(w.col[j] - double(Mi[j]) * inv_reg - hi);
+      s = block_sum(s, scratch);
+      const bool first = threadIdx.x == 0;
+      const double F =
+          step::log_row(ai, w.log_a[i], hi, s, first ? w.row[i] : 0.0, check && first, err);
+      if (first) w.row[i] = F;
+      const double scale = ai / s;
+      for (index_t j = threadIdx.x; j < n; j += blockDim.x)
+        cols.acc[j] += scale * exp_of<T>(w.col[j] - double(Mi[j]) * inv_reg - hi);
+    }
+    cols.publish();
+    grp.sync();
+  }
+
+  // Log domain, phase 2, this thread's columns: G_j += log b_j - log s_j (exact for a starved
+  // column).
+  __device__ void update_G() {
+    for (index_t j = grp.item0(); j < n; j += grp.item_step()) {
+      const double s = cols.take(j);
+      if (!(w.b[j] > 0)) continue;
+      w.col[j] = step::log_column(w.col[j], w.log_b[j], s, [&] {
+        return column_lse(M, m, n, j, w.row, 1.0, w.a, p.inv_reg);
+      });
+    }
+  }
+
+  __device__ void iterate_log(int& iter) {
     do {
       ++iter;
-      const bool check = p.tol > 0 && iter > 1 && iter % p.check_every == 0;
+      const bool check = step::check_iteration(p.tol, iter, p.check_every);
       double err = 0;
-      for (index_t i = grp.row0(); i < m; i += grp.row_step()) {
-        const double ai = w.a[i];
-        if (!(ai > 0)) continue;  // uniform over the block
-        const T* Mi = M + i * n;
-        double hi = -kInf;
-#pragma unroll 8
-        for (index_t j = threadIdx.x; j < n; j += blockDim.x)
-          hi = fmax(hi, w.col[j] - double(Mi[j]) * inv_reg);
-        hi = block_max(hi, scratch);
-        double s = 0;
-#pragma unroll 4
-        for (index_t j = threadIdx.x; j < n; j += blockDim.x)
-          s += exp_of<T>(w.col[j] - double(Mi[j]) * inv_reg - hi);
-        s = block_sum(s, scratch);
-        const double F = w.log_a[i] - hi - log(s);
-        if (threadIdx.x == 0) {
-          if (check) err = fmax(err, ai * fabs(expm1(w.row[i] - F)));
-          w.row[i] = F;
-        }
-        const double scale = ai / s;
-        for (index_t j = threadIdx.x; j < n; j += blockDim.x)
-          cols.acc[j] += scale * exp_of<T>(w.col[j] - double(Mi[j]) * inv_reg - hi);
+      update_F(check, &err);
+      update_G();
+      if (!check) {
+        grp.sync();
+      } else if (step::converged(marginal_error(err), p.tol, mass)) {
+        break;
       }
-      cols.publish();
-      grp.sync();
-      for (index_t j = grp.item0(); j < n; j += grp.item_step()) {
-        const double s = cols.take(j);
-        if (!(w.b[j] > 0)) continue;
-        w.col[j] = s > kStarved ? w.col[j] + w.log_b[j] - log(s)
-                                : w.log_b[j] - column_lse(M, m, n, j, w.row, 1.0, w.a, inv_reg);
-      }
-      err = check ? grp.max(block_max(err, scratch)) : kInf;
-      if (!check) grp.sync();
-      if (err <= p.tol * mass) break;
     } while (iter < p.max_iter);
   }
 
-  // The plan, its marginals and cost; f and g unscaled (c-transforms at zero weights).
-  double cost = 0;
-  for (index_t i = grp.row0(); i < m; i += grp.row_step()) {
-    const T* Mi = M + i * n;
-    T* Pi = plan + i * n;
-    const double ai = w.a[i];
-    double rs = 0;
-    if (ai > 0) {
-      const double u = w.row[i];
-      for (index_t j = threadIdx.x; j < n; j += blockDim.x) {
-        const double x = method == 1 ? u * double(Pi[j]) * w.col[j]
-                                     : exp(u + w.col[j] - double(Mi[j]) * inv_reg);
-        const T pt = T(x);
-        Pi[j] = pt;
-        rs += double(pt);
-        cost += double(Mi[j]) * double(pt);
-        cols.acc[j] += double(pt);
-      }
-    } else {
-      for (index_t j = threadIdx.x; j < n; j += blockDim.x) Pi[j] = T(0);
-    }
-    rs = block_sum(rs, scratch);
-    double f;
-    if (ai > 0) {
-      f = method == 1 ? reg * (log(w.row[i]) + w.row_shift[i]) : reg * w.row[i];
-    } else {
-      // c-transform -reg LSE_j(G_j - M_ij / reg), with G = log v + beta / reg for plain
-      double hi = -kInf;
-      for (index_t j = threadIdx.x; j < n; j += blockDim.x) {
-        const double G = method == 1 ? (w.col[j] > 0 ? log(w.col[j]) + w.col_shift[j] : -kInf)
-                                     : w.col[j];
-        hi = fmax(hi, G - double(Mi[j]) * inv_reg);
-      }
-      hi = block_max(hi, scratch);
-      double s = 0;
-      for (index_t j = threadIdx.x; j < n; j += blockDim.x) {
-        const double G = method == 1 ? (w.col[j] > 0 ? log(w.col[j]) + w.col_shift[j] : -kInf)
-                                     : w.col[j];
-        s += exp(G - double(Mi[j]) * inv_reg - hi);
-      }
-      f = -reg * (hi + log(block_sum(s, scratch)));
-    }
-    __syncthreads();  // every thread has read w.row[i] before it is replaced
-    if (threadIdx.x == 0) {
-      w.row_sum[i] = rs;
-      w.row[i] = f;
-    }
+  // The column potentials in the log domain, G = g / reg (-inf at zero weights): for the
+  // kernel domain log v + beta / reg, written over the last checked v.
+  __device__ const double* log_columns(SinkhornMethod method) {
+    if (method == SinkhornMethod::log) return w.col;
+    for (index_t j = grp.item0(); j < n; j += grp.item_step())
+      w.col_good[j] = step::log_scaling(w.b[j], w.col[j], w.col_shift[j]);
+    grp.sync();
+    return w.col_good;
   }
-  cols.publish();
-  grp.sync();
-  for (index_t j = grp.item0(); j < n; j += grp.item_step()) {
-    w.col_sum[j] = cols.take(j);
-    if (w.b[j] > 0) {
-      w.col[j] = method == 1 ? reg * (log(w.col[j]) + w.col_shift[j]) : reg * w.col[j];
-    } else {  // the c-transform of the positive rows' f
-      w.col[j] = -reg * column_lse(M, m, n, j, w.row, inv_reg, w.a, inv_reg);
-    }
-  }
-  grp.sync();
 
-  // Gauge <a, f> = <b, g>, outputs, status.
-  double af = 0, bg = 0, err = 0, total = 0, heaviest = 0;
-  for (index_t i = grp.item0(); i < m; i += grp.item_step()) {
-    if (w.a[i] > 0) af += w.a[i] * w.row[i];
-    err = fmax(err, fabs(w.row_sum[i] - w.a[i]));
-    total += w.row_sum[i];
-    heaviest = fmax(heaviest, w.a[i]);
+  // The plan, its row sums and <M, P> (this thread's share), and f unscaled (the c-transform
+  // -reg LSE_j(G_j - M_ij / reg) at zero weights).
+  __device__ double write_plan(SinkhornMethod method, const double* G) {
+    const bool plain = method == SinkhornMethod::plain;
+    const double reg = p.reg, inv_reg = p.inv_reg;
+    double cost = 0;
+    for (index_t i = grp.row0(); i < m; i += grp.row_step()) {
+      const T* Mi = M + i * n;
+      T* Pi = plan + i * n;
+      const double ai = w.a[i];
+      double rs = 0;
+      if (ai > 0) {
+        const double u = w.row[i];
+        for (index_t j = threadIdx.x; j < n; j += blockDim.x) {
+          const double x =
+              plain ? u * double(Pi[j]) * w.col[j] : exp(u + G[j] - double(Mi[j]) * inv_reg);
+          const T pt = T(x);
+          Pi[j] = pt;
+          rs += double(pt);
+          cost += double(Mi[j]) * double(pt);
+          cols.acc[j] += double(pt);
+        }
+      } else {
+        for (index_t j = threadIdx.x; j < n; j += blockDim.x) Pi[j] = T(0);
+      }
+      rs = block_sum(rs, scratch);
+      const double f = ai > 0 ? reg * (plain ? step::log_scaling(ai, w.row[i], w.row_shift[i])
+                                             : w.row[i])
+                              : -reg * row_lse(Mi, G, n, inv_reg, scratch);
+      __syncthreads();  // every thread has read w.row[i] before it is replaced
+      if (threadIdx.x == 0) {
+        w.row_sum[i] = rs;
+        w.row[i] = f;
+      }
+    }
+    cols.publish();
+    grp.sync();
+    return cost;
   }
-  for (index_t j = grp.item0(); j < n; j += grp.item_step()) {
-    if (w.b[j] > 0) bg += w.b[j] * w.col[j];
-    err = fmax(err, fabs(w.col_sum[j] - w.b[j]));
-    heaviest = fmax(heaviest, w.b[j]);
+
+  // The plan's column sums and g unscaled (the c-transform of the positive rows' f at zero
+  // weights), in place of G.
+  __device__ void column_potentials(const double* G) {
+    for (index_t j = grp.item0(); j < n; j += grp.item_step()) {
+      w.col_sum[j] = cols.take(j);
+      w.col[j] = w.b[j] > 0 ? p.reg * G[j]
+                            : -p.reg * column_lse(M, m, n, j, w.row, p.inv_reg, w.a, p.inv_reg);
+    }
+    grp.sync();
   }
-  heaviest = grp.max(block_max(heaviest, scratch));
-  af = grp.sum(block_sum(af, scratch));
-  bg = grp.sum(block_sum(bg, scratch));
-  err = grp.max(block_max(err, scratch));
-  total = grp.sum(block_sum(total, scratch));
-  cost = grp.sum(block_sum(cost, scratch));
-  const double shift = (bg - af) / (2 * mass);
-  double fr = 0, gc = 0;
-  T* f_out = p.f + k * m;
-  T* g_out = p.g + k * n;
-  for (index_t i = grp.item0(); i < m; i += grp.item_step()) {
-    const double f = w.row[i] + shift;
-    f_out[i] = T(f);
-    fr += f * w.row_sum[i];
+
+  // The gauge <a, f> = <b, g>, the outputs f and g, and the status.
+  __device__ void finalise(SinkhornMethod method, int iter, double cost) {
+    step::FinalSums sums;
+    for (index_t i = grp.item0(); i < m; i += grp.item_step())
+      sums.add_row(w.a[i], w.row[i], w.row_sum[i]);
+    for (index_t j = grp.item0(); j < n; j += grp.item_step())
+      sums.add_column(w.b[j], w.col[j], w.col_sum[j]);
+    sums.heaviest = group_max(sums.heaviest);
+    sums.af = group_sum(sums.af);
+    sums.bg = group_sum(sums.bg);
+    sums.error = group_max(sums.error);
+    sums.total = group_sum(sums.total);
+    cost = group_sum(cost);
+    const double shift = step::gauge_shift(sums.bg, sums.af, mass);
+    double fr = 0, gc = 0;
+    T* f_out = p.f + k * m;
+    T* g_out = p.g + k * n;
+    for (index_t i = grp.item0(); i < m; i += grp.item_step()) {
+      const double f = w.row[i] + shift;
+      f_out[i] = T(f);
+      fr += f * w.row_sum[i];
+    }
+    for (index_t j = grp.item0(); j < n; j += grp.item_step()) {
+      const double g = w.col[j] - shift;
+      g_out[j] = T(g);
+      gc += g * w.col_sum[j];
+    }
+    fr = group_sum(fr);
+    gc = group_sum(gc);
+    if (leader()) {
+      DeviceStatus& s = p.status[k];
+      step::write_status<T>(s, p.reg, p.tol, mass, iter, method, sums, cost, fr, gc);
+      s.bad_input = 0;
+    }
   }
-  for (index_t j = grp.item0(); j < n; j += grp.item_step()) {
-    const double g = w.col[j] - shift;
-    g_out[j] = T(g);
-    gc += g * w.col_sum[j];
+};
+
+template <class T, bool kGrid>
+__global__ void __launch_bounds__(kMaxThreads, 1) sinkhorn_kernel(const Args<T> p) {
+  extern __shared__ double smem[];
+  Solve<T, kGrid> solve(p, smem);
+  if (!solve.check_marginals()) return;  // uniform over the group
+  SinkhornMethod method = solve.choose_domain();
+  int iter = 0;
+  if (method == SinkhornMethod::plain) {
+    solve.start_plain();
+    if (solve.iterate_plain(iter) == Solve<T, kGrid>::Outcome::breakdown) {
+      solve.rescue_to_log(iter);
+      method = SinkhornMethod::log;
+      solve.iterate_log(iter);
+    }
+  } else {
+    solve.start_log();
+    solve.iterate_log(iter);
   }
-  fr = grp.sum(block_sum(fr, scratch));
-  gc = grp.sum(block_sum(gc, scratch));
-  if ((kGrid ? blockIdx.x == 0 : true) && threadIdx.x == 0) {
-    DeviceStatus& s = p.status[k];
-    s.n_iter = iter;
-    s.method = method;
-    // as on the CPU: tol * mass, plus what rounding the plan to T can add
-    s.converged = err <= p.tol * mass + 0.5 * double(std::numeric_limits<T>::epsilon()) * heaviest;
-    s.bad_input = 0;
-    s.marginal_error = err;
-    s.cost = cost;
-    s.value = fr + gc - reg * total;
-  }
+  const double* G = solve.log_columns(method);
+  const double cost = solve.write_plan(method, G);
+  solve.column_potentials(G);
+  solve.finalise(method, iter, cost);
 }
 
 // Device memory freed when the call ends (stream-ordered).
@@ -624,7 +672,6 @@ void sinkhorn(const SinkhornProblem<T>& problem, const SinkhornOptions& o,
   args.reg = o.reg;
   args.inv_reg = 1.0 / o.reg;
   args.tol = o.tol;
-  args.range_limit = sizeof(T) == sizeof(float) ? 80.0 : 300.0;  // as on the CPU
   args.max_iter = o.max_iter;
   args.check_every = o.check_every;
   args.method = int(o.method);
@@ -663,36 +710,34 @@ void sinkhorn(const SinkhornProblem<T>& problem, const SinkhornOptions& o,
   args.partials = partials.as<double>();
   args.scalars = scalars.as<double>();
 
+  // The arguments from problem k on: a block launch reads item k + blockIdx.x through the
+  // strides, a grid launch (one problem) item k alone.
+  auto from_item = [&](index_t k) {
+    Args<T> x = args;
+    x.M = problem.M + k * problem.M_stride;
+    x.M_stride = problem.M_stride;
+    x.a = problem.a + k * problem.a_stride;
+    x.a_stride = problem.a_stride;
+    x.b = problem.b + k * problem.b_stride;
+    x.b_stride = problem.b_stride;
+    x.init_g = problem.init_g ? problem.init_g + k * problem.init_g_stride : nullptr;
+    x.init_g_stride = problem.init_g_stride;
+    x.plan = out.plan + k * m * n;
+    x.f = out.f + k * m;
+    x.g = out.g + k * n;
+    x.status = status.as<DeviceStatus>() + k;
+    return x;
+  };
   if (grid) {
     for (index_t k = 0; k < batch; ++k) {
-      Args<T> one = args;
-      one.M = problem.M + k * problem.M_stride;
-      one.a = problem.a + k * problem.a_stride;
-      one.b = problem.b + k * problem.b_stride;
-      one.init_g = problem.init_g ? problem.init_g + k * problem.init_g_stride : nullptr;
-      one.plan = out.plan + k * m * n;
-      one.f = out.f + k * m;
-      one.g = out.g + k * n;
-      one.status = status.as<DeviceStatus>() + k;
+      Args<T> one = from_item(k);
       void* params[] = {&one};
       check(cudaLaunchCooperativeKernel(reinterpret_cast<const void*>(kernel_grid), blocks,
                                         threads, params, shared, stream),
             "sinkhorn cooperative launch");
     }
   } else {
-    args.M = problem.M;
-    args.M_stride = problem.M_stride;
-    args.a = problem.a;
-    args.a_stride = problem.a_stride;
-    args.b = problem.b;
-    args.b_stride = problem.b_stride;
-    args.init_g = problem.init_g;
-    args.init_g_stride = problem.init_g_stride;
-    args.plan = out.plan;
-    args.f = out.f;
-    args.g = out.g;
-    args.status = status.as<DeviceStatus>();
-    kernel_block<<<unsigned(blocks), unsigned(threads), shared, stream>>>(args);
+    kernel_block<<<unsigned(blocks), unsigned(threads), shared, stream>>>(from_item(0));
     check(cudaGetLastError(), "sinkhorn kernel launch");
   }
 
@@ -708,8 +753,8 @@ void sinkhorn(const SinkhornProblem<T>& problem, const SinkhornOptions& o,
             "(batch item " + std::to_string(k) + ")");
     SinkhornStatus& s = out.status[k];
     s.n_iter = d.n_iter;
-    s.method = SinkhornMethod(d.method);
-    s.converged = d.converged != 0;
+    s.method = d.method;
+    s.converged = d.converged;
     s.marginal_error = d.marginal_error;
     s.cost = d.cost;
     s.value = d.value;

@@ -9,7 +9,7 @@
 #include "common.cuh"
 #include "optkern/cuda/tv.hpp"
 #include "partition.cuh"
-#include "optkern/detail/tridiagonal_system.hpp"
+#include "optkern/linalg/tridiagonal_system.hpp"
 #include "optkern/detail/tv_irls.hpp"
 
 namespace optkern::cuda {

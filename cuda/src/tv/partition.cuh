@@ -1,13 +1,13 @@
 // One long tridiagonal system per CUDA block: the partition method of
-// detail/tridiagonal_partition.hpp with the block's threads as its workers. Used where there
+// optkern/linalg/tridiagonal_partition.hpp with the block's threads as its workers. Used where there
 // are too few systems to keep the device busy with one thread per system.
 #pragma once
 
 #include <cuda_runtime_api.h>
 
 #include "common.cuh"
-#include "optkern/detail/tridiagonal_partition.hpp"
-#include "optkern/detail/tridiagonal_system.hpp"
+#include "optkern/linalg/tridiagonal_partition.hpp"
+#include "optkern/linalg/tridiagonal_system.hpp"
 
 namespace optkern::cuda::tv_kernels {
 

@@ -7,11 +7,11 @@
 #include <cstdint>
 #include <string>
 
-#include "array_cast.hpp"
-#include "givens_trajectory.hpp"
+#include "common/arrays.hpp"
+#include "common/givens_trajectory.hpp"
+#include "common/signal_check.hpp"
 #include "optkern/givens.hpp"
 #include "optkern/givens/beam.hpp"
-#include "signal_check.hpp"
 
 namespace optkern::bindings {
 namespace {
@@ -19,14 +19,9 @@ namespace {
 namespace og = optkern::givens;
 
 template <class T>
-using CArray = py::array_t<T, py::array::c_style>;
-
-template <class T>
-const T* square_matrix(const CArray<T>& u, index_t& d) {
-  if (u.ndim() != 2 || u.shape(0) != u.shape(1))
-    throw py::type_error("u: internal, expected a square matrix");
-  d = u.shape(0);
-  return u.data();
+const T* square_matrix(const CArray<T>& u, index_t& d, const char* name = "u") {
+  d = u.ndim() == 2 ? u.shape(0) : 0;
+  return checked(u, name, {d, d});
 }
 
 // Writes up to max_steps factors into the arrays, from position `offset`.
@@ -50,8 +45,9 @@ py::array_t<T> matrix_copy(const T* data, index_t d) {
 template <class Engine, class T>
 py::class_<Engine> bind_engine(py::module_& m, const std::string& name) {
   py::class_<Engine> cls(m, name.c_str());
-  cls.def("run", &run_engine<T, Engine>, py::arg("max_steps"), py::arg("i"), py::arg("j"),
-          py::arg("theta"), py::arg("score"), py::arg("offset"))
+  cls.def("run", &run_engine<T, Engine>, py::arg("max_steps"), py::arg("i").noconvert(),
+          py::arg("j").noconvert(), py::arg("theta").noconvert(), py::arg("score").noconvert(),
+          py::arg("offset"))
       .def_property_readonly("converged", &Engine::converged)
       .def("matrix", [](const Engine& e) { return matrix_copy(e.matrix(), e.dim()); });
   return cls;
@@ -131,37 +127,26 @@ void bind_dtype(py::module_& m, const std::string& suffix) {
   bind_engine<Jacobi, T>(m, "GivensJacobi" + suffix)
       .def(py::init([](const CArray<T>& l) {
              index_t d;
-             const T* data = square_matrix(l, d);
+             const T* data = square_matrix(l, d, "l");
              py::gil_scoped_release release;  // the set-up reads (and scores) all d^2 entries
              return new Jacobi(data, d);
            }),
            py::arg("l").noconvert());
-
-  m.def(
-      "givens_best_l1_rotation",
-      [](const CArray<T>& a, const CArray<T>& b) {
-        if (a.ndim() != 1 || b.ndim() != 1 || a.shape(0) != b.shape(0))
-          throw py::type_error("a, b: internal, expected two rows of one length");
-        const og::BlockRotation r = og::best_l1_rotation(a.data(), b.data(), a.shape(0));
-        return py::make_tuple(r.decrease, r.tangent);
-      },
-      py::arg("a").noconvert(), py::arg("b").noconvert());
 
   // x: (batch, d, cols) C-contiguous, rotated in place.
   m.def(
       "givens_apply",
       [](const CArray<std::int64_t>& i, const CArray<std::int64_t>& j, const CArray<T>& cos,
          const CArray<T>& sin, CArray<T>& x, bool transpose, int threads) {
-        const index_t n = i.shape(0);
-        if (j.shape(0) != n || cos.shape(0) != n || sin.shape(0) != n || x.ndim() != 3)
-          throw py::type_error("apply: internal, inconsistent factor arrays");
-        const auto* pi = reinterpret_cast<const index_t*>(i.data());
-        const auto* pj = reinterpret_cast<const index_t*>(j.data());
-        T* px = x.mutable_data();
-        const index_t batch = x.shape(0), d = x.shape(1), cols = x.shape(2);
+        const index_t n = extents_of<1>(i, "i")[0];
+        const auto [batch, d, cols] = extents_of<3>(x, "x");
+        const auto* pi = reinterpret_cast<const index_t*>(checked(i, "i", {n}));
+        const auto* pj = reinterpret_cast<const index_t*>(checked(j, "j", {n}));
+        const T* pc = checked(cos, "cos", {n});
+        const T* ps = checked(sin, "sin", {n});
+        T* px = checked_out(x, "x", {batch, d, cols});
         py::gil_scoped_release release;
-        og::apply_sequence<T>(n, pi, pj, cos.data(), sin.data(), px, batch, d, cols, transpose,
-                              threads);
+        og::apply_sequence<T>(n, pi, pj, pc, ps, px, batch, d, cols, transpose, threads);
       },
       py::arg("i").noconvert(), py::arg("j").noconvert(), py::arg("cos").noconvert(),
       py::arg("sin").noconvert(), py::arg("x").noconvert(), py::arg("transpose"),
@@ -178,28 +163,22 @@ void bind_apply_signed(py::module_& m) {
   m.def(
       "givens_apply_signed",
       [](const CArray<std::int64_t>& i, const CArray<std::int64_t>& j, const CArray<T>& cos,
-         const CArray<T>& sin, const CArray<std::int64_t>& perm,
-         const CArray<std::int8_t>& signs, const CArray<T>& src, CArray<T>& dst,
-         bool transpose, int threads) {
-        const index_t n = i.shape(0);
-        if (j.shape(0) != n || cos.shape(0) != n || sin.shape(0) != n || src.ndim() != 3 ||
-            dst.ndim() != 3 || perm.shape(0) != signs.shape(0))
-          throw py::type_error("apply: internal, inconsistent arrays");
-        for (int a = 0; a < 3; ++a)
-          if (src.shape(a) != dst.shape(a))
-            throw py::type_error("apply: internal, src and dst differ in shape");
-        const index_t batch = src.shape(0), d = src.shape(1), cols = src.shape(2);
-        if (perm.shape(0) != 0 && perm.shape(0) != d)
-          throw py::type_error("apply: internal, permutation of the wrong length");
-        const auto* pi = reinterpret_cast<const index_t*>(i.data());
-        const auto* pj = reinterpret_cast<const index_t*>(j.data());
-        const auto* pp = perm.shape(0) ? reinterpret_cast<const index_t*>(perm.data()) : nullptr;
-        const std::int8_t* ps = signs.shape(0) ? signs.data() : nullptr;
-        const T* in = src.data();
-        T* out = dst.mutable_data();
+         const CArray<T>& sin, const CArray<std::int64_t>& perm, const CArray<std::int8_t>& signs,
+         const CArray<T>& src, CArray<T>& dst, bool transpose, int threads) {
+        const index_t n = extents_of<1>(i, "i")[0];
+        const auto [batch, d, cols] = extents_of<3>(src, "src");
+        const auto* pi = reinterpret_cast<const index_t*>(checked(i, "i", {n}));
+        const auto* pj = reinterpret_cast<const index_t*>(checked(j, "j", {n}));
+        const T* pc = checked(cos, "cos", {n});
+        const T* psin = checked(sin, "sin", {n});
+        const index_t p = extents_of<1>(perm, "perm")[0] ? d : 0;  // empty: P = I
+        const auto* pp = reinterpret_cast<const index_t*>(checked(perm, "perm", {p}));
+        const std::int8_t* ps = checked(signs, "signs", {p});
+        const T* in = checked(src, "src", {batch, d, cols});
+        T* out = checked_out(dst, "dst", {batch, d, cols});
         py::gil_scoped_release release;
-        og::apply_sequence_signed<T>(n, pi, pj, cos.data(), sin.data(), pp, ps, in, out, batch,
-                                     d, cols, transpose, threads);
+        og::apply_sequence_signed<T>(n, pi, pj, pc, psin, p ? pp : nullptr, p ? ps : nullptr, in,
+                                     out, batch, d, cols, transpose, threads);
       },
       py::arg("i").noconvert(), py::arg("j").noconvert(), py::arg("cos").noconvert(),
       py::arg("sin").noconvert(), py::arg("perm").noconvert(), py::arg("signs").noconvert(),
@@ -209,10 +188,8 @@ void bind_apply_signed(py::module_& m) {
 }  // namespace
 
 void bind_givens(py::module_& m) {
-  bind_apply_signed<float>(m);
-  bind_apply_signed<double>(m);
-  bind_dtype<float>(m, "32");
-  bind_dtype<double>(m, "64");
+  each_float([&](auto t, const char*) { bind_apply_signed<decltype(t)>(m); });
+  each_float([&](auto t, const char* suffix) { bind_dtype<decltype(t)>(m, suffix); });
 }
 
 }  // namespace optkern::bindings

@@ -16,9 +16,10 @@
 #include <string>
 #include <tuple>
 
-#include "optimize_settings.hpp"
+#include "common/arrays.hpp"
+#include "common/optimize_settings.hpp"
+#include "common/signal_check.hpp"
 #include "optkern/optimize/minimize.hpp"
-#include "signal_check.hpp"
 
 namespace py = pybind11;
 
@@ -26,11 +27,6 @@ namespace optkern::bindings {
 namespace {
 
 namespace opt = optkern::optimize;
-
-template <class T>
-T* data_of(py::array& a) {
-  return static_cast<T*>(a.mutable_data());
-}
 
 // What an objective is called with: a fresh, writable NumPy copy of the solver's trial
 // point for each call. The objective may keep it past the run or write into it (SciPy also
@@ -80,13 +76,17 @@ T scalar_value(const py::handle& value, const py::handle& coerce) {
   return T(coerce(value).cast<double>());
 }
 
-// Bounds, when options has "lower" and "upper" (arrays of the run's dtype, C-contiguous, one
-// row per problem, checked by Python; the dict keeps them alive during the call).
+// Bounds, when the settings have them: arrays of the run's dtype, C-contiguous, one row of n
+// per problem (`rows` problems; RunSettings keeps them alive during the call).
 template <class T>
-void bounds_from(const py::dict& options, opt::Settings<T>& settings) {
-  if (!options.contains("lower")) return;
-  settings.lower = static_cast<const T*>(py::array(options["lower"]).data());
-  settings.upper = static_cast<const T*>(py::array(options["upper"]).data());
+void bounds_from(const RunSettings& options, opt::Settings<T>& settings, py::ssize_t rows,
+                 py::ssize_t n, bool batch) {
+  if (options.lower.is_none() && options.upper.is_none()) return;
+  auto bound = [&](const py::object& value, const char* name) {
+    return batch ? data_of<T>(value, name, {rows, n}) : data_of<T>(value, name, {n});
+  };
+  settings.lower = bound(options.lower, "lower");
+  settings.upper = bound(options.upper, "upper");
 }
 
 // Python's side of a run: the objective, and the helpers that coerce what it returns.
@@ -102,15 +102,15 @@ py::tuple result_tuple(const opt::Summary<T>& r, const py::array& g,
                         r.counters.nhev, history);
 }
 
-// The final inverse Hessian approximation, when options["history"] asks for it: a buffer
+// The final inverse Hessian approximation, when options.history asks for it: a buffer
 // for Settings::history, then (s, y) pairs (L-BFGS) or the n x n matrix (BFGS) for Python.
 template <class T>
 struct History {
   std::vector<T> buffer;
   bool wanted = false;
 
-  History(const py::dict& options, opt::Settings<T>& settings, py::ssize_t n) {
-    wanted = options.contains("history") && options["history"].cast<bool>();
+  History(const RunSettings& options, opt::Settings<T>& settings, py::ssize_t n) {
+    wanted = options.history;
     if (!wanted) return;
     if (settings.method == opt::Method::kLbfgs) {
       buffer.resize(std::size_t(2 * settings.m * n));
@@ -149,10 +149,12 @@ bool call_hook(const py::object& hook, const opt::IterateView<T>& v) {
 }
 
 template <class T>
-py::tuple minimize_callable(const PythonObjective& p, py::array x, const py::dict& options) {
-  const py::ssize_t n = x.size();
+py::tuple minimize_callable(const PythonObjective& p, const py::array& x_arg,
+                            const RunSettings& options) {
+  const py::ssize_t n = extents_of<1>(x_arg, "x")[0];
+  T* data = mutable_data_of<T>(x_arg, "x", {n});
   opt::Settings<T> settings = settings_from<T>(options);
-  bounds_from(options, settings);
+  bounds_from(options, settings, 1, n, false);
   const History<T> history(options, settings, n);
   ArgumentCopy<T> trial({n}), iterate({n});
   const bool pair = p.jac.is_none();  // fun returns (f, g)
@@ -181,19 +183,19 @@ py::tuple minimize_callable(const PythonObjective& p, py::array x, const py::dic
   // The GIL stays held (fun runs Python), so Ctrl-C reaches fun itself; the check also
   // covers long stretches of C++ between its calls.
   SignalCheck signals;
-  const opt::Summary<T> r = opt::minimize<T>(fg, hess_ref, hook_ref, data_of<T>(x),
-                                             g.mutable_data(), n, settings, signals.get());
+  const opt::Summary<T> r =
+      opt::minimize<T>(fg, hess_ref, hook_ref, data, g.mutable_data(), n, settings, signals.get());
   return result_tuple(r, g, history.result(settings, r, n));
 }
 
 template <class T>
-py::tuple minimize_problem(int kind, double parameter, py::array x, const py::dict& options,
-                           const py::object& callback) {
+py::tuple minimize_problem(int kind, double parameter, const py::array& x,
+                           const RunSettings& options, const py::object& callback) {
+  const py::ssize_t n = extents_of<1>(x, "x")[0];
+  T* data = mutable_data_of<T>(x, "x", {n});
   opt::Settings<T> settings = settings_from<T>(options);
-  bounds_from(options, settings);
+  bounds_from(options, settings, 1, n, false);
   const auto spec = problem_from(kind, parameter);
-  T* data = data_of<T>(x);
-  const py::ssize_t n = x.size();
   const History<T> history(options, settings, n);
   py::array_t<T> g(n);
   T* grad = g.mutable_data();
@@ -233,10 +235,11 @@ struct BatchArrays {
 // Runs `solve(x, batch, n, output, interrupt)` without the GIL and returns the per-problem
 // arrays.
 template <class T, class Solve>
-py::tuple run_batch(py::array& x, Solve&& solve) {
-  const py::ssize_t batch = x.shape(0), n = x.shape(1);
+py::tuple run_batch(const py::array& x, Solve&& solve) {
+  const auto extents = extents_of<2>(x, "x");
+  const py::ssize_t batch = extents[0], n = extents[1];
   BatchArrays<T> out(batch, n);
-  T* data = data_of<T>(x);
+  T* data = mutable_data_of<T>(x, "x", {batch, n});
   const opt::BatchOutput<T> o = out.output();
   SignalCheck signals;
   {
@@ -247,23 +250,26 @@ py::tuple run_batch(py::array& x, Solve&& solve) {
 }
 
 template <class T>
-py::tuple minimize_problem_batch(int kind, double parameter, py::array x, const py::dict& options,
-                                 int threads) {
+py::tuple minimize_problem_batch(int kind, double parameter, const py::array& x,
+                                 const RunSettings& options, int threads) {
+  const auto extents = extents_of<2>(x, "x");
+  const py::ssize_t batch = extents[0], n = extents[1];
   opt::Settings<T> settings = settings_from<T>(options);
-  bounds_from(options, settings);
+  bounds_from(options, settings, batch, n, true);
   const auto spec = problem_from(kind, parameter);
-  return run_batch<T>(x, [&](T* data, py::ssize_t batch, py::ssize_t n, const auto& o,
-                             Interrupt* interrupt) {
-    opt::minimize_problem_batch<T>(spec, data, batch, n, settings, o, threads, interrupt);
-  });
+  return run_batch<T>(
+      x, [&](T* data, py::ssize_t batch, py::ssize_t n, const auto& o, Interrupt* interrupt) {
+        opt::minimize_problem_batch<T>(spec, data, batch, n, settings, o, threads, interrupt);
+      });
 }
 
 template <class T>
-py::tuple minimize_batch(const py::object& fun, const py::object& coerce, py::array x,
-                         const py::dict& options, int threads) {
+py::tuple minimize_batch(const py::object& fun, const py::object& coerce, const py::array& x,
+                         const RunSettings& options, int threads) {
+  const auto extents = extents_of<2>(x, "x");
+  const py::ssize_t batch = extents[0], n = extents[1];
   opt::Settings<T> settings = settings_from<T>(options);
-  bounds_from(options, settings);
-  const py::ssize_t batch = x.shape(0), n = x.shape(1);
+  bounds_from(options, settings, batch, n, true);
   ArgumentCopy<T> trial({batch, n});
   auto fg = [&](const T* xt, T* f, T* g) {
     py::gil_scoped_acquire acquire;
@@ -272,21 +278,23 @@ py::tuple minimize_batch(const py::object& fun, const py::object& coerce, py::ar
     copy_array<T>(PyTuple_GET_ITEM(r.ptr(), 0), f, {batch}, coerce.attr("value"));
     copy_array<T>(PyTuple_GET_ITEM(r.ptr(), 1), g, {batch, n}, coerce.attr("gradient"));
   };
-  return run_batch<T>(x, [&](T* data, py::ssize_t, py::ssize_t, const auto& o,
-                             Interrupt* interrupt) {
-    opt::minimize_batch<T>(fg, data, batch, n, settings, o, threads, interrupt);
-  });
+  return run_batch<T>(x,
+                      [&](T* data, py::ssize_t, py::ssize_t, const auto& o, Interrupt* interrupt) {
+                        opt::minimize_batch<T>(fg, data, batch, n, settings, o, threads, interrupt);
+                      });
 }
 
 // f and g of a native problem at each row of x (..., n).
 template <class T>
-py::tuple problem_value_grad(int kind, double parameter, py::array x) {
+py::tuple problem_value_grad(int kind, double parameter, const py::array& x_arg) {
+  const auto x = c_array<T>(x_arg, "x");
+  if (x.ndim() < 1) throw py::value_error("x: expected at least one dimension, got 0");
   const py::ssize_t n = x.shape(x.ndim() - 1), rows = n > 0 ? x.size() / n : 0;
   std::vector<py::ssize_t> batch_shape(x.shape(), x.shape() + x.ndim() - 1);
   py::array_t<T> f(batch_shape);
-  py::array g(x.dtype(), std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
-  const T* xd = static_cast<const T*>(x.data());
-  T* gd = data_of<T>(g);
+  py::array_t<T> g(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
+  const T* xd = x.data();
+  T* gd = g.mutable_data();
   T* fd = f.mutable_data();
   {
     py::gil_scoped_release release;
@@ -296,39 +304,21 @@ py::tuple problem_value_grad(int kind, double parameter, py::array x) {
 }
 
 template <class T>
-py::array problem_hessian(int kind, double parameter, py::array x) {
-  const py::ssize_t n = x.size();
+py::array problem_hessian(int kind, double parameter, const py::array& x) {
+  const py::ssize_t n = extents_of<1>(x, "x")[0];
+  const T* xd = data_of<T>(x, "x", {n});
   py::array_t<T> h({n, n});
-  opt::problem_hessian<T>(problem_from(kind, parameter), n, static_cast<const T*>(x.data()),
-                          h.mutable_data());
+  opt::problem_hessian<T>(problem_from(kind, parameter), n, xd, h.mutable_data());
   return h;
-}
-
-// Test hook: the modified Newton direction, the path it took and how many eigenvalues it
-// floored.
-py::tuple modified_newton_step(py::array_t<double, py::array::c_style> h,
-                               py::array_t<double, py::array::c_style> g, double floor,
-                               bool tridiagonal) {
-  const py::ssize_t n = g.size();
-  py::array_t<double> p(n);
-  const opt::NewtonStepInfo info = opt::modified_newton_direction(
-      h.data(), g.data(), p.mutable_data(), n, floor, tridiagonal);
-  return py::make_tuple(p, info.path, info.floored);
-}
-
-template <class F>
-auto by_dtype(const py::array& x, F&& f) {
-  if (x.dtype().is(py::dtype::of<double>())) return f(double{});
-  if (x.dtype().is(py::dtype::of<float>())) return f(float{});
-  throw py::type_error("optimize: internal, arrays must be float32 or float64");
 }
 
 }  // namespace
 
 void bind_optimize(py::module_& m) {
+  bind_optimize_settings(m);
   m.def("optimize_minimize",
         [](py::object fun, py::object jac, py::object hess, py::object callback, py::array x,
-           py::dict options, py::object coerce) {
+           const RunSettings& options, py::object coerce) {
           PythonObjective p{fun,
                             jac,
                             hess,
@@ -337,42 +327,42 @@ void bind_optimize(py::module_& m) {
                             coerce.attr("gradient"),
                             coerce.attr("hessian"),
                             coerce.attr("pair")};
-          return by_dtype(x, [&](auto t) {
-            return minimize_callable<decltype(t)>(p, x, options);
-          });
+          return dispatch_float(
+              x.dtype(), [&](auto t) { return minimize_callable<decltype(t)>(p, x, options); });
         });
   m.def("optimize_minimize_problem", [](int kind, double parameter, py::array x,
-                                        py::dict options, py::object callback) {
-    return by_dtype(x, [&](auto t) {
+                                        const RunSettings& options, py::object callback) {
+    return dispatch_float(x.dtype(), [&](auto t) {
       return minimize_problem<decltype(t)>(kind, parameter, x, options, callback);
     });
   });
   m.def("optimize_minimize_problem_batch",
-        [](int kind, double parameter, py::array x, py::dict options, int threads) {
-          return by_dtype(x, [&](auto t) {
+        [](int kind, double parameter, py::array x, const RunSettings& options, int threads) {
+          return dispatch_float(x.dtype(), [&](auto t) {
             return minimize_problem_batch<decltype(t)>(kind, parameter, x, options, threads);
           });
         });
-  m.def("optimize_minimize_batch",
-        [](py::object fun, py::object coerce, py::array x, py::dict options, int threads) {
-          return by_dtype(x, [&](auto t) {
-            return minimize_batch<decltype(t)>(fun, coerce, x, options, threads);
-          });
-        });
+  m.def("optimize_minimize_batch", [](py::object fun, py::object coerce, py::array x,
+                                      const RunSettings& options, int threads) {
+    return dispatch_float(x.dtype(), [&](auto t) {
+      return minimize_batch<decltype(t)>(fun, coerce, x, options, threads);
+    });
+  });
   m.def("optimize_status_message",
         [](int status) { return std::string(opt::status_message(opt::Status(status))); });
   m.def("optimize_problem_value_grad", [](int kind, double parameter, py::array x) {
-    return by_dtype(x, [&](auto t) { return problem_value_grad<decltype(t)>(kind, parameter, x); });
+    return dispatch_float(
+        x.dtype(), [&](auto t) { return problem_value_grad<decltype(t)>(kind, parameter, x); });
   });
   m.def("optimize_problem_hessian", [](int kind, double parameter, py::array x) {
-    return by_dtype(x, [&](auto t) { return problem_hessian<decltype(t)>(kind, parameter, x); });
+    return dispatch_float(x.dtype(),
+                          [&](auto t) { return problem_hessian<decltype(t)>(kind, parameter, x); });
   });
   m.def("optimize_problem_start", [](int kind, double parameter, py::ssize_t n) {
     py::array_t<double> x(n);
     opt::problem_start<double>(problem_from(kind, parameter), n, x.mutable_data());
     return x;
   });
-  m.def("optimize_modified_newton_step", &modified_newton_step);
 }
 
 }  // namespace optkern::bindings

@@ -14,6 +14,7 @@ void bind_givens(py::module_& m);
 void bind_tv(py::module_& m);
 void bind_ot(py::module_& m);
 void bind_optimize(py::module_& m);
+void bind_testing(py::module_& m);
 }
 
 PYBIND11_MODULE(_core, m) {
@@ -45,4 +46,5 @@ PYBIND11_MODULE(_core, m) {
   optkern::bindings::bind_tv(m);
   optkern::bindings::bind_ot(m);
   optkern::bindings::bind_optimize(m);
+  optkern::bindings::bind_testing(m);
 }

@@ -1,5 +1,5 @@
 // optkern.optimize on a CUDA device: batches of native problems, one per GPU thread.
-// Arrays arrive as device pointers (python/optkern/optimize/_cuda_batch.py reads them from
+// Arrays arrive as device pointers (python/optkern/optimize/_cuda.py reads them from
 // DLPack or stages NumPy inputs).
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -7,10 +7,9 @@
 #include <cstdint>
 #include <string>
 
-#include "optimize_settings.hpp"
+#include "common/arrays.hpp"
+#include "common/optimize_settings.hpp"
 #include "optkern/cuda/optimize.hpp"
-
-namespace py = pybind11;
 
 namespace optkern::bindings {
 namespace {
@@ -21,33 +20,31 @@ T* device(std::uintptr_t address) {
 }
 
 template <class T>
-void run(int kind, double parameter, const py::dict& options, std::uintptr_t x0, std::uintptr_t x,
-         std::uintptr_t f, std::uintptr_t g, std::uintptr_t nit, std::uintptr_t nfev,
-         std::uintptr_t status, index_t batch, index_t n, std::uintptr_t stream) {
+void run(int kind, double parameter, const RunSettings& options, std::uintptr_t x0,
+         std::uintptr_t x, std::uintptr_t f, std::uintptr_t g, std::uintptr_t nit,
+         std::uintptr_t nfev, std::uintptr_t status, index_t batch, index_t n,
+         std::uintptr_t stream) {
   const auto settings = settings_from<T>(options);
   const auto spec = problem_from(kind, parameter);
   py::gil_scoped_release release;
-  cuda::minimize_problem_batch<T>(spec, settings, device<const T>(x0), device<T>(x),
-                                  device<T>(f), device<T>(g), device<std::int64_t>(nit),
-                                  device<std::int64_t>(nfev), device<std::int32_t>(status),
-                                  batch, n, reinterpret_cast<cudaStream_t>(stream));
+  cuda::minimize_problem_batch<T>(spec, settings, device<const T>(x0), device<T>(x), device<T>(f),
+                                  device<T>(g), device<std::int64_t>(nit),
+                                  device<std::int64_t>(nfev), device<std::int32_t>(status), batch,
+                                  n, reinterpret_cast<cudaStream_t>(stream));
 }
 
 }  // namespace
 
 void bind_cuda_optimize(py::module_& m) {
   m.def("optimize_minimize_problem_batch",
-        [](const std::string& dtype, int kind, double parameter, const py::dict& options,
+        [](const std::string& dtype, int kind, double parameter, const RunSettings& options,
            std::uintptr_t x0, std::uintptr_t x, std::uintptr_t f, std::uintptr_t g,
-           std::uintptr_t nit, std::uintptr_t nfev, std::uintptr_t status, index_t batch,
-           index_t n, std::uintptr_t stream) {
-          if (dtype == "d") {
-            run<double>(kind, parameter, options, x0, x, f, g, nit, nfev, status, batch, n, stream);
-          } else if (dtype == "f") {
-            run<float>(kind, parameter, options, x0, x, f, g, nit, nfev, status, batch, n, stream);
-          } else {
-            throw py::type_error("optimize: internal dtype must be 'f' or 'd'");
-          }
+           std::uintptr_t nit, std::uintptr_t nfev, std::uintptr_t status, index_t batch, index_t n,
+           std::uintptr_t stream) {
+          dispatch_float(dtype, [&](auto t) {
+            run<decltype(t)>(kind, parameter, options, x0, x, f, g, nit, nfev, status, batch, n,
+                             stream);
+          });
         });
 }
 

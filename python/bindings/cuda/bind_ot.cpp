@@ -1,5 +1,5 @@
 // optkern._cuda: Sinkhorn on a CUDA device. Operands arrive as device pointers with their batch
-// strides (python/optkern/ot/_cuda_path.py reads them from DLPack); the call waits for the
+// strides (python/optkern/ot/_cuda.py reads them from DLPack); the call waits for the
 // stream and returns the per-problem statistics as NumPy arrays.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -8,21 +8,19 @@
 #include <string>
 #include <vector>
 
+#include "common/arrays.hpp"
+#include "common/ot_status.hpp"
 #include "optkern/cuda/ot.hpp"
-#include "ot_status.hpp"
-
-namespace py = pybind11;
 
 namespace optkern::bindings {
 namespace {
 
 template <class T>
-py::tuple sinkhorn_device(index_t batch, index_t m, index_t n, std::uintptr_t M,
-                          index_t M_stride, std::uintptr_t a, index_t a_stride, std::uintptr_t b,
-                          index_t b_stride, std::uintptr_t init_g, index_t init_stride,
-                          double reg, double tol, int max_iter, int check_every, int method,
-                          std::uintptr_t plan, std::uintptr_t f, std::uintptr_t g,
-                          std::uintptr_t stream) {
+py::tuple sinkhorn_device(index_t batch, index_t m, index_t n, std::uintptr_t M, index_t M_stride,
+                          std::uintptr_t a, index_t a_stride, std::uintptr_t b, index_t b_stride,
+                          std::uintptr_t init_g, index_t init_stride, double reg, double tol,
+                          int max_iter, int check_every, SinkhornMethod method, std::uintptr_t plan,
+                          std::uintptr_t f, std::uintptr_t g, std::uintptr_t stream) {
   SinkhornProblem<T> p;
   p.batch = batch;
   p.m = m;
@@ -53,23 +51,19 @@ py::tuple sinkhorn_device(index_t batch, index_t m, index_t n, std::uintptr_t M,
 
 void bind_cuda_ot(py::module_& m) {
   // dtype 'f' or 'd'; pointers are device addresses (init_g may be 0); strides in elements
-  // (0 shares an operand across the batch); method 0 auto, 1 plain, 2 log.
-  m.def("sinkhorn", [](const std::string& dtype, index_t batch, index_t rows, index_t cols,
-                       std::uintptr_t M, index_t M_stride, std::uintptr_t a, index_t a_stride,
-                       std::uintptr_t b, index_t b_stride, std::uintptr_t init_g,
-                       index_t init_stride, double reg, double tol, int max_iter,
-                       int check_every, int method, std::uintptr_t plan, std::uintptr_t f,
-                       std::uintptr_t g, std::uintptr_t stream) {
-    if (dtype == "d")
-      return sinkhorn_device<double>(batch, rows, cols, M, M_stride, a, a_stride, b, b_stride,
-                                     init_g, init_stride, reg, tol, max_iter, check_every,
-                                     method, plan, f, g, stream);
-    if (dtype == "f")
-      return sinkhorn_device<float>(batch, rows, cols, M, M_stride, a, a_stride, b, b_stride,
-                                    init_g, init_stride, reg, tol, max_iter, check_every,
-                                    method, plan, f, g, stream);
-    throw py::type_error("sinkhorn: internal dtype must be 'f' or 'd'");
-  });
+  // (0 shares an operand across the batch); method: a _core.SinkhornMethod.
+  m.def("sinkhorn",
+        [](const std::string& dtype, index_t batch, index_t rows, index_t cols, std::uintptr_t M,
+           index_t M_stride, std::uintptr_t a, index_t a_stride, std::uintptr_t b, index_t b_stride,
+           std::uintptr_t init_g, index_t init_stride, double reg, double tol, int max_iter,
+           int check_every, SinkhornMethod method, std::uintptr_t plan, std::uintptr_t f,
+           std::uintptr_t g, std::uintptr_t stream) {
+          return dispatch_float(dtype, [&](auto t) {
+            return sinkhorn_device<decltype(t)>(batch, rows, cols, M, M_stride, a, a_stride, b,
+                                                b_stride, init_g, init_stride, reg, tol, max_iter,
+                                                check_every, method, plan, f, g, stream);
+          });
+        });
 }
 
 }  // namespace optkern::bindings

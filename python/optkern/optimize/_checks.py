@@ -7,13 +7,12 @@ from typing import Any, Callable
 
 import numpy as np
 
+from optkern import _backend
 from optkern._progress import ProgressBar, callback_stops
 from optkern._validation import INT_MAX, check_number, fail
 from optkern.optimize._result import IN_PROGRESS, OptimizeResult, scipy_status, status_message
 from optkern.optimize._scipy_api import resolve_method
 
-# Method in cpp/include/optkern/optimize/minimize.hpp
-METHODS = {"lbfgs": 0, "bfgs": 1, "newton": 2, "gd": 3}
 # Method defaults that differ between methods (thesis section 1.1.5).
 DEFAULT_EIG_FLOOR = {"newton": 1e-6, "bfgs": 1e-3}
 SCIPY_FTOL = 2.220446049250313e-09  # SciPy L-BFGS-B's default: factr 1e7 times float64 eps
@@ -47,9 +46,20 @@ def options(
         eig_floor = DEFAULT_EIG_FLOOR.get(method, 0.0)
     else:
         eig_floor = check_number(eig_floor, "eig_floor", low=0.0, low_open=True)
-    return dict(method=METHODS[method], m=m, c1=c1, c2=c2, gtol=gtol, ftol=ftol,
+    # method: the kernels' Method (cpp/include/optkern/optimize/minimize.hpp) of that name
+    code = _backend._core.OptimizeMethod.__members__[method]
+    return dict(method=code, m=m, c1=c1, c2=c2, gtol=gtol, ftol=ftol,
                 max_iter=max_iter, max_fev=max_fev, max_ls=max_ls, alpha0=alpha0, tau=tau,
                 eig_floor=eig_floor, bfgs_hessian_start=bool(bfgs_hessian_start))
+
+
+def to_settings(opts: dict[str, Any]) -> Any:
+    """The checked options (and "history", "lower", "upper" where set) as the compiled
+    loop's OptimizeSettings, one named field each."""
+    settings = _backend._core.OptimizeSettings()
+    for name, value in opts.items():
+        setattr(settings, name, value)
+    return settings
 
 
 def check_precision(opts: dict[str, Any], dtype: np.dtype) -> dict[str, Any]:

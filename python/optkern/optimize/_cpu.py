@@ -12,7 +12,7 @@ import numpy as np
 from optkern import _backend, _threads
 from optkern._progress import ProgressBar, callback_stops, next_chunk
 from optkern._validation import as_float_array, fail
-from optkern.optimize._checks import check_precision
+from optkern.optimize._checks import check_precision, to_settings
 from optkern.optimize._coerce import ObjectiveCoercer
 from optkern.optimize._result import CALLBACK_STOP, BatchResult, batch_result
 from optkern.optimize._scipy_api import parse_bounds
@@ -38,7 +38,7 @@ def minimize_batch(fun: Any, x0: Any, native: bool, method: str, opts: dict, bou
             fail("x0", f"shape (B, {fun.n}) for {fun!r}", f"shape {x.shape}")
         if callback is None and not progress:
             out = _backend._core.optimize_minimize_problem_batch(fun.kind, fun.parameter, x,
-                                                                 opts, threads)
+                                                                 to_settings(opts), threads)
         else:
             with ProgressBar(x.shape[0], f"minimize_batch {method}", "problems",
                              enabled=progress) as bar:
@@ -50,8 +50,8 @@ def minimize_batch(fun: Any, x0: Any, native: bool, method: str, opts: dict, bou
         coercer = ObjectiveCoercer(x.shape[1], x.dtype, jac_is_true=True, batch=x.shape[0])
         with ProgressBar(None, f"minimize_batch {method}", "evaluations",
                          enabled=progress) as bar:
-            out = _backend._core.optimize_minimize_batch(_counted(fun, bar), coercer, x, opts,
-                                                         threads)
+            out = _backend._core.optimize_minimize_batch(_counted(fun, bar), coercer, x,
+                                                         to_settings(opts), threads)
     return batch_result(x, *out)
 
 
@@ -87,7 +87,8 @@ def _native_in_chunks(fun: Problem, x: np.ndarray, opts: dict, threads: int,
             chunk_opts["lower"] = np.ascontiguousarray(opts["lower"][done:stop])
             chunk_opts["upper"] = np.ascontiguousarray(opts["upper"][done:stop])
         parts.append(core.optimize_minimize_problem_batch(fun.kind, fun.parameter,
-                                                          x[done:stop], chunk_opts, threads))
+                                                          x[done:stop], to_settings(chunk_opts),
+                                                          threads))
         done = stop
         bar.update_to(done)
         if callback is not None and done < batch:

@@ -13,7 +13,7 @@ import numpy as np
 
 from optkern import _arrays, _backend, _gpu
 from optkern._validation import as_float_array, fail, is_gpu_array
-from optkern.optimize._checks import check_precision
+from optkern.optimize._checks import check_precision, to_settings
 from optkern.optimize._result import BatchResult, batch_result
 from optkern.optimize.problems import Problem
 
@@ -37,9 +37,9 @@ def _launch(problem: Problem, opts: dict, dtype: np.dtype, pointers: dict[str, i
             batch: int, n: int, stream: int) -> None:
     opts = check_precision(opts, dtype)  # the kernel runs in x0's dtype, as on the CPU
     _backend._cuda.optimize_minimize_problem_batch(
-        dtype.char, problem.kind, problem.parameter, opts, pointers["x0"], pointers["x"],
-        pointers["f"], pointers["g"], pointers["nit"], pointers["nfev"], pointers["status"],
-        batch, n, stream)
+        dtype.char, problem.kind, problem.parameter, to_settings(opts), pointers["x0"],
+        pointers["x"], pointers["f"], pointers["g"], pointers["nit"], pointers["nfev"],
+        pointers["status"], batch, n, stream)
 
 
 def minimize_batch(problem: Problem, x0: Any, opts: dict) -> BatchResult:

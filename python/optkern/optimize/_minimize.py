@@ -21,6 +21,7 @@ from optkern.optimize._checks import (
     make_result,
     options,
     progress_hook,
+    to_settings,
 )
 from optkern.optimize._result import OptimizeResult
 from optkern.optimize._scipy_api import (
@@ -221,7 +222,7 @@ def minimize(
         _with_bounds(opts, box)
         with bar:
             status, f, g, nit, nfev, nhev, history = _core.optimize_minimize_problem(
-                fun.kind, fun.parameter, x, opts, hook)
+                fun.kind, fun.parameter, x, to_settings(opts), hook)
             return _finish(bar, extras, make_result(x, status, f, g, nit, nfev, nhev,
                                                     _hess_inv(method, history)))
 
@@ -249,7 +250,7 @@ def minimize(
     coercer = ObjectiveCoercer(x.size, x.dtype, jac_is_true=jac is True)
     with bar:
         status, f, g, nit, nfev, nhev, history = _core.optimize_minimize(
-            fun, None if jac is True else jac, hess, hook, x, opts, coercer)
+            fun, None if jac is True else jac, hess, hook, x, to_settings(opts), coercer)
         result = make_result(x, status, f, g, nit, nfev, nhev, _hess_inv(method, history))
         if differences is not None:  # nfev: every call of fun; njev: the gradients
             result = replace(result, nfev=differences.nfev, njev=int(nfev))

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from optkern import _backend
 from optkern._validation import (
     as_array,
     as_float_array,
@@ -23,8 +24,6 @@ from optkern._validation import (
     fail,
 )
 
-METHODS = {"auto": 0, "plain": 1, "log": 2}
-METHOD_NAMES = {0: "auto", 1: "plain", 2: "log"}
 MASS_RTOL = 1e-6  # |sum a - sum b| tolerated relative to the mass (b is then rescaled)
 MAX_ITER_LIMIT = 2**31 - 1
 # The iterations and the plan exp(f_i + g_j - M_ij / reg) carry a rounding error of about
@@ -54,10 +53,12 @@ class Problem:
         return math.prod(self.batch_shape)
 
 
-def check_method(method: Any) -> int:
-    if not isinstance(method, str) or method not in METHODS:
+def check_method(method: Any) -> Any:
+    """The kernels' SinkhornMethod (cpp/include/optkern/ot.hpp) named `method`."""
+    methods = _backend._core.SinkhornMethod.__members__
+    if not isinstance(method, str) or method not in methods:
         fail("method", "'auto', 'plain' or 'log'", repr(method))
-    return METHODS[method]
+    return methods[method]
 
 
 # reg from 1e-300 up: the gradients scale with 1/reg, which a subnormal reg overflows

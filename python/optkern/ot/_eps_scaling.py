@@ -64,7 +64,7 @@ def sinkhorn(p: _checks.Problem, reg: float, tol: float, max_iter: int, method_c
             break
         _checks.check_cost(p.M, r)
         stats = _backend._core.sinkhorn(p.M, p.a, p.b, start, r, max(tol, STAGE_TOL), budget,
-                                        1, 0, 0, plan, f, g)
+                                        1, _backend._core.SinkhornMethod.auto, 0, plan, f, g)
         total += np.asarray(stats[0])
         start = g.copy()
     stats = _backend._core.sinkhorn(p.M, p.a, p.b, start, reg, tol, max_iter - int(total.max()),

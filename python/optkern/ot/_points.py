@@ -19,7 +19,10 @@ from optkern.ot._result import per_problem
 
 __all__ = ["PointsResult", "sinkhorn_points"]
 
-COST_CODES = {"sqeuclidean": 0, "euclidean": 1}
+
+def _cost(name: str) -> Any:
+    """The kernels' PointsCost (cpp/include/optkern/ot/points.hpp) named `name`."""
+    return _backend._core.PointsCost.__members__[name]
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,7 @@ class PointsResult:
         out = np.empty((vb.shape[0], m))
         for k in range(vb.shape[0]):
             _backend._core.sinkhorn_points_apply(x[k], y[k], f[k], g[k], self.reg,
-                                                 COST_CODES[self.cost_name], vb[k], out[k], 0)
+                                                 _cost(self.cost_name), vb[k], out[k], 0)
         return out.reshape(batch + (m,))
 
     def apply(self, v: Any) -> np.ndarray:
@@ -326,7 +329,7 @@ def sinkhorn_points(
         stats[:, k] = _backend._core.sinkhorn_points(
             np.ascontiguousarray(xs[k]), np.ascontiguousarray(ys[k]),
             np.ascontiguousarray(as_[k]), np.ascontiguousarray(bs[k]),
-            None if gs is None else np.ascontiguousarray(gs[k]), reg, COST_CODES[cost], tol,
+            None if gs is None else np.ascontiguousarray(gs[k]), reg, _cost(cost), tol,
             max_iter, 0, f[k], g[k])
 
     def per_item(v: np.ndarray, kind: type) -> Any:

@@ -18,7 +18,6 @@ from optkern.ot._result import per_problem
 
 __all__ = ["UnbalancedResult", "sinkhorn_unbalanced", "sinkhorn_unbalanced_vjp"]
 
-REG_TYPES = {"kl": 0, "entropy": 1}
 
 
 @dataclass(frozen=True)
@@ -85,10 +84,12 @@ def check_reg_m(reg_m: Any) -> tuple[float, float]:
     return out[0], out[1]
 
 
-def check_reg_type(reg_type: Any) -> int:
-    if not isinstance(reg_type, str) or reg_type not in REG_TYPES:
+def check_reg_type(reg_type: Any) -> Any:
+    """The kernels' UnbalancedRegType (cpp/include/optkern/ot/unbalanced.hpp) named reg_type."""
+    types = _backend._core.UnbalancedRegType.__members__
+    if not isinstance(reg_type, str) or reg_type not in types:
         fail("reg_type", "'kl' or 'entropy'", repr(reg_type))
-    return REG_TYPES[reg_type]
+    return types[reg_type]
 
 
 def _kl(x: np.ndarray, y: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
@@ -206,7 +207,7 @@ def sinkhorn_unbalanced(
     ab = np.broadcast_to(a, batch_shape + (m,))
     bb = np.broadcast_to(b, batch_shape + (n,))
     cost = np.einsum("...ij,...ij->...", Mb.astype(np.float64), plan.astype(np.float64))
-    c = (ab[..., :, None].astype(np.float64) * bb[..., None, :] if type_code == 0
+    c = (ab[..., :, None].astype(np.float64) * bb[..., None, :] if reg_type == "kl"
          else np.ones(1))
     value = cost + reg * _kl(plan, c, (-2, -1))
     if not math.isinf(rho_a):
@@ -292,7 +293,7 @@ def sinkhorn_unbalanced_vjp(
     """
     reg = float(_checks.check_reg(reg))
     rho_a, rho_b = check_reg_m(reg_m)
-    type_code = check_reg_type(reg_type)
+    check_reg_type(reg_type)
     P = as_float_array(P, "P", min_ndim=2)
     dtype = P.dtype
     m, n = P.shape[-2:]
@@ -338,8 +339,8 @@ def sinkhorn_unbalanced_vjp(
     grad_M = P64 * (lam[..., :, None] + mu[..., None, :] - W64) / reg
     ab = np.broadcast_to(a, batch + (m,))
     bb = np.broadcast_to(b, batch + (n,))
-    scale_a = (1 + ka) if type_code == 0 else 1.0
-    scale_b = (1 + kb) if type_code == 0 else 1.0
+    scale_a = (1 + ka) if reg_type == "kl" else 1.0
+    scale_b = (1 + kb) if reg_type == "kl" else 1.0
     with np.errstate(divide="ignore", invalid="ignore"):
         grad_a = np.where((ab > 0) & live_a, lam * r * scale_a / ab, 0.0)
         grad_b = np.where((bb > 0) & live_b, mu * s * scale_b / bb, 0.0)

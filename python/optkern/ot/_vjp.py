@@ -74,12 +74,14 @@ def sinkhorn_vjp(
     With ``r = P 1`` and ``c = P^T 1``, the multipliers solve
     ``[[diag(r), P], [P^T, diag(c)]] [lambda; mu] = [(W*P) 1; (W*P)^T 1]``
     (Gould, Lecture Notes on Differentiable Optimisation, eqs 141-146). That system is
-    singular along (1, -1); one unknown is grounded, the other side is eliminated, and the
-    Schur complement on the smaller side, ``diag(r) - P diag(1/c) P^T`` (a graph Laplacian,
-    assembled in float64 from its off-diagonal entries), is factored by Cholesky:
-    O(m n min(m, n) + min(m, n)^3) time and O(m n + min(m, n)^2) memory. Float32 input is
-    solved in float64, since the system grows ill-conditioned as reg shrinks. No identity is
-    ever substituted for a failed factorization.
+    singular along (1, -1); the side with more nonzero rows or columns is eliminated, the
+    first unknown of the other is grounded (set to 0), and the rest of the Schur complement
+    ``diag(r) - P diag(1/c) P^T`` (a graph Laplacian, assembled in float64 from its
+    off-diagonal entries) is factored by Cholesky, a pivot not above ``4 max(k, 16) eps`` of
+    its diagonal meaning singular (the torch adapter's backward on CUDA solves it the same
+    way). This takes O(m n min(m, n) + min(m, n)^3) time and O(m n + min(m, n)^2) memory.
+    Float32 input is solved in float64, since the system grows ill-conditioned as reg
+    shrinks. No identity is ever substituted for a failed factorization.
 
     Examples
     --------

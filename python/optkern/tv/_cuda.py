@@ -36,9 +36,14 @@ from optkern.tv._checks import (
 from optkern.tv._cpu import weighted_vjp
 from optkern.tv._result import make_result
 
-# How the exact solver and the backward map signals to threads (TvMapping in
-# cuda/include/optkern/cuda/tv.hpp): 0 picks, 1 forces shared-memory staging, 2 global memory.
-MAPPINGS = {"auto": 0, "staged": 1, "direct": 2}
+
+def _mapping(name: str) -> Any:
+    """How the exact solver and the backward map signals to threads: the kernels' TvMapping
+    (cuda/include/optkern/cuda/tv.hpp) named "auto" (it picks), "staged" (shared-memory
+    staging) or "direct" (global memory)."""
+    return _backend._cuda.TvMapping.__members__[name]
+
+
 UINT8 = np.dtype(np.uint8)
 INT64 = np.dtype(np.int64)
 FLOAT64 = np.dtype(np.float64)
@@ -100,7 +105,7 @@ def denoise(x: Any, lam: Any, method: str, tol: float, max_iter: int, return_inf
         ptrs = _gpu.device_views([(x, "x"), (lam_dev, "lam"), (y, "y"), (scratch, "scratch")],
                                  stream)
         cuda.tv_denoise(dtype.char, count, n, ptrs[0].ptr, ptrs[1].ptr, lam_stride, ptrs[2].ptr,
-                        ptrs[3].ptr, nbytes, stream, MAPPINGS[mapping], budget)
+                        ptrs[3].ptr, nbytes, stream, _mapping(mapping), budget)
         return y if not return_info else _direct_info(x, y, batch, method, tol)
     nbytes = cuda.tv_denoise_irls_scratch_bytes(count, n)
     scratch = _gpu.empty_like_kind(x, (max(nbytes, 1),), UINT8)
@@ -129,7 +134,7 @@ def _denoise_host(x: Any, lam: Any, method: str, tol: float, max_iter: int, retu
         if method == "exact":
             nbytes = cuda.tv_denoise_scratch_bytes(count, n)
             cuda.tv_denoise(x.dtype.char, count, n, px, pl, lam_stride, py,
-                            staging.alloc(nbytes), nbytes, staging.stream, MAPPINGS[mapping],
+                            staging.alloc(nbytes), nbytes, staging.stream, _mapping(mapping),
                             budget)
         else:
             nbytes = cuda.tv_denoise_irls_scratch_bytes(count, n)
@@ -171,7 +176,7 @@ def denoise_vjp(y: Any, grad_y: Any, lam: Any, rtol: float | None,
                               (per_signal, "grad_lam")], stream)
     _backend._cuda.tv_denoise_vjp(dtype.char, count, n, ptrs[0].ptr, ptrs[1].ptr,
                                   default_rtol(rtol, dtype), ptrs[2].ptr, ptrs[3].ptr, stream,
-                                  MAPPINGS[mapping])
+                                  _mapping(mapping))
     grad_lam = _reduce_gpu(per_signal, lam_shape)
     return grad_x, _gpu.as_device_float(grad_lam, "grad_lam", dtype)
 
@@ -197,7 +202,7 @@ def _vjp_host(y: Any, grad_y: Any, lam: Any, rtol: float | None,
         py, pg = staging.upload(y_arr), staging.upload(g_arr)
         pgx, pgl = staging.alloc(grad_x.nbytes), staging.alloc(per_signal.nbytes)
         _backend._cuda.tv_denoise_vjp(dtype.char, count, n, py, pg, default_rtol(rtol, dtype),
-                                      pgx, pgl, staging.stream, MAPPINGS[mapping])
+                                      pgx, pgl, staging.stream, _mapping(mapping))
         staging.download(pgx, grad_x)
         staging.download(pgl, per_signal)
     grad_lam = sum_to_shape(per_signal.reshape(batch), lam_shape).astype(dtype)

@@ -7,7 +7,9 @@
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
+#include <string>
 
+#include "common/arrays.hpp"
 #include "optkern/common.hpp"
 
 namespace optkern::bindings {
@@ -26,16 +28,17 @@ template <class T>
 TrajectoryView<T> trajectory_view(py::array_t<std::int64_t, py::array::c_style>& i,
                                   py::array_t<std::int64_t, py::array::c_style>& j,
                                   py::array_t<T, py::array::c_style>& theta,
-                                  py::array_t<double, py::array::c_style>& score,
-                                  index_t max_steps, index_t offset) {
+                                  py::array_t<double, py::array::c_style>& score, index_t max_steps,
+                                  index_t offset) {
   static_assert(sizeof(std::int64_t) == sizeof(index_t));
-  const index_t n = i.shape(0);
-  if (offset < 0 || max_steps < 0 || max_steps > n - offset || j.shape(0) != n ||
-      theta.shape(0) != n || score.shape(0) != n)
-    throw py::type_error("run: internal, trajectory arrays too small");
-  return {reinterpret_cast<index_t*>(i.mutable_data()) + offset,
-          reinterpret_cast<index_t*>(j.mutable_data()) + offset, theta.mutable_data() + offset,
-          score.mutable_data() + offset};
+  const index_t n = extents_of<1>(i, "i")[0];
+  if (offset < 0 || max_steps < 0 || max_steps > n - offset)
+    throw py::value_error("max_steps: expected at most " + std::to_string(n) +
+                          " - offset factors from offset >= 0, got " + std::to_string(max_steps) +
+                          " from " + std::to_string(offset));
+  return {reinterpret_cast<index_t*>(checked_out(i, "i", {n})) + offset,
+          reinterpret_cast<index_t*>(checked_out(j, "j", {n})) + offset,
+          checked_out(theta, "theta", {n}) + offset, checked_out(score, "score", {n}) + offset};
 }
 
 }  // namespace optkern::bindings

@@ -1,6 +1,6 @@
-// Batched tridiagonal solves on the CPU (optkern/tridiagonal.hpp): one system per task, the
-// batch split over OpenMP threads, scratch allocated once per thread.
-#include "optkern/tridiagonal.hpp"
+// Batched tridiagonal solves on the CPU (optkern/linalg/tridiagonal.hpp): one system per task,
+// the batch split over OpenMP threads, scratch allocated once per thread.
+#include "optkern/linalg/tridiagonal.hpp"
 
 #include <omp.h>
 
@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "common/parallel_guard.hpp"
-#include "optkern/detail/tridiagonal_system.hpp"
+#include "optkern/linalg/tridiagonal_system.hpp"
 #include "optkern/threads.hpp"
 
 namespace optkern {

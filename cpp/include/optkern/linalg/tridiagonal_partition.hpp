@@ -16,7 +16,7 @@
 
 #include "optkern/common.hpp"
 #include "optkern/detail/hd.hpp"
-#include "optkern/detail/tridiagonal_system.hpp"
+#include "optkern/linalg/tridiagonal_system.hpp"
 
 namespace optkern::detail {
 

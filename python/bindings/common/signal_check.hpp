@@ -33,8 +33,8 @@ class SignalCheck {
     py::gil_scoped_acquire gil;
     if (thread_ == Thread::unknown) {
       const auto main = py::module_::import("threading").attr("main_thread")().attr("ident");
-      thread_ = main.cast<unsigned long>() == PyThread_get_thread_ident() ? Thread::main
-                                                                          : Thread::other;
+      thread_ =
+          main.cast<unsigned long>() == PyThread_get_thread_ident() ? Thread::main : Thread::other;
       if (thread_ == Thread::other) return false;
     }
     if (PyErr_CheckSignals() != 0) throw py::error_already_set();

@@ -1,5 +1,5 @@
 // What the CPU and the CUDA Sinkhorn bindings share: the options from their arguments, and the
-// per-problem statistics as NumPy arrays.
+// per-problem statistics as NumPy arrays. (SinkhornMethod is bound in _core, bind_ot.cpp.)
 #pragma once
 
 #include <pybind11/numpy.h>
@@ -15,13 +15,13 @@ namespace optkern::bindings {
 namespace py = pybind11;
 
 inline SinkhornOptions make_options(double reg, double tol, int max_iter, int check_every,
-                                    int method, int num_threads = 0) {
+                                    SinkhornMethod method, int num_threads = 0) {
   SinkhornOptions o;
   o.reg = reg;
   o.tol = tol;
   o.max_iter = max_iter;
   o.check_every = check_every;
-  o.method = SinkhornMethod(method);
+  o.method = method;
   o.num_threads = num_threads;
   return o;
 }

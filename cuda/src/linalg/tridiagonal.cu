@@ -1,7 +1,7 @@
-// Batched tridiagonal solves on a CUDA device (optkern/cuda/tridiagonal.hpp).
+// Batched tridiagonal solves on a CUDA device (optkern/cuda/linalg.hpp).
 //
 // Many systems: one thread per system runs Thomas' algorithm with the CPU's growth guard
-// (detail/tridiagonal_system.hpp), its two working arrays interleaved across systems so that a
+// (linalg/tridiagonal_system.hpp), its two working arrays interleaved across systems so that a
 // warp's accesses coalesce. Systems the guard rejects are queued for a second kernel that runs
 // Gaussian elimination with partial pivoting in per-thread slots of scratch memory.
 // Few long systems: one block per system runs the partition method (partition.cuh), and its
@@ -9,10 +9,10 @@
 // Singular systems come out as NaN and are counted in `status`.
 #include <cstdint>
 
-#include "common.cuh"
-#include "optkern/cuda/tridiagonal.hpp"
-#include "partition.cuh"
-#include "optkern/detail/tridiagonal_system.hpp"
+#include "../tv/common.cuh"
+#include "optkern/cuda/linalg.hpp"
+#include "../tv/partition.cuh"
+#include "optkern/linalg/tridiagonal_system.hpp"
 
 namespace optkern::cuda {
 namespace {

@@ -1,5 +1,6 @@
 // One tridiagonal system A x = b, solved in O(n): the per-system kernels that the batched CPU
-// solver (cpp/src/tv/tridiagonal.cpp) and the CUDA kernels (cuda/src/tv/) share.
+// solver (cpp/src/linalg/tridiagonal.cpp) and the CUDA kernels (cuda/src/linalg/, cuda/src/tv/)
+// share.
 //
 // Row i of A reads lower[i] (column i-1), diag[i] (column i) and upper[i] (column i+1);
 // lower[0] and upper[n-1] lie outside the matrix and are never read. Arguments are anything
