@@ -18,9 +18,12 @@ in place of (lambda, mu).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
-__all__ = ["install_hint", "marginal_grads"]
+import numpy as np
+
+__all__ = ["install_hint", "marginal_grads", "warn_unconverged"]
 
 
 def install_hint(module: str, package: str, extra: str, note: str = "") -> str:
@@ -28,6 +31,18 @@ def install_hint(module: str, package: str, extra: str, note: str = "") -> str:
     optkern extra that installs it."""
     return (f"optkern.{module} needs {package}, which is not installed: "
             f"pip install 'optkern[{extra}]'{note}")
+
+
+def warn_unconverged(res: Any, adapter: str, max_iter: int, stacklevel: int) -> None:
+    """A RuntimeWarning when some problem of a SinkhornResult did not converge: the
+    adapters differentiate the plan they return, which is then not the optimal one."""
+    converged = np.asarray(res.converged)
+    if not converged.all():
+        warnings.warn(
+            f"optkern.{adapter}: Sinkhorn did not converge for {int((~converged).sum())} of "
+            f"{converged.size} problem(s) in max_iter={max_iter} iterations (largest marginal "
+            f"error {float(np.max(res.marginal_error)):.3g}); the gradient is that of the "
+            f"returned plan. Raise max_iter or reg.", RuntimeWarning, stacklevel=stacklevel + 1)
 
 
 def marginal_grads(xp: Any, lam: Any, mu: Any, a: Any, b: Any) -> tuple[Any, Any]:

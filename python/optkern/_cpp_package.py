@@ -5,9 +5,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from optkern import _docs
+
 __all__ = ["cmake_dir", "include_dir"]
 
 _ROOT = Path(__file__).resolve().parent
+
+# What both functions raise (optkern._docs fills it into their docstrings).
+_installed_only = _docs.fill(raises_no_cpp_package="""
+    Raises
+    ------
+    FileNotFoundError
+        When this installation has no C++ package (an editable install).""")
 
 
 def _existing(path: Path, what: str) -> str:
@@ -18,6 +27,7 @@ def _existing(path: Path, what: str) -> str:
     return str(path)
 
 
+@_installed_only
 def cmake_dir() -> str:
     """The folder holding ``optkernConfig.cmake``, for ``find_package(optkern)``.
 
@@ -30,10 +40,7 @@ def cmake_dir() -> str:
     str
         ``site-packages/optkern/lib/cmake/optkern``.
 
-    Raises
-    ------
-    FileNotFoundError
-        When this installation has no C++ package (an editable install).
+    {raises_no_cpp_package}
 
     Examples
     --------
@@ -48,6 +55,7 @@ def cmake_dir() -> str:
     return _existing(_ROOT / "lib" / "cmake" / "optkern", "package")
 
 
+@_installed_only
 def include_dir() -> str:
     """The folder holding optkern's public C++ headers (``optkern/optkern.hpp``).
 
@@ -56,10 +64,7 @@ def include_dir() -> str:
     str
         ``site-packages/optkern/include``.
 
-    Raises
-    ------
-    FileNotFoundError
-        When this installation has no C++ package (an editable install).
+    {raises_no_cpp_package}
 
     Examples
     --------

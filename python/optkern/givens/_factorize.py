@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 
-from optkern import _gpu
+from optkern import _docs, _gpu
 from optkern._validation import check_device, check_number, fail, is_gpu_array, resolve_device
 from optkern.givens import _checks, _cpu, _cuda, _stack
 from optkern.givens._driver import GivensStep
@@ -16,6 +16,7 @@ __all__ = ["factorize"]
 METHODS = ("l1", "greedy", "elimination", "beam")
 
 
+@_docs.fill
 def factorize(
     U: Any,
     n_factors: Optional[int] = None,
@@ -87,10 +88,7 @@ def factorize(
     check : bool
         Check that U is orthogonal (``max |U^T U - I|`` within a thousand ulps of the dtype
         times sqrt(d)). ``check=False`` skips it for callers who know.
-    stream : int, torch.cuda.Stream or cupy.cuda.Stream, optional
-        The CUDA stream to run on (CUDA runs only; a ValueError on the CPU). By default the
-        current stream of the library that made the GPU arrays, or the legacy default stream
-        for NumPy input.
+    {stream}
 
     Returns
     -------

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Optional, Union
 import numpy as np
 import numpy.typing as npt
 
-from optkern import _arrays, _backend
+from optkern import _arrays, _backend, _docs
 from optkern._validation import (as_array, as_float_array, fail, is_gpu_array, resolve_device,
                                  result_dtype)
 from optkern.givens import _files
@@ -26,6 +26,39 @@ _NO_SIGNS = np.zeros(0, np.int8)
 
 # The largest dim whose (dim, dim) matrix NumPy can describe (MAX_ELEMENTS = 2**59 entries).
 MAX_DIM = 2**29
+
+# matvec and rmatvec take and give the same (optkern._docs fills this into both).
+_operator_vector = _docs.fill(operator_vector_sections="""
+    Parameters
+    ----------
+    x : array_like, shape (dim,) or (dim, 1)
+        The operand.
+
+    Returns
+    -------
+    ndarray
+        Of x's shape, in the dtype :meth:`apply` gives.
+
+    Raises
+    ------
+    ValueError
+        If x does not have ``dim`` rows.""")
+# matmat and rmatmat likewise.
+_operator_matrix = _docs.fill(operator_matrix_sections="""
+    Parameters
+    ----------
+    X : array_like, shape (dim, m)
+        The operand.
+
+    Returns
+    -------
+    ndarray
+        Of X's shape, in the dtype :meth:`apply` gives.
+
+    Raises
+    ------
+    ValueError
+        If X does not have ``dim`` rows.""")
 
 
 @dataclass(frozen=True, eq=False)
@@ -394,23 +427,11 @@ class GivensSequence:
         """The conjugate transpose, equal to :attr:`T` (the factors are real)."""
         return self.T
 
+    @_operator_vector
     def matvec(self, x: Any) -> np.ndarray:
         """``seq @ x`` for a vector (scipy.sparse.linalg.LinearOperator's protocol).
 
-        Parameters
-        ----------
-        x : array_like, shape (dim,) or (dim, 1)
-            The operand.
-
-        Returns
-        -------
-        ndarray
-            Of x's shape, in the dtype :meth:`apply` gives.
-
-        Raises
-        ------
-        ValueError
-            If x does not have ``dim`` rows.
+        {operator_vector_sections}
 
         Examples
         --------
@@ -422,23 +443,11 @@ class GivensSequence:
         """
         return self.apply(x)
 
+    @_operator_vector
     def rmatvec(self, x: Any) -> np.ndarray:
         """``seq.T @ x`` for a vector (scipy.sparse.linalg.LinearOperator's protocol).
 
-        Parameters
-        ----------
-        x : array_like, shape (dim,) or (dim, 1)
-            The operand.
-
-        Returns
-        -------
-        ndarray
-            Of x's shape, in the dtype :meth:`apply` gives.
-
-        Raises
-        ------
-        ValueError
-            If x does not have ``dim`` rows.
+        {operator_vector_sections}
 
         Examples
         --------
@@ -450,23 +459,11 @@ class GivensSequence:
         """
         return self.apply(x, transpose=True)
 
+    @_operator_matrix
     def matmat(self, X: Any) -> np.ndarray:
         """``seq @ X`` for a matrix (scipy.sparse.linalg.LinearOperator's protocol).
 
-        Parameters
-        ----------
-        X : array_like, shape (dim, m)
-            The operand.
-
-        Returns
-        -------
-        ndarray
-            Of X's shape, in the dtype :meth:`apply` gives.
-
-        Raises
-        ------
-        ValueError
-            If X does not have ``dim`` rows.
+        {operator_matrix_sections}
 
         Examples
         --------
@@ -478,23 +475,11 @@ class GivensSequence:
         """
         return self.apply(X)
 
+    @_operator_matrix
     def rmatmat(self, X: Any) -> np.ndarray:
         """``seq.T @ X`` for a matrix (scipy.sparse.linalg.LinearOperator's protocol).
 
-        Parameters
-        ----------
-        X : array_like, shape (dim, m)
-            The operand.
-
-        Returns
-        -------
-        ndarray
-            Of X's shape, in the dtype :meth:`apply` gives.
-
-        Raises
-        ------
-        ValueError
-            If X does not have ``dim`` rows.
+        {operator_matrix_sections}
 
         Examples
         --------

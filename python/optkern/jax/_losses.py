@@ -4,22 +4,22 @@ divergence, differentiable through optkern's plan backward (implicit) and value 
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from optkern import ot as _ot
-from optkern._autodiff import marginal_grads
+from optkern import _docs
 from optkern._validation import check_number, fail
-from optkern.jax._ot import _plan_bwd, _shape, sinkhorn
-from optkern.ot._losses import check_cost_name, check_loss_name, symmetric_potential
+from optkern.jax._arrays import float_matrix, shape_struct
+from optkern.jax._ot import _plan, _value, sinkhorn
+from optkern.ot._losses import (check_cloud_shapes, check_cost_name, check_loss_name,
+                                symmetric_potential)
 
 __all__ = ["sinkhorn2", "sinkhorn_divergence"]
 
 
+@_docs.fill
 def sinkhorn2(M: Any, a: Any = None, b: Any = None, *, reg: float, method: str = "auto",
               tol: float = 1e-9, max_iter: int = 10000) -> jax.Array:
     """POT's ``sinkhorn2`` loss ``<M, P>`` (:func:`optkern.ot.sinkhorn2`), differentiable in
@@ -28,8 +28,7 @@ def sinkhorn2(M: Any, a: Any = None, b: Any = None, *, reg: float, method: str =
 
     Parameters
     ----------
-    M, a, b, reg, method, tol, max_iter
-        As in :func:`optkern.jax.sinkhorn`.
+    {jax_sinkhorn_problem}
 
     Returns
     -------
@@ -51,9 +50,7 @@ def sinkhorn2(M: Any, a: Any = None, b: Any = None, *, reg: float, method: str =
     >>> round(float(loss(x)), 4), g.shape
     (0.25, (3,))
     """
-    M = jnp.asarray(M)
-    if not jnp.issubdtype(M.dtype, jnp.floating):
-        M = M.astype(jnp.result_type(float))
+    M = float_matrix(M)
     P = sinkhorn(M, a, b, reg=reg, method=method, tol=tol, max_iter=max_iter)
     return jnp.sum(M * P, axis=(-2, -1))
 
@@ -68,6 +65,7 @@ def pairwise_cost(x: jax.Array, y: jax.Array, cost: str) -> jax.Array:
     return jnp.where(positive, jnp.sqrt(jnp.where(positive, sq, 1.0)), 0.0)
 
 
+@_docs.fill
 def sinkhorn_divergence(x: Any, y: Any, a: Any = None, b: Any = None, *, reg: float,
                         cost: str = "sqeuclidean", loss: str = "entropic",
                         method: str = "auto", tol: float = 1e-9,
@@ -79,8 +77,8 @@ def sinkhorn_divergence(x: Any, y: Any, a: Any = None, b: Any = None, *, reg: fl
     ----------
     x, y : array_like, shapes (..., m, d) and (..., n, d)
         The clouds.
-    a, b, reg, cost, loss, method, tol, max_iter
-        As in :func:`optkern.ot.sinkhorn_divergence`.
+    {cloud_ab}
+    {divergence_options}
 
     Returns
     -------
@@ -105,12 +103,7 @@ def sinkhorn_divergence(x: Any, y: Any, a: Any = None, b: Any = None, *, reg: fl
     cost = check_cost_name(cost)
     loss = check_loss_name(loss)
     x, y = jnp.asarray(x), jnp.asarray(y)
-    for t, name in ((x, "x"), (y, "y")):
-        if t.ndim < 2 or t.shape[-2] == 0 or t.shape[-1] == 0:
-            fail(name, "points of shape (..., count, dim) with count, dim >= 1",
-                 f"shape {t.shape}")
-    if x.shape[-1] != y.shape[-1]:
-        fail("y", f"points of x's dimension {x.shape[-1]}", f"shape {y.shape}")
+    check_cloud_shapes(x.shape, y.shape)
     dtype = jnp.result_type(x.dtype, y.dtype)
     if not jnp.issubdtype(dtype, jnp.floating):
         dtype = jnp.result_type(float)
@@ -134,7 +127,7 @@ def sinkhorn_divergence(x: Any, y: Any, a: Any = None, b: Any = None, *, reg: fl
     a, b = jnp.broadcast_to(a, batch + (m,)), jnp.broadcast_to(b, batch + (n,))
     C_xy, C_xx, C_yy = (pairwise_cost(p, q, cost) for p, q in ((x, y), (x, x), (y, y)))
     args = (reg, method, float(tol), int(max_iter))
-    solve = _value_warm if loss == "entropic" else _loss_warm
+    solve = _value if loss == "entropic" else _loss_warm
     g_yy = _warm(C_yy, b, reg)
     ab = solve(C_xy, a, b, g_yy, *args)
     aa = solve(C_xx, a, a, _warm(C_xx, a, reg), *args)
@@ -148,65 +141,9 @@ def _warm(C: jax.Array, w: jax.Array, reg: float) -> jax.Array:
         return symmetric_potential(C, w, reg).astype(C.dtype)
 
     C, w = jax.lax.stop_gradient(C), jax.lax.stop_gradient(w)
-    return jax.pure_callback(host, _shape(w), C, w, vmap_method="broadcast_all")
-
-
-def _solve(M, a, b, g0, reg, method, tol, max_iter):
-    return _ot.sinkhorn(np.asarray(M), np.asarray(a), np.asarray(b), reg=reg, method=method,
-                        tol=tol, max_iter=max_iter, init=(None, np.asarray(g0)))
-
-
-# The entropic value (envelope) and POT's loss (implicit), warm-started from g0 (not
-# differentiated: the solution does not depend on it).
-
-
-@partial(jax.custom_vjp, nondiff_argnums=(4, 5, 6, 7))
-def _value_warm(M, a, b, g0, reg, method, tol, max_iter):
-    return _value_warm_fwd(M, a, b, g0, reg, method, tol, max_iter)[0]
-
-
-def _value_warm_fwd(M, a, b, g0, reg, method, tol, max_iter):
-    def host(M, a, b, g0):
-        res = _solve(M, a, b, g0, reg, method, tol, max_iter)
-        return np.asarray(res.value, M.dtype), res.plan, res.f, res.g
-
-    shapes = (jax.ShapeDtypeStruct(M.shape[:-2], M.dtype), _shape(M), _shape(a), _shape(b))
-    value, plan, f, g = jax.pure_callback(host, shapes, M, a, b, g0,
-                                          vmap_method="broadcast_all")
-    return value, (plan, f, g, a, b, g0)
-
-
-def _value_warm_bwd(reg, method, tol, max_iter, residuals, grad_value):
-    plan, f, g, a, b, g0 = residuals
-    scale = grad_value[..., None]
-    grad_a, grad_b = marginal_grads(jnp, f, g, a, b)
-    return scale[..., None] * plan, scale * grad_a, scale * grad_b, jnp.zeros_like(g0)
-
-
-_value_warm.defvjp(_value_warm_fwd, _value_warm_bwd)
-
-
-@partial(jax.custom_vjp, nondiff_argnums=(4, 5, 6, 7))
-def _plan_warm(M, a, b, g0, reg, method, tol, max_iter):
-    return _plan_warm_fwd(M, a, b, g0, reg, method, tol, max_iter)[0]
-
-
-def _plan_warm_fwd(M, a, b, g0, reg, method, tol, max_iter):
-    def host(M, a, b, g0):
-        return _solve(M, a, b, g0, reg, method, tol, max_iter).plan
-
-    plan = jax.pure_callback(host, _shape(M), M, a, b, g0, vmap_method="broadcast_all")
-    return plan, (plan, a, b, g0)
-
-
-def _plan_warm_bwd(reg, method, tol, max_iter, residuals, grad_plan):
-    plan, a, b, g0 = residuals
-    return (*_plan_bwd(reg, method, tol, max_iter, (plan, a, b), grad_plan),
-            jnp.zeros_like(g0))
-
-
-_plan_warm.defvjp(_plan_warm_fwd, _plan_warm_bwd)
+    return jax.pure_callback(host, shape_struct(w), C, w, vmap_method="broadcast_all")
 
 
 def _loss_warm(M, a, b, g0, reg, method, tol, max_iter):
-    return jnp.sum(M * _plan_warm(M, a, b, g0, reg, method, tol, max_iter), axis=(-2, -1))
+    """POT's loss <M, P> through the plan's implicit backward, warm-started from g0."""
+    return jnp.sum(M * _plan(M, a, b, g0, reg, method, tol, max_iter), axis=(-2, -1))

@@ -3,7 +3,6 @@ backward, as jax.custom_vjp functions over jax.pure_callback."""
 
 from __future__ import annotations
 
-import warnings
 from functools import partial
 from typing import Any
 
@@ -12,12 +11,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from optkern import ot as _ot
-from optkern._autodiff import marginal_grads
-from optkern._validation import check_number, fail, reject_masked
+from optkern import _docs
+from optkern._autodiff import marginal_grads, warn_unconverged
+from optkern._validation import check_number, reject_masked
+from optkern.jax._arrays import broadcast_problem, shape_struct
 
 __all__ = ["sinkhorn", "sinkhorn_cost"]
 
 
+@_docs.fill
 def sinkhorn(M: Any, a: Any = None, b: Any = None, *, reg: float, method: str = "auto",
              tol: float = 1e-9, max_iter: int = 10000) -> jax.Array:
     """The entropic OT plan of :func:`optkern.ot.sinkhorn`, differentiable in M, a and b.
@@ -29,15 +31,7 @@ def sinkhorn(M: Any, a: Any = None, b: Any = None, *, reg: float, method: str = 
 
     Parameters
     ----------
-    M : array_like, shape (..., m, n)
-        Cost matrices. The plan has M's dtype (float32 unless ``jax_enable_x64`` is on).
-    a, b : array_like, shapes (..., m) and (..., n), optional
-        Marginals (default uniform, b with the mass of a), cast to M's dtype; equal mass to
-        a relative 1e-6. Batch dimensions broadcast (gradients are summed back).
-    reg : float
-        The entropic regularisation epsilon, > 0 (static: not differentiated).
-    method, tol, max_iter
-        As in :func:`optkern.ot.sinkhorn` (static).
+    {jax_sinkhorn_problem}
 
     Returns
     -------
@@ -67,6 +61,7 @@ def sinkhorn(M: Any, a: Any = None, b: Any = None, *, reg: float, method: str = 
                    value=False)
 
 
+@_docs.fill
 def sinkhorn_cost(M: Any, a: Any = None, b: Any = None, *, reg: float, method: str = "auto",
                   tol: float = 1e-9, max_iter: int = 10000) -> jax.Array:
     """The entropic OT value ``<M, P> + reg <P, log P - 1>``, differentiable in M, a and b
@@ -75,8 +70,7 @@ def sinkhorn_cost(M: Any, a: Any = None, b: Any = None, *, reg: float, method: s
 
     Parameters
     ----------
-    M, a, b, reg, method, tol, max_iter
-        As in :func:`sinkhorn`.
+    {jax_sinkhorn_problem}
 
     Returns
     -------
@@ -115,81 +109,62 @@ def _static_options(M: Any, a: Any, b: Any, reg: Any, tol: Any, max_iter: Any) -
 @partial(jax.jit, static_argnames=("reg", "method", "tol", "max_iter", "value"))
 def _jitted(M, a, b, *, reg, method, tol, max_iter, value):
     """Compiled once per shape and options, so that eager calls do not trace again."""
-    M, a, b = _broadcast(M, a, b)
-    return (_value if value else _plan)(M, a, b, reg, method, tol, max_iter)
+    M, a, b = broadcast_problem(M, a, b, b_mass_of_a=True)
+    return (_value if value else _plan)(M, a, b, None, reg, method, tol, max_iter)
 
 
-def _broadcast(M: Any, a: Any, b: Any) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """M, a, b in M's dtype and broadcast to the common batch shape (JAX then sums the
-    gradients back over broadcast dimensions), the default marginals made explicit."""
-    M = jnp.asarray(M)
-    if not jnp.issubdtype(M.dtype, jnp.floating):
-        M = M.astype(jnp.result_type(float))
-    if M.ndim < 2:
-        fail("M", "an array with at least 2 dimensions", f"shape {M.shape}")
-    m, n = M.shape[-2:]
-    a = jnp.full((m,), 1.0 / max(m, 1), M.dtype) if a is None else jnp.asarray(a, M.dtype)
-    if b is None:
-        b = jnp.sum(a, axis=-1, keepdims=True) / max(n, 1) * jnp.ones(n, M.dtype)
-    b = jnp.asarray(b, M.dtype)
-    for x, name, size in ((a, "a", m), (b, "b", n)):
-        if x.ndim < 1 or x.shape[-1] != size:
-            fail(name, f"shape (..., {size}) to match M's shape {M.shape}", f"shape {x.shape}")
-    try:
-        batch = jnp.broadcast_shapes(M.shape[:-2], a.shape[:-1], b.shape[:-1])
-    except ValueError:
-        fail("a, b", "batch shapes that broadcast with M's",
-             f"M {M.shape}, a {a.shape}, b {b.shape}")
-    return (jnp.broadcast_to(M, batch + (m, n)), jnp.broadcast_to(a, batch + (m,)),
-            jnp.broadcast_to(b, batch + (n,)))
-
-
-def _solve(M: np.ndarray, a: np.ndarray, b: np.ndarray, reg: float, method: str, tol: float,
-           max_iter: int) -> _ot.SinkhornResult:
+def _solve(M: np.ndarray, a: np.ndarray, b: np.ndarray, g0: Any, reg: float, method: str,
+           tol: float, max_iter: int) -> _ot.SinkhornResult:
+    """optkern.ot.sinkhorn on the host, from the potential g0 when it is given."""
+    init = None if g0 is None else (None, np.asarray(g0))
     res = _ot.sinkhorn(np.asarray(M), np.asarray(a), np.asarray(b), reg=reg, method=method,
-                       tol=tol, max_iter=max_iter)
-    converged = np.asarray(res.converged)
-    if not converged.all():
-        warnings.warn(
-            f"optkern.jax: Sinkhorn did not converge for {int((~converged).sum())} of "
-            f"{converged.size} problem(s) in max_iter={max_iter} iterations; the gradient is "
-            f"that of the returned plan. Raise max_iter or reg.", RuntimeWarning, stacklevel=2)
+                       tol=tol, max_iter=max_iter, init=init)
+    warn_unconverged(res, "jax", max_iter, stacklevel=2)
     return res
 
 
-def _shape(x: jax.Array) -> jax.ShapeDtypeStruct:
-    return jax.ShapeDtypeStruct(x.shape, x.dtype)
+def _warm_start(g0: Any) -> tuple:
+    """The callback's extra operand: g0, or nothing for a cold start."""
+    return () if g0 is None else (g0,)
 
 
-# --- the plan ---------------------------------------------------------------------------------
+def _no_gradient(g0: Any) -> Any:
+    """The cotangent of the warm start: the solution does not depend on it."""
+    return None if g0 is None else jnp.zeros_like(g0)
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5, 6))
-def _plan(M, a, b, reg, method, tol, max_iter):
-    return _plan_fwd(M, a, b, reg, method, tol, max_iter)[0]
+# --- the plan (implicit backward) ---------------------------------------------------------
+# Both functions take a warm start g0 (a potential, or None): sinkhorn_divergence starts
+# its problems from the symmetric fixed point (optkern.jax._losses).
 
 
-def _plan_fwd(M, a, b, reg, method, tol, max_iter):
-    def host(M, a, b):
-        res = _solve(M, a, b, reg, method, tol, max_iter)
+@partial(jax.custom_vjp, nondiff_argnums=(4, 5, 6, 7))
+def _plan(M, a, b, g0, reg, method, tol, max_iter):
+    return _plan_fwd(M, a, b, g0, reg, method, tol, max_iter)[0]
+
+
+def _plan_fwd(M, a, b, g0, reg, method, tol, max_iter):
+    def host(M, a, b, *g0):
+        res = _solve(M, a, b, g0[0] if g0 else None, reg, method, tol, max_iter)
         return res.plan, res.f, res.g
 
-    plan, f, g = jax.pure_callback(host, (_shape(M), _shape(a), _shape(b)), M, a, b,
-                                   vmap_method="broadcast_all")
-    return plan, (plan, a, b, M, f, g)
+    plan, f, g = jax.pure_callback(host, (shape_struct(M), shape_struct(a), shape_struct(b)),
+                                   M, a, b, *_warm_start(g0), vmap_method="broadcast_all")
+    return plan, (plan, a, b, M, f, g, g0)
 
 
 def _plan_bwd(reg, method, tol, max_iter, residuals, grad_plan):
-    plan, a, b, M, f, g = residuals
+    plan, a, b, M, f, g, g0 = residuals
 
     def host(plan, grad_plan):
         return _ot.sinkhorn_vjp(np.asarray(plan), np.asarray(grad_plan), reg)
 
     grad_plan = grad_plan.astype(plan.dtype)
-    grad_M, lam, mu = jax.pure_callback(host, (_shape(plan), _shape(a), _shape(b)), plan,
-                                        grad_plan, vmap_method="broadcast_all")
+    grad_M, lam, mu = jax.pure_callback(
+        host, (shape_struct(plan), shape_struct(a), shape_struct(b)), plan, grad_plan,
+        vmap_method="broadcast_all")
     lam, mu = _fill_inactive(lam, mu, grad_plan, M, f, g, reg)
-    return (grad_M, *marginal_grads(jnp, lam, mu, a, b))
+    return (grad_M, *marginal_grads(jnp, lam, mu, a, b), _no_gradient(g0))
 
 
 def _fill_inactive(lam, mu, grad_plan, M, f, g, reg):
@@ -210,29 +185,31 @@ def _fill_inactive(lam, mu, grad_plan, M, f, g, reg):
 _plan.defvjp(_plan_fwd, _plan_bwd)
 
 
-# --- the value --------------------------------------------------------------------------------
+# --- the value (envelope backward) ----------------------------------------------------------
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5, 6))
-def _value(M, a, b, reg, method, tol, max_iter):
-    return _value_fwd(M, a, b, reg, method, tol, max_iter)[0]
+@partial(jax.custom_vjp, nondiff_argnums=(4, 5, 6, 7))
+def _value(M, a, b, g0, reg, method, tol, max_iter):
+    return _value_fwd(M, a, b, g0, reg, method, tol, max_iter)[0]
 
 
-def _value_fwd(M, a, b, reg, method, tol, max_iter):
-    def host(M, a, b):
-        res = _solve(M, a, b, reg, method, tol, max_iter)
+def _value_fwd(M, a, b, g0, reg, method, tol, max_iter):
+    def host(M, a, b, *g0):
+        res = _solve(M, a, b, g0[0] if g0 else None, reg, method, tol, max_iter)
         return np.asarray(res.value, M.dtype), res.plan, res.f, res.g
 
-    shapes = (jax.ShapeDtypeStruct(M.shape[:-2], M.dtype), _shape(M), _shape(a), _shape(b))
-    value, plan, f, g = jax.pure_callback(host, shapes, M, a, b, vmap_method="broadcast_all")
-    return value, (plan, f, g, a, b)
+    shapes = (jax.ShapeDtypeStruct(M.shape[:-2], M.dtype), shape_struct(M), shape_struct(a),
+              shape_struct(b))
+    value, plan, f, g = jax.pure_callback(host, shapes, M, a, b, *_warm_start(g0),
+                                          vmap_method="broadcast_all")
+    return value, (plan, f, g, a, b, g0)
 
 
 def _value_bwd(reg, method, tol, max_iter, residuals, grad_value):
-    plan, f, g, a, b = residuals
+    plan, f, g, a, b, g0 = residuals
     scale = grad_value[..., None]
     grad_a, grad_b = marginal_grads(jnp, f, g, a, b)
-    return scale[..., None] * plan, scale * grad_a, scale * grad_b
+    return scale[..., None] * plan, scale * grad_a, scale * grad_b, _no_gradient(g0)
 
 
 _value.defvjp(_value_fwd, _value_bwd)

@@ -12,11 +12,13 @@ import numpy as np
 
 from optkern import tv as _tv
 from optkern.tv._checks import is_edge_weights
+from optkern import _docs
 from optkern._validation import check_number, fail, reject_masked
 
 __all__ = ["tv_denoise"]
 
 
+@_docs.fill
 def tv_denoise(x: Any, lam: Any, *, method: str = "exact", tol: float = 1e-6,
                max_iter: int = 1000, rtol: float | None = None) -> jax.Array:
     """The prox of λ·TV along the last axis (:func:`optkern.tv.denoise`), differentiable in x
@@ -30,10 +32,9 @@ def tv_denoise(x: Any, lam: Any, *, method: str = "exact", tol: float = 1e-6,
         λ >= 0: a scalar or one value per signal (a shape that broadcasts to
         ``x.shape[:-1]``, or ``x.shape[:-1] + (1,)``), or one weight per edge (shape
         ``(..., n - 1)``, as in :func:`optkern.tv.denoise`); its gradient has its shape.
-    method, tol, max_iter
-        As in :func:`optkern.tv.denoise` (static).
-    rtol : float, optional
-        As in :func:`optkern.torch.tv_denoise` (static).
+    {tv_options}
+    {tv_rtol}
+        Static under ``jax.jit``, as method, tol and max_iter.
 
     Returns
     -------

@@ -6,16 +6,17 @@ from functools import partial
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from optkern import ot as _ot
-from optkern._validation import fail
+from optkern import _docs
+from optkern.jax._arrays import broadcast_problem, shape_struct
 from optkern.ot._unbalanced import check_reg_m
 
 __all__ = ["sinkhorn_unbalanced"]
 
 
+@_docs.fill
 def sinkhorn_unbalanced(M: Any, a: Any = None, b: Any = None, *, reg: float, reg_m: Any,
                         reg_type: str = "kl", tol: float = 1e-9,
                         max_iter: int = 10000) -> jax.Array:
@@ -28,8 +29,8 @@ def sinkhorn_unbalanced(M: Any, a: Any = None, b: Any = None, *, reg: float, reg
         Cost matrices.
     a, b : array_like, shapes (..., m) and (..., n), optional
         Weights (default uniform, of mass 1), cast to M's dtype; batch dimensions broadcast.
-    reg, reg_m, reg_type, tol, max_iter
-        As in :func:`optkern.ot.sinkhorn_unbalanced` (static).
+    {unbalanced_options}
+        Static (every parameter but M, a and b).
 
     Returns
     -------
@@ -51,29 +52,8 @@ def sinkhorn_unbalanced(M: Any, a: Any = None, b: Any = None, *, reg: float, reg
     (4, 3)
     """
     rho = check_reg_m(reg_m)
-    M = jnp.asarray(M)
-    if not jnp.issubdtype(M.dtype, jnp.floating):
-        M = M.astype(jnp.result_type(float))
-    if M.ndim < 2:
-        fail("M", "an array with at least 2 dimensions", f"shape {M.shape}")
-    m, n = M.shape[-2:]
-    a = jnp.full((m,), 1.0 / m, M.dtype) if a is None else jnp.asarray(a, M.dtype)
-    b = jnp.full((n,), 1.0 / n, M.dtype) if b is None else jnp.asarray(b, M.dtype)
-    for x, name, size in ((a, "a", m), (b, "b", n)):
-        if x.ndim < 1 or x.shape[-1] != size:
-            fail(name, f"shape (..., {size}) to match M's shape {M.shape}", f"shape {x.shape}")
-    try:
-        batch = jnp.broadcast_shapes(M.shape[:-2], a.shape[:-1], b.shape[:-1])
-    except ValueError:
-        fail("a, b", "batch shapes that broadcast with M's",
-             f"M {M.shape}, a {a.shape}, b {b.shape}")
-    M = jnp.broadcast_to(M, batch + (m, n))
-    a, b = jnp.broadcast_to(a, batch + (m,)), jnp.broadcast_to(b, batch + (n,))
+    M, a, b = broadcast_problem(M, a, b, b_mass_of_a=False)
     return _plan(M, a, b, float(reg), rho, reg_type, float(tol), int(max_iter))
-
-
-def _shape(x: jax.Array) -> jax.ShapeDtypeStruct:
-    return jax.ShapeDtypeStruct(x.shape, x.dtype)
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5, 6, 7))
@@ -87,7 +67,7 @@ def _plan_fwd(M, a, b, reg, rho, reg_type, tol, max_iter):
                                        reg_m=rho, reg_type=reg_type, tol=tol,
                                        max_iter=max_iter).plan
 
-    plan = jax.pure_callback(host, _shape(M), M, a, b, vmap_method="broadcast_all")
+    plan = jax.pure_callback(host, shape_struct(M), M, a, b, vmap_method="broadcast_all")
     return plan, (plan, a, b)
 
 
@@ -99,7 +79,7 @@ def _plan_bwd(reg, rho, reg_type, tol, max_iter, residuals, grad_plan):
                                            np.asarray(a), np.asarray(b), reg=reg, reg_m=rho,
                                            reg_type=reg_type)
 
-    return jax.pure_callback(host, (_shape(plan), _shape(a), _shape(b)), plan,
+    return jax.pure_callback(host, (shape_struct(plan), shape_struct(a), shape_struct(b)), plan,
                              grad_plan.astype(plan.dtype), a, b, vmap_method="broadcast_all")
 
 

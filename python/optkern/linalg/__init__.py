@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from optkern import _arrays, _dask, _gpu
+from optkern import _docs
 from optkern._validation import is_gpu_array, resolve_device
 from optkern.linalg import _cpu, _cuda
 from optkern.linalg._checks import NAMES
@@ -18,6 +19,7 @@ from optkern.linalg._checks import NAMES
 __all__ = ["bmm", "tridiagonal_solve"]
 
 
+@_docs.fill
 @_arrays.same_kind("a", "b")
 def bmm(a: Any, b: Any, *, device: str = "cpu", out: Any = None, stream: Any = None) -> Any:
     """Batched matrix product with the semantics of :func:`numpy.matmul` for ndim >= 2.
@@ -30,18 +32,11 @@ def bmm(a: Any, b: Any, *, device: str = "cpu", out: Any = None, stream: Any = N
     ----------
     a : array_like, shape (..., m, k)
     b : array_like, shape (..., k, n)
-    device : {"cpu", "cuda", "auto"}
-        Where to compute. "auto" follows the data: CUDA for GPU arrays, else the CPU.
-        With "cuda", NumPy inputs are copied to the GPU and the result back; CuPy arrays,
-        torch CUDA tensors and other DLPack GPU arrays are used in place, and the result is
-        an array of the same kind on the same device.
+    {device}
     out : array, optional
         Where to write the result; it must have the result's shape and dtype exactly. It may
         overlap the inputs (the result is then computed into a temporary first).
-    stream : int, torch.cuda.Stream or cupy.cuda.Stream, optional
-        The CUDA stream to run on (CUDA runs only; a ValueError on the CPU). By default the
-        current stream of the library that made the GPU arrays, or the legacy default stream
-        for NumPy input.
+    {stream}
 
     Returns
     -------
@@ -90,6 +85,7 @@ def bmm(a: Any, b: Any, *, device: str = "cpu", out: Any = None, stream: Any = N
     return _cpu.bmm(a, b, out)
 
 
+@_docs.fill
 @_arrays.same_kind(*NAMES)
 def tridiagonal_solve(lower: Any, diag: Any, upper: Any, rhs: Any, *,
                       device: str = "cpu", stream: Any = None) -> Any:
@@ -109,14 +105,8 @@ def tridiagonal_solve(lower: Any, diag: Any, upper: Any, rhs: Any, *,
         One right-hand side per system. To solve k right-hand sides with one matrix, give
         rhs the shape (..., k, n) and the diagonals (..., 1, n): the leading (batch)
         dimensions of all four arrays broadcast as in NumPy.
-    device : {"cpu", "cuda", "auto"}
-        Where to compute; "auto" follows the data. With "cuda", NumPy inputs are copied to the
-        GPU and back; CuPy arrays, torch CUDA tensors and other DLPack GPU arrays are used in
-        place and the result is the same kind of array.
-    stream : int, torch.cuda.Stream or cupy.cuda.Stream, optional
-        The CUDA stream to run on (CUDA runs only; a ValueError on the CPU). By default the
-        current stream of the library that made the GPU arrays, or the legacy default stream
-        for NumPy input.
+    {device}
+    {stream}
 
     Returns
     -------

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Unpack
 
 
-from optkern import _arrays, _dask, _gpu
+from optkern import _arrays, _dask, _docs, _gpu
+from optkern._keywords import OPTIMIZER, OptimizerOptions
 from optkern._progress import (
     ProgressBar,
     check_callback,
@@ -28,29 +29,21 @@ from optkern.optimize.problems import Problem
 GPU_METHODS = ("lbfgs",)
 
 
+@_docs.fill
 @_arrays.same_kind("x0")
+@OPTIMIZER.after("bounds")
 def minimize_batch(
     fun: Callable[..., Any] | Problem,
     x0: Any,
     *,
     method: str = "lbfgs",
     bounds: Any = None,
-    m: int = 10,
-    c1: float = 1e-4,
-    c2: float = 0.9,
-    gtol: float = 1e-5,
-    ftol: float | None = None,
-    max_iter: int = 15000,
-    max_fev: int = 15000,
-    max_ls: int = 20,
-    alpha0: float | None = None,
-    tau: float = 0.5,
-    eig_floor: float | None = None,
     num_threads: int | None = None,
     device: str = "cpu",
     callback: Callable[[BatchResult], Any] | None = None,
     progress: bool = False,
     stream: Any = None,
+    **settings: Unpack[OptimizerOptions],
 ) -> BatchResult:
     """Minimise B independent problems at once, each from its own start.
 
@@ -80,14 +73,12 @@ def minimize_batch(
         :class:`scipy.optimize.Bounds`) whose arrays broadcast to (B, n), or per-problem
         ``[..., 0]`` lower and ``[..., 1]`` upper bounds. Rows of x0 are moved into their
         boxes first.
-    m, c1, c2, gtol, ftol, max_iter, max_fev, max_ls, alpha0, tau, eig_floor
-        As in :func:`minimize`, the same for every problem.
+    {optimizer_options}
+        The same for every problem.
     num_threads : int, optional
         CPU threads, at most 1024 (default ``optkern.get_num_threads()``).
-    device : {"cpu", "cuda", "auto"}
-        Where native problems run. "auto" follows the data: CUDA when x0 is a GPU array
-        (CuPy, torch, DLPack), which is then used in place and the arrays of the result
-        come back as the same kind.
+    {device}
+        Only native problems run on CUDA.
     callback : callable, optional
         Native problems on the CPU only. ``callback(intermediate_result)`` receives the
         :class:`BatchResult` of the problems finished so far (the first rows of the batch;
@@ -102,10 +93,7 @@ def minimize_batch(
         Show how far the run has got: problems finished (native problems on the CPU, in
         chunks as for callback), evaluations of fun (a Python objective), or only the end
         (CUDA). A tqdm bar if tqdm is installed, else a line on stderr.
-    stream : int, torch.cuda.Stream or cupy.cuda.Stream, optional
-        The CUDA stream to run on (CUDA runs only; a ValueError on the CPU). By default the
-        current stream of the library that made the GPU arrays, or the legacy default stream
-        for NumPy input.
+    {stream}
 
     Returns
     -------
@@ -158,7 +146,8 @@ def minimize_batch(
         if not isinstance(fun, Problem):
             fail("fun", "a native optkern.optimize.problems.Problem for dask x0 (a Python "
                  "objective would run in this process)", describe(fun))
-        return _dask.minimize_batch(minimize_batch, **locals())
+        given = {name: value for name, value in locals().items() if name != "settings"}
+        return _dask.minimize_batch(minimize_batch, **given, **settings)
     method = check_method(method)
     native = isinstance(fun, Problem)
     if not native and not callable(fun):
@@ -167,9 +156,7 @@ def minimize_batch(
     where = resolve_device(device, [(x0, "x0")], stream)
     threads = 0 if num_threads is None else check_number(num_threads, "num_threads", low=1,
                                                          high=MAX_THREADS, integer=True)
-    opts = options(method, m=m, c1=c1, c2=c2, gtol=gtol, ftol=ftol, max_iter=max_iter,
-                   max_fev=max_fev, max_ls=max_ls, alpha0=alpha0, tau=tau,
-                   eig_floor=eig_floor)
+    opts = options(method, **settings)
     check_callback(callback)
     progress = check_progress(progress)
     if callback is not None and (where == "cuda" or not native):

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any, Callable, Unpack
 
 import numpy as np
 
-from optkern import _arrays, _dask
+from optkern import _arrays, _dask, _docs
 from optkern._backend import _core
+from optkern._keywords import OPTIMIZER, OptimizerOptions
 from optkern._progress import ProgressBar, check_progress
 from optkern._validation import as_float_array, describe, fail
 from optkern.optimize._coerce import ObjectiveCoercer
@@ -38,7 +38,9 @@ from optkern.optimize._scipy_api import (
 from optkern.optimize.problems import Problem
 
 
+@_docs.fill
 @_arrays.same_kind("x0")
+@OPTIMIZER.after("options")
 def minimize(
     fun: Callable[..., Any] | Problem,
     x0: Any,
@@ -50,19 +52,9 @@ def minimize(
     bounds: Any = None,
     tol: float | None = None,
     options: dict[str, Any] | None = None,
-    m: int = 10,
-    c1: float = 1e-4,
-    c2: float = 0.9,
-    gtol: float = 1e-5,
-    ftol: float | None = None,
-    max_iter: int = 15000,
-    max_fev: int = 15000,
-    max_ls: int = 20,
-    alpha0: float | None = None,
-    tau: float = 0.5,
-    eig_floor: float | None = None,
     callback: Callable[..., Any] | None = None,
     progress: bool = False,
+    **settings: Unpack[OptimizerOptions],
 ) -> OptimizeResult:
     """Minimise a smooth function of n variables, optionally within bounds.
 
@@ -78,23 +70,7 @@ def minimize(
 
     SciPy's names map to optkern's as follows (optkern's own keywords are kept):
 
-    ==========================  ==============================================
-    SciPy                       optkern
-    ==========================  ==============================================
-    ``method="L-BFGS-B"``       ``"lbfgs"`` (L-BFGS-B when ``bounds`` are given)
-    ``method="BFGS"``           ``"bfgs"``
-    ``method="Newton"``         ``"newton"`` (modified Newton)
-    ``options["maxcor"]``       ``m``
-    ``options["maxiter"]``      ``max_iter``
-    ``options["maxfun"]``       ``max_fev``
-    ``options["maxls"]``        ``max_ls``
-    ``options["gtol"]``         ``gtol``
-    ``options["ftol"]``         ``ftol``
-    ``options["eps"]``          finite-difference step (``jac`` None/False/scheme)
-    ``options["disp"]``         print the final message
-    ``tol``                     ``ftol`` and ``gtol`` ("lbfgs"), else ``gtol``
-    ``status``                  0 converged, 1 limit, 2 abnormal, 99 callback
-    ==========================  ==============================================
+    {scipy_names}
 
     Parameters
     ----------
@@ -147,28 +123,7 @@ def minimize(
         ``ftol``, ``eps``, ``finite_diff_rel_step``, ``disp``, ``c1``, ``c2``; ``iprint`` is
         accepted and ignored, ``norm`` must be inf) or optkern's own keyword names. An
         option that contradicts a keyword given with another value is a ValueError.
-    m : int
-        L-BFGS history (pairs kept).
-    c1, c2 : float
-        Sufficient decrease and curvature constants, ``0 < c1 < c2 < 1`` (c2 is used by
-        the strong Wolfe search of "lbfgs" and "bfgs").
-    gtol : float
-        Stop when ``max(abs(g)) <= gtol`` (SciPy's ``gtol``).
-    ftol : float, optional
-        Stop when ``(f_old - f) <= ftol * max(|f_old|, |f|, 1)`` (SciPy's ``ftol``).
-        Default (None): SciPy L-BFGS-B's 2.2e-9. SciPy's BFGS has no such test: pass
-        ``ftol=0`` for its stopping rule.
-    max_iter, max_fev : int
-        Limits on iterations and on evaluations of ``fun``.
-    max_ls : int
-        Evaluations per strong Wolfe line search.
-    alpha0 : float, optional
-        First trial step of "gd" and "newton" (default 1; the thesis' Figure 2 uses 0.1 for
-        gradient descent).
-    tau : float
-        Backtracking factor of "gd" and "newton".
-    eig_floor : float, optional
-        Eigenvalue floor: 1e-6 for Newton's Hessians, 1e-3 for BFGS's first matrix.
+    {optimizer_options}
     callback : callable, optional
         Called after every iteration with an :class:`OptimizeResult`, by keyword, if its
         only parameter is named ``intermediate_result`` (as in SciPy, e.g.
@@ -223,9 +178,7 @@ def minimize(
         _dask.minimize_refuses(x0)
     method = check_method(method)
     args = check_args(args)
-    given = dict(m=m, c1=c1, c2=c2, gtol=gtol, ftol=ftol, max_iter=max_iter, max_fev=max_fev,
-                 max_ls=max_ls, alpha0=alpha0, tau=tau, eig_floor=eig_floor)
-    kw, extras = merge_options(method, options, tol, given, _DEFAULTS)
+    kw, extras = merge_options(method, options, tol, dict(settings), OPTIMIZER.defaults)
     if isinstance(jac, np.bool_) or isinstance(hess, np.bool_):  # NumPy's True is True
         jac = bool(jac) if isinstance(jac, np.bool_) else jac
         hess = bool(hess) if isinstance(hess, np.bool_) else hess
@@ -302,9 +255,6 @@ def minimize(
         if differences is not None:  # nfev: every call of fun; njev: the gradients
             result = replace(result, nfev=differences.nfev, njev=int(nfev))
         return _finish(bar, extras, result)
-
-
-_DEFAULTS = {name: p.default for name, p in inspect.signature(minimize).parameters.items()}
 
 
 def options_for(method: str, kw: dict[str, Any], bfgs_hessian_start: bool) -> dict[str, Any]:

@@ -2,23 +2,8 @@
 ``args=``, ``tol=``, finite-difference gradients (``jac=None``/``False``/"2-point"/"3-point")
 and the L-BFGS inverse Hessian operator of the result (``hess_inv``).
 
-Mapping (SciPy -> optkern):
-
-========================  =======================================================
-``method="L-BFGS-B"``     ``"lbfgs"`` (with or without ``bounds``)
-``method="BFGS"``         ``"bfgs"``
-``method="Newton"``       ``"newton"`` (modified Newton; SciPy has no exact peer)
-``options["maxcor"]``     ``m``
-``options["maxiter"]``    ``max_iter``
-``options["maxfun"]``     ``max_fev``
-``options["maxls"]``      ``max_ls``
-``options["gtol"]``       ``gtol``
-``options["ftol"]``       ``ftol``
-``options["c1"/"c2"]``    ``c1``/``c2``
-``options["eps"]``        the finite-difference step (jac None, False or a scheme)
-``options["disp"]``       print the final message
-``tol``                   ``ftol`` and ``gtol`` for L-BFGS-B, ``gtol`` otherwise
-========================  =======================================================
+The mapping of SciPy's names to optkern's is in :func:`optkern.optimize.minimize`'s
+docstring (one table, ``optkern._docs.TEXTS["scipy_names"]``).
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from optkern import _docs
 from optkern._backend import _core
 from optkern._validation import MAX_ELEMENTS, as_float_array, check_number, fail
 
@@ -50,6 +51,18 @@ _KINDS = {
     "discrete_boundary_value": 7,
     "variably_dimensioned": 8,
 }
+
+
+# What Problem.fun and grad take and refuse (optkern._docs fills it in).
+_points_doc = _docs.fill(parameters_points="""
+    Parameters
+    ----------
+    x : array_like, shape (n,) or (..., n)
+        One point, or one per index of the leading dimensions.""", raises_points="""
+    Raises
+    ------
+    ValueError
+        If the last axis of x is not n long.""")
 
 
 @dataclass(frozen=True)
@@ -119,13 +132,11 @@ class Problem:
         f, g = _core.optimize_problem_value_grad(self.kind, self.parameter, x)
         return (f.dtype.type(f.reshape(())) if x.ndim == 1 else f), g
 
+    @_points_doc
     def fun(self, x: Any) -> Any:
         """f at x.
 
-        Parameters
-        ----------
-        x : array_like, shape (n,) or (..., n)
-            One point, or one per index of the leading dimensions.
+        {parameters_points}
 
         Returns
         -------
@@ -133,10 +144,7 @@ class Problem:
             f in x's dtype: a scalar for one point, an array of shape ``x.shape[:-1]``
             otherwise.
 
-        Raises
-        ------
-        ValueError
-            If the last axis of x is not n long.
+        {raises_points}
 
         Examples
         --------
@@ -148,23 +156,18 @@ class Problem:
         """
         return self(x)[0]
 
+    @_points_doc
     def grad(self, x: Any) -> np.ndarray:
         """The gradient at x.
 
-        Parameters
-        ----------
-        x : array_like, shape (n,) or (..., n)
-            One point, or one per index of the leading dimensions.
+        {parameters_points}
 
         Returns
         -------
         ndarray
             The gradient, shaped and typed like x.
 
-        Raises
-        ------
-        ValueError
-            If the last axis of x is not n long.
+        {raises_points}
 
         Examples
         --------
@@ -244,6 +247,33 @@ _SIZES = {"rosenbrock": (2, 1), "rosenbrock_averaged": (2, 1), "extended_rosenbr
           "extended_powell": (4, 4)}
 
 
+# The sections the problem constructors share (optkern._docs fills them in).
+_RETURNS = """Returns
+-------
+Problem
+    Callable as ``f, g = problem(x)``; runs natively in :func:`~optkern.optimize.minimize`."""
+
+
+def _sections_for(condition: str, refusal: str) -> str:
+    return f"""Parameters
+----------
+n : int
+    The number of variables, {condition}.
+
+{_RETURNS}
+
+Raises
+------
+ValueError
+    If n is not {refusal}."""
+
+
+_sections = _docs.fill(
+    returns_problem=_RETURNS,
+    sections_n_positive=_sections_for("n >= 1", "a positive integer"),
+    sections_n_at_least_2=_sections_for("n >= 2", "an integer >= 2"))
+
+
 def _size(n: Any, name: str) -> int:
     low, multiple = _SIZES.get(name, (1, 1))
     n = check_number(n, "n", low=low, high=MAX_ELEMENTS, integer=True)
@@ -252,26 +282,14 @@ def _size(n: Any, name: str) -> int:
     return n
 
 
+@_sections
 def rosenbrock(n: int) -> Problem:
     """The chained Rosenbrock function, ``scipy.optimize.rosen``.
 
     ``sum_i 100 (x[i+1] - x[i]**2)**2 + (1 - x[i])**2``; minimum 0 at ones. Standard start
     (-1.2, 1, -1.2, 1, ...).
 
-    Parameters
-    ----------
-    n : int
-        The number of variables, n >= 2.
-
-    Returns
-    -------
-    Problem
-        Callable as ``f, g = problem(x)``; runs natively in :func:`~optkern.optimize.minimize`.
-
-    Raises
-    ------
-    ValueError
-        If n is not an integer >= 2.
+    {sections_n_at_least_2}
 
     Examples
     --------
@@ -286,25 +304,13 @@ def rosenbrock(n: int) -> Problem:
     return Problem("rosenbrock", n)
 
 
+@_sections
 def rosenbrock_averaged(n: int) -> Problem:
     """The chained Rosenbrock function divided by n - 1 (thesis eq. 15, Figure 2).
 
     Minimum 0 at ones; the start of :func:`rosenbrock`.
 
-    Parameters
-    ----------
-    n : int
-        The number of variables, n >= 2.
-
-    Returns
-    -------
-    Problem
-        Callable as ``f, g = problem(x)``; runs natively in :func:`~optkern.optimize.minimize`.
-
-    Raises
-    ------
-    ValueError
-        If n is not an integer >= 2.
+    {sections_n_at_least_2}
 
     Examples
     --------
@@ -318,6 +324,7 @@ def rosenbrock_averaged(n: int) -> Problem:
     return Problem("rosenbrock_averaged", n)
 
 
+@_sections
 def extended_rosenbrock(n: int) -> Problem:
     """MGH 21: n/2 independent Rosenbrock pairs.
 
@@ -329,10 +336,7 @@ def extended_rosenbrock(n: int) -> Problem:
     n : int
         The number of variables, even and >= 2.
 
-    Returns
-    -------
-    Problem
-        Callable as ``f, g = problem(x)``; runs natively in :func:`~optkern.optimize.minimize`.
+    {returns_problem}
 
     Raises
     ------
@@ -350,6 +354,7 @@ def extended_rosenbrock(n: int) -> Problem:
     return Problem("extended_rosenbrock", n)
 
 
+@_sections
 def extended_powell(n: int) -> Problem:
     """MGH 22, extended Powell singular: n/4 independent blocks.
 
@@ -361,10 +366,7 @@ def extended_powell(n: int) -> Problem:
     n : int
         The number of variables, a positive multiple of 4.
 
-    Returns
-    -------
-    Problem
-        Callable as ``f, g = problem(x)``; runs natively in :func:`~optkern.optimize.minimize`.
+    {returns_problem}
 
     Raises
     ------
@@ -381,6 +383,7 @@ def extended_powell(n: int) -> Problem:
     return Problem("extended_powell", n)
 
 
+@_sections
 def quadratic(n: int, cond: float = 1e4) -> Problem:
     """An ill-conditioned quadratic, ``0.5 * sum_i h_i x_i**2`` with ``h_i = cond**(i / (n - 1))``.
 
@@ -393,10 +396,7 @@ def quadratic(n: int, cond: float = 1e4) -> Problem:
     cond : float
         The condition number of the Hessian, >= 1.
 
-    Returns
-    -------
-    Problem
-        Callable as ``f, g = problem(x)``; runs natively in :func:`~optkern.optimize.minimize`.
+    {returns_problem}
 
     Raises
     ------
@@ -414,6 +414,7 @@ def quadratic(n: int, cond: float = 1e4) -> Problem:
     return Problem("quadratic", n, float(cond))
 
 
+@_sections
 def trigonometric(n: int) -> Problem:
     """MGH 26, the trigonometric function: the sum of the squared residuals
     ``n - sum_j cos x_j + (i+1)(1 - cos x_i) - sin x_i``.
@@ -421,20 +422,7 @@ def trigonometric(n: int) -> Problem:
     Minimum 0; start 1/n. It has local minima with f > 0 (for n = 4, L-BFGS from the
     standard start stops at f = 3e-4).
 
-    Parameters
-    ----------
-    n : int
-        The number of variables, n >= 1.
-
-    Returns
-    -------
-    Problem
-        Callable as ``f, g = problem(x)``; runs natively in :func:`~optkern.optimize.minimize`.
-
-    Raises
-    ------
-    ValueError
-        If n is not a positive integer.
+    {sections_n_positive}
 
     Examples
     --------
@@ -447,26 +435,14 @@ def trigonometric(n: int) -> Problem:
     return Problem("trigonometric", n)
 
 
+@_sections
 def broyden_tridiagonal(n: int) -> Problem:
     """MGH 30, Broyden tridiagonal: the sum of the squared residuals
     ``(3 - 2 x_i) x_i - x_{i-1} - 2 x_{i+1} + 1`` (with ``x_{-1} = x_n = 0``).
 
     Minimum 0; start -1.
 
-    Parameters
-    ----------
-    n : int
-        The number of variables, n >= 1.
-
-    Returns
-    -------
-    Problem
-        Callable as ``f, g = problem(x)``; runs natively in :func:`~optkern.optimize.minimize`.
-
-    Raises
-    ------
-    ValueError
-        If n is not a positive integer.
+    {sections_n_positive}
 
     Examples
     --------
@@ -478,26 +454,14 @@ def broyden_tridiagonal(n: int) -> Problem:
     return Problem("broyden_tridiagonal", n)
 
 
+@_sections
 def discrete_boundary_value(n: int) -> Problem:
     """MGH 28: a discretised two-point boundary value problem.
 
     Minimum 0; ill-conditioned for large n. Start ``t_i (t_i - 1)`` with
     ``t_i = (i + 1) / (n + 1)``.
 
-    Parameters
-    ----------
-    n : int
-        The number of variables, n >= 1.
-
-    Returns
-    -------
-    Problem
-        Callable as ``f, g = problem(x)``; runs natively in :func:`~optkern.optimize.minimize`.
-
-    Raises
-    ------
-    ValueError
-        If n is not a positive integer.
+    {sections_n_positive}
 
     Examples
     --------
@@ -508,26 +472,14 @@ def discrete_boundary_value(n: int) -> Problem:
     return Problem("discrete_boundary_value", n)
 
 
+@_sections
 def variably_dimensioned(n: int) -> Problem:
     """MGH 25, variably dimensioned: ``sum_j (x_j - 1)**2 + s**2 + s**4`` with
     ``s = sum_j (j+1)(x_j - 1)``.
 
     Minimum 0 at ones; start ``1 - (j+1)/n``.
 
-    Parameters
-    ----------
-    n : int
-        The number of variables, n >= 1.
-
-    Returns
-    -------
-    Problem
-        Callable as ``f, g = problem(x)``; runs natively in :func:`~optkern.optimize.minimize`.
-
-    Raises
-    ------
-    ValueError
-        If n is not a positive integer.
+    {sections_n_positive}
 
     Examples
     --------
@@ -554,6 +506,7 @@ ALL: dict[str, Callable[[int], Problem]] = {
 }
 
 
+@_sections
 def get(name: str, n: int) -> Problem:
     """The problem called ``name`` in ``n`` variables.
 
@@ -564,10 +517,7 @@ def get(name: str, n: int) -> Problem:
     n : int
         The number of variables (each problem checks it as its constructor does).
 
-    Returns
-    -------
-    Problem
-        Callable as ``f, g = problem(x)``; runs natively in :func:`~optkern.optimize.minimize`.
+    {returns_problem}
 
     Raises
     ------

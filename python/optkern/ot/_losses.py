@@ -20,11 +20,12 @@ Three entropic OT quantities are easy to confuse; at the optimal plan P of
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 
-from optkern import _arrays
+from optkern import _arrays, _docs
+from optkern._keywords import DIVERGENCE, SINKHORN, DivergenceOptions, SinkhornOptions
 from optkern._validation import as_float_array, check_number, fail
 from optkern.ot._sinkhorn import sinkhorn, sinkhorn_cost
 from optkern.ot._vjp import sinkhorn_vjp, sum_to
@@ -35,19 +36,11 @@ COSTS = ("sqeuclidean", "euclidean")
 LOSSES = ("entropic", "linear")
 
 
+@_docs.fill
 @_arrays.same_kind("M", "a", "b")
-def sinkhorn2(
-    M: Any,
-    a: Any = None,
-    b: Any = None,
-    *,
-    reg: float,
-    method: str = "auto",
-    tol: float = 1e-9,
-    max_iter: int = 10000,
-    init: Any = None,
-    return_grad: bool = False,
-) -> Any:
+@SINKHORN.after("reg")
+def sinkhorn2(M: Any, a: Any = None, b: Any = None, *, reg: float, return_grad: bool = False,
+              **options: Unpack[SinkhornOptions]) -> Any:
     """POT's ``sinkhorn2`` loss: the transport cost ``<M, P>`` of the entropic OT plan P.
 
     P is the plan of :func:`optkern.ot.sinkhorn` (``min <M, P> + reg <P, log P - 1>`` under
@@ -59,8 +52,7 @@ def sinkhorn2(
 
     Parameters
     ----------
-    M, a, b, reg, method, tol, max_iter, init
-        As in :func:`optkern.ot.sinkhorn` (CPU).
+    {sinkhorn_problem}
     return_grad : bool
         Also return ``(grad_M, grad_a, grad_b)``.
 
@@ -100,7 +92,7 @@ def sinkhorn2(
     >>> bool(abs((up - down) / 2e-6 - grad_M[1, 2]) < 1e-6)
     True
     """
-    res = sinkhorn(M, a, b, reg=reg, method=method, tol=tol, max_iter=max_iter, init=init)
+    res = sinkhorn(M, a, b, reg=reg, **options)
     if not return_grad:
         return res.cost
     P = np.asarray(res.plan)
@@ -169,6 +161,27 @@ def check_loss_name(loss: Any) -> str:
     return loss
 
 
+def divergence_settings(reg: Any, options: DivergenceOptions) -> tuple[float, str, str,
+                                                                        dict[str, Any]]:
+    """sinkhorn_divergence's reg, cost and loss, checked, and the keywords of its three
+    solves (reg, method, tol, max_iter)."""
+    reg = check_number(reg, "reg", low=1e-300)
+    solve = {"reg": reg, "method": options["method"], "tol": options["tol"],
+             "max_iter": options["max_iter"]}
+    return reg, check_cost_name(options["cost"]), check_loss_name(options["loss"]), solve
+
+
+def check_cloud_shapes(x_shape: tuple[int, ...], y_shape: tuple[int, ...]) -> None:
+    """Clouds (..., m, d) and (..., n, d) with points of one dimension: the adapters' check
+    of tensors and traced arrays (whose values are checked by optkern.ot, on the host)."""
+    for shape, name in ((x_shape, "x"), (y_shape, "y")):
+        if len(shape) < 2 or shape[-2] == 0 or shape[-1] == 0:
+            fail(name, "points of shape (..., count, dim) with count, dim >= 1",
+                 f"shape {shape}")
+    if x_shape[-1] != y_shape[-1]:
+        fail("y", f"points of x's dimension {x_shape[-1]}", f"shape {y_shape}")
+
+
 def check_points(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     """x (..., m, d) and y (..., n, d) as finite float arrays of one dtype."""
     x = as_float_array(x, "x", min_ndim=2, contiguous=False)
@@ -188,20 +201,11 @@ def check_points(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+@_docs.fill
 @_arrays.same_kind("x", "y")
-def sinkhorn_divergence(
-    x: Any,
-    y: Any,
-    a: Any = None,
-    b: Any = None,
-    *,
-    reg: float,
-    cost: str = "sqeuclidean",
-    loss: str = "entropic",
-    method: str = "auto",
-    tol: float = 1e-9,
-    max_iter: int = 10000,
-) -> Any:
+@DIVERGENCE.after("reg")
+def sinkhorn_divergence(x: Any, y: Any, a: Any = None, b: Any = None, *, reg: float,
+                        **options: Unpack[DivergenceOptions]) -> Any:
     """The debiased Sinkhorn divergence between two weighted point clouds.
 
     ``S(a, b) = OT(a, b) - OT(a, a) / 2 - OT(b, b) / 2`` with the costs ``C(x, y)``,
@@ -223,17 +227,8 @@ def sinkhorn_divergence(
         The first cloud (finite).
     y : array_like, shape (..., n, d)
         The second cloud; the batch dimensions of x and y (and a, b) broadcast.
-    a, b : array_like, shapes (..., m) and (..., n), optional
-        Weights (default uniform, b with the mass of a), of equal mass, as in
-        :func:`optkern.ot.sinkhorn`.
-    reg : float
-        The entropic regularisation epsilon, > 0, in the units of the cost.
-    cost : {"sqeuclidean", "euclidean"}
-        ``C(x, y) = |x - y|^2`` (POT's default metric) or ``|x - y|``.
-    loss : {"entropic", "linear"}
-        Which OT quantity is debiased (above).
-    method, tol, max_iter
-        As in :func:`optkern.ot.sinkhorn`.
+    {cloud_ab}
+    {divergence_options}
 
     Returns
     -------
@@ -272,11 +267,8 @@ def sinkhorn_divergence(
     >>> optkern.ot.sinkhorn_divergence(np.stack([x, x + 1]), x, reg=0.1).shape
     (2,)
     """
-    reg = check_number(reg, "reg", low=1e-300)
-    cost = check_cost_name(cost)
-    loss = check_loss_name(loss)
+    reg, cost, loss, kwargs = divergence_settings(reg, options)
     x, y = check_points(x, y)
-    kwargs: dict[str, Any] = dict(reg=reg, method=method, tol=tol, max_iter=max_iter)
     C_xy, C_xx, C_yy = (pairwise_cost(p, q, cost) for p, q in ((x, y), (x, x), (y, y)))
     m, n = x.shape[-2], y.shape[-2]
     from optkern.ot._checks import weights

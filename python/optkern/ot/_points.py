@@ -15,6 +15,7 @@ from optkern import _arrays, _backend
 from optkern._validation import as_float_array, broadcast_batch, fail
 from optkern.ot import _checks
 from optkern.ot._losses import check_cost_name, check_points, pairwise_cost
+from optkern.ot._result import per_problem
 
 __all__ = ["PointsResult", "sinkhorn_points"]
 
@@ -346,8 +347,7 @@ def sinkhorn_points(
             stats[3, k] = scale * stats[3, k] + 2 * shift * mass
 
     def per_item(v: np.ndarray, kind: type) -> Any:
-        v = v.astype(kind).reshape(batch)
-        return v.item() if v.ndim == 0 else v
+        return per_problem(v.astype(kind), batch)
 
     return PointsResult(
         f=f.reshape(batch + (m,)), g=g.reshape(batch + (n,)), cost=per_item(stats[2], float),

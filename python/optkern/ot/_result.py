@@ -104,6 +104,12 @@ class SinkhornBackwardError(np.linalg.LinAlgError):
         self.items = items
 
 
+def per_problem(x: Any, batch_shape: tuple[int, ...]) -> Any:
+    """A per-problem field: an array of the batch shape, or a Python scalar for one problem."""
+    x = np.asarray(x).reshape(batch_shape)
+    return x.item() if x.ndim == 0 else x
+
+
 def make_result(batch_shape: tuple[int, ...], m: int, n: int, plan: Any, f: Any, g: Any,
                 stats: tuple) -> SinkhornResult:
     """A SinkhornResult from flat (B, ...) outputs and the kernel's per-item statistics."""
@@ -111,8 +117,7 @@ def make_result(batch_shape: tuple[int, ...], m: int, n: int, plan: Any, f: Any,
     names = np.array(["auto", "plain", "log"])[method]
 
     def per_item(x: np.ndarray) -> Any:
-        x = x.reshape(batch_shape)
-        return x.item() if x.ndim == 0 else x
+        return per_problem(x, batch_shape)
 
     return SinkhornResult(
         plan=plan.reshape(batch_shape + (m, n)),

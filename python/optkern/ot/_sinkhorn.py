@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 
-from optkern import _arrays, _dask, _gpu
+from optkern import _arrays, _dask, _docs, _gpu
+from optkern._keywords import SINKHORN, SinkhornOptions
 from optkern._progress import ProgressBar, check_callback, check_progress
 from optkern._validation import check_bool, describe, fail, resolve_device
 from optkern.ot import _checks, _chunked, _cpu, _cuda, _eps_scaling, _range
@@ -14,6 +15,7 @@ from optkern.ot import _dask as _ot_dask
 from optkern.ot._result import SinkhornResult
 
 
+@_docs.fill
 @_arrays.same_kind("M", "a", "b")
 def sinkhorn(
     M: Any,
@@ -38,39 +40,8 @@ def sinkhorn(
 
     Parameters
     ----------
-    M : array_like, shape (..., m, n)
-        Cost matrix (finite, with max|M| / reg at most 1e15, beyond which rounding alone
-        moves the plan's exponents by more than 0.2). Its dtype sets the dtype of
-        the results: float32 stays float32 (potentials and all sums are still computed in
-        float64), integers become float64.
-    a, b : array_like, shapes (..., m) and (..., n), optional
-        Marginal weights, >= 0, each with a total mass in [1e-300, 1e300] (the plan
-        scales with it), and ``sum(a) == sum(b)`` to a relative 1e-6 (b is then rescaled
-        to the mass of a exactly). Default: uniform, with
-        the mass of a for b. Zero weights are allowed. The batch dimensions of M, a, b (and
-        init) broadcast; a shared operand is read in place, not copied per problem.
-    reg : float
-        The entropic regularisation epsilon, >= 1e-300 (the gradients scale with 1/reg).
-    method : {"auto", "plain", "log"}
-        "plain" forms ``K = exp(-M/reg)`` once (after shifting M by its row and column
-        minima) and reads it once per iteration. "log" updates the potentials by
-        log-sum-exp with a vectorised exp: the method for small reg. "auto" takes "plain"
-        when the shifted kernel fits the floating-point range (``max(M - shifts) / reg`` at
-        most 300 in float64, 80 in float32) and "log" otherwise. A "plain" iteration whose
-        scalings leave the range of double goes on in the log domain, so no method returns
-        NaN or Inf for finite input.
-    tol : float
-        Stop when the max-norm marginal violation is at most ``tol * sum(a)``; checked every
-        10 iterations, at no extra pass over M (the check is fused into the iteration).
-    max_iter : int
-        The most iterations to do (>= 1). With ``tol=0`` exactly max_iter are done.
-    init : (f, g), optional
-        Warm start from potentials (for example a previous result's ``f, g``): the iteration
-        starts from g, or, when g is None, from the soft c-transform of f.
-    device : {"cpu", "cuda", "auto"}
-        Where to compute. On "cuda", CuPy arrays and torch CUDA tensors are used in place and
-        the plan and potentials come back as the same kind; NumPy inputs are copied to the
-        GPU and back. "auto" follows the data.
+    {sinkhorn_problem}
+    {device}
     callback : callable, optional
         CPU only. ``callback(intermediate_result)`` receives the :class:`SinkhornResult` of
         the current iterate after every chunk of iterations (sized to take about 0.1 s
@@ -83,10 +54,7 @@ def sinkhorn(
         Show the iterations done and the largest marginal error (in chunks, as for
         callback): a tqdm bar if tqdm is installed, else a line on stderr. On CUDA the
         iteration is one launch and only its end is shown.
-    stream : int, torch.cuda.Stream or cupy.cuda.Stream, optional
-        The CUDA stream to run on (CUDA runs only; a ValueError on the CPU). By default the
-        current stream of the library that made the GPU arrays, or the legacy default stream
-        for NumPy input.
+    {stream}
     eps_scaling : float in (0, 1), optional
         CPU only. Solve a sequence of problems instead, from reg_0 = max|M| down to reg,
         multiplying reg by this factor at each stage and warm-starting each from the last
@@ -185,21 +153,12 @@ def sinkhorn(
     return _range.check_representable(_range.unscaled(res, scale))
 
 
+@_docs.fill
 @_arrays.same_kind("M", "a", "b")
-def sinkhorn_cost(
-    M: Any,
-    a: Any = None,
-    b: Any = None,
-    *,
-    reg: float,
-    method: str = "auto",
-    tol: float = 1e-9,
-    max_iter: int = 10000,
-    init: Any = None,
-    device: str = "cpu",
-    return_grad: bool = False,
-    stream: Any = None,
-) -> Any:
+@SINKHORN.after("reg")
+def sinkhorn_cost(M: Any, a: Any = None, b: Any = None, *, reg: float, device: str = "cpu",
+                  return_grad: bool = False, stream: Any = None,
+                  **options: Unpack[SinkhornOptions]) -> Any:
     """The entropic OT value ``OT_reg(M, a, b) = <M, P> + reg <P, log P - 1>`` at the
     optimal plan, and optionally its gradient.
 
@@ -221,8 +180,9 @@ def sinkhorn_cost(
 
     Parameters
     ----------
-    M, a, b, reg, method, tol, max_iter, init, device, stream
-        As in :func:`sinkhorn`.
+    {sinkhorn_problem}
+    {device}
+    {stream}
     return_grad : bool
         Also return ``(grad_M, grad_a, grad_b) = (P, f, g)``.
 
@@ -256,8 +216,7 @@ def sinkhorn_cost(
     True
     """
     return_grad = check_bool(return_grad, "return_grad")
-    res = sinkhorn(M, a, b, reg=reg, method=method, tol=tol, max_iter=max_iter, init=init,
-                   device=device, stream=stream)
+    res = sinkhorn(M, a, b, reg=reg, device=device, stream=stream, **options)
     if not return_grad:
         return res.value
     f, g = res.f, res.g

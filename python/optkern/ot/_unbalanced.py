@@ -11,9 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from optkern import _arrays, _backend
+from optkern import _arrays, _backend, _docs
 from optkern._validation import as_float_array, broadcast_batch, check_number, fail
 from optkern.ot import _checks
+from optkern.ot._result import per_problem
 
 __all__ = ["UnbalancedResult", "sinkhorn_unbalanced", "sinkhorn_unbalanced_vjp"]
 
@@ -100,6 +101,7 @@ def _kl(x: np.ndarray, y: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     return (t - x + y).sum(axis=axes)
 
 
+@_docs.fill
 @_arrays.same_kind("M", "a", "b")
 def sinkhorn_unbalanced(
     M: Any,
@@ -128,23 +130,14 @@ def sinkhorn_unbalanced(
     a, b : array_like, shapes (..., m) and (..., n), optional
         Weights >= 0, each with a positive sum (default uniform, of mass 1). Batch
         dimensions of M, a and b broadcast.
-    reg : float
-        The entropic regularisation, > 0.
-    reg_m : float or (float, float)
-        The marginal penalties rho (> 0), one for both sides or ``(rho_a, rho_b)``; ``inf``
-        on one side makes that marginal exact.
-    reg_type : {"kl", "entropy"}
-        The reference measure c of the entropic term (above).
+    {unbalanced_reg}
+    {unbalanced_reg_m}
+    {unbalanced_reg_type}
     method : {"auto", "log"}
         The log-domain scaling iteration (stabilised log-sum-exps: no overflow, no NaN at any
         reg). "auto" is "log"; a kernel-domain variant is not provided.
-    tol : float
-        Stop when no log-scaling ``f / reg``, ``g / reg`` moved by more than tol in an
-        iteration (POT stops on the relative change of u and v, which is the same measure to
-        first order). Rounding leaves a floor of about 1e-14 (times log m): a smaller tol runs
-        to max_iter and reports converged=False.
-    max_iter : int
-        The most iterations (>= 1).
+    {unbalanced_tol}
+    {unbalanced_max_iter}
 
     Returns
     -------
@@ -223,8 +216,7 @@ def sinkhorn_unbalanced(
         value = value + rho_b * _kl(plan.sum(-2, dtype=np.float64), bb, (-1,))
 
     def per_item(x: np.ndarray) -> Any:
-        x = np.asarray(x).reshape(batch_shape)
-        return x.item() if x.ndim == 0 else x
+        return per_problem(x, batch_shape)
 
     return UnbalancedResult(
         plan=plan, f=(reg * F).astype(dtype).reshape(batch_shape + (m,)),
@@ -233,6 +225,7 @@ def sinkhorn_unbalanced(
         method="log")
 
 
+@_docs.fill
 @_arrays.same_kind("P", "grad_P")
 def sinkhorn_unbalanced_vjp(
     P: Any,
@@ -256,8 +249,9 @@ def sinkhorn_unbalanced_vjp(
         dL/dP; broadcasts to P's shape.
     a, b : array_like, shapes (..., m) and (..., n), optional
         The weights given to :func:`sinkhorn_unbalanced` (default uniform of mass 1).
-    reg, reg_m, reg_type
-        As given to :func:`sinkhorn_unbalanced`.
+    {unbalanced_reg}
+    {unbalanced_reg_m}
+    {unbalanced_reg_type}
 
     Returns
     -------

@@ -33,6 +33,22 @@ def as_tensor(x: Any, name: str, like: torch.Tensor | None = None) -> torch.Tens
     return t
 
 
+def cost_matrix(M: Any, floating: bool = True) -> torch.Tensor:
+    """M as a tensor with at least 2 dimensions (ValueError naming M), integer M made float64
+    unless ``floating=False``."""
+    M = as_tensor(M, "M")
+    if M.ndim < 2:
+        fail("M", "an array with at least 2 dimensions", f"shape {tuple(M.shape)}")
+    if floating and not M.is_floating_point():
+        M = M.to(torch.float64)
+    return M
+
+
+def host(t: torch.Tensor) -> np.ndarray:
+    """A tensor's values as a NumPy array on the host (detached; copied from a GPU)."""
+    return t.detach().cpu().numpy()
+
+
 def low_precision(x: Any) -> bool:
     """Whether x is a bfloat16 tensor: the adapters compute it in float32 (as_tensor widens
     it, differentiably) and return their result in bfloat16."""

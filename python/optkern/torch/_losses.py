@@ -4,30 +4,23 @@ divergence, differentiable through optkern's plan backward (implicit) and value 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Unpack
 
 import torch
 
-from optkern._validation import check_number, fail
-from optkern.ot._losses import check_cost_name, check_loss_name, symmetric_potential
-from optkern.torch._convert import as_tensor
+from optkern import _docs
+from optkern._keywords import DIVERGENCE, SINKHORN, DivergenceOptions, SinkhornOptions
+from optkern.ot._losses import check_cloud_shapes, divergence_settings, symmetric_potential
+from optkern.torch._convert import as_tensor, cost_matrix
 from optkern.torch._ot import sinkhorn, sinkhorn_cost
 
 __all__ = ["sinkhorn2", "sinkhorn_divergence"]
 
 
-def sinkhorn2(
-    M: Any,
-    a: Any = None,
-    b: Any = None,
-    *,
-    reg: float,
-    method: str = "auto",
-    tol: float = 1e-9,
-    max_iter: int = 10000,
-    init: Any = None,
-    on_singular: str = "raise",
-) -> torch.Tensor:
+@_docs.fill
+@SINKHORN.after("reg")
+def sinkhorn2(M: Any, a: Any = None, b: Any = None, *, reg: float, on_singular: str = "raise",
+              **options: Unpack[SinkhornOptions]) -> torch.Tensor:
     """POT's ``sinkhorn2`` loss ``<M, P>`` (:func:`optkern.ot.sinkhorn2`), differentiable in
     M, a and b.
 
@@ -37,8 +30,8 @@ def sinkhorn2(
 
     Parameters
     ----------
-    M, a, b, reg, method, tol, max_iter, init, on_singular
-        As in :func:`optkern.torch.sinkhorn`.
+    {torch_sinkhorn_problem}
+    {on_singular}
 
     Returns
     -------
@@ -60,11 +53,8 @@ def sinkhorn2(
     >>> round(loss.item(), 6), x.grad.shape
     (0.25, torch.Size([3, 1]))
     """
-    M = as_tensor(M, "M")
-    if not M.is_floating_point():
-        M = M.to(torch.float64)
-    P = sinkhorn(M, a, b, reg=reg, method=method, tol=tol, max_iter=max_iter, init=init,
-                 on_singular=on_singular)
+    M = cost_matrix(M)
+    P = sinkhorn(M, a, b, reg=reg, on_singular=on_singular, **options)
     return (M * P).sum(dim=(-2, -1))
 
 
@@ -80,19 +70,10 @@ def pairwise_cost(x: torch.Tensor, y: torch.Tensor, cost: str) -> torch.Tensor:
                        torch.zeros_like(sq))
 
 
-def sinkhorn_divergence(
-    x: Any,
-    y: Any,
-    a: Any = None,
-    b: Any = None,
-    *,
-    reg: float,
-    cost: str = "sqeuclidean",
-    loss: str = "entropic",
-    method: str = "auto",
-    tol: float = 1e-9,
-    max_iter: int = 10000,
-) -> torch.Tensor:
+@_docs.fill
+@DIVERGENCE.after("reg")
+def sinkhorn_divergence(x: Any, y: Any, a: Any = None, b: Any = None, *, reg: float,
+                        **options: Unpack[DivergenceOptions]) -> torch.Tensor:
     """The debiased Sinkhorn divergence of :func:`optkern.ot.sinkhorn_divergence`,
     differentiable in x, y, a and b.
 
@@ -104,8 +85,8 @@ def sinkhorn_divergence(
     ----------
     x, y : Tensor or array_like, shapes (..., m, d) and (..., n, d)
         The clouds, on one device (CPU or CUDA).
-    a, b, reg, cost, loss, method, tol, max_iter
-        As in :func:`optkern.ot.sinkhorn_divergence`.
+    {cloud_ab}
+    {divergence_options}
 
     Returns
     -------
@@ -128,17 +109,10 @@ def sinkhorn_divergence(
     >>> bool(s > 0), x.grad.shape
     (True, torch.Size([20, 2]))
     """
-    reg = check_number(reg, "reg", low=1e-300)
-    cost = check_cost_name(cost)
-    loss = check_loss_name(loss)
+    reg, cost, loss, kwargs = divergence_settings(reg, options)
     x = as_tensor(x, "x")
     y = as_tensor(y, "y", like=x)
-    for t, name in ((x, "x"), (y, "y")):
-        if t.ndim < 2 or t.shape[-2] == 0 or t.shape[-1] == 0:
-            fail(name, "points of shape (..., count, dim) with count, dim >= 1",
-                 f"shape {tuple(t.shape)}")
-    if x.shape[-1] != y.shape[-1]:
-        fail("y", f"points of x's dimension {x.shape[-1]}", f"shape {tuple(y.shape)}")
+    check_cloud_shapes(tuple(x.shape), tuple(y.shape))
     dtype = torch.promote_types(x.dtype, y.dtype)
     if not dtype.is_floating_point:
         dtype = torch.float64
@@ -153,7 +127,6 @@ def sinkhorn_divergence(
         b = a.sum(-1, keepdim=True) / n * torch.ones(n, dtype=dtype, device=x.device)
     else:
         b = as_tensor(b, "b", like=x).to(dtype)
-    kwargs: dict[str, Any] = dict(reg=reg, method=method, tol=tol, max_iter=max_iter)
     ot = sinkhorn_cost if loss == "entropic" else sinkhorn2
     C_xy, C_xx, C_yy = (pairwise_cost(p, q, cost) for p, q in ((x, y), (x, x), (y, y)))
 

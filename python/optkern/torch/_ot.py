@@ -4,35 +4,28 @@ implicit (block-Cholesky) backward, as torch.autograd.Functions."""
 from __future__ import annotations
 
 import dataclasses
-import warnings
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
 from optkern import ot as _ot
-from optkern._autodiff import marginal_grads
+from optkern import _docs
+from optkern._keywords import SINKHORN, SinkhornOptions
+from optkern._autodiff import marginal_grads, warn_unconverged
 from optkern._validation import check_bool, fail
 from optkern.torch import _device_vjp
-from optkern.torch._convert import as_tensor, from_kernel, low_precision, sum_to, to_kernel
+from optkern.torch._convert import (as_tensor, cost_matrix, from_kernel, low_precision, sum_to,
+                                    to_kernel)
 
 __all__ = ["sinkhorn", "sinkhorn_cost"]
 
 
-def sinkhorn(
-    M: Any,
-    a: Any = None,
-    b: Any = None,
-    *,
-    reg: float,
-    method: str = "auto",
-    tol: float = 1e-9,
-    max_iter: int = 10000,
-    init: Any = None,
-    on_singular: str = "raise",
-    return_result: bool = False,
-) -> Any:
+@_docs.fill
+@SINKHORN.after("reg")
+def sinkhorn(M: Any, a: Any = None, b: Any = None, *, reg: float, on_singular: str = "raise",
+             return_result: bool = False, **options: Unpack[SinkhornOptions]) -> Any:
     """The entropic OT plan of :func:`optkern.ot.sinkhorn`, differentiable in M, a and b.
 
     The backward differentiates the optimality conditions (:func:`optkern.ot.sinkhorn_vjp`,
@@ -41,29 +34,21 @@ def sinkhorn(
 
     Parameters
     ----------
-    M : Tensor or array_like, shape (..., m, n)
-        Cost matrices, on the CPU or a CUDA device. float32 stays float32; bfloat16 is
-        computed in float32 and the plan returned in bfloat16. Sparse tensors are refused
-        (ValueError naming the argument), as by every function of optkern.torch.
-    a, b : Tensor or array_like, shapes (..., m) and (..., n), optional
-        Marginals (default uniform, b with the mass of a), on M's device. sum(b) must equal
-        sum(a) to a relative 1e-6, as for :func:`optkern.ot.sinkhorn`, which then rescales
-        b to the mass of a; the gradients are those of that function: ``dL/da_i = lambda_i
-        + <mu, b> / sum(b)`` and ``dL/db = sum(a)/sum(b) (mu - <mu, b> / sum(b))`` with the
-        multipliers (lambda, mu) of sinkhorn_vjp (see ``optkern/_autodiff.py``). Batch
-        dimensions of M, a and b broadcast; gradients are summed back to each shape. A zero
-        weight gets the finite one-sided derivative (its weight raised from 0), from the
-        limit of its multiplier: ``lambda_i = sum_j q_ij (dL/dP_ij - mu_j)`` with
+    {torch_M}
+    {torch_ab}
+        A zero weight gets the finite one-sided derivative (its weight raised from 0), from
+        the limit of its multiplier: ``lambda_i = sum_j q_ij (dL/dP_ij - mu_j)`` with
         ``q_ij = softmax_j((g_j - M_ij) / reg)`` (likewise for columns).
-    reg : float
-        The entropic regularisation epsilon, > 0 (not differentiated).
-    method, tol, max_iter, init
-        As in :func:`optkern.ot.sinkhorn`. The gradient is exact for the plan returned (for
-        its own marginals), so a loose tol gives the exact gradient of a slightly different
-        problem; a plan that did not converge gives a RuntimeWarning.
-    on_singular : {"raise", "nan"}
-        What the backward does when a problem's KKT system is singular (as in
-        :func:`optkern.ot.sinkhorn_vjp`).
+    {sinkhorn_reg}
+        Not differentiated.
+    {sinkhorn_method}
+    {sinkhorn_tol}
+        The gradient is exact for the plan returned (for its own marginals), so a loose tol
+        gives the exact gradient of a slightly different problem; a plan that did not
+        converge gives a RuntimeWarning.
+    {sinkhorn_max_iter}
+    {sinkhorn_init}
+    {on_singular}
     return_result : bool
         Also return the :class:`optkern.ot.SinkhornResult` of the forward (potentials,
         n_iter, marginal_error, converged, ...; NumPy arrays for CPU input, tensors for CUDA
@@ -98,26 +83,19 @@ def sinkhorn(
     """
     low = low_precision(M)
     M, a, b = _marginals(M, a, b)
-    options = _options(method, tol, max_iter, init, on_singular)
+    settings = _options(options, on_singular)
     return_result = check_bool(return_result, "return_result")
     results: list = []
-    plan = _Plan.apply(M, a, b, reg, options, results)
+    plan = _Plan.apply(M, a, b, reg, settings, results)
     if low:  # bfloat16 M: computed in float32, returned in bfloat16
         plan = plan.to(torch.bfloat16)
     return (plan, results[0]) if return_result else plan
 
 
-def sinkhorn_cost(
-    M: Any,
-    a: Any = None,
-    b: Any = None,
-    *,
-    reg: float,
-    method: str = "auto",
-    tol: float = 1e-9,
-    max_iter: int = 10000,
-    init: Any = None,
-) -> torch.Tensor:
+@_docs.fill
+@SINKHORN.after("reg")
+def sinkhorn_cost(M: Any, a: Any = None, b: Any = None, *, reg: float,
+                  **options: Unpack[SinkhornOptions]) -> torch.Tensor:
     """The entropic OT value ``<M, P> + reg <P, log P - 1>`` of :func:`optkern.ot.sinkhorn`,
     differentiable in M, a and b.
 
@@ -128,8 +106,7 @@ def sinkhorn_cost(
 
     Parameters
     ----------
-    M, a, b, reg, method, tol, max_iter, init
-        As in :func:`sinkhorn`.
+    {torch_sinkhorn_problem}
 
     Returns
     -------
@@ -155,8 +132,7 @@ def sinkhorn_cost(
     """
     low = low_precision(M)
     M, a, b = _marginals(M, a, b)
-    options = _options(method, tol, max_iter, init, "raise")
-    value = _Value.apply(M, a, b, reg, options, [])
+    value = _Value.apply(M, a, b, reg, _options(options, "raise"), [])
     return value.to(torch.bfloat16) if low else value
 
 
@@ -168,9 +144,7 @@ def _own_copy(x: Any) -> Any:
 def _marginals(M: Any, a: Any, b: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """M, a and b as tensors on M's device, the default marginals made explicit (so that a
     gradient reaches a through the default b)."""
-    M = as_tensor(M, "M")
-    if M.ndim < 2:
-        fail("M", "an array with at least 2 dimensions", f"shape {tuple(M.shape)}")
+    M = cost_matrix(M, floating=False)
     m, n = M.shape[-2:]
     dtype = M.dtype if M.is_floating_point() else torch.float64
     a = torch.full((m,), 1.0 / max(m, 1), dtype=dtype, device=M.device) if a is None else (
@@ -183,15 +157,15 @@ def _marginals(M: Any, a: Any, b: Any) -> tuple[torch.Tensor, torch.Tensor, torc
     return M, a, b
 
 
-def _options(method: str, tol: float, max_iter: int, init: Any,
-             on_singular: str) -> dict[str, Any]:
+def _options(options: SinkhornOptions, on_singular: str) -> dict[str, Any]:
+    """The forward's options (init's tensors as the kernel takes them) and the backward's."""
     if on_singular not in ("raise", "nan"):
         fail("on_singular", "'raise' or 'nan'", repr(on_singular))
+    init = options["init"]
     if isinstance(init, (tuple, list)):
         init = tuple(None if p is None else to_kernel(as_tensor(p, "init"))
                      if isinstance(p, torch.Tensor) else p for p in init)
-    return {"method": method, "tol": tol, "max_iter": max_iter, "init": init,
-            "on_singular": on_singular}
+    return {**options, "init": init, "on_singular": on_singular}
 
 
 def _solve(M: torch.Tensor, a: torch.Tensor, b: torch.Tensor, reg: float,
@@ -199,13 +173,7 @@ def _solve(M: torch.Tensor, a: torch.Tensor, b: torch.Tensor, reg: float,
     res = _ot.sinkhorn(to_kernel(M), to_kernel(a), to_kernel(b), reg=reg,
                        method=options["method"], tol=options["tol"],
                        max_iter=options["max_iter"], init=options["init"], device="auto")
-    converged = np.asarray(res.converged)
-    if not converged.all():
-        warnings.warn(
-            f"optkern.torch: Sinkhorn did not converge for {int((~converged).sum())} of "
-            f"{converged.size} problem(s) in max_iter={options['max_iter']} iterations (largest "
-            f"marginal error {float(np.max(res.marginal_error)):.3g}); the gradient is that of "
-            f"the returned plan. Raise max_iter or reg.", RuntimeWarning, stacklevel=4)
+    warn_unconverged(res, "torch", options["max_iter"], stacklevel=4)
     return res
 
 

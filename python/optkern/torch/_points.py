@@ -13,7 +13,7 @@ from torch.autograd.function import once_differentiable
 from optkern import ot as _ot
 from optkern._autodiff import marginal_grads
 from optkern._validation import fail
-from optkern.torch._convert import as_tensor
+from optkern.torch._convert import as_tensor, host
 
 __all__ = ["sinkhorn_points_value"]
 
@@ -80,18 +80,14 @@ def sinkhorn_points_value(x: Any, y: Any, a: Any = None, b: Any = None, *, reg: 
     return _Value.apply(x, y, a, b, options)
 
 
-def _host(t: torch.Tensor) -> np.ndarray:
-    return t.detach().cpu().numpy()
-
-
 class _Value(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, y: torch.Tensor, a: torch.Tensor, b: torch.Tensor,
                 options: dict) -> torch.Tensor:
         init = options["init"]
         if isinstance(init, torch.Tensor):
-            init = _host(init)
-        res = _ot.sinkhorn_points(_host(x), _host(y), _host(a), _host(b), reg=options["reg"],
+            init = host(init)
+        res = _ot.sinkhorn_points(host(x), host(y), host(a), host(b), reg=options["reg"],
                                   tol=options["tol"], max_iter=options["max_iter"], init=init)
         ctx.result = res
         ctx.save_for_backward(x, y, a, b)
@@ -103,7 +99,7 @@ class _Value(torch.autograd.Function):
         x, y, a, b = ctx.saved_tensors
         res = ctx.result
         scale = float(grad_value)
-        xs, ys = _host(x).astype(np.float64), _host(y).astype(np.float64)
+        xs, ys = host(x).astype(np.float64), host(y).astype(np.float64)
         out: list = [None, None, None, None, None]
         if ctx.needs_input_grad[0]:
             r = res.apply(np.ones(ys.shape[0]))

@@ -3,27 +3,24 @@ torch.autograd.Function."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
+from optkern import _docs
+from optkern._keywords import DENOISE, DENOISE_2D, Denoise2DOptions, DenoiseOptions
 from optkern import tv as _tv
 from optkern.torch._convert import as_tensor, from_kernel, low_precision, sum_to, to_kernel
 
 __all__ = ["tv_denoise", "tv_denoise_2d"]
 
 
-def tv_denoise(
-    x: Any,
-    lam: Any,
-    *,
-    method: str = "exact",
-    tol: float = 1e-6,
-    max_iter: int = 1000,
-    rtol: float | None = None,
-) -> torch.Tensor:
+@_docs.fill
+@DENOISE.after("lam")
+def tv_denoise(x: Any, lam: Any, *, rtol: float | None = None,
+               **options: Unpack[DenoiseOptions]) -> torch.Tensor:
     """The prox of λ·TV along the last axis (:func:`optkern.tv.denoise`), differentiable in x
     and λ.
 
@@ -40,12 +37,9 @@ def tv_denoise(
         λ >= 0: a number (not differentiated), or a tensor (0-d, one value per signal,
         broadcasting to ``x.shape[:-1]``, or one weight per edge of shape ``(..., n - 1)`` as
         in :func:`optkern.tv.denoise`) that receives a gradient of its own shape.
-    method, tol, max_iter
-        As in :func:`optkern.tv.denoise`. The backward is exact for ``"exact"``.
-    rtol : float, optional
-        How close neighbours of y must be to count as one segment in the backward (see
-        :func:`optkern.tv.denoise_vjp`); default: rounding only for ``"exact"``, 1e-6 for
-        ``"irls"``, whose iterates fuse only in the limit.
+    {tv_options}
+        The backward is exact for ``"exact"``.
+    {tv_rtol}
 
     Returns
     -------
@@ -76,11 +70,30 @@ def tv_denoise(
     x = as_tensor(x, "x")
     if isinstance(lam, torch.Tensor):
         lam = as_tensor(lam, "lam")  # a CPU λ may go with CUDA signals (it is tiny)
-    if rtol is None and method == "irls":
+    if rtol is None and options["method"] == "irls":
         rtol = 1e-6
-    options = {"method": method, "tol": tol, "max_iter": max_iter, "rtol": rtol}
-    y = _Denoise.apply(x, lam, options)
+    y = _Denoise.apply(x, lam, {**options, "rtol": rtol})
     return y.to(torch.bfloat16) if low else y  # bfloat16: computed in float32
+
+
+def _remember(ctx: Any, x: torch.Tensor, lam: Any, lam_arg: Any, y: torch.Tensor,
+              options: dict[str, Any]) -> None:
+    """What the backward of both TV functions needs: y, λ as the kernel took it (and as a
+    tensor: its shape, dtype and device, or None for a number), x's dtype and the options."""
+    ctx.save_for_backward(y)
+    ctx.lam, ctx.options = lam_arg, options
+    ctx.lam_tensor = (lam.shape, lam.dtype, lam.device) if isinstance(lam, torch.Tensor) \
+        else None
+    ctx.x_dtype = x.dtype
+
+
+def _input_grads(ctx: Any, y: torch.Tensor, grad_x: Any, grad_lam: Any) -> tuple:
+    """(dL/dx, dL/dλ, None) from the kernel's vjp, for the inputs that need one."""
+    grad_x = from_kernel(grad_x, y).to(ctx.x_dtype) if ctx.needs_input_grad[0] else None
+    if ctx.lam_tensor is None or not ctx.needs_input_grad[1]:
+        return grad_x, None, None
+    shape, dtype, device = ctx.lam_tensor
+    return grad_x, sum_to(from_kernel(grad_lam, y), shape, dtype).to(device), None
 
 
 class _Denoise(torch.autograd.Function):
@@ -90,11 +103,7 @@ class _Denoise(torch.autograd.Function):
         y = from_kernel(_tv.denoise(to_kernel(x), lam_arg, method=options["method"],
                                     tol=options["tol"], max_iter=options["max_iter"],
                                     device="auto"), x)
-        ctx.save_for_backward(y)
-        ctx.lam, ctx.rtol = lam_arg, options["rtol"]
-        ctx.lam_tensor = (lam.shape, lam.dtype, lam.device) if isinstance(lam, torch.Tensor) \
-            else None
-        ctx.x_dtype = x.dtype
+        _remember(ctx, x, lam, lam_arg, y, options)
         return y
 
     @staticmethod
@@ -102,23 +111,14 @@ class _Denoise(torch.autograd.Function):
     def backward(ctx: Any, grad_y: torch.Tensor) -> tuple:
         (y,) = ctx.saved_tensors
         grad_x, grad_lam = _tv.denoise_vjp(to_kernel(y), to_kernel(grad_y.to(y.dtype)), ctx.lam,
-                                           rtol=ctx.rtol, device="auto")
-        grad_x = from_kernel(grad_x, y).to(ctx.x_dtype) if ctx.needs_input_grad[0] else None
-        if ctx.lam_tensor is None or not ctx.needs_input_grad[1]:
-            return grad_x, None, None
-        shape, dtype, device = ctx.lam_tensor
-        return grad_x, sum_to(from_kernel(grad_lam, y), shape, dtype).to(device), None
+                                           rtol=ctx.options["rtol"], device="auto")
+        return _input_grads(ctx, y, grad_x, grad_lam)
 
 
-def tv_denoise_2d(
-    img: Any,
-    lam: Any,
-    *,
-    isotropic: bool = False,
-    tol: float = 1e-6,
-    max_iter: int = 2000,
-    rtol: float | None = None,
-) -> torch.Tensor:
+@_docs.fill
+@DENOISE_2D.after("lam")
+def tv_denoise_2d(img: Any, lam: Any, *, rtol: float | None = None,
+                  **options: Unpack[Denoise2DOptions]) -> torch.Tensor:
     """2-D TV denoising over the last two axes (:func:`optkern.tv.denoise_2d`), differentiable
     in img and λ for the anisotropic TV.
 
@@ -136,10 +136,8 @@ def tv_denoise_2d(
     lam : float or Tensor
         λ >= 0: a number (not differentiated) or a tensor (0-d or one value per image) that
         receives a gradient of its own shape.
-    isotropic, tol, max_iter
-        As in :func:`optkern.tv.denoise_2d`.
-    rtol : float, optional
-        As in :func:`optkern.tv.denoise_2d_vjp`.
+    {tv2d_options}
+    {tv2d_rtol}
 
     Returns
     -------
@@ -171,8 +169,8 @@ def tv_denoise_2d(
         fail("img", "a CPU tensor (denoise_2d runs on the CPU)", f"device {x.device}")
     if isinstance(lam, torch.Tensor):
         lam = as_tensor(lam, "lam")
-    options = {"isotropic": bool(isotropic), "tol": tol, "max_iter": max_iter, "rtol": rtol}
-    return _Denoise2d.apply(x, lam, options)
+    settings = {**options, "isotropic": bool(options["isotropic"]), "rtol": rtol}
+    return _Denoise2d.apply(x, lam, settings)
 
 
 class _Denoise2d(torch.autograd.Function):
@@ -181,11 +179,7 @@ class _Denoise2d(torch.autograd.Function):
         lam_arg = to_kernel(lam) if isinstance(lam, torch.Tensor) else lam
         y = from_kernel(_tv.denoise_2d(to_kernel(x), lam_arg, isotropic=options["isotropic"],
                                        tol=options["tol"], max_iter=options["max_iter"]), x)
-        ctx.save_for_backward(y)
-        ctx.lam, ctx.options = lam_arg, options
-        ctx.lam_tensor = (lam.shape, lam.dtype, lam.device) if isinstance(lam, torch.Tensor) \
-            else None
-        ctx.x_dtype = x.dtype
+        _remember(ctx, x, lam, lam_arg, y, options)
         return y
 
     @staticmethod
@@ -199,9 +193,4 @@ class _Denoise2d(torch.autograd.Function):
         (y,) = ctx.saved_tensors
         grad_x, grad_lam = _tv.denoise_2d_vjp(to_kernel(y), to_kernel(grad_y.to(y.dtype)),
                                               ctx.lam, rtol=ctx.options["rtol"])
-        grad_x = from_kernel(grad_x, y).to(ctx.x_dtype) if ctx.needs_input_grad[0] else None
-        if ctx.lam_tensor is None or not ctx.needs_input_grad[1]:
-            return grad_x, None, None
-        shape, dtype, device = ctx.lam_tensor
-        grad_lam = from_kernel(np.asarray(grad_lam), y)
-        return grad_x, sum_to(grad_lam, shape, dtype).to(device), None
+        return _input_grads(ctx, y, grad_x, np.asarray(grad_lam))

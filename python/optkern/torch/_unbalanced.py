@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
 from optkern import ot as _ot
-from optkern._validation import fail
-from optkern.torch._convert import as_tensor, sum_to
+from optkern import _docs
+from optkern.torch._convert import as_tensor, cost_matrix, host, sum_to
 
 __all__ = ["sinkhorn_unbalanced"]
 
 
+@_docs.fill
 def sinkhorn_unbalanced(M: Any, a: Any = None, b: Any = None, *, reg: float, reg_m: Any,
                         reg_type: str = "kl", tol: float = 1e-9,
                         max_iter: int = 10000) -> torch.Tensor:
@@ -31,8 +31,7 @@ def sinkhorn_unbalanced(M: Any, a: Any = None, b: Any = None, *, reg: float, reg
     a, b : Tensor or array_like, shapes (..., m) and (..., n), optional
         Weights (default uniform, of mass 1). Batch dimensions broadcast; gradients are
         summed back to each shape.
-    reg, reg_m, reg_type, tol, max_iter
-        As in :func:`optkern.ot.sinkhorn_unbalanced`.
+    {unbalanced_options}
 
     Returns
     -------
@@ -54,11 +53,7 @@ def sinkhorn_unbalanced(M: Any, a: Any = None, b: Any = None, *, reg: float, reg
     >>> M.grad.shape
     torch.Size([4, 3])
     """
-    M = as_tensor(M, "M")
-    if M.ndim < 2:
-        fail("M", "an array with at least 2 dimensions", f"shape {tuple(M.shape)}")
-    if not M.is_floating_point():
-        M = M.to(torch.float64)
+    M = cost_matrix(M)
     m, n = M.shape[-2:]
     a = torch.full((m,), 1.0 / max(m, 1), dtype=M.dtype, device=M.device) if a is None else (
         as_tensor(a, "a", like=M).to(M.dtype))
@@ -68,15 +63,11 @@ def sinkhorn_unbalanced(M: Any, a: Any = None, b: Any = None, *, reg: float, reg
     return _Unbalanced.apply(M, a, b, options)
 
 
-def _host(t: torch.Tensor) -> np.ndarray:
-    return t.detach().cpu().numpy()
-
-
 class _Unbalanced(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, M: torch.Tensor, a: torch.Tensor, b: torch.Tensor,
                 options: dict) -> torch.Tensor:
-        res = _ot.sinkhorn_unbalanced(_host(M), _host(a), _host(b), **options)
+        res = _ot.sinkhorn_unbalanced(host(M), host(a), host(b), **options)
         plan = torch.as_tensor(res.plan).to(M.device)
         ctx.save_for_backward(plan, a, b)
         ctx.options = options
@@ -91,8 +82,8 @@ class _Unbalanced(torch.autograd.Function):
         batch = plan.shape[:-2]
         ab = a.expand(batch + a.shape[-1:])
         bb = b.expand(batch + b.shape[-1:])
-        grads = _ot.sinkhorn_unbalanced_vjp(_host(plan), _host(grad_plan), _host(ab),
-                                            _host(bb), reg=o["reg"], reg_m=o["reg_m"],
+        grads = _ot.sinkhorn_unbalanced_vjp(host(plan), host(grad_plan), host(ab),
+                                            host(bb), reg=o["reg"], reg_m=o["reg_m"],
                                             reg_type=o["reg_type"])
         out = [sum_to(torch.as_tensor(g).to(plan.device), shape, dtype) if need else None
                for g, (shape, dtype), need in zip(grads, ctx.shapes, ctx.needs_input_grad)]

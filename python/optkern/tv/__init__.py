@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from optkern import _arrays, _gpu
+from optkern import _docs
 from optkern._dask import batched, is_dask
 from optkern._validation import check_bool, check_number, fail, resolve_device
 from optkern.tv import _cpu, _cuda
@@ -34,6 +35,7 @@ __all__ = ["Denoise2DResult", "DenoiseResult", "denoise", "denoise_2d", "denoise
            "denoise_vjp", "lambda_max"]
 
 
+@_docs.fill
 @_arrays.same_kind("x")
 def denoise(
     x: Any,
@@ -66,33 +68,15 @@ def denoise(
         e.g. (4,) for x of shape (4, 5), is rejected: write ``lam[..., None]`` (one per
         signal) or ``lam[None]`` (weights shared by all signals). On CUDA, weights take
         the exact method (the taut string, one GPU thread per signal).
-    method : {"exact", "irls"}
-        "exact" (default): an exact direct algorithm, O(n) per signal: the taut string method
-        on the CPU, Condat's algorithm (one GPU thread per signal, falling back to the taut
-        string for signals it would scan too often) on a GPU.
-        "irls": the lecture notes' majorise–minimise iteration
-        ``u ← x − Dᵀ((1/λ)diag|Du| + DDᵀ)⁻¹Dx`` from u = x, one O(n) tridiagonal (Thomas)
-        solve per step instead of the notes' dense Cholesky. It converges slowly (sublinearly
-        once neighbours fuse; the notes' fixed 100 steps leave errors near 1e-2 at large λ)
-        and never fuses neighbours exactly: use it to compare with the notes, not for speed.
-    tol : float
-        "irls" only: each signal stops when its relative change max|u_new − u| / max|u_new|
-        is at most tol (> 0).
-    max_iter : int
-        "irls" only: the most iterations per signal (>= 1).
-    device : {"cpu", "cuda", "auto"}
-        Where to compute. "auto" follows the data. With "cuda", NumPy inputs are copied to the
-        GPU and back; CuPy arrays, torch CUDA tensors and other DLPack GPU arrays are used in
-        place and the result is the same kind of array. GPU arrays are not scanned for NaN
-        or Inf (that would synchronise the device): NaN propagates into its signal's result.
+    {tv_options}
+    {device}
+        GPU arrays are not scanned for NaN or Inf (that would synchronise the device): NaN
+        propagates into its signal's result.
     return_info : bool
         Return a :class:`DenoiseResult` (with iteration counts and final changes) instead of
         the array. For empty input its per-signal fields are read-only broadcast views, so
         that a batch of 2**40 empty signals needs no memory.
-    stream : int, torch.cuda.Stream or cupy.cuda.Stream, optional
-        The CUDA stream to run on (CUDA runs only; a ValueError on the CPU). By default the
-        current stream of the library that made the GPU arrays, or the legacy default stream
-        for NumPy input.
+    {stream}
 
     Returns
     -------
@@ -146,6 +130,7 @@ def denoise(
     return _cpu.denoise(x, lam, method, tol, max_iter, return_info)
 
 
+@_docs.fill
 @_arrays.same_kind("y", "grad_y")
 def denoise_vjp(y: Any, grad_y: Any, lam: Any, *, rtol: float | None = None,
                 device: str = "cpu", stream: Any = None) -> tuple[Any, Any]:
@@ -172,10 +157,8 @@ def denoise_vjp(y: Any, grad_y: Any, lam: Any, *, rtol: float | None = None,
         The exact solvers write a segment as one value, so the default, 8 units of roundoff
         of y's dtype, only absorbs rounding; iterates of ``method="irls"``, which fuse only
         in the limit, need a tolerance near their accuracy (e.g. 1e-6).
-    device : {"cpu", "cuda", "auto"}
-        As for :func:`denoise`.
-    stream : int, torch.cuda.Stream or cupy.cuda.Stream, optional
-        As for :func:`denoise`.
+    {device}
+    {stream}
 
     Returns
     -------
@@ -218,6 +201,7 @@ def denoise_vjp(y: Any, grad_y: Any, lam: Any, *, rtol: float | None = None,
     return _cpu.denoise_vjp(y, grad_y, lam, rtol)
 
 
+@_docs.fill
 @_arrays.same_kind("img")
 def denoise_2d(
     img: Any,
@@ -249,13 +233,7 @@ def denoise_2d(
     lam : float or array_like
         λ >= 0: one value for all images or one per image (a shape that broadcasts to
         ``img.shape[:-2]``).
-    isotropic : bool
-        Which TV (see above).
-    tol : float
-        Each image stops once its duality gap, relative to its objective, is at most tol
-        (>= 0): its objective is then within that fraction of the optimum.
-    max_iter : int
-        The most iterations per image (>= 1).
+    {tv2d_options}
     return_info : bool
         Return a :class:`Denoise2DResult` with the iterations and gaps.
 
@@ -302,6 +280,7 @@ def denoise_2d(
     return _cpu.denoise_2d(img, lam, isotropic, tol, max_iter, return_info)
 
 
+@_docs.fill
 @_arrays.same_kind("y", "grad_y")
 def denoise_2d_vjp(y: Any, grad_y: Any, lam: Any, *,
                    rtol: float | None = None) -> tuple[np.ndarray, Any]:
@@ -326,9 +305,7 @@ def denoise_2d_vjp(y: Any, grad_y: Any, lam: Any, *,
     lam : float or array_like
         The λ y was computed with: its shape is ∂L/∂λ's (a scalar λ shared by all images
         gets the sum of their contributions).
-    rtol : float, optional
-        Neighbours with |Y_p − Y_q| <= rtol · max|Y| are fused. Default: 1e-7 (the iterative
-        solver's regions are flat to about its gap), 1e-5 for float32.
+    {tv2d_rtol}
 
     Returns
     -------

@@ -58,6 +58,15 @@ def edge_weight_rows(lam: Any, x_shape: tuple[int, ...]) -> np.ndarray:
     """Per-edge lam as the kernels take it: float64 (1, n − 1) (shared by all signals) or
     (batch, n − 1), checked finite and >= 0."""
     batch, n = tuple(x_shape[:-1]), x_shape[-1]
+    lam = lambda_values(lam)
+    if math.prod(lam.shape[:-1]) == 1:
+        return np.ascontiguousarray(lam.reshape(1, n - 1))
+    full = np.broadcast_to(lam, batch + (n - 1,))
+    return np.ascontiguousarray(full.reshape(math.prod(batch), n - 1))
+
+
+def lambda_values(lam: Any) -> np.ndarray:
+    """lam as a float64 array, checked finite and >= 0 (the message names lam)."""
     lam = as_array(lam, "lam")
     if lam.dtype.kind == "c":
         compute_dtype(lam.dtype, "lam")  # names the argument
@@ -65,22 +74,25 @@ def edge_weight_rows(lam: Any, x_shape: tuple[int, ...]) -> np.ndarray:
     if not np.isfinite(lam).all() or (lam < 0).any():
         bad = lam[~(np.isfinite(lam) & (lam >= 0))].ravel()[0]
         fail("lam", "finite values >= 0", repr(float(bad)))
-    if math.prod(lam.shape[:-1]) == 1:
-        return np.ascontiguousarray(lam.reshape(1, n - 1))
-    full = np.broadcast_to(lam, batch + (n - 1,))
-    return np.ascontiguousarray(full.reshape(math.prod(batch), n - 1))
+    return lam
 
 
-def vjp_inputs(y: Any, grad_y: Any, lam: Any) -> tuple[np.ndarray, np.ndarray,
-                                                        tuple[int, ...]]:
-    """The host arrays of denoise_vjp, checked: y and grad_y in their common dtype, and the
-    shape of lam (whose values are checked as denoise checks them)."""
+def signal_pair(y: Any, grad_y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """y and grad_y of a vjp as finite host arrays of their common dtype and one shape."""
     y_arr, g_arr = as_array(y, "y"), as_array(grad_y, "grad_y")
     dtype = result_dtype((y_arr.dtype, "y"), (g_arr.dtype, "grad_y"))
     y_arr = finite_signals(y_arr, "y", dtype)
     g_arr = finite_signals(g_arr, "grad_y", dtype)
     if g_arr.shape != y_arr.shape:
         fail("grad_y", f"the shape of y {y_arr.shape}", f"shape {g_arr.shape}")
+    return y_arr, g_arr
+
+
+def vjp_inputs(y: Any, grad_y: Any, lam: Any) -> tuple[np.ndarray, np.ndarray,
+                                                        tuple[int, ...]]:
+    """The host arrays of denoise_vjp, checked: y and grad_y in their common dtype, and the
+    shape of lam (whose values are checked as denoise checks them)."""
+    y_arr, g_arr = signal_pair(y, grad_y)
     lambda_rows(lam, y_arr.shape[:-1])
     return y_arr, g_arr, lambda_shape(lam, y_arr.shape[:-1])
 
@@ -136,13 +148,7 @@ def lambda_rows(lam: Any, batch: tuple[int, ...]) -> np.ndarray:
             fail("lam", "finite values >= 0", repr(value))
         return np.array([value])
     shape = lambda_shape(lam, batch)
-    lam = as_array(lam, "lam")
-    if lam.dtype.kind == "c":
-        compute_dtype(lam.dtype, "lam")  # names the argument
-    lam = lam.astype(np.float64, copy=False)
-    if not np.isfinite(lam).all() or (lam < 0).any():
-        bad = lam[~(np.isfinite(lam) & (lam >= 0))].ravel()[0]
-        fail("lam", "finite values >= 0", repr(float(bad)))
+    lam = lambda_values(lam)
     if lam.size == 1:
         return np.ascontiguousarray(lam.reshape(1))
     core = lam.reshape(shape[:-1]) if len(shape) == len(batch) + 1 else lam

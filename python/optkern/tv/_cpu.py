@@ -26,6 +26,7 @@ from optkern.tv._checks import (
     lambda_rows,
     lambda_shape,
     shape_of,
+    signal_pair,
     sum_to_shape,
     vjp_inputs,
 )
@@ -82,12 +83,8 @@ def denoise_vjp(y: Any, grad_y: Any, lam: Any, rtol: float | None) -> tuple[Any,
 def weighted_vjp(y: Any, grad_y: Any, lam: Any, rtol: float | None) -> tuple[Any, Any]:
     """denoise_vjp for one weight per edge: grad_lam has lam's shape (summed over the axes
     lam was broadcast along)."""
-    y_arr, g_arr = as_array(y, "y"), as_array(grad_y, "grad_y")
-    dtype = result_dtype((y_arr.dtype, "y"), (g_arr.dtype, "grad_y"))
-    y_arr = finite_signals(y_arr, "y", dtype)
-    g_arr = finite_signals(g_arr, "grad_y", dtype)
-    if g_arr.shape != y_arr.shape:
-        fail("grad_y", f"the shape of y {y_arr.shape}", f"shape {g_arr.shape}")
+    y_arr, g_arr = signal_pair(y, grad_y)
+    dtype = y_arr.dtype
     edge_weight_rows(lam, y_arr.shape)  # checks the values
     batch, n = y_arr.shape[:-1], y_arr.shape[-1]
     rows = y_arr.reshape(math.prod(batch), n)

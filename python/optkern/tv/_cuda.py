@@ -106,13 +106,7 @@ def denoise(x: Any, lam: Any, method: str, tol: float, max_iter: int, return_inf
                                  stream)
         cuda.tv_denoise(dtype.char, count, n, ptrs[0].ptr, ptrs[1].ptr, lam_stride, ptrs[2].ptr,
                         ptrs[3].ptr, nbytes, stream, _mapping(mapping), budget)
-        if not return_info:
-            return y
-        nit = _gpu.empty_like_kind(x, batch, INT64)
-        change = _gpu.empty_like_kind(x, batch, FLOAT64)
-        nit[...] = 0
-        change[...] = 0
-        return make_result(y, nit, change, method, tol)
+        return y if not return_info else _direct_info(x, y, batch, method, tol)
     nbytes = cuda.tv_denoise_irls_scratch_bytes(count, n)
     scratch = _gpu.empty_like_kind(x, (max(nbytes, 1),), UINT8)
     nit = _gpu.empty_like_kind(x, batch, INT64)
@@ -169,16 +163,7 @@ def denoise_vjp(y: Any, grad_y: Any, lam: Any, rtol: float | None,
         if is_gpu_array(lam):
             fail("lam", "a host value or array when y is a NumPy array", describe(lam))
         return _vjp_host(y, grad_y, lam, rtol, mapping)
-    y_view = _gpu.dlpack_view(y, "y") if is_gpu_array(y) else None
-    g_view = _gpu.dlpack_view(grad_y, "grad_y") if is_gpu_array(grad_y) else None
-    if y_view is None or g_view is None:
-        fail("grad_y" if g_view is None else "y", "a GPU array like the other input",
-             describe(grad_y if g_view is None else y))
-    dtype = result_dtype((y_view.dtype, "y"), (g_view.dtype, "grad_y"))
-    y, shape = gpu_rows(y, "y", dtype)
-    grad_y, g_shape = gpu_rows(grad_y, "grad_y", dtype)
-    if g_shape != shape:
-        fail("grad_y", f"the shape of y {shape}", f"shape {g_shape}")
+    y, grad_y, shape, dtype = _gpu_signal_pair(y, grad_y)
     batch, n = shape[:-1], shape[-1]
     count = math.prod(batch)
     lam_shape = lambda_shape(lam, batch)
@@ -280,17 +265,21 @@ def denoise_weighted(x: Any, lam: Any, method: str, return_info: bool) -> Any:
     ptrs = _gpu.device_views([(x, "x"), (w, "lam"), (y, "y"), (scratch, "scratch")], stream)
     cuda.tv_denoise_weighted(dtype.char, count, n, ptrs[0].ptr, ptrs[1].ptr, stride, ptrs[2].ptr,
                              ptrs[3].ptr, nbytes, stream)
-    if not return_info:
-        return y
+    return y if not return_info else _direct_info(x, y, batch, method, 0.0)
+
+
+def _direct_info(x: Any, y: Any, batch: tuple[int, ...], method: str, tol: float) -> Any:
+    """The DenoiseResult of a direct (non-iterative) solve: no iterations, no change."""
     nit = _gpu.empty_like_kind(x, batch, INT64)
     change = _gpu.empty_like_kind(x, batch, FLOAT64)
     nit[...] = 0
     change[...] = 0
-    return make_result(y, nit, change, method, 0.0)
+    return make_result(y, nit, change, method, tol)
 
 
-def denoise_vjp_weighted(y: Any, grad_y: Any, lam: Any, rtol: float | None) -> tuple[Any, Any]:
-    """optkern.tv.denoise_vjp with one weight per edge, for GPU arrays y and grad_y."""
+def _gpu_signal_pair(y: Any, grad_y: Any) -> tuple[Any, Any, tuple[int, ...], Any]:
+    """y and grad_y of a vjp, both GPU arrays, as rows of their common dtype and one shape:
+    (y rows, grad_y rows, the shape, the dtype)."""
     y_view = _gpu.dlpack_view(y, "y") if is_gpu_array(y) else None
     g_view = _gpu.dlpack_view(grad_y, "grad_y") if is_gpu_array(grad_y) else None
     if y_view is None or g_view is None:
@@ -301,6 +290,12 @@ def denoise_vjp_weighted(y: Any, grad_y: Any, lam: Any, rtol: float | None) -> t
     grad_y, g_shape = gpu_rows(grad_y, "grad_y", dtype)
     if g_shape != shape:
         fail("grad_y", f"the shape of y {shape}", f"shape {g_shape}")
+    return y, grad_y, shape, dtype
+
+
+def denoise_vjp_weighted(y: Any, grad_y: Any, lam: Any, rtol: float | None) -> tuple[Any, Any]:
+    """optkern.tv.denoise_vjp with one weight per edge, for GPU arrays y and grad_y."""
+    y, grad_y, shape, dtype = _gpu_signal_pair(y, grad_y)
     batch, n = shape[:-1], shape[-1]
     count = math.prod(batch)
     lam_shape = tuple(int(e) for e in (lam.shape if is_gpu_array(lam) else np.shape(lam)))
