@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Unpack
+from typing import TYPE_CHECKING, Any, Callable
 
 
 from optkern import _arrays, _dask, _docs, _gpu
@@ -25,6 +25,9 @@ from optkern.optimize._result import (
     BatchResult,
 )
 from optkern.optimize.problems import Problem
+
+if TYPE_CHECKING:  # typing.Unpack is Python 3.11+; annotations are not evaluated
+    from typing_extensions import Unpack
 
 GPU_METHODS = ("lbfgs",)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Callable, Unpack
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -36,6 +36,9 @@ from optkern.optimize._scipy_api import (
     with_args,
 )
 from optkern.optimize.problems import Problem
+
+if TYPE_CHECKING:  # typing.Unpack is Python 3.11+; annotations are not evaluated
+    from typing_extensions import Unpack
 
 
 @_docs.fill

@@ -20,7 +20,7 @@ Three entropic OT quantities are easy to confuse; at the optimal plan P of
 
 from __future__ import annotations
 
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,6 +29,9 @@ from optkern._keywords import DIVERGENCE, SINKHORN, DivergenceOptions, SinkhornO
 from optkern._validation import as_float_array, check_number, fail
 from optkern.ot._sinkhorn import sinkhorn, sinkhorn_cost
 from optkern.ot._vjp import sinkhorn_vjp, sum_to
+
+if TYPE_CHECKING:  # typing.Unpack is Python 3.11+; annotations are not evaluated
+    from typing_extensions import Unpack
 
 __all__ = ["sinkhorn2", "sinkhorn_divergence"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -13,6 +13,9 @@ from optkern._validation import check_bool, describe, fail, resolve_device
 from optkern.ot import _checks, _chunked, _cpu, _cuda, _eps_scaling, _range
 from optkern.ot import _dask as _ot_dask
 from optkern.ot._result import SinkhornResult
+
+if TYPE_CHECKING:  # typing.Unpack is Python 3.11+; annotations are not evaluated
+    from typing_extensions import Unpack
 
 
 @_docs.fill

@@ -4,7 +4,7 @@ divergence, differentiable through optkern's plan backward (implicit) and value 
 
 from __future__ import annotations
 
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -13,6 +13,9 @@ from optkern._keywords import DIVERGENCE, SINKHORN, DivergenceOptions, SinkhornO
 from optkern.ot._losses import check_cloud_shapes, divergence_settings, symmetric_potential
 from optkern.torch._convert import as_tensor, cost_matrix
 from optkern.torch._ot import sinkhorn, sinkhorn_cost
+
+if TYPE_CHECKING:  # typing.Unpack is Python 3.11+; annotations are not evaluated
+    from typing_extensions import Unpack
 
 __all__ = ["sinkhorn2", "sinkhorn_divergence"]
 

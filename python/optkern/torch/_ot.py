@@ -4,7 +4,7 @@ implicit (block-Cholesky) backward, as torch.autograd.Functions."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -18,6 +18,9 @@ from optkern._validation import check_bool, fail
 from optkern.torch import _device_vjp
 from optkern.torch._convert import (as_tensor, cost_matrix, from_kernel, low_precision, sum_to,
                                     to_kernel)
+
+if TYPE_CHECKING:  # typing.Unpack is Python 3.11+; annotations are not evaluated
+    from typing_extensions import Unpack
 
 __all__ = ["sinkhorn", "sinkhorn_cost"]
 

@@ -3,7 +3,7 @@ torch.autograd.Function."""
 
 from __future__ import annotations
 
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -13,6 +13,9 @@ from optkern import _docs
 from optkern._keywords import DENOISE, DENOISE_2D, Denoise2DOptions, DenoiseOptions
 from optkern import tv as _tv
 from optkern.torch._convert import as_tensor, from_kernel, low_precision, sum_to, to_kernel
+
+if TYPE_CHECKING:  # typing.Unpack is Python 3.11+; annotations are not evaluated
+    from typing_extensions import Unpack
 
 __all__ = ["tv_denoise", "tv_denoise_2d"]
 
