@@ -100,6 +100,28 @@ void test_condat_budget_reports_running_out() {
   CHECK(optkern::detail::condat_denoise<double>(2000, x.data(), lam, y.data(), 1 << 30));
 }
 
+void test_condat_rate_gives_up_early_and_ties_merge() {
+  // Long segments (large lam) rescan a lot: with a rate it gives up long before the end...
+  const Vec walk = random_signal(20000, 1);
+  Vec y(walk.size());
+  const double lam = 0.1 * lambda_max(walk);
+  CHECK(!optkern::detail::condat_denoise<double>(20000, walk.data(), lam, y.data(), 256, 3));
+  // ...and the exact solver, which then takes the taut string, still meets the certificate.
+  CHECK(certificate_violation(walk, exact(walk, lam), lam) < 1e-12 * 20000);
+  // Short segments (small lam on noise) rescan little: it finishes within the same rate.
+  const Vec noise = random_signal(20000, 0);
+  CHECK(optkern::detail::condat_denoise<double>(20000, noise.data(), 0.05, y.data(), 256, 3));
+  CHECK(certificate_violation(noise, y, 0.05) < 1e-12 * 20000);
+  // lam = lambda_max: one exact value, no jump from rounding (ties join their run).
+  for (int trial = 0; trial < 50; ++trial) {
+    const Vec x = random_signal(1 + index_t(rng() % 200), trial % 4);
+    Vec yc(x.size());
+    CHECK(optkern::detail::condat_denoise<double>(index_t(x.size()), x.data(), lambda_max(x),
+                                                  yc.data(), 1 << 30));
+    for (std::size_t i = 1; i < x.size(); ++i) CHECK(yc[i] == yc[0]);
+  }
+}
+
 void test_edges() {
   const Vec one = {3.5};
   CHECK(exact(one, 10.0) == one);
@@ -294,6 +316,7 @@ void test_bad_arguments_name_themselves() {
 int main() {
   test_taut_string_certificate_and_condat_agree();
   test_condat_budget_reports_running_out();
+  test_condat_rate_gives_up_early_and_ties_merge();
   test_edges();
   test_overflowing_sums_are_rescaled();
   test_float_batch_and_per_signal_lambda();

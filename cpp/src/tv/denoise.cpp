@@ -1,45 +1,17 @@
-// The exact 1-D TV prox on the CPU: the taut string method (detail/tv_taut_string.hpp) over a
-// batch of signals, each thread keeping its two chains in memory it grows as needed.
-#include <algorithm>
-#include <cmath>
+// The exact 1-D TV prox on the CPU over a batch of signals (denoise_one.hpp: Condat's direct
+// algorithm with a budget, then the taut string), each thread keeping the taut string's two
+// chains in memory it grows as needed.
 
 #include "batch.hpp"
 #include "chain_memory.hpp"
-#include "optkern/detail/tv_lambda.hpp"
-#include "optkern/detail/tv_taut_string.hpp"
+#include "denoise_one.hpp"
 #include "optkern/tv.hpp"
 
 namespace optkern {
 namespace {
 
 using tv_detail::ChainMemory;
-
-template <class T>
-void denoise_one(index_t n, const T* x, double lam, T* y, ChainMemory& memory) {
-  lam = detail::useful_lambda(n, x, lam);
-  if (n == 1 || lam == 0) {
-    std::copy(x, x + n, y);
-    return;
-  }
-  double scale = 1, unscale = 1, lam_scaled = lam;
-  for (;;) {
-    auto grow = [&memory](detail::TautChain<double>& c) { return memory.grow(c); };
-    const auto status =
-        detail::taut_string_denoise(n, x, detail::ConstantWidth<double>{lam_scaled}, scale,
-                                    unscale, y, memory.chain(0), memory.chain(1), grow);
-    if (status == detail::TautStatus::kDone) return;
-    if (scale != 1) return;  // already rescaled: the result is as good as it gets
-    // A local sum overflowed (|x| or lam near DBL_MAX / n): solve x * 2^-e with lam * 2^-e,
-    // an exact rescaling, and scale the result back.
-    double largest = lam;
-    // std::max, not fmax: GCC 12 for aarch64 crashes vectorising an fmax reduction of floats.
-    for (index_t k = 0; k < n; ++k) largest = std::max(largest, std::fabs(double(x[k])));
-    const int e = std::ilogb(largest) - 1;  // |x| * 2^-e < 4, and 2^e stays finite
-    scale = std::ldexp(1.0, -e);
-    unscale = std::ldexp(1.0, e);
-    lam_scaled = std::ldexp(lam, -e);
-  }
-}
+using tv_detail::denoise_one;
 
 }  // namespace
 
