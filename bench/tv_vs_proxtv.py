@@ -73,7 +73,6 @@ def main():
         budget = 0.02 if n <= 1000 else 0.1
         for kind in args.signals.split(","):
             x = signal(kind, n)
-            x32 = x.astype(np.float32)
             sigma = SIGNALS[kind]
             lams = np.geomspace(0.01 * sigma, max(float(lambda_max(x)) / 10, 0.02 * sigma),
                                 args.lams)

@@ -122,6 +122,22 @@ void test_condat_rate_gives_up_early_and_ties_merge() {
   }
 }
 
+void test_non_finite_signals_throw() {
+  for (double bad : {std::nan(""), HUGE_VAL, -HUGE_VAL}) {
+    Vec x = random_signal(40, 0);
+    x[37] = bad;
+    Vec y(x.size());
+    const double lam = 0.5;
+    bool threw = false;
+    try {
+      optkern::tv_denoise<double>(2, 20, x.data(), &lam, 0, y.data());
+    } catch (const std::invalid_argument&) {
+      threw = true;
+    }
+    CHECK(threw);
+  }
+}
+
 void test_edges() {
   const Vec one = {3.5};
   CHECK(exact(one, 10.0) == one);
@@ -317,6 +333,7 @@ int main() {
   test_taut_string_certificate_and_condat_agree();
   test_condat_budget_reports_running_out();
   test_condat_rate_gives_up_early_and_ties_merge();
+  test_non_finite_signals_throw();
   test_edges();
   test_overflowing_sums_are_rescaled();
   test_float_batch_and_per_signal_lambda();

@@ -20,29 +20,34 @@ namespace optkern::tv_detail {
 // large lam) the taut string is faster, and the early test wastes little on the way.
 constexpr index_t kCondatSlack = 256, kCondatRate = 3;
 
+// y = the prox of x (n >= 1). Returns false, leaving y unspecified, if x holds NaN or Inf.
 template <class T>
-inline void denoise_one(index_t n, const T* x, double lam, T* y, ChainMemory& memory) {
+inline bool denoise_one(index_t n, const T* x, double lam, T* y, ChainMemory& memory) {
   double total = 0;  // sum |x_k|, as detail::useful_lambda
   for (index_t k = 0; k < n; ++k) total += std::fabs(double(x[k]));
+  if (!(total <= std::numeric_limits<double>::max())) {  // NaN or Inf, or an overflowing sum
+    for (index_t k = 0; k < n; ++k)
+      if (!std::isfinite(double(x[k]))) return false;
+  }
   lam = std::min(lam, 2 * total);
   if (n == 1 || lam == 0) {
     std::copy(x, x + n, y);
-    return;
+    return true;
   }
   // Condat's direct algorithm first: the faster one while segments are short (small lam). It
   // gives up on a rescan-heavy signal, and the taut string, linear in the worst case, starts
   // over. No difference x_i - x_j +- 4 lam can overflow here.
   if (4 * (total + lam) <= std::numeric_limits<double>::max() &&
       detail::condat_denoise<double>(n, x, lam, y, kCondatSlack, kCondatRate))
-    return;
+    return true;
   double scale = 1, unscale = 1, lam_scaled = lam;
   for (;;) {
     auto grow = [&memory](detail::TautChain<double>& c) { return memory.grow(c); };
     const auto status =
         detail::taut_string_denoise(n, x, detail::ConstantWidth<double>{lam_scaled}, scale, unscale,
                                     y, memory.chain(0), memory.chain(1), grow);
-    if (status == detail::TautStatus::kDone) return;
-    if (scale != 1) return;  // already rescaled: the result is as good as it gets
+    if (status == detail::TautStatus::kDone) return true;
+    if (scale != 1) return true;  // already rescaled: the result is as good as it gets
     // A local sum overflowed (|x| or lam near DBL_MAX / n): solve x * 2^-e with lam * 2^-e,
     // an exact rescaling, and scale the result back.
     double largest = lam;

@@ -62,7 +62,8 @@ void denoise_one(index_t n, const T* x, const double* w, T* y, WeightedState& st
     return;
   }
   if (std::all_of(weights, weights + (n - 1), [widest](double v) { return v == widest; })) {
-    // Equal weights: the scalar solver, whose answer this is (bit for bit).
+    // Equal weights: the scalar solver, whose answer this is (bit for bit). (x is finite: the
+    // callers check it.)
     tv_detail::denoise_one(n, x, widest, y, state.memory);
     return;
   }
