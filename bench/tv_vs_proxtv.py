@@ -94,6 +94,7 @@ def main():
     ap.add_argument("--weighted", action="store_true")
     ap.add_argument("--kernel", action="store_true", help="also time the bare C++ entry")
     ap.add_argument("--before", help="folder of another optkern build to time alongside")
+    ap.add_argument("--f32", action="store_true", help="also time optkern on float32 signals")
     args = ap.parse_args()
     import optkern
     import optkern.tv
@@ -116,6 +117,7 @@ def main():
     b_col = "optkern before | " if before_cpu else ""
     b_ratio = " | before ratio" if before_cpu else ""
     k_col = "kernel only | " if args.kernel else ""
+    k_col += "optkern f32 | " if args.f32 else ""
     hdr = f"| signal | n | λ | {b_col}optkern | {k_col}best prox_tv (method) | ratio{b_ratio} |"
     if args.weighted:
         hdr = (f"| signal | n | λ (weights U(0, 2λ)) | {b_col}optkern | prox_tv tv1w_1d | "
@@ -150,6 +152,9 @@ def main():
                         lr = np.array([lam])
                         out = np.empty_like(rows)
                         cont["kernel"] = lambda: _backend._core.tv_denoise(rows, lr, out)
+                    if args.f32:
+                        x32 = x.astype(np.float32)
+                        cont["f32"] = lambda: denoise(x32, lam)
                     for m in METHODS:
                         cont[m] = (lambda m=m: ptv.tv1_1d(x, lam, method=m))
                 best = {k: np.inf for k in cont}
@@ -160,6 +165,7 @@ def main():
                 peer = "tv1w_1d" if args.weighted else max(METHODS, key=lambda m: rate[m])
                 bef = f" {rate['before']:.1f} |" if before_cpu else ""
                 kern = f" {rate['kernel']:.1f} |" if args.kernel else ""
+                kern += f" {rate['f32']:.1f} |" if args.f32 else ""
                 name = "" if args.weighted else f" ({peer})"
                 bratio = f" {rate['before'] / rate[peer]:.2f}x |" if before_cpu else ""
                 print(f"| {kind} | {n:.0e} | {lam:.3g} |{bef} {rate['optkern']:.1f} |{kern} "
