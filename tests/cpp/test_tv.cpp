@@ -122,6 +122,46 @@ void test_condat_rate_gives_up_early_and_ties_merge() {
   }
 }
 
+// The taut string alone (the exact solver's fallback), with chains large enough never to grow.
+Vec taut_string(const Vec& x, double lam) {
+  const index_t n = index_t(x.size());
+  std::vector<optkern::detail::TautSegment<double>> a(x.size() + 1), b(x.size() + 1);
+  auto no_grow = [](optkern::detail::TautChain<double>&) { return false; };
+  Vec y(x.size());
+  const auto status = optkern::detail::taut_string_denoise(
+      n, x.data(), optkern::detail::ConstantWidth<double>{lam}, 1.0, 1.0, y.data(),
+      optkern::detail::TautChain<double>{a.data(), a.data() + n + 1},
+      optkern::detail::TautChain<double>{b.data(), b.data() + n + 1}, no_grow);
+  CHECK(status == optkern::detail::TautStatus::kDone);
+  return y;
+}
+
+void test_condat_and_the_taut_string_agree_with_and_without_offsets() {
+  // The two paths of the exact solver give the same segments and values up to rounding, on
+  // the signals where the solver takes Condat's (small lam) and where it takes the taut string.
+  for (int trial = 0; trial < 200; ++trial) {
+    const index_t n = 2 + index_t(rng() % 2000);
+    Vec x = random_signal(n, trial % 4);
+    const double fractions[] = {1e-4, 1e-3, 0.01, 0.1, 1.0};
+    const double lam = fractions[trial % 5] * std::max(lambda_max(x), 1e-3);
+    for (double offset : {0.0, 1e6}) {
+      Vec xc = x;
+      for (double& v : xc) v += offset;
+      const Vec t = taut_string(xc, lam);
+      Vec c(x.size());
+      CHECK(optkern::detail::condat_denoise<double>(n, xc.data(), lam, c.data(), 1 << 30));
+      double largest = 0, diff = 0;
+      for (index_t i = 0; i < n; ++i) {
+        largest = std::max(largest, std::fabs(xc[i]));
+        diff = std::max(diff, std::fabs(t[i] - c[i]));
+      }
+      CHECK(diff <= 1e-12 * (largest + lam));
+      const Vec e = exact(xc, lam);  // whichever path it took
+      for (index_t i = 0; i < n; ++i) CHECK(std::fabs(e[i] - t[i]) <= 1e-12 * (largest + lam));
+    }
+  }
+}
+
 void test_non_finite_signals_throw() {
   for (double bad : {std::nan(""), HUGE_VAL, -HUGE_VAL}) {
     Vec x = random_signal(40, 0);
@@ -334,6 +374,7 @@ int main() {
   test_condat_budget_reports_running_out();
   test_condat_rate_gives_up_early_and_ties_merge();
   test_non_finite_signals_throw();
+  test_condat_and_the_taut_string_agree_with_and_without_offsets();
   test_edges();
   test_overflowing_sums_are_rescaled();
   test_float_batch_and_per_signal_lambda();
