@@ -112,6 +112,8 @@ void test_condat_rate_gives_up_early_and_ties_merge() {
   const Vec noise = random_signal(20000, 0);
   CHECK(optkern::detail::condat_denoise<double>(20000, noise.data(), 0.05, y.data(), 256, 3));
   CHECK(certificate_violation(noise, y, 0.05) < 1e-12 * 20000);
+  // budget 0 (rate 0) gives up at once: the CUDA path forces its fallback with it
+  CHECK(!optkern::detail::condat_denoise<double>(20000, noise.data(), 0.05, y.data(), 0));
   // lam = lambda_max: one exact value, no jump from rounding (ties join their run).
   for (int trial = 0; trial < 50; ++trial) {
     const Vec x = random_signal(1 + index_t(rng() % 200), trial % 4);

@@ -29,7 +29,8 @@ namespace optkern::detail {
 // the samples it rescanned (stepped over again after a restart) exceed budget + rate * k0,
 // where k0 is the number of samples already decided: `budget` alone bounds the total work
 // (n + budget steps), and `rate` lets it give up early, as soon as rescans average more than
-// `rate` per decided sample. y may alias x: positions are written only after their
+// `rate` per decided sample. budget = rate = 0 gives up at once for n > 1 (callers force
+// their fallback with it). y may alias x: positions are written only after their
 // last read. Where x_i - x_j +- 4 lam can overflow the result may be wrong: the CPU caller
 // checks 4 (sum |x_k| + lam) is finite first.
 template <class Acc, class X, class Y>
@@ -73,6 +74,7 @@ OPTKERN_HD bool condat_denoise(index_t n, const X& x, Acc lam, const Y& y, index
     vmax += shift;
     base = next_base;
   };
+  if (budget <= 0 && rate <= 0 && n > 1) return false;
   index_t rescanned = 0;
   // After a restart at k0 the samples up to k are scanned again; false once over budget.
   auto restart_fits = [&] {
