@@ -100,6 +100,86 @@ void test_condat_budget_reports_running_out() {
   CHECK(optkern::detail::condat_denoise<double>(2000, x.data(), lam, y.data(), 1 << 30));
 }
 
+void test_condat_rate_gives_up_early_and_ties_merge() {
+  // Long segments (large lam) rescan a lot: with a rate it gives up long before the end...
+  const Vec walk = random_signal(20000, 1);
+  Vec y(walk.size());
+  const double lam = 0.1 * lambda_max(walk);
+  CHECK(!optkern::detail::condat_denoise<double>(20000, walk.data(), lam, y.data(), 256, 3));
+  // ...and the exact solver, which then takes the taut string, still meets the certificate.
+  CHECK(certificate_violation(walk, exact(walk, lam), lam) < 1e-12 * 20000);
+  // Short segments (small lam on noise) rescan little: it finishes within the same rate.
+  const Vec noise = random_signal(20000, 0);
+  CHECK(optkern::detail::condat_denoise<double>(20000, noise.data(), 0.05, y.data(), 256, 3));
+  CHECK(certificate_violation(noise, y, 0.05) < 1e-12 * 20000);
+  // budget 0 (rate 0) gives up at once: the CUDA path forces its fallback with it
+  CHECK(!optkern::detail::condat_denoise<double>(20000, noise.data(), 0.05, y.data(), 0));
+  // lam = lambda_max: one exact value, no jump from rounding (ties join their run).
+  for (int trial = 0; trial < 50; ++trial) {
+    const Vec x = random_signal(1 + index_t(rng() % 200), trial % 4);
+    Vec yc(x.size());
+    CHECK(optkern::detail::condat_denoise<double>(index_t(x.size()), x.data(), lambda_max(x),
+                                                  yc.data(), 1 << 30));
+    for (std::size_t i = 1; i < x.size(); ++i) CHECK(yc[i] == yc[0]);
+  }
+}
+
+// The taut string alone (the exact solver's fallback), with chains large enough never to grow.
+Vec taut_string(const Vec& x, double lam) {
+  const index_t n = index_t(x.size());
+  std::vector<optkern::detail::TautSegment<double>> a(x.size() + 1), b(x.size() + 1);
+  auto no_grow = [](optkern::detail::TautChain<double>&) { return false; };
+  Vec y(x.size());
+  const auto status = optkern::detail::taut_string_denoise(
+      n, x.data(), optkern::detail::ConstantWidth<double>{lam}, 1.0, 1.0, y.data(),
+      optkern::detail::TautChain<double>{a.data(), a.data() + n + 1},
+      optkern::detail::TautChain<double>{b.data(), b.data() + n + 1}, no_grow);
+  CHECK(status == optkern::detail::TautStatus::kDone);
+  return y;
+}
+
+void test_condat_and_the_taut_string_agree_with_and_without_offsets() {
+  // The two paths of the exact solver give the same segments and values up to rounding, on
+  // the signals where the solver takes Condat's (small lam) and where it takes the taut string.
+  for (int trial = 0; trial < 200; ++trial) {
+    const index_t n = 2 + index_t(rng() % 2000);
+    Vec x = random_signal(n, trial % 4);
+    const double fractions[] = {1e-4, 1e-3, 0.01, 0.1, 1.0};
+    const double lam = fractions[trial % 5] * std::max(lambda_max(x), 1e-3);
+    for (double offset : {0.0, 1e6}) {
+      Vec xc = x;
+      for (double& v : xc) v += offset;
+      const Vec t = taut_string(xc, lam);
+      Vec c(x.size());
+      CHECK(optkern::detail::condat_denoise<double>(n, xc.data(), lam, c.data(), 1 << 30));
+      double largest = 0, diff = 0;
+      for (index_t i = 0; i < n; ++i) {
+        largest = std::max(largest, std::fabs(xc[i]));
+        diff = std::max(diff, std::fabs(t[i] - c[i]));
+      }
+      CHECK(diff <= 1e-12 * (largest + lam));
+      const Vec e = exact(xc, lam);  // whichever path it took
+      for (index_t i = 0; i < n; ++i) CHECK(std::fabs(e[i] - t[i]) <= 1e-12 * (largest + lam));
+    }
+  }
+}
+
+void test_non_finite_signals_throw() {
+  for (double bad : {std::nan(""), HUGE_VAL, -HUGE_VAL}) {
+    Vec x = random_signal(40, 0);
+    x[37] = bad;
+    Vec y(x.size());
+    const double lam = 0.5;
+    bool threw = false;
+    try {
+      optkern::tv_denoise<double>(2, 20, x.data(), &lam, 0, y.data());
+    } catch (const std::invalid_argument&) {
+      threw = true;
+    }
+    CHECK(threw);
+  }
+}
+
 void test_edges() {
   const Vec one = {3.5};
   CHECK(exact(one, 10.0) == one);
@@ -294,6 +374,9 @@ void test_bad_arguments_name_themselves() {
 int main() {
   test_taut_string_certificate_and_condat_agree();
   test_condat_budget_reports_running_out();
+  test_condat_rate_gives_up_early_and_ties_merge();
+  test_non_finite_signals_throw();
+  test_condat_and_the_taut_string_agree_with_and_without_offsets();
   test_edges();
   test_overflowing_sums_are_rescaled();
   test_float_batch_and_per_signal_lambda();

@@ -1,6 +1,8 @@
 """optkern.tv.denoise (exact and IRLS) against the NumPy reference and the optimality
 certificate, on random, piecewise-constant, noisy and adversarial signals."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -287,6 +289,28 @@ def test_non_finite_signals_are_rejected(bad):
     x[1, 3] = bad
     with pytest.raises(ValueError, match="^x:"):
         denoise(x, 1.0)
+
+
+@pytest.mark.parametrize("dtype_", [np.float32, np.float64])
+def test_fast_path_matches_the_general_path(rng, dtype_):
+    # a C-contiguous float array with a Python float or int lam skips the Python checks (the
+    # kernel checks for NaN/Inf): the same answers and errors as every other spelling
+    x = np.cumsum(rng.standard_normal((3, 4, 50)), axis=-1).astype(dtype_)
+    for lam in (0.3, 2, 0):
+        y = denoise(x, lam)
+        assert y.dtype == dtype_ and y.shape == x.shape
+        np.testing.assert_array_equal(y, denoise(x, np.float64(lam)))
+        np.testing.assert_array_equal(y, denoise(x, np.array(lam)))
+        np.testing.assert_array_equal(y, denoise(np.asfortranarray(x), lam))
+        np.testing.assert_array_equal(y[1, 2], denoise(x[1, 2], lam))
+    for bad in (np.nan, np.inf, -np.inf):
+        z = x.copy()
+        z[2, 3, 49] = bad
+        with pytest.raises(ValueError, match="^x: expected finite values, got NaN or Inf"):
+            denoise(z, 0.5)
+    for lam in (-1.0, math.inf, math.nan, 10**400, True):
+        with pytest.raises(ValueError, match="^lam:"):
+            denoise(x, lam)
 
 
 def test_bad_signal_types():

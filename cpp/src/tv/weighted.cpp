@@ -7,6 +7,7 @@
 
 #include "batch.hpp"
 #include "chain_memory.hpp"
+#include "denoise_one.hpp"
 #include "optkern/detail/tv_irls.hpp"
 #include "optkern/detail/tv_segments.hpp"
 #include "optkern/detail/tv_taut_string.hpp"
@@ -58,6 +59,12 @@ void denoise_one(index_t n, const T* x, const double* w, T* y, WeightedState& st
   const double widest = clamp_weights(n, x, w, weights);
   if (widest == 0) {
     std::copy(x, x + n, y);
+    return;
+  }
+  if (std::all_of(weights, weights + (n - 1), [widest](double v) { return v == widest; })) {
+    // Equal weights: the scalar solver, whose answer this is (bit for bit). (x is finite: the
+    // callers check it.)
+    tv_detail::denoise_one(n, x, widest, y, state.memory);
     return;
   }
   double scale = 1, unscale = 1;

@@ -34,6 +34,16 @@ from optkern.tv._result import Denoise2DResult, DenoiseResult, make_result
 
 
 def denoise(x: Any, lam: Any, method: str, tol: float, max_iter: int, return_info: bool) -> Any:
+    if (method == "exact" and not return_info and type(x) is np.ndarray and x.ndim >= 1
+            and x.dtype.char in "fd" and x.dtype.isnative and x.flags.c_contiguous and x.size
+            and type(lam) in (float, int) and 0 <= lam <= 1.7976931348623157e308):
+        # The common call, as the kernel takes it: a short signal's solve takes a few µs, and
+        # the general path's checks would cost more. The kernel checks the signals for NaN and
+        # Inf itself (as it solves: no pass of its own) and raises finite_signals' ValueError.
+        rows = x.reshape(-1, x.shape[-1])
+        y = np.empty_like(rows)
+        _backend._core.tv_denoise(rows, np.array([float(lam)]), y)
+        return y.reshape(x.shape)
     x = finite_signals(x, "x")
     batch = x.shape[:-1]
     if x.size == 0:  # no work: no memory per signal either (shape (2**40, 0) is fine)

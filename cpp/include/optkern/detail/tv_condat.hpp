@@ -9,61 +9,122 @@
 // last position that set that bound. Restarts can rescan a long stretch many times (O(n^2) in
 // the worst case: it slows down by ~100x at lam = 0.1 lambda_max on n = 1e6 random walks), so
 // the caller gives a step budget and falls back to the taut string
-// (detail/tv_taut_string.hpp) when it runs out.
+// (detail/tv_taut_string.hpp) when it runs out. On short segments (small lam) it is the
+// faster of the two: a step is a few additions and compares.
+//
+// vmin and vmax are kept relative to the segment's first sample (`base`), so that every sum
+// is local: a signal offset by c gives the offset-free result plus c up to the rounding of
+// x + c (the absolute form rounded each bound update to the ulp of c).
 #pragma once
+
+#include <cmath>
+#include <limits>
 
 #include "optkern/common.hpp"
 #include "optkern/detail/hd.hpp"
 
 namespace optkern::detail {
 
-// y = TV prox of x (length n >= 1) for lam > 0. Returns false, with y partly written, if it
-// needed more than `budget` steps. y may alias x: positions are written only after their
-// last read.
+// y = TV prox of x (length n >= 1) for lam > 0. Returns false, with y partly written, once
+// the samples it rescanned (stepped over again after a restart) exceed budget + rate * k0,
+// where k0 is the number of samples already decided: `budget` alone bounds the total work
+// (n + budget steps), and `rate` lets it give up early, as soon as rescans average more than
+// `rate` per decided sample. budget = rate = 0 gives up at once for n > 1 (callers force
+// their fallback with it). y may alias x: positions are written only after their
+// last read. Where x_i - x_j +- 4 lam can overflow the result may be wrong: the CPU caller
+// checks 4 (sum |x_k| + lam) is finite first.
 template <class Acc, class X, class Y>
-OPTKERN_HD bool condat_denoise(index_t n, const X& x, Acc lam, const Y& y, index_t budget) {
+OPTKERN_HD bool condat_denoise(index_t n, const X& x, Acc lam, const Y& y, index_t budget,
+                               index_t rate = 0) {
   index_t k = 0, k0 = 0, kminus = 0, kplus = 0;
-  Acc vmin = Acc(x[0]) - lam, vmax = Acc(x[0]) + lam;
+  Acc base = Acc(x[0]);  // x[k0]; vmin, vmax are relative to it
+  Acc vmin = -lam, vmax = lam;
   Acc umin = lam, umax = -lam;
-  // Writes value over [k0, last] (at least y[k0]) and starts the next segment after it.
-  auto close_segment = [&](index_t last, Acc value) {
-    if (last < k0) last = k0;
-    for (index_t i = k0; i <= last; ++i) y[i] = value;
+  // Segments are written one run behind, as the taut string writes its pieces: a segment
+  // whose value equals the previous one up to rounding (a tie, which lam = lambda_max
+  // produces) joins its run, so that no jump is a rounding artefact. The run [run_first,
+  // k0) is never read again, which keeps in-place use safe.
+  index_t run_first = 0;
+  Acc run_value = 0;
+  const Acc eps16 = Acc(16) * std::numeric_limits<Acc>::epsilon();
+  auto flush = [&] {
+    for (index_t i = run_first; i < k0; ++i) y[i] = run_value;
+  };
+  auto emit = [&](index_t last, Acc value) {  // the segment [k0, last] has this value
+    const index_t len = last - k0 + 1, run_len = k0 - run_first;
+    const Acc gap = std::fabs(value - run_value), scale = std::fabs(value) + std::fabs(run_value);
+    // The tie bound is at most eps16 (scale + 2 lam): test that first, without divisions.
+    if (run_len > 0 && gap <= eps16 * (scale + 2 * lam) &&
+        gap <= eps16 * (scale + lam * (Acc(1) / Acc(len) + Acc(1) / Acc(run_len)))) {
+      run_value += (value - run_value) * (Acc(len) / Acc(run_len + len));
+    } else {
+      flush();
+      run_first = k0;
+      run_value = value;
+    }
     k0 = last + 1;
   };
-  for (index_t steps = 0;; ++steps) {
-    if (steps > budget) return false;
+  // Ends the segment at `last` (at least k0) with the relative value `value`.
+  auto close_segment = [&](index_t last, Acc value) { emit(last < k0 ? k0 : last, base + value); };
+  // The next segment starts at k0: its bounds move to the new base.
+  auto rebase = [&]() {
+    const Acc next_base = Acc(x[k0]);
+    const Acc shift = base - next_base;
+    vmin += shift;
+    vmax += shift;
+    base = next_base;
+  };
+  if (budget <= 0 && rate <= 0 && n > 1) return false;
+  index_t rescanned = 0;
+  // After a restart at k0 the samples up to k are scanned again; false once over budget.
+  auto restart_fits = [&] {
+    rescanned += k - k0;
+    return rescanned <= budget + rate * k0;
+  };
+  for (;;) {
     if (k == n - 1) {
       // At the right end z_n must vanish: the segment's value is vmin + umin/len unless
       // that falls outside [vmin, vmax], in which case the segment ends earlier.
       if (umin < Acc(0)) {
         close_segment(kminus, vmin);
-        if (k0 >= n) return true;
+        if (k0 >= n) {
+          flush();
+          return true;
+        }
+        if (!restart_fits()) return false;
+        rebase();
         k = kminus = k0;
-        vmin = Acc(x[k]);
+        vmin = 0;
         umin = lam;
-        umax = vmin + lam - vmax;
+        umax = lam - vmax;
       } else if (umax > Acc(0)) {
         close_segment(kplus, vmax);
-        if (k0 >= n) return true;
+        if (k0 >= n) {
+          flush();
+          return true;
+        }
+        if (!restart_fits()) return false;
+        rebase();
         k = kplus = k0;
-        vmax = Acc(x[k]);
+        vmax = 0;
         umax = -lam;
-        umin = vmax - lam - vmin;
+        umin = -lam - vmin;
       } else {
-        const Acc value = vmin + umin / Acc(k - k0 + 1);
-        for (index_t i = k0; i < n; ++i) y[i] = value;
+        emit(n - 1, base + (vmin + umin / Acc(k - k0 + 1)));
+        flush();
         return true;
       }
       continue;
     }
-    const Acc next = Acc(x[k + 1]);
+    const Acc next = Acc(x[k + 1]) - base;
     umin += next - vmin;
     if (umin < -lam) {  // even vmin is too high for x[k+1]: a downward jump after kminus
       close_segment(kminus, vmin);
+      if (!restart_fits()) return false;
       k = kminus = kplus = k0;
-      vmin = Acc(x[k]);
-      vmax = vmin + 2 * lam;
+      base = Acc(x[k]);
+      vmin = 0;
+      vmax = 2 * lam;
       umin = lam;
       umax = -lam;
       continue;
@@ -71,9 +132,11 @@ OPTKERN_HD bool condat_denoise(index_t n, const X& x, Acc lam, const Y& y, index
     umax += next - vmax;
     if (umax > lam) {  // even vmax is too low: an upward jump after kplus
       close_segment(kplus, vmax);
+      if (!restart_fits()) return false;
       k = kminus = kplus = k0;
-      vmax = Acc(x[k]);
-      vmin = vmax - 2 * lam;
+      base = Acc(x[k]);
+      vmax = 0;
+      vmin = -2 * lam;
       umin = lam;
       umax = -lam;
       continue;
