@@ -14,8 +14,8 @@
 
 namespace optkern {
 
-// Exact solution into y (batch x n; y may be x itself). Throws std::invalid_argument for a
-// negative or non-finite lam.
+// Exact solution into y (batch x n; y must not overlap x). Throws std::invalid_argument for a
+// negative or non-finite lam, or a signal holding NaN or Inf.
 template <class T>
 void tv_denoise(index_t batch, index_t n, const T* x, const double* lam, index_t lam_stride, T* y,
                 int num_threads = 0);

@@ -5,7 +5,7 @@
 // signals into shared memory with coalesced reads, each thread solves its row in place, and
 // the block writes them back coalesced; in the direct mapping each thread walks its signal in
 // global memory. Condat's algorithm is quadratic in the worst case, so each thread has a budget
-// of steps; signals that exhaust it are queued for a second kernel that runs the taut string
+// of rescanned samples (detail/tv_condat.hpp counts them); signals that exhaust it are queued for a second kernel that runs the taut string
 // method (detail/tv_taut_string.hpp, linear in the worst case) in per-thread slots of scratch
 // memory. Both compute in double.
 #include <cfloat>
@@ -22,9 +22,9 @@ namespace {
 using namespace tv_kernels;
 using Segment = detail::TautSegment<double>;
 
-// Condat's steps per sample stay below 5 on n = 256 signals, near 20 on n = 2e4 random walks
-// at lam = 0.05-0.3 lambda_max and reach 58 at n = 5e4; past this budget the taut string is
-// cheaper.
+// A budget in rescanned samples (the CPU's is 256 + 3 per decided sample; this one is looser,
+// since the fallback costs a second launch): Condat's rescans stay below a few per sample at
+// small lam and grow with it; past this budget the taut string is cheaper.
 inline index_t default_budget(index_t n) { return 32 * n + 1024; }
 
 // Solves one signal in place in `row` (already holding x); false if it must be queued.

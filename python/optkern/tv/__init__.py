@@ -5,8 +5,8 @@ For every signal x of length n (the last axis), :func:`denoise` solves
 
     y = argmin_u  ½‖u − x‖² + λ Σ_k |u_k − u_{k+1}|
 
-either exactly (``method="exact"``: the taut string method on the CPU, Condat's direct
-algorithm on a GPU, both O(n)) or by the lecture notes' majorise–minimise iteration
+either exactly (``method="exact"``: Condat's direct algorithm, handing over to the taut
+string method where it would rescan too much, on the CPU and on a GPU; O(n) in practice) or by the lecture notes' majorise–minimise iteration
 (``method="irls"``) with an O(n) tridiagonal solve per step.
 
 The solution is piecewise constant. Its Jacobian averages over each constant segment
@@ -92,8 +92,10 @@ def denoise(
 
     Notes
     -----
-    The exact CPU solver runs the taut string method (Davies & Kovac 2001; Barbero & Sra
-    2018): O(n) in the worst case, in double precision for float32 input too. Its sums run
+    The exact CPU solver runs Condat's direct algorithm (2013), fast where segments are short
+    (small λ), and hands a signal over to the taut string method (Davies & Kovac 2001; Barbero
+    & Sra 2018; O(n) in the worst case) once Condat's rescans pass a budget or λ is large
+    against the signal's steps; both compute in double precision for float32 input too. Its sums run
     along the pieces of the string, never over the whole signal, so a large offset or a long
     signal costs no accuracy; pieces equal up to rounding are merged, so every segment of y
     is one exact value. Signals are spread over ``optkern.get_num_threads()`` threads; one
