@@ -392,6 +392,7 @@ class LbfgsbMachine {
     const T inf = std::numeric_limits<T>::infinity();
     index_t count = 0;
     T fp = T(0);
+    T t_first = inf;  // the smallest breakpoint
     for (index_t i = 0; i < n; ++i) {
       T ti = inf;
       if (g[i] < T(0)) {
@@ -402,7 +403,10 @@ class LbfgsbMachine {
       t_[i] = ti;
       d_[i] = ti <= T(0) ? T(0) : -g[i];
       fp -= d_[i] * d_[i];
-      if (ti > T(0) && ti < inf) ordered_[std::size_t(count++)] = i;
+      if (ti > T(0) && ti < inf) {
+        ordered_[std::size_t(count++)] = i;
+        t_first = min_value(t_first, ti);
+      }
     }
     xcp_ = Eigen::Map<const Vec>(x, n);
     auto p = p2_.head(k2);
@@ -417,12 +421,17 @@ class LbfgsbMachine {
     }
     // The breakpoints in a heap, smallest first: the search usually stops after a few of
     // them, so a full sort would waste O(n log n) per iteration (SciPy uses a heap too).
+    // Most often it stops before the first one: then no heap is built.
     const auto later = [&](index_t a, index_t c2) { return t_[a] > t_[c2]; };
     const auto first = ordered_.begin();
-    std::make_heap(first, first + count, later);
     index_t heap_end = count;
     const T tiny = std::numeric_limits<T>::epsilon();
     T dt_min = fpp > tiny * abs_value(fp) ? -fp / fpp : inf;
+    if (dt_min < t_first) {
+      count = 0;  // the loop below ends at once; every breakpoint is "not reached"
+    } else {
+      std::make_heap(first, first + count, later);
+    }
     T t_old = T(0);
     index_t next = 0;
     while (next < count) {
@@ -542,12 +551,15 @@ class LbfgsbMachine {
     Eigen::Map<Vec> p(b.p, n);
     const int k = pairs_;
     const int k2 = 2 * k;
-    free_.clear();
-    for (index_t i = 0; i < n; ++i) {
+    free_.resize(std::size_t(n));  // within the capacity reserved: no allocation
+    std::size_t count = 0;
+    for (index_t i = 0; i < n; ++i) {  // branch-free: free and bound variables often alternate
       const bool is_free = xcp_[i] > lower_[i] && xcp_[i] < upper_[i];
       free_now_[std::size_t(i)] = is_free;
-      if (is_free) free_.push_back(i);
+      free_[count] = i;
+      count += is_free;
     }
+    free_.resize(count);
     p = xcp_ - x;
     if (free_.empty() || k == 0) {
       // B = theta I: the model's minimiser over the free variables is xcp - r / theta.
