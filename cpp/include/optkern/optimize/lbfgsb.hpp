@@ -481,7 +481,9 @@ class LbfgsbMachine {
   // (O(m^2) each, as SciPy's formk), and the pairs added since get a new row and column
   // (O(n m) each). When more than half the variables changed, or the memory was reset,
   // everything is recomputed.
-  void update_free_blocks() {
+  // With defer_last, a single new pair's row and column is left to the caller (blocks_ ends
+  // one short); returns whether it was.
+  bool update_free_blocks(bool defer_last) {
     const index_t n = core_.n();
     const int k = pairs_;
     int kept = blocks_;
@@ -513,13 +515,16 @@ class LbfgsbMachine {
       }
     }
     for (index_t i = 0; i < n; ++i) free_blocks_[std::size_t(i)] = free_now_[std::size_t(i)];
+    if (defer_last && kept == k - 1) {
+      blocks_ = kept;
+      return true;
+    }
     const int m = o_.m, m2 = 2 * m;
     for (int c = kept; c < k; ++c) {  // pair c's row and column: one pass over W_
       const int sc = slot(c);
       acc_.setZero();
-      T* zy = acc_.col(0).data();  // W'ZZ'y_c
-      T* zs = acc_.col(1).data();  // Y'ZZ's_c (first half)
-      T* as = acc_.col(2).data();  // S'AA's_c (second half)
+      T* zy = acc_.col(1).data();  // W'ZZ'y_c
+      T* zs = acc_.col(2).data();  // [Y'ZZ's_c; S'AA's_c]
       for (index_t i = 0; i < n; ++i) {
         const T* row = W_.data() + i * m2;
         if (free_now_[std::size_t(i)] != 0) {
@@ -528,18 +533,26 @@ class LbfgsbMachine {
           for (int j = 0; j < m; ++j) zs[j] += si * row[j];
         } else {
           const T si = row[m + sc];
-          for (int j = m; j < m2; ++j) as[j] += si * row[j];
+          for (int j = m; j < m2; ++j) zs[j] += si * row[j];
         }
       }
-      for (int a = 0; a <= c; ++a) {
-        const int sl = slot(a);
-        YZY_(a, c) = YZY_(c, a) = zy[sl];
-        SZY_(c, a) = zs[sl];      // s_c' Z Z' y_a
-        SZY_(a, c) = zy[m + sl];  // s_a' Z Z' y_c
-        SAS_(a, c) = SAS_(c, a) = as[m + sl];
-      }
+      store_pair_column(c, zy, zs);
     }
     blocks_ = k;
+    return false;
+  }
+
+  // Pair c's row and column of the blocks from zy = W'ZZ'y_c and zs = [Y'ZZ's_c; S'AA's_c]
+  // (slot order).
+  void store_pair_column(int c, const T* zy, const T* zs) {
+    const int m = o_.m;
+    for (int a = 0; a <= c; ++a) {
+      const int sl = slot(a);
+      YZY_(a, c) = YZY_(c, a) = zy[sl];
+      SZY_(c, a) = zs[sl];      // s_c' Z Z' y_a
+      SZY_(a, c) = zy[m + sl];  // s_a' Z Z' y_c
+      SAS_(a, c) = SAS_(c, a) = zs[m + sl];
+    }
   }
 
   // xbar into p (as the direction xbar - x): subspace minimisation over the variables free
@@ -569,18 +582,46 @@ class LbfgsbMachine {
       }
       return;
     }
-    update_free_blocks();
+    const bool deferred = update_free_blocks(true);
     // The reduced gradient r = Z'(g + theta (xcp - x) - W M c), zero outside the free set.
     // One pass over the free rows of W gives r and v = W'Z r (slot order, into acc_).
     middle_.solve(c_.data(), Mw_.data());
     w_coefficients(Mw_.data());
     auto wz_r = acc_.col(0);
-    wz_r.setZero();
-    for (index_t i : free_) {
-      const auto row = W_.row(i);
-      const T ri = g[i] + theta_ * (xcp_[i] - x[i]) - row.dot(ws_.transpose());
-      r_[i] = ri;
-      wz_r.noalias() += ri * row.transpose();
+    if (deferred) {
+      // The same pass also gives the new pair's row and column of the blocks.
+      const int m = o_.m, m2 = 2 * m, sc = slot(k - 1);
+      acc_.setZero();
+      T* wr = acc_.col(0).data();
+      T* zy = acc_.col(1).data();
+      T* zs = acc_.col(2).data();
+      for (index_t i = 0; i < n; ++i) {
+        const T* row = W_.data() + i * m2;
+        if (free_now_[std::size_t(i)] != 0) {
+          const T ri = g[i] + theta_ * (xcp_[i] - x[i]) -
+                       Eigen::Map<const Vec>(row, m2).dot(ws_);
+          r_[i] = ri;
+          const T yi = row[sc], si = row[m + sc];
+          for (int j = 0; j < m2; ++j) {
+            wr[j] += ri * row[j];
+            zy[j] += yi * row[j];
+          }
+          for (int j = 0; j < m; ++j) zs[j] += si * row[j];
+        } else {
+          const T si = row[m + sc];
+          for (int j = m; j < m2; ++j) zs[j] += si * row[j];
+        }
+      }
+      store_pair_column(k - 1, zy, zs);
+      blocks_ = k;
+    } else {
+      wz_r.setZero();
+      for (index_t i : free_) {
+        const auto row = W_.row(i);
+        const T ri = g[i] + theta_ * (xcp_[i] - x[i]) - row.dot(ws_.transpose());
+        r_[i] = ri;
+        wz_r.noalias() += ri * row.transpose();
+      }
     }
     // The reduced model's Hessian is theta I - Z'W M W'Z; by the Sherman-Morrison-Woodbury
     // formula du = -r/theta - Z'W Khat^{-1} W'Z r / theta^2 with
