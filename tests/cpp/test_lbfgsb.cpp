@@ -2,6 +2,7 @@
 // at the result, active and inactive bounds, no bounds at all (then it is L-BFGS), float,
 // a callback stop, the line-search fallback, and bad bounds.
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -127,6 +128,48 @@ void never_loses_progress() {
   CHECK(r.success());
 }
 
+// A box-constrained tridiagonal quadratic, f = x'Ax/2 - b'x with A = tridiag(-1, 4, -1),
+// with about half the bounds active at the solution: every memory size m (1, below n,
+// above n) reaches the minimiser that projected Gauss-Seidel finds, through free sets that
+// change from iteration to iteration (the incrementally updated Gram blocks and the ring of
+// pairs, wrapped many times for small m).
+void memory_sizes_and_changing_free_sets() {
+  const int n = 40;
+  Eigen::VectorXd b(n), lo = Eigen::VectorXd::Constant(n, -0.3);
+  Eigen::VectorXd hi = Eigen::VectorXd::Constant(n, 0.5);
+  for (int i = 0; i < n; ++i) b[i] = 3 * std::sin(1.7 * i);
+  auto fg = [&](const Eigen::VectorXd& v, Eigen::VectorXd& g) {
+    for (int i = 0; i < n; ++i) {
+      g[i] = 4 * v[i] - (i > 0 ? v[i - 1] : 0.0) - (i + 1 < n ? v[i + 1] : 0.0) - b[i];
+    }
+    return 0.5 * v.dot(g - b);
+  };
+  // The reference: projected Gauss-Seidel (A is diagonally dominant).
+  Eigen::VectorXd ref = Eigen::VectorXd::Zero(n);
+  for (int sweep = 0; sweep < 2000; ++sweep) {
+    for (int i = 0; i < n; ++i) {
+      const double r = b[i] + (i > 0 ? ref[i - 1] : 0.0) + (i + 1 < n ? ref[i + 1] : 0.0);
+      ref[i] = std::min(std::max(r / 4, lo[i]), hi[i]);
+    }
+  }
+  int active = 0;
+  for (int i = 0; i < n; ++i) active += ref[i] == lo[i] || ref[i] == hi[i];
+  CHECK(active > n / 4 && active < 3 * n / 4);
+  for (int m : {1, 2, 3, 5, 60}) {
+    Eigen::VectorXd x(n);
+    for (int i = 0; i < n; ++i) x[i] = i % 2 == 0 ? 0.5 : -0.3;
+    opt::LbfgsOptions<double> o;
+    o.m = m;
+    o.gtol = 1e-10;
+    o.ftol = 0;
+    o.max_iter = 5000;
+    const auto r = opt::lbfgsb(fg, x, lo, hi, o);
+    CHECK(r.status != opt::Status::kMaxIterations && r.status != opt::Status::kMaxEvaluations);
+    CHECK((x - ref).cwiseAbs().maxCoeff() < 1e-8);
+    CHECK(kkt(x, r.grad, lo, hi, 1e-7));
+  }
+}
+
 void bad_bounds() {
   Eigen::VectorXd x = Eigen::VectorXd::Zero(2), lo(2), hi(2);
   auto fg = [](const Eigen::VectorXd& v, Eigen::VectorXd& g) { g = v; return 0.5 * v.squaredNorm(); };
@@ -147,6 +190,7 @@ int main() {
   single_precision();
   callback_stop_and_start_outside_the_box();
   never_loses_progress();
+  memory_sizes_and_changing_free_sets();
   bad_bounds();
   return optkern_test::failures();
 }
