@@ -36,6 +36,29 @@ def _import(name):
         pytest.skip(f"{name} is not installed")
 
 
+def torch_grad(forward, x, w):
+    """A callable returning dL/dx (as NumPy) for L = <w, forward(x)> by torch's autograd."""
+    torch = _import("torch")
+    wt = torch.from_numpy(w)
+
+    def run():
+        xt = torch.from_numpy(x).requires_grad_()
+        (forward(xt) * wt).sum().backward()
+        return xt.grad.numpy()
+    return run
+
+
+def jax_grad(forward, x, w):
+    """The same by jax.grad, jitted, in float64."""
+    jax = _import("jax")
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    wj, xj = jnp.asarray(w), jnp.asarray(x)
+    grad = jax.jit(jax.grad(lambda x: (forward(x) * wj).sum()))
+    return lambda: np.asarray(grad(xj))
+
+
 @functools.lru_cache(maxsize=4)
 def sinkhorn_case(n):
     M = point_cloud_cost(n, n)
@@ -53,27 +76,15 @@ def sinkhorn_impl(impl, M, W, n_iter):
             return optkern.ot.sinkhorn_vjp(P, W, REG)[0]
         return run
     if impl == "optkern.torch":
-        torch = _import("torch")
+        _import("torch")
         import optkern.torch as okt
 
-        Wt = torch.from_numpy(W)
-
-        def run():
-            Mt = torch.from_numpy(M).requires_grad_()
-            (okt.sinkhorn(Mt, reg=REG) * Wt).sum().backward()
-            return Mt.grad.numpy()
-        return run
+        return torch_grad(lambda Mt: okt.sinkhorn(Mt, reg=REG), M, W)
     if impl == "optkern.jax":
-        jax = _import("jax")
-        import jax.numpy as jnp
-
+        _import("jax")
         import optkern.jax as okj
 
-        jax.config.update("jax_enable_x64", True)
-        Wj = jnp.asarray(W)
-        grad = jax.jit(jax.grad(lambda M: (okj.sinkhorn(M, reg=REG) * Wj).sum()))
-        Mj = jnp.asarray(M)
-        return lambda: np.asarray(grad(Mj))
+        return jax_grad(lambda Mj: okj.sinkhorn(Mj, reg=REG), M, W)
     if impl == "torch-unrolled":
         _import("torch")
         return lambda: torch_unrolled_grad(M, REG, n_iter, W, domain="kernel")
@@ -81,14 +92,8 @@ def sinkhorn_impl(impl, M, W, n_iter):
         torch, ot = _import("torch"), _import("ot")
         n = M.shape[0]
         a = torch.full((n,), 1.0 / n, dtype=torch.float64)
-        Wt = torch.from_numpy(W)
-
-        def run():
-            Mt = torch.from_numpy(M).requires_grad_()
-            P = ot.sinkhorn(a, a, Mt, REG, numItermax=n_iter, stopThr=0.0)
-            (P * Wt).sum().backward()
-            return Mt.grad.numpy()
-        return run
+        return torch_grad(lambda Mt: ot.sinkhorn(a, a, Mt, REG, numItermax=n_iter, stopThr=0.0),
+                          M, W)
     raise ValueError(impl)
 
 
@@ -123,26 +128,15 @@ def tv_impl(impl, x, w):
             return optkern.tv.denoise_vjp(y, w, 2.0)[0]
         return run
     if impl == "optkern.torch":
-        torch = _import("torch")
+        _import("torch")
         import optkern.torch as okt
 
-        wt = torch.from_numpy(w)
-
-        def run():
-            xt = torch.from_numpy(x).requires_grad_()
-            (okt.tv_denoise(xt, 2.0) * wt).sum().backward()
-            return xt.grad.numpy()
-        return run
+        return torch_grad(lambda xt: okt.tv_denoise(xt, 2.0), x, w)
     if impl == "optkern.jax":
-        jax = _import("jax")
-        import jax.numpy as jnp
-
+        _import("jax")
         import optkern.jax as okj
 
-        jax.config.update("jax_enable_x64", True)
-        wj, xj = jnp.asarray(w), jnp.asarray(x)
-        grad = jax.jit(jax.grad(lambda x: (okj.tv_denoise(x, 2.0) * wj).sum()))
-        return lambda: np.asarray(grad(xj))
+        return jax_grad(lambda xj: okj.tv_denoise(xj, 2.0), x, w)
     raise ValueError(impl)
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import optkern
 from optkern import givens
 
-from givens_common import OUT, dlogd, errors_along, pyplot, write_csv
+from givens_common import OUT, dlogd, errors_along, print_table, pyplot, save_figure, write_csv
 
 RUNS = {"l1": {}, "beam k=4": {"method": "beam", "beam_width": 4},
         "beam k=16": {"method": "beam", "beam_width": 16}, "l1 layered": {"layered": True}}
@@ -62,12 +62,10 @@ def main() -> None:
                             "seconds": float(np.mean(times[name]))})
     write_csv(rows, OUT / "givens_beam.csv")
     write_csv(summary, OUT / "givens_beam_summary.csv")
-    print(f"\n{optkern.get_num_threads()} threads; mean over {args.samples} samples")
-    print("| d | method | N | error at N | depth | time |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for s in summary:
-        print(f"| {s['d']} | {s['method']} | {s['factors']} | {s['error']:.4f} | "
-              f"{s['depth']:.0f} | {s['seconds']:.2f} s |")
+    print_table(f"\n{optkern.get_num_threads()} threads; mean over {args.samples} samples",
+                ["d", "method", "N", "error at N", "depth", "time"],
+                (f"| {s['d']} | {s['method']} | {s['factors']} | {s['error']:.4f} | "
+                 f"{s['depth']:.0f} | {s['seconds']:.2f} s |" for s in summary))
 
     plt = pyplot()
     fig, axes = plt.subplots(1, 2 * len(args.dims), figsize=(5 * 2 * len(args.dims), 4))
@@ -85,9 +83,7 @@ def main() -> None:
         for ax in axes[2 * col: 2 * col + 2]:
             ax.grid(alpha=0.3)
             ax.legend()
-    fig.tight_layout()
-    fig.savefig(OUT / "givens_beam.png", dpi=110)
-    print(f"wrote {OUT / 'givens_beam.png'}")
+    save_figure(fig, "givens_beam.png", dpi=110)
 
 
 if __name__ == "__main__":

@@ -51,5 +51,31 @@ def pyplot():
     return plt
 
 
+def save_figure(fig, name: str, dpi: int) -> None:
+    """Lay out fig, write it to OUT / name and say so."""
+    fig.tight_layout()
+    fig.savefig(OUT / name, dpi=dpi)
+    print(f"wrote {OUT / name}")
+
+
+def finish_plot(fig, ax, name: str, *, xlabel: str, ylabel: str, title: str,
+                fontsize: int) -> None:
+    """Label a one-axes figure, add its legend and save it (120 dpi)."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=fontsize)
+    ax.legend()
+    save_figure(fig, name, dpi=120)
+
+
+def print_table(note: str, header: list[str], lines) -> None:
+    """A note, then a Markdown table of the given header and body lines."""
+    print(note)
+    print("| " + " | ".join(header) + " |")
+    print("|" + " --- |" * len(header))
+    for line in lines:
+        print(line)
+
+
 def dlogd(d: int) -> int:
     return int(d * math.log2(d))

@@ -21,7 +21,7 @@ import numpy as np
 import optkern
 from optkern import givens
 
-from givens_common import OUT, dlogd, errors_along, pyplot, write_csv
+from givens_common import OUT, dlogd, errors_along, finish_plot, pyplot, write_csv
 
 METHODS = ("l1", "greedy", "elimination")
 
@@ -64,14 +64,10 @@ def main() -> None:
         std = np.array([r[f"{method}_std"] for r in rows])
         ax.plot(x, mean, label=label)
         ax.fill_between(x, mean - std, mean + std, alpha=0.25)
-    ax.set_xlabel("number of factors / (d log2 d)")
-    ax.set_ylabel("||U - G_1...G_N||_sym / sqrt(d)")
-    ax.set_title(f"Frerix & Bruna Fig. 2: d = {d}, d log2 d-planted, {args.samples} samples, "
-                 f"{optkern.get_num_threads()} threads", fontsize=8)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(OUT / "givens_fig2.png", dpi=120)
-    print(f"wrote {OUT / 'givens_fig2.png'}")
+    finish_plot(fig, ax, "givens_fig2.png", xlabel="number of factors / (d log2 d)",
+                ylabel="||U - G_1...G_N||_sym / sqrt(d)",
+                title=f"Frerix & Bruna Fig. 2: d = {d}, d log2 d-planted, {args.samples} "
+                      f"samples, {optkern.get_num_threads()} threads", fontsize=8)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import numpy as np
 
 from optkern import givens
 
-from givens_common import OUT, dlogd, pyplot, write_csv
+from givens_common import OUT, dlogd, finish_plot, pyplot, write_csv
 
 # Frerix & Bruna, Table 1: m for ~0.25 and ~0.5 of the n(n-1)/2 possible edges.
 TABLE1 = {64: (54, 36), 128: (109, 69), 256: (218, 136), 512: (437, 267), 1024: (874, 528)}
@@ -72,14 +72,10 @@ def main() -> None:
                         capsize=2, color=colors[method],
                         label=f"{labels[method]}" if density == 0.5 else None)
     ax.set_xscale("log", base=2)
-    ax.set_xlabel("graph size n (n log2 n factors)")
-    ax.set_ylabel("||U - U_hat||_sym / sqrt(n)")
-    ax.set_title("Frerix & Bruna Fig. 5: Barabasi-Albert Laplacians "
-                 f"(solid ~50%, dashed ~25% of edges; {args.samples} samples)", fontsize=8)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(OUT / "givens_fig5.png", dpi=120)
-    print(f"wrote {OUT / 'givens_fig5.png'}")
+    finish_plot(fig, ax, "givens_fig5.png", xlabel="graph size n (n log2 n factors)",
+                ylabel="||U - U_hat||_sym / sqrt(n)",
+                title="Frerix & Bruna Fig. 5: Barabasi-Albert Laplacians "
+                      f"(solid ~50%, dashed ~25% of edges; {args.samples} samples)", fontsize=8)
 
 
 if __name__ == "__main__":

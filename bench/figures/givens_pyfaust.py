@@ -23,7 +23,7 @@ import numpy as np
 import optkern
 from optkern import givens
 
-from givens_common import OUT, dlogd, write_csv
+from givens_common import OUT, dlogd, print_table, write_csv
 
 TABLE1 = {64: (54, 36), 128: (109, 69), 256: (218, 136), 512: (437, 267), 1024: (874, 528)}
 
@@ -73,12 +73,10 @@ def main() -> None:
                              "error": float(np.mean(errors)), "seconds": float(np.mean(times))})
                 print(rows[-1], flush=True)
     write_csv(rows, OUT / "givens_pyfaust.csv")
-    print(f"\noptkern {optkern.get_num_threads()} threads; mean over {args.samples} samples")
-    print("| n | edges | rotations | method | error | time |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for r in rows:
-        print(f"| {r['n']} | {r['edge_fraction']:.2f} | {r['rotations']} | {r['method']} | "
-              f"{r['error']:.3f} | {r['seconds']:.2f} s |")
+    print_table(f"\noptkern {optkern.get_num_threads()} threads; mean over {args.samples} samples",
+                ["n", "edges", "rotations", "method", "error", "time"],
+                (f"| {r['n']} | {r['edge_fraction']:.2f} | {r['rotations']} | {r['method']} | "
+                 f"{r['error']:.3f} | {r['seconds']:.2f} s |" for r in rows))
 
 
 if __name__ == "__main__":

@@ -27,38 +27,62 @@ _NO_SIGNS = np.zeros(0, np.int8)
 # The largest dim whose (dim, dim) matrix NumPy can describe (MAX_ELEMENTS = 2**59 entries).
 MAX_DIM = 2**29
 
-# matvec and rmatvec take and give the same (optkern._docs fills this into both).
-_operator_vector = _docs.fill(operator_vector_sections="""
+
+def _operator_sections(operand: str, shape: str) -> str:
+    """The Parameters, Returns and Raises of the products of one operand: x for matvec and
+    rmatvec, X for matmat and rmatmat (optkern._docs fills them into both)."""
+    return f"""
     Parameters
     ----------
-    x : array_like, shape (dim,) or (dim, 1)
+    {operand} : array_like, shape {shape}
         The operand.
 
     Returns
     -------
     ndarray
-        Of x's shape, in the dtype :meth:`apply` gives.
+        Of {operand}'s shape, in the dtype :meth:`apply` gives.
 
     Raises
     ------
     ValueError
-        If x does not have ``dim`` rows.""")
-# matmat and rmatmat likewise.
-_operator_matrix = _docs.fill(operator_matrix_sections="""
-    Parameters
-    ----------
-    X : array_like, shape (dim, m)
-        The operand.
+        If {operand} does not have ``dim`` rows."""
 
-    Returns
-    -------
-    ndarray
-        Of X's shape, in the dtype :meth:`apply` gives.
 
-    Raises
-    ------
-    ValueError
-        If X does not have ``dim`` rows.""")
+_operator_vector = _docs.fill(operator_vector_sections=_operator_sections("x", "(dim,) or (dim, 1)"))
+_operator_matrix = _docs.fill(operator_matrix_sections=_operator_sections("X", "(dim, m)"))
+
+
+def _operator_method(name: str, *, matrix: bool, transpose: bool) -> Any:
+    """One of scipy.sparse.linalg.LinearOperator's four products (matvec, rmatvec, matmat,
+    rmatmat) as a GivensSequence method: ``self.apply`` of the operand, transposed or not,
+    with its docstring and example."""
+    if matrix:
+        def method(self, X: Any) -> np.ndarray:  # type: ignore[no-untyped-def]
+            return self.apply(X, transpose=transpose)
+    else:
+        def method(self, x: Any) -> np.ndarray:  # type: ignore[no-untyped-def, misc]
+            return self.apply(x, transpose=transpose)
+    T = ".T" if transpose else ""
+    operand, eye = ("X", "np.eye(2)") if matrix else ("x", "np.ones(2)")
+    expected = f"seq.to_dense(){T}" + ("" if matrix else f" @ {eye}")
+    method.__name__ = name
+    method.__qualname__ = f"GivensSequence.{name}"
+    if _operator_method.__doc__ is None:  # python -OO: no docstrings
+        return method
+    method.__doc__ = f"""``seq{T} @ {operand}`` for a {"matrix" if matrix else "vector"} \
+(scipy.sparse.linalg.LinearOperator's protocol).
+
+        {{operator_{"matrix" if matrix else "vector"}_sections}}
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from optkern.givens import GivensSequence
+        >>> seq = GivensSequence([0], [1], [0.5], dim=2)
+        >>> bool(np.allclose(seq.{name}({eye}), {expected}))
+        True
+        """
+    return (_operator_matrix if matrix else _operator_vector)(method)
 
 
 @dataclass(frozen=True, eq=False)
@@ -427,69 +451,10 @@ class GivensSequence:
         """The conjugate transpose, equal to :attr:`T` (the factors are real)."""
         return self.T
 
-    @_operator_vector
-    def matvec(self, x: Any) -> np.ndarray:
-        """``seq @ x`` for a vector (scipy.sparse.linalg.LinearOperator's protocol).
-
-        {operator_vector_sections}
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from optkern.givens import GivensSequence
-        >>> seq = GivensSequence([0], [1], [0.5], dim=2)
-        >>> bool(np.allclose(seq.matvec(np.ones(2)), seq.to_dense() @ np.ones(2)))
-        True
-        """
-        return self.apply(x)
-
-    @_operator_vector
-    def rmatvec(self, x: Any) -> np.ndarray:
-        """``seq.T @ x`` for a vector (scipy.sparse.linalg.LinearOperator's protocol).
-
-        {operator_vector_sections}
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from optkern.givens import GivensSequence
-        >>> seq = GivensSequence([0], [1], [0.5], dim=2)
-        >>> bool(np.allclose(seq.rmatvec(np.ones(2)), seq.to_dense().T @ np.ones(2)))
-        True
-        """
-        return self.apply(x, transpose=True)
-
-    @_operator_matrix
-    def matmat(self, X: Any) -> np.ndarray:
-        """``seq @ X`` for a matrix (scipy.sparse.linalg.LinearOperator's protocol).
-
-        {operator_matrix_sections}
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from optkern.givens import GivensSequence
-        >>> seq = GivensSequence([0], [1], [0.5], dim=2)
-        >>> bool(np.allclose(seq.matmat(np.eye(2)), seq.to_dense()))
-        True
-        """
-        return self.apply(X)
-
-    @_operator_matrix
-    def rmatmat(self, X: Any) -> np.ndarray:
-        """``seq.T @ X`` for a matrix (scipy.sparse.linalg.LinearOperator's protocol).
-
-        {operator_matrix_sections}
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from optkern.givens import GivensSequence
-        >>> seq = GivensSequence([0], [1], [0.5], dim=2)
-        >>> bool(np.allclose(seq.rmatmat(np.eye(2)), seq.to_dense().T))
-        True
-        """
-        return self.apply(X, transpose=True)
+    matvec = _operator_method("matvec", matrix=False, transpose=False)
+    rmatvec = _operator_method("rmatvec", matrix=False, transpose=True)
+    matmat = _operator_method("matmat", matrix=True, transpose=False)
+    rmatmat = _operator_method("rmatmat", matrix=True, transpose=True)
 
     # --- files ---------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:

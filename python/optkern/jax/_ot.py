@@ -143,13 +143,22 @@ def _plan(M, a, b, g0, reg, method, tol, max_iter):
     return _plan_fwd(M, a, b, g0, reg, method, tol, max_iter)[0]
 
 
-def _plan_fwd(M, a, b, g0, reg, method, tol, max_iter):
+def _solve_on_host(M, a, b, g0, reg, method, tol, max_iter, value):
+    """The forward solve of _plan and _value on the host: (plan, f, g), led by the value
+    per problem (in M's dtype) when `value`."""
     def host(M, a, b, *g0):
         res = _solve(M, a, b, g0[0] if g0 else None, reg, method, tol, max_iter)
-        return res.plan, res.f, res.g
+        head = (np.asarray(res.value, M.dtype),) if value else ()
+        return (*head, res.plan, res.f, res.g)
 
-    plan, f, g = jax.pure_callback(host, (shape_struct(M), shape_struct(a), shape_struct(b)),
-                                   M, a, b, *_warm_start(g0), vmap_method="broadcast_all")
+    head = (jax.ShapeDtypeStruct(M.shape[:-2], M.dtype),) if value else ()
+    shapes = (*head, shape_struct(M), shape_struct(a), shape_struct(b))
+    return jax.pure_callback(host, shapes, M, a, b, *_warm_start(g0),
+                             vmap_method="broadcast_all")
+
+
+def _plan_fwd(M, a, b, g0, reg, method, tol, max_iter):
+    plan, f, g = _solve_on_host(M, a, b, g0, reg, method, tol, max_iter, value=False)
     return plan, (plan, a, b, M, f, g, g0)
 
 
@@ -194,14 +203,7 @@ def _value(M, a, b, g0, reg, method, tol, max_iter):
 
 
 def _value_fwd(M, a, b, g0, reg, method, tol, max_iter):
-    def host(M, a, b, *g0):
-        res = _solve(M, a, b, g0[0] if g0 else None, reg, method, tol, max_iter)
-        return np.asarray(res.value, M.dtype), res.plan, res.f, res.g
-
-    shapes = (jax.ShapeDtypeStruct(M.shape[:-2], M.dtype), shape_struct(M), shape_struct(a),
-              shape_struct(b))
-    value, plan, f, g = jax.pure_callback(host, shapes, M, a, b, *_warm_start(g0),
-                                          vmap_method="broadcast_all")
+    value, plan, f, g = _solve_on_host(M, a, b, g0, reg, method, tol, max_iter, value=True)
     return value, (plan, f, g, a, b, g0)
 
 

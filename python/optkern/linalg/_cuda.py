@@ -13,14 +13,7 @@ import numpy as np
 
 from optkern import _arrays, _backend, _gpu
 from optkern._validation import as_array, as_float_array, describe, fail, is_gpu_array, result_dtype
-from optkern.linalg._checks import (
-    MAX_BATCH_DIMS,
-    NAMES,
-    check_out,
-    result_shape,
-    singular_error,
-    system_layout,
-)
+from optkern.linalg import _checks
 from optkern.linalg._cpu import batch_layout, element_strides, flat_rows
 
 UINT8 = np.dtype(np.uint8)
@@ -39,7 +32,7 @@ def _bmm_launch(dtype: np.dtype, shape: tuple[int, ...], ops: list[tuple[int, tu
     extents, batch_strides = batch_layout(shape[:-2], [(s, st) for _, s, st in ops])
     # More merged dimensions than the kernel takes (operands broadcast along alternating
     # dimensions): one launch per index of the leading ones, each on offset pointers.
-    outer = max(0, len(extents) - MAX_BATCH_DIMS)
+    outer = max(0, len(extents) - _checks.MAX_BATCH_DIMS)
     itemsize = np.dtype(dtype).itemsize
     for index in np.ndindex(*extents[:outer]):
         descs = [_descriptor(p + itemsize * sum(i * b for i, b in zip(index, bs)), s, st,
@@ -57,13 +50,13 @@ def bmm_gpu_arrays(a: Any, b: Any, out: Any) -> Any:
     dtype = result_dtype((view_a.dtype, "a"), (view_b.dtype, "b"))
     a = _gpu.as_device_float(a, "a", dtype)
     b = _gpu.as_device_float(b, "b", dtype)
-    shape = result_shape(view_a.shape, view_b.shape)
+    shape = _checks.result_shape(view_a.shape, view_b.shape)
     stream = _gpu.current_stream(a)
     target = out
     if out is None:
         target = _gpu.empty_like_kind(a, shape, dtype)
     else:
-        check_out(out, shape, dtype, gpu=True)
+        _checks.check_out(out, shape, dtype, gpu=True)
         vo, va, vb = _gpu.device_views([(out, "out"), (a, "a"), (b, "b")], stream)
         if _gpu.overlaps(vo, va) or _gpu.overlaps(vo, vb):
             target = _gpu.empty_like_kind(a, shape, dtype)
@@ -78,12 +71,12 @@ def bmm_gpu_arrays(a: Any, b: Any, out: Any) -> Any:
 def bmm_host_on_gpu(a: Any, b: Any, out: Any) -> np.ndarray:
     a = as_array(a, "a")
     b = as_array(b, "b")
-    shape = result_shape(a.shape, b.shape)
+    shape = _checks.result_shape(a.shape, b.shape)
     dtype = result_dtype((a.dtype, "a"), (b.dtype, "b"))
     a = np.ascontiguousarray(a, dtype)
     b = np.ascontiguousarray(b, dtype)
     if out is not None:
-        check_out(out, shape, dtype, gpu=False)
+        _checks.check_out(out, shape, dtype, gpu=False)
         if not out.flags.writeable:
             fail("out", "a writeable array", "a read-only array")
     result = np.empty(shape, dtype)
@@ -107,15 +100,15 @@ def tridiagonal_solve(lower: Any, diag: Any, upper: Any, rhs: Any) -> Any:
     if not any(on_gpu):
         return _host_tridiagonal(operands)
     if not all(on_gpu):
-        name = NAMES[on_gpu.index(False)]
+        name = _checks.NAMES[on_gpu.index(False)]
         fail(name, "a GPU array like the other operands", describe(operands[on_gpu.index(False)]))
-    views = [_gpu.dlpack_view(a, name) for a, name in zip(operands, NAMES)]
-    dtype = result_dtype(*((v.dtype, name) for v, name in zip(views, NAMES)))
+    views = [_gpu.dlpack_view(a, name) for a, name in zip(operands, _checks.NAMES)]
+    dtype = result_dtype(*((v.dtype, name) for v, name in zip(views, _checks.NAMES)))
     arrays = [_arrays.contiguous(_gpu.as_device_float(a, name, dtype))
-              for a, name in zip(operands, NAMES)]
-    for a, name in zip(arrays, NAMES):
+              for a, name in zip(operands, _checks.NAMES)]
+    for a, name in zip(arrays, _checks.NAMES):
         _arrays.check_finite(a, name)  # the NaN policy for GPU input (optkern/_arrays.py)
-    arrays, batch, n = system_layout(arrays)
+    arrays, batch, n = _checks.system_layout(arrays)
     count = math.prod(batch)
     rows = []
     for a in arrays:
@@ -129,7 +122,7 @@ def tridiagonal_solve(lower: Any, diag: Any, upper: Any, rhs: Any) -> Any:
     cuda = _backend._cuda
     nbytes = cuda.tridiagonal_solve_scratch_bytes(dtype.char, count, n)
     scratch = _gpu.empty_like_kind(x, (max(nbytes, 1),), UINT8)
-    ptrs = _gpu.device_views([(a, name) for (a, _), name in zip(rows, NAMES)]
+    ptrs = _gpu.device_views([(a, name) for (a, _), name in zip(rows, _checks.NAMES)]
                              + [(x, "x"), (scratch, "scratch")], stream)
     cuda.tridiagonal_solve(dtype.char, count, n,
                            [(p.ptr, stride) for p, (_, stride) in zip(ptrs[:4], rows)],
@@ -138,10 +131,10 @@ def tridiagonal_solve(lower: Any, diag: Any, upper: Any, rhs: Any) -> Any:
 
 
 def _host_tridiagonal(operands: tuple[Any, ...]) -> np.ndarray:
-    arrays = [as_array(a, name) for a, name in zip(operands, NAMES)]
-    dtype = result_dtype(*((a.dtype, name) for a, name in zip(arrays, NAMES)))
-    arrays = [as_float_array(a, name, dtype, min_ndim=1) for a, name in zip(arrays, NAMES)]
-    arrays, batch, n = system_layout(arrays)
+    arrays = [as_array(a, name) for a, name in zip(operands, _checks.NAMES)]
+    dtype = result_dtype(*((a.dtype, name) for a, name in zip(arrays, _checks.NAMES)))
+    arrays = [as_float_array(a, name, dtype, min_ndim=1) for a, name in zip(arrays, _checks.NAMES)]
+    arrays, batch, n = _checks.system_layout(arrays)
     count = math.prod(batch)
     rows = [flat_rows(a, batch, n) for a in arrays]
     x = np.empty((count, n), dtype)
@@ -156,6 +149,6 @@ def _host_tridiagonal(operands: tuple[Any, ...]) -> np.ndarray:
         staging.download(px, x)
         staging.download(ps, status)
     if status[0]:
-        raise singular_error(int(status[0]), int(status[1]), batch)
+        raise _checks.singular_error(int(status[0]), int(status[1]), batch)
     return x.reshape(batch + (n,))
 
