@@ -141,6 +141,19 @@ class DenseEngine {
     require(d >= 2, "d", "expected a matrix of size at least 2, got " + std::to_string(d));
     v_.assign(m, m + d * d);
   }
+  // run(): while fewer than max_steps, not done() and not interrupted, step(k) takes the
+  // call's k-th step and returns true (false: none taken, the engine has converged).
+  template <class Done, class Step>
+  index_t run_steps(index_t max_steps, Interrupt* interrupt, Done&& done, Step&& step) {
+    require(max_steps >= 0, "max_steps", "expected a non-negative count");
+    index_t taken = 0;
+    while (taken < max_steps && !done() && !optkern::detail::poll(interrupt) && step(taken)) {
+      ++taken;
+      ++steps_;
+    }
+    optkern::detail::throw_if_stopped(interrupt);
+    return taken;
+  }
   index_t d_;
   index_t steps_ = 0;
   std::vector<T> v_;
@@ -158,7 +171,6 @@ class FrobeniusGreedy : public DenseEngine<T> {
 
  private:
   using DenseEngine<T>::d_;
-  using DenseEngine<T>::steps_;
   using DenseEngine<T>::v_;
   void score_pair(index_t p, index_t q);
   bool converged_ = false;
@@ -177,7 +189,6 @@ class Elimination : public DenseEngine<T> {
 
  private:
   using DenseEngine<T>::d_;
-  using DenseEngine<T>::steps_;
   using DenseEngine<T>::v_;
   index_t col_ = 0, row_;
 };
@@ -195,7 +206,6 @@ class JacobiEigen : public DenseEngine<T> {
 
  private:
   using DenseEngine<T>::d_;
-  using DenseEngine<T>::steps_;
   using DenseEngine<T>::v_;
   bool converged_ = false;
   double floor_;

@@ -19,10 +19,9 @@ Elimination<T>::Elimination(const T* u, index_t d) : DenseEngine<T>(u, d), row_(
 template <class T>
 index_t Elimination<T>::run(index_t max_steps, const Trajectory<T>& out,
                             Interrupt* interrupt) {
-  require(max_steps >= 0, "max_steps", "expected a non-negative count");
   const index_t d = d_;
-  index_t taken = 0;
-  while (taken < max_steps && col_ < d - 1 && !detail::poll(interrupt)) {
+  auto done = [&] { return col_ >= d - 1; };
+  return this->run_steps(max_steps, interrupt, done, [&](index_t taken) {
     const index_t c = col_, r = row_;
     T* uc = v_.data() + c * d;
     T* ur = v_.data() + r * d;
@@ -33,15 +32,12 @@ index_t Elimination<T>::run(index_t max_steps, const Trajectory<T>& out,
     uc[c] = T(h);  // exactly what the rotation computes up to rounding
     ur[c] = T(0);
     out.put(taken, c, r, T(std::atan2(sn, cs)), std::fabs(target));
-    ++taken;
-    ++steps_;
     if (--row_ == c) {
       ++col_;
       row_ = d - 1;
     }
-  }
-  detail::throw_if_stopped(interrupt);
-  return taken;
+    return true;
+  });
 }
 
 template class Elimination<float>;

@@ -37,16 +37,14 @@ void FrobeniusGreedy<T>::score_pair(index_t p, index_t q) {
 template <class T>
 index_t FrobeniusGreedy<T>::run(index_t max_steps, const Trajectory<T>& out,
                                 Interrupt* interrupt) {
-  require(max_steps >= 0, "max_steps", "expected a non-negative count");
   const index_t d = d_;
-  index_t taken = 0;
-  while (taken < max_steps && !converged_ && !detail::poll(interrupt)) {
+  auto done = [&] { return converged_; };
+  return this->run_steps(max_steps, interrupt, done, [&](index_t taken) {
     index_t i, j;
     double gain;
-    best_.argmax(i, j, gain);
-    if (i < 0 || !(gain > 0)) {
+    if (!best_.argmax_above(0.0, i, j, gain)) {
       converged_ = true;
-      break;
+      return false;
     }
     T* ui = v_.data() + i * d;
     T* uj = v_.data() + j * d;
@@ -56,16 +54,13 @@ index_t FrobeniusGreedy<T>::run(index_t max_steps, const Trajectory<T>& out,
     const double c = S / h, s = D / h;
     for (index_t k = 0; k < d; ++k) rotate_column(c, s, ui[k], uj[k]);
     out.put(taken, i, j, T(std::atan2(D, S)), 2.0 * gain);  // decrease of ||V - I||_F^2
-    ++taken;
-    ++steps_;
     detail::for_each_touched_pair(i, j, d, [&](index_t, index_t, index_t lo, index_t hi) {
       score_pair(lo, hi);
     });
     score_pair(i, j);
     best_.rows_changed(i, j);
-  }
-  detail::throw_if_stopped(interrupt);
-  return taken;
+    return true;
+  });
 }
 
 template class FrobeniusGreedy<float>;

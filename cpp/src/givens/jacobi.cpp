@@ -28,17 +28,15 @@ JacobiEigen<T>::JacobiEigen(const T* l, index_t d) : DenseEngine<T>(l, d), best_
 
 template <class T>
 index_t JacobiEigen<T>::run(index_t max_steps, const Trajectory<T>& out, Interrupt* interrupt) {
-  require(max_steps >= 0, "max_steps", "expected a non-negative count");
   const index_t d = d_;
   double* score = best_.scores();
-  index_t taken = 0;
-  while (taken < max_steps && !converged_ && !detail::poll(interrupt)) {
+  auto done = [&] { return converged_; };
+  return this->run_steps(max_steps, interrupt, done, [&](index_t taken) {
     index_t p, q;
     double off;
-    best_.argmax(p, q, off);
-    if (p < 0 || !(off > floor_)) {
+    if (!best_.argmax_above(floor_, p, q, off)) {
       converged_ = true;
-      break;
+      return false;
     }
     T* L = v_.data();
     const double app = L[p * d + p], aqq = L[q * d + q], apq = L[p * d + q];
@@ -54,16 +52,13 @@ index_t JacobiEigen<T>::run(index_t max_steps, const Trajectory<T>& out, Interru
     L[p * d + p] = T(app - t * apq);
     L[q * d + q] = T(aqq + t * apq);
     out.put(taken, p, q, T(std::atan(t)), off);
-    ++taken;
-    ++steps_;
     detail::for_each_touched_pair(p, q, d, [&](index_t r, index_t s, index_t lo, index_t hi) {
       score[lo * d + hi] = std::fabs(double(L[r * d + s]));
     });
     score[p * d + q] = 0;
     best_.rows_changed(p, q);
-  }
-  detail::throw_if_stopped(interrupt);
-  return taken;
+    return true;
+  });
 }
 
 template class JacobiEigen<float>;

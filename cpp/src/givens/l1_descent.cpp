@@ -322,8 +322,7 @@ index_t L1Descent<T>::run(index_t max_steps, const Trajectory<T>& out, Interrupt
     for (; taken < max_steps && !detail::poll(interrupt); ++taken) {
       index_t i, j;
       double gain;
-      best_.argmax(i, j, gain);
-      if (i < 0 || !(gain > 0)) {
+      if (!best_.argmax_above(0.0, i, j, gain)) {
         converged_ = true;
         break;
       }
