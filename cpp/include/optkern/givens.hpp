@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -47,6 +48,14 @@ struct Trajectory {
   index_t* j = nullptr;
   T* theta = nullptr;
   double* score = nullptr;
+
+  // Step k: rows (i, j), angle theta, score.
+  void put(index_t k, index_t step_i, index_t step_j, T step_theta, double step_score) const {
+    i[k] = step_i;
+    j[k] = step_j;
+    theta[k] = step_theta;
+    score[k] = step_score;
+  }
 };
 
 // The best rotation of one 2 x d block with rows a and b: the largest decrease of its L1 norm
@@ -118,25 +127,53 @@ class L1Descent {
   std::unique_ptr<Team> team_;
 };
 
+// What the dense engines below share: their working copy V of a d x d matrix (d >= 2) and
+// the count of steps taken.
+template <class T>
+class DenseEngine {
+ public:
+  index_t steps() const { return steps_; }
+  index_t dim() const { return d_; }
+  const T* matrix() const { return v_.data(); }
+
+ protected:
+  DenseEngine(const T* m, index_t d) : d_(d) {
+    require(d >= 2, "d", "expected a matrix of size at least 2, got " + std::to_string(d));
+    v_.assign(m, m + d * d);
+  }
+  // run(): while fewer than max_steps, not done() and not interrupted, step(k) takes the
+  // call's k-th step and returns true (false: none taken, the engine has converged).
+  template <class Done, class Step>
+  index_t run_steps(index_t max_steps, Interrupt* interrupt, Done&& done, Step&& step) {
+    require(max_steps >= 0, "max_steps", "expected a non-negative count");
+    index_t taken = 0;
+    while (taken < max_steps && !done() && !optkern::detail::poll(interrupt) && step(taken)) {
+      ++taken;
+      ++steps_;
+    }
+    optkern::detail::throw_if_stopped(interrupt);
+    return taken;
+  }
+  index_t d_;
+  index_t steps_ = 0;
+  std::vector<T> v_;
+};
+
 // The greedy baseline on a copy of u: each step takes the pair and angle that most decrease
 // ||V - I||_F^2 = 2d - 2 tr V, i.e. theta = atan2(v_ij - v_ji, v_ii + v_jj) in (-pi, pi].
 // O(d) per step (O(1) per re-scored pair).
 template <class T>
-class FrobeniusGreedy {
+class FrobeniusGreedy : public DenseEngine<T> {
  public:
   FrobeniusGreedy(const T* u, index_t d);
   index_t run(index_t max_steps, const Trajectory<T>& out, Interrupt* interrupt = nullptr);
   bool converged() const { return converged_; }
-  index_t steps() const { return steps_; }
-  index_t dim() const { return d_; }
-  const T* matrix() const { return u_.data(); }
 
  private:
+  using DenseEngine<T>::d_;
+  using DenseEngine<T>::v_;
   void score_pair(index_t p, index_t q);
-  index_t d_;
-  index_t steps_ = 0;
   bool converged_ = false;
-  std::vector<T> u_;
   PairArgmax best_;  // gain of tr V per pair
 };
 
@@ -144,41 +181,34 @@ class FrobeniusGreedy {
 // r = d-1 down to c+1 (paper eq. 2), each step zeroes V_rc by rotating rows (c, r) with the
 // angle that makes V_cc non-negative. After d(d-1)/2 steps V = diag(1, ..., 1, det U).
 template <class T>
-class Elimination {
+class Elimination : public DenseEngine<T> {
  public:
   Elimination(const T* u, index_t d);
   index_t run(index_t max_steps, const Trajectory<T>& out, Interrupt* interrupt = nullptr);
   bool converged() const { return col_ >= d_ - 1; }
-  index_t steps() const { return steps_; }
-  index_t dim() const { return d_; }
-  const T* matrix() const { return u_.data(); }
 
  private:
-  index_t d_;
-  index_t steps_ = 0;
+  using DenseEngine<T>::d_;
+  using DenseEngine<T>::v_;
   index_t col_ = 0, row_;
-  std::vector<T> u_;
 };
 
 // Truncated Jacobi on a copy of the symmetric d x d matrix l: each step zeroes the largest
 // |L_pq| (p < q) by L <- G^T L G with |theta| <= pi/4. converged() once every off-diagonal
-// entry is at most eps * ||L||_F. O(d) per step.
+// entry is at most eps * ||L||_F. O(d) per step. matrix() is G_k^T ... G_1^T L G_1 ... G_k so
+// far.
 template <class T>
-class JacobiEigen {
+class JacobiEigen : public DenseEngine<T> {
  public:
   JacobiEigen(const T* l, index_t d);
   index_t run(index_t max_steps, const Trajectory<T>& out, Interrupt* interrupt = nullptr);
   bool converged() const { return converged_; }
-  index_t steps() const { return steps_; }
-  index_t dim() const { return d_; }
-  const T* matrix() const { return l_.data(); }  // G_k^T ... G_1^T L G_1 ... G_k so far
 
  private:
-  index_t d_;
-  index_t steps_ = 0;
+  using DenseEngine<T>::d_;
+  using DenseEngine<T>::v_;
   bool converged_ = false;
   double floor_;
-  std::vector<T> l_;
   PairArgmax best_;  // |L_pq| per pair
 };
 

@@ -12,41 +12,16 @@
 
 #include "optkern/givens.hpp"
 #include "optkern/threads.hpp"
+#include "shared.hpp"
 
 namespace optkern::givens {
-namespace {
-
-constexpr index_t kBlockBytes = 512;  // as in apply.cpp
-
-// The factors over a contiguous (d x width) block, G_1 ... G_n or its transpose.
-template <class T>
-void rotate_block(index_t n, const index_t* fi, const index_t* fj, const T* fc, const T* fs,
-                  T* x, index_t width, bool transpose) {
-  for (index_t m = 0; m < n; ++m) {
-    const index_t k = transpose ? m : n - 1 - m;
-    const T c = fc[k], s = transpose ? -fs[k] : fs[k];
-    T* __restrict xi = x + fi[k] * width;
-    T* __restrict xj = x + fj[k] * width;
-    for (index_t col = 0; col < width; ++col) {
-      const T a = xi[col], b = xj[col];
-      xi[col] = c * a + s * b;
-      xj[col] = c * b - s * a;
-    }
-  }
-}
-
-}  // namespace
 
 template <class T>
 void apply_sequence_signed(index_t n, const index_t* i, const index_t* j, const T* cos,
                            const T* sin, const index_t* perm, const std::int8_t* signs,
                            const T* src, T* dst, index_t batch, index_t d, index_t cols,
                            bool transpose, int num_threads) {
-  require(n >= 0 && batch >= 0 && d >= 0 && cols >= 0, "n", "sizes must be non-negative");
-  for (index_t k = 0; k < n; ++k)
-    if (!(0 <= i[k] && i[k] < j[k] && j[k] < d))
-      require(false, "i",
-              "factor " + std::to_string(k) + " needs rows 0 <= i < j < " + std::to_string(d));
+  detail::check_factors(n, i, j, batch, d, cols);
   std::vector<index_t> inv;
   if (perm != nullptr) {
     inv.assign(std::size_t(d), -1);
@@ -57,7 +32,8 @@ void apply_sequence_signed(index_t n, const index_t* i, const index_t* j, const 
     }
   }
   if (batch == 0 || cols == 0 || d == 0) return;
-  const index_t width = std::max<index_t>(1, std::min(cols, kBlockBytes / index_t(sizeof(T))));
+  const index_t width =
+      std::max<index_t>(1, std::min(cols, detail::kBlockBytes / index_t(sizeof(T))));
   const index_t blocks = (cols + width - 1) / width;
   const index_t tasks = batch * blocks;
   int threads = num_threads > 0 ? num_threads : optkern::num_threads();
@@ -81,7 +57,7 @@ void apply_sequence_signed(index_t n, const index_t* i, const index_t* j, const 
       T* to = tmp + a * w;
       for (index_t col = 0; col < w; ++col) to[col] = s * from[col];
     }
-    rotate_block(n, i, j, cos, sin, tmp, w, transpose);
+    detail::rotate_block(n, i, j, cos, sin, tmp, w, 0, w, transpose);
     // scatter: (P^T Y)[b] = signs[b] Y[perm[b]] for the transpose
     for (index_t r = 0; r < d; ++r) {
       const bool scatter = perm != nullptr && transpose;

@@ -11,6 +11,7 @@
 #include <limits>
 #include <string>
 
+#include "common/parallel_guard.hpp"
 #include "optkern/givens.hpp"
 #include "optkern/givens/rotation_math.hpp"
 #include "optkern/threads.hpp"
@@ -61,6 +62,13 @@ struct BeamL1<T>::State {
   std::uint64_t hash = 0;      // xor of the row hashes
   double l1 = 0;
   std::int64_t node = -1;      // last step in nodes_, -1 at the root
+
+  // Scores the best rotation of rows p < q (of d) into score and tangent.
+  void score_pair(BlockSearch& search, index_t p, index_t q, index_t d) {
+    const BlockRotation r = search.best(v.data() + p * d, v.data() + q * d);
+    score[std::size_t(p * d + q)] = r.decrease;
+    tangent[std::size_t(p * d + q)] = r.tangent;
+  }
 };
 
 template <class T>
@@ -83,8 +91,7 @@ BeamL1<T>::BeamL1(const T* u, index_t d, index_t width, int num_threads, Interru
     root->hash ^= root->hashes[std::size_t(r)];
   }
   State& s = *root;
-  std::exception_ptr error;
-  std::atomic<bool> failed{false};
+  optkern::detail::RegionErrors errors;
   const int threads = d < 64 ? 1 : threads_;
   // every buffer is allocated here, outside the parallel region (nothing throws inside it
   // but what the try below catches)
@@ -94,21 +101,13 @@ BeamL1<T>::BeamL1(const T* u, index_t d, index_t width, int num_threads, Interru
     BlockSearch& search = searches[std::size_t(omp_get_thread_num())];
 #pragma omp for schedule(dynamic, 1)
     for (index_t p = 0; p < d - 1; ++p) {
-      if (failed.load(std::memory_order_relaxed) || detail::poll(interrupt)) continue;
-      try {
-        for (index_t q = p + 1; q < d; ++q) {
-          const BlockRotation r = search.best(s.v.data() + p * d, s.v.data() + q * d);
-          s.score[std::size_t(p * d + q)] = r.decrease;
-          s.tangent[std::size_t(p * d + q)] = r.tangent;
-        }
-      } catch (...) {
-#pragma omp critical(optkern_beam_error)
-        if (!error) error = std::current_exception();
-        failed.store(true, std::memory_order_relaxed);
-      }
+      if (errors.failed() || detail::poll(interrupt)) continue;
+      errors.guard([&] {
+        for (index_t q = p + 1; q < d; ++q) s.score_pair(search, p, q, d);
+      });
     }
   }
-  if (error) std::rethrow_exception(error);
+  errors.rethrow_if_failed();
   detail::throw_if_stopped(interrupt);
   beams_.push_back(std::move(root));
 }
@@ -213,31 +212,24 @@ index_t BeamL1<T>::advance(index_t max_steps, Interrupt* interrupt) {
     // One parallel region per step: worth it only for large steps (on a busy machine a
     // region's barrier can cost a whole time slice).
     const int threads = double(tasks) * double(d) < 2e6 ? 1 : threads_;
-    std::exception_ptr error;
-    std::atomic<bool> failed{false};
+    optkern::detail::RegionErrors errors;
     if (index_t(searches.size()) < threads) searches.resize(std::size_t(threads), BlockSearch(d));
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
       BlockSearch& search = searches[std::size_t(omp_get_thread_num())];
 #pragma omp for schedule(static)
       for (index_t task = 0; task < tasks; ++task) {
-        if (failed.load(std::memory_order_relaxed)) continue;
-        try {
+        if (errors.failed()) continue;
+        errors.guard([&] {
           State& s = *beams_[std::size_t(task / touched)];
           const Node& last = nodes_[std::size_t(s.node)];
           index_t p, q;
           touched_pair(task % touched, last.i, last.j, d, p, q);
-          const BlockRotation r = search.best(s.v.data() + p * d, s.v.data() + q * d);
-          s.score[std::size_t(p * d + q)] = r.decrease;
-          s.tangent[std::size_t(p * d + q)] = r.tangent;
-        } catch (...) {
-#pragma omp critical(optkern_beam_error)
-          if (!error) error = std::current_exception();
-          failed.store(true, std::memory_order_relaxed);
-        }
+          s.score_pair(search, p, q, d);
+        });
       }
     }
-    if (error) std::rethrow_exception(error);
+    errors.rethrow_if_failed();
     ++steps_;
   }
   detail::throw_if_stopped(interrupt);

@@ -14,40 +14,30 @@
 namespace optkern::givens {
 
 template <class T>
-Elimination<T>::Elimination(const T* u, index_t d) : d_(d), row_(d - 1) {
-  require(d >= 2, "d", "expected a matrix of size at least 2, got " + std::to_string(d));
-  u_.assign(u, u + d * d);
-}
+Elimination<T>::Elimination(const T* u, index_t d) : DenseEngine<T>(u, d), row_(d - 1) {}
 
 template <class T>
 index_t Elimination<T>::run(index_t max_steps, const Trajectory<T>& out,
                             Interrupt* interrupt) {
-  require(max_steps >= 0, "max_steps", "expected a non-negative count");
   const index_t d = d_;
-  index_t taken = 0;
-  while (taken < max_steps && col_ < d - 1 && !detail::poll(interrupt)) {
+  auto done = [&] { return col_ >= d - 1; };
+  return this->run_steps(max_steps, interrupt, done, [&](index_t taken) {
     const index_t c = col_, r = row_;
-    T* uc = u_.data() + c * d;
-    T* ur = u_.data() + r * d;
+    T* uc = v_.data() + c * d;
+    T* ur = v_.data() + r * d;
     const double pivot = uc[c], target = ur[c];
     const double h = std::hypot(pivot, target);
     const double cs = h > 0 ? pivot / h : 1.0, sn = h > 0 ? -target / h : 0.0;
     for (index_t k = 0; k < d; ++k) rotate_column(cs, sn, uc[k], ur[k]);
     uc[c] = T(h);  // exactly what the rotation computes up to rounding
     ur[c] = T(0);
-    out.i[taken] = c;
-    out.j[taken] = r;
-    out.theta[taken] = T(std::atan2(sn, cs));
-    out.score[taken] = std::fabs(target);
-    ++taken;
-    ++steps_;
+    out.put(taken, c, r, T(std::atan2(sn, cs)), std::fabs(target));
     if (--row_ == c) {
       ++col_;
       row_ = d - 1;
     }
-  }
-  detail::throw_if_stopped(interrupt);
-  return taken;
+    return true;
+  });
 }
 
 template class Elimination<float>;

@@ -9,13 +9,12 @@
 
 #include "optkern/givens.hpp"
 #include "optkern/givens/rotation_math.hpp"
+#include "shared.hpp"
 
 namespace optkern::givens {
 
 template <class T>
-FrobeniusGreedy<T>::FrobeniusGreedy(const T* u, index_t d) : d_(d), best_(std::max<index_t>(d, 0)) {
-  require(d >= 2, "d", "expected a matrix of size at least 2, got " + std::to_string(d));
-  u_.assign(u, u + d * d);
+FrobeniusGreedy<T>::FrobeniusGreedy(const T* u, index_t d) : DenseEngine<T>(u, d), best_(d) {
   for (index_t p = 0; p < d; ++p)
     for (index_t q = p + 1; q < d; ++q) score_pair(p, q);
   best_.rescan_all();
@@ -24,8 +23,8 @@ FrobeniusGreedy<T>::FrobeniusGreedy(const T* u, index_t d) : d_(d), best_(std::m
 template <class T>
 void FrobeniusGreedy<T>::score_pair(index_t p, index_t q) {
   const index_t d = d_;
-  const double S = double(u_[std::size_t(p * d + p)]) + double(u_[std::size_t(q * d + q)]);
-  const double D = double(u_[std::size_t(p * d + q)]) - double(u_[std::size_t(q * d + p)]);
+  const double S = double(v_[std::size_t(p * d + p)]) + double(v_[std::size_t(q * d + q)]);
+  const double D = double(v_[std::size_t(p * d + q)]) - double(v_[std::size_t(q * d + p)]);
   const double h = std::hypot(S, D);
   // h - S without cancellation when S > 0: (h - S)(h + S) = D^2.
   double gain = S > 0 ? D * D / (h + S) : h - S;
@@ -38,40 +37,30 @@ void FrobeniusGreedy<T>::score_pair(index_t p, index_t q) {
 template <class T>
 index_t FrobeniusGreedy<T>::run(index_t max_steps, const Trajectory<T>& out,
                                 Interrupt* interrupt) {
-  require(max_steps >= 0, "max_steps", "expected a non-negative count");
   const index_t d = d_;
-  index_t taken = 0;
-  while (taken < max_steps && !converged_ && !detail::poll(interrupt)) {
+  auto done = [&] { return converged_; };
+  return this->run_steps(max_steps, interrupt, done, [&](index_t taken) {
     index_t i, j;
     double gain;
-    best_.argmax(i, j, gain);
-    if (i < 0 || !(gain > 0)) {
+    if (!best_.argmax_above(0.0, i, j, gain)) {
       converged_ = true;
-      break;
+      return false;
     }
-    T* ui = u_.data() + i * d;
-    T* uj = u_.data() + j * d;
+    T* ui = v_.data() + i * d;
+    T* uj = v_.data() + j * d;
     const double S = double(ui[i]) + double(uj[j]);
     const double D = double(ui[j]) - double(uj[i]);
     const double h = std::hypot(S, D);
     const double c = S / h, s = D / h;
     for (index_t k = 0; k < d; ++k) rotate_column(c, s, ui[k], uj[k]);
-    out.i[taken] = i;
-    out.j[taken] = j;
-    out.theta[taken] = T(std::atan2(D, S));
-    out.score[taken] = 2.0 * gain;  // decrease of ||V - I||_F^2
-    ++taken;
-    ++steps_;
-    for (index_t r = 0; r < d; ++r) {
-      if (r == i || r == j) continue;
-      score_pair(std::min(r, i), std::max(r, i));
-      score_pair(std::min(r, j), std::max(r, j));
-    }
+    out.put(taken, i, j, T(std::atan2(D, S)), 2.0 * gain);  // decrease of ||V - I||_F^2
+    detail::for_each_touched_pair(i, j, d, [&](index_t, index_t, index_t lo, index_t hi) {
+      score_pair(lo, hi);
+    });
     score_pair(i, j);
     best_.rows_changed(i, j);
-  }
-  detail::throw_if_stopped(interrupt);
-  return taken;
+    return true;
+  });
 }
 
 template class FrobeniusGreedy<float>;

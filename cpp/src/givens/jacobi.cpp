@@ -11,37 +11,34 @@
 
 #include "optkern/givens.hpp"
 #include "optkern/givens/rotation_math.hpp"
+#include "shared.hpp"
 
 namespace optkern::givens {
 
 template <class T>
-JacobiEigen<T>::JacobiEigen(const T* l, index_t d) : d_(d), best_(std::max<index_t>(d, 0)) {
-  require(d >= 2, "d", "expected a matrix of size at least 2, got " + std::to_string(d));
-  l_.assign(l, l + d * d);
+JacobiEigen<T>::JacobiEigen(const T* l, index_t d) : DenseEngine<T>(l, d), best_(d) {
   double frobenius = 0;
-  for (const T v : l_) frobenius += double(v) * double(v);
+  for (const T v : v_) frobenius += double(v) * double(v);
   floor_ = machine_epsilon<T>() * std::sqrt(frobenius);
   double* score = best_.scores();
   for (index_t p = 0; p < d; ++p)
-    for (index_t q = p + 1; q < d; ++q) score[p * d + q] = std::fabs(double(l_[std::size_t(p * d + q)]));
+    for (index_t q = p + 1; q < d; ++q) score[p * d + q] = std::fabs(double(v_[std::size_t(p * d + q)]));
   best_.rescan_all();
 }
 
 template <class T>
 index_t JacobiEigen<T>::run(index_t max_steps, const Trajectory<T>& out, Interrupt* interrupt) {
-  require(max_steps >= 0, "max_steps", "expected a non-negative count");
   const index_t d = d_;
   double* score = best_.scores();
-  index_t taken = 0;
-  while (taken < max_steps && !converged_ && !detail::poll(interrupt)) {
+  auto done = [&] { return converged_; };
+  return this->run_steps(max_steps, interrupt, done, [&](index_t taken) {
     index_t p, q;
     double off;
-    best_.argmax(p, q, off);
-    if (p < 0 || !(off > floor_)) {
+    if (!best_.argmax_above(floor_, p, q, off)) {
       converged_ = true;
-      break;
+      return false;
     }
-    T* L = l_.data();
+    T* L = v_.data();
     const double app = L[p * d + p], aqq = L[q * d + q], apq = L[p * d + q];
     const double tau = (aqq - app) / (2.0 * apq);
     const double t = (tau >= 0 ? 1.0 : -1.0) / (std::fabs(tau) + std::hypot(1.0, tau));
@@ -54,22 +51,14 @@ index_t JacobiEigen<T>::run(index_t max_steps, const Trajectory<T>& out, Interru
     L[p * d + q] = L[q * d + p] = T(0);
     L[p * d + p] = T(app - t * apq);
     L[q * d + q] = T(aqq + t * apq);
-    out.i[taken] = p;
-    out.j[taken] = q;
-    out.theta[taken] = T(std::atan(t));
-    out.score[taken] = off;
-    ++taken;
-    ++steps_;
-    for (index_t r = 0; r < d; ++r) {
-      if (r == p || r == q) continue;
-      score[std::min(r, p) * d + std::max(r, p)] = std::fabs(double(L[r * d + p]));
-      score[std::min(r, q) * d + std::max(r, q)] = std::fabs(double(L[r * d + q]));
-    }
+    out.put(taken, p, q, T(std::atan(t)), off);
+    detail::for_each_touched_pair(p, q, d, [&](index_t r, index_t s, index_t lo, index_t hi) {
+      score[lo * d + hi] = std::fabs(double(L[r * d + s]));
+    });
     score[p * d + q] = 0;
     best_.rows_changed(p, q);
-  }
-  detail::throw_if_stopped(interrupt);
-  return taken;
+    return true;
+  });
 }
 
 template class JacobiEigen<float>;

@@ -322,17 +322,13 @@ index_t L1Descent<T>::run(index_t max_steps, const Trajectory<T>& out, Interrupt
     for (; taken < max_steps && !detail::poll(interrupt); ++taken) {
       index_t i, j;
       double gain;
-      best_.argmax(i, j, gain);
-      if (i < 0 || !(gain > 0)) {
+      if (!best_.argmax_above(0.0, i, j, gain)) {
         converged_ = true;
         break;
       }
       if (layered_) choose_layered(i, j, gain);
       const double t = tangent_[std::size_t(i * d + j)];
-      out.i[taken] = i;
-      out.j[taken] = j;
-      out.theta[taken] = T(std::atan(t));
-      out.score[taken] = gain;
+      out.put(taken, i, j, T(std::atan(t)), gain);
       master_step(i, j, t);
       best_.rows_changed(i, j);
       const index_t layer = std::max(row_layer_[std::size_t(i)], row_layer_[std::size_t(j)]) + 1;

@@ -53,6 +53,38 @@ py::class_<Engine> bind_engine(py::module_& m, const std::string& name) {
   return cls;
 }
 
+// An engine built from one square matrix (`arg`: u, or l for Jacobi), set up without the GIL
+// (the set-up reads, and scores, all d^2 entries).
+template <class Engine, class T>
+void bind_square_engine(py::module_& m, const std::string& name, const char* arg) {
+  bind_engine<Engine, T>(m, name).def(py::init([arg](const CArray<T>& u) {
+                                        index_t d;
+                                        const T* data = square_matrix(u, d, arg);
+                                        py::gil_scoped_release release;
+                                        return new Engine(data, d);
+                                      }),
+                                      py::arg(arg).noconvert());
+}
+
+// The factors (i, j, cos, sin) of a sequence, each of shape (n,).
+template <class T>
+struct Factors {
+  index_t n;
+  const index_t* i;
+  const index_t* j;
+  const T* cos;
+  const T* sin;
+};
+
+template <class T>
+Factors<T> factors_of(const CArray<std::int64_t>& i, const CArray<std::int64_t>& j,
+                      const CArray<T>& cos, const CArray<T>& sin) {
+  const index_t n = extents_of<1>(i, "i")[0];
+  return {n, reinterpret_cast<const index_t*>(checked(i, "i", {n})),
+          reinterpret_cast<const index_t*>(checked(j, "j", {n})), checked(cos, "cos", {n}),
+          checked(sin, "sin", {n})};
+}
+
 template <class T>
 void bind_dtype(py::module_& m, const std::string& suffix) {
   using L1 = og::L1Descent<T>;
@@ -103,50 +135,21 @@ void bind_dtype(py::module_& m, const std::string& suffix) {
         return py::make_tuple(i, j, theta, score);
       });
 
-  using Greedy = og::FrobeniusGreedy<T>;
-  bind_engine<Greedy, T>(m, "GivensFrobeniusGreedy" + suffix)
-      .def(py::init([](const CArray<T>& u) {
-             index_t d;
-             const T* data = square_matrix(u, d);
-             py::gil_scoped_release release;  // the set-up reads (and scores) all d^2 entries
-             return new Greedy(data, d);
-           }),
-           py::arg("u").noconvert());
-
-  using Elim = og::Elimination<T>;
-  bind_engine<Elim, T>(m, "GivensElimination" + suffix)
-      .def(py::init([](const CArray<T>& u) {
-             index_t d;
-             const T* data = square_matrix(u, d);
-             py::gil_scoped_release release;  // the set-up reads (and scores) all d^2 entries
-             return new Elim(data, d);
-           }),
-           py::arg("u").noconvert());
-
-  using Jacobi = og::JacobiEigen<T>;
-  bind_engine<Jacobi, T>(m, "GivensJacobi" + suffix)
-      .def(py::init([](const CArray<T>& l) {
-             index_t d;
-             const T* data = square_matrix(l, d, "l");
-             py::gil_scoped_release release;  // the set-up reads (and scores) all d^2 entries
-             return new Jacobi(data, d);
-           }),
-           py::arg("l").noconvert());
+  bind_square_engine<og::FrobeniusGreedy<T>, T>(m, "GivensFrobeniusGreedy" + suffix, "u");
+  bind_square_engine<og::Elimination<T>, T>(m, "GivensElimination" + suffix, "u");
+  bind_square_engine<og::JacobiEigen<T>, T>(m, "GivensJacobi" + suffix, "l");
 
   // x: (batch, d, cols) C-contiguous, rotated in place.
   m.def(
       "givens_apply",
       [](const CArray<std::int64_t>& i, const CArray<std::int64_t>& j, const CArray<T>& cos,
          const CArray<T>& sin, CArray<T>& x, bool transpose, int threads) {
-        const index_t n = extents_of<1>(i, "i")[0];
+        extents_of<1>(i, "i");  // its dimensions checked first, as ever
         const auto [batch, d, cols] = extents_of<3>(x, "x");
-        const auto* pi = reinterpret_cast<const index_t*>(checked(i, "i", {n}));
-        const auto* pj = reinterpret_cast<const index_t*>(checked(j, "j", {n}));
-        const T* pc = checked(cos, "cos", {n});
-        const T* ps = checked(sin, "sin", {n});
+        const Factors<T> f = factors_of(i, j, cos, sin);
         T* px = checked_out(x, "x", {batch, d, cols});
         py::gil_scoped_release release;
-        og::apply_sequence<T>(n, pi, pj, pc, ps, px, batch, d, cols, transpose, threads);
+        og::apply_sequence<T>(f.n, f.i, f.j, f.cos, f.sin, px, batch, d, cols, transpose, threads);
       },
       py::arg("i").noconvert(), py::arg("j").noconvert(), py::arg("cos").noconvert(),
       py::arg("sin").noconvert(), py::arg("x").noconvert(), py::arg("transpose"),
@@ -165,20 +168,18 @@ void bind_apply_signed(py::module_& m) {
       [](const CArray<std::int64_t>& i, const CArray<std::int64_t>& j, const CArray<T>& cos,
          const CArray<T>& sin, const CArray<std::int64_t>& perm, const CArray<std::int8_t>& signs,
          const CArray<T>& src, CArray<T>& dst, bool transpose, int threads) {
-        const index_t n = extents_of<1>(i, "i")[0];
+        extents_of<1>(i, "i");  // its dimensions checked first, as ever
         const auto [batch, d, cols] = extents_of<3>(src, "src");
-        const auto* pi = reinterpret_cast<const index_t*>(checked(i, "i", {n}));
-        const auto* pj = reinterpret_cast<const index_t*>(checked(j, "j", {n}));
-        const T* pc = checked(cos, "cos", {n});
-        const T* psin = checked(sin, "sin", {n});
+        const Factors<T> f = factors_of(i, j, cos, sin);
         const index_t p = extents_of<1>(perm, "perm")[0] ? d : 0;  // empty: P = I
         const auto* pp = reinterpret_cast<const index_t*>(checked(perm, "perm", {p}));
         const std::int8_t* ps = checked(signs, "signs", {p});
         const T* in = checked(src, "src", {batch, d, cols});
         T* out = checked_out(dst, "dst", {batch, d, cols});
         py::gil_scoped_release release;
-        og::apply_sequence_signed<T>(n, pi, pj, pc, psin, p ? pp : nullptr, p ? ps : nullptr, in,
-                                     out, batch, d, cols, transpose, threads);
+        og::apply_sequence_signed<T>(f.n, f.i, f.j, f.cos, f.sin, p ? pp : nullptr,
+                                     p ? ps : nullptr, in, out, batch, d, cols, transpose,
+                                     threads);
       },
       py::arg("i").noconvert(), py::arg("j").noconvert(), py::arg("cos").noconvert(),
       py::arg("sin").noconvert(), py::arg("perm").noconvert(), py::arg("signs").noconvert(),

@@ -13,33 +13,47 @@ namespace optkern::bindings {
 namespace {
 
 // One lam for all signals (stride 0) or one per signal (stride 1).
-std::pair<const double*, index_t> lambdas(const py::array& lam, index_t batch) {
+std::pair<const double*, index_t> lambdas(const py::array& lam, index_t batch, index_t = 0) {
   const index_t count = lam.ndim() == 1 && lam.shape(0) == 1 ? 1 : batch;
   return {data_of<double>(lam, "lam", {count}), count == 1 ? 0 : 1};
 }
 
-template <class T>
-void denoise(const py::array& x, const py::array& lam, const py::array& y) {
+// One set of n - 1 edge weights for all signals (a (1, n - 1) array, stride 0) or one per
+// signal ((batch, n - 1), stride n - 1).
+std::pair<const double*, index_t> edge_weights(const py::array& w, index_t batch, index_t n) {
+  const index_t rows = w.ndim() == 2 && w.shape(0) == 1 ? 1 : batch;
+  const index_t edges = n > 0 ? n - 1 : 0;
+  return {data_of<double>(w, "lam", {rows, edges}), rows == 1 ? 0 : edges};
+}
+
+// The 1-D prox and its IRLS iteration, for either penalty: lambdas (tv_denoise,
+// tv_denoise_irls) or edge_weights (the _weighted variants).
+using Penalty = std::pair<const double*, index_t> (*)(const py::array&, index_t, index_t);
+
+template <class T, class Solve>
+void denoise(Solve solve, Penalty penalty, const py::array& x, const py::array& weights,
+             const py::array& y) {
   const auto [batch, n] = extents_of<2>(x, "x");
   const T* px = data_of<T>(x, "x", {batch, n});
   T* py_ = mutable_data_of<T>(y, "y", {batch, n});
-  const auto [pl, stride] = lambdas(lam, batch);
+  const auto [pw, stride] = penalty(weights, batch, n);
   py::gil_scoped_release release;
-  tv_denoise<T>(batch, n, px, pl, stride, py_);
+  solve(batch, n, px, pw, stride, py_, 0);
 }
 
-template <class T>
-void denoise_irls(const py::array& x, const py::array& lam, double tol, index_t max_iter,
-                  const py::array& y, const py::array& nit, const py::array& change) {
+template <class T, class Solve>
+void denoise_irls(Solve solve, Penalty penalty, const py::array& x, const py::array& weights,
+                  double tol, index_t max_iter, const py::array& y, const py::array& nit,
+                  const py::array& change) {
   const auto [batch, n] = extents_of<2>(x, "x");
   const T* px = data_of<T>(x, "x", {batch, n});
   T* py_ = mutable_data_of<T>(y, "y", {batch, n});
   auto* pn = mutable_data_of<index_t>(nit, "nit", {batch});
   auto* pc = mutable_data_of<double>(change, "change", {batch});
-  const auto [pl, stride] = lambdas(lam, batch);
+  const auto [pw, stride] = penalty(weights, batch, n);
   SignalCheck signals;
   py::gil_scoped_release release;
-  tv_denoise_irls<T>(batch, n, px, pl, stride, tol, max_iter, py_, pn, pc, 0, signals.get());
+  solve(batch, n, px, pw, stride, tol, max_iter, py_, pn, pc, 0, signals.get());
 }
 
 template <class T>
@@ -52,39 +66,6 @@ void denoise_vjp(const py::array& y, const py::array& grad_y, double rtol, const
   auto* pgl = mutable_data_of<double>(grad_lam, "grad_lam", {batch});
   py::gil_scoped_release release;
   tv_denoise_vjp<T>(batch, n, py_, pg, rtol, pgx, pgl);
-}
-
-// One set of n - 1 edge weights for all signals (a (1, n - 1) array, stride 0) or one per
-// signal ((batch, n - 1), stride n - 1).
-std::pair<const double*, index_t> edge_weights(const py::array& w, index_t batch, index_t n) {
-  const index_t rows = w.ndim() == 2 && w.shape(0) == 1 ? 1 : batch;
-  const index_t edges = n > 0 ? n - 1 : 0;
-  return {data_of<double>(w, "lam", {rows, edges}), rows == 1 ? 0 : edges};
-}
-
-template <class T>
-void denoise_weighted(const py::array& x, const py::array& w, const py::array& y) {
-  const auto [batch, n] = extents_of<2>(x, "x");
-  const T* px = data_of<T>(x, "x", {batch, n});
-  T* py_ = mutable_data_of<T>(y, "y", {batch, n});
-  const auto [pw, stride] = edge_weights(w, batch, n);
-  py::gil_scoped_release release;
-  tv_denoise_weighted<T>(batch, n, px, pw, stride, py_);
-}
-
-template <class T>
-void denoise_irls_weighted(const py::array& x, const py::array& w, double tol, index_t max_iter,
-                           const py::array& y, const py::array& nit, const py::array& change) {
-  const auto [batch, n] = extents_of<2>(x, "x");
-  const T* px = data_of<T>(x, "x", {batch, n});
-  T* py_ = mutable_data_of<T>(y, "y", {batch, n});
-  auto* pn = mutable_data_of<index_t>(nit, "nit", {batch});
-  auto* pc = mutable_data_of<double>(change, "change", {batch});
-  const auto [pw, stride] = edge_weights(w, batch, n);
-  SignalCheck signals;
-  py::gil_scoped_release release;
-  tv_denoise_irls_weighted<T>(batch, n, px, pw, stride, tol, max_iter, py_, pn, pc, 0,
-                              signals.get());
 }
 
 template <class T>
@@ -131,13 +112,17 @@ void denoise_2d_vjp(const py::array& y, const py::array& grad_y, double rtol,
 
 void bind_tv(py::module_& m) {
   m.def("tv_denoise", [](const py::array& x, const py::array& lam, const py::array& y) {
-    dispatch_float(x.dtype(), [&](auto t) { denoise<decltype(t)>(x, lam, y); });
+    dispatch_float(x.dtype(), [&](auto t) {
+      using T = decltype(t);
+      denoise<T>(tv_denoise<T>, lambdas, x, lam, y);
+    });
   });
   m.def("tv_denoise_irls",
         [](const py::array& x, const py::array& lam, double tol, index_t max_iter,
            const py::array& y, const py::array& nit, const py::array& change) {
           dispatch_float(x.dtype(), [&](auto t) {
-            denoise_irls<decltype(t)>(x, lam, tol, max_iter, y, nit, change);
+            using T = decltype(t);
+            denoise_irls<T>(tv_denoise_irls<T>, lambdas, x, lam, tol, max_iter, y, nit, change);
           });
         });
   m.def("tv_denoise_vjp", [](const py::array& y, const py::array& grad_y, double rtol,
@@ -146,13 +131,18 @@ void bind_tv(py::module_& m) {
                    [&](auto t) { denoise_vjp<decltype(t)>(y, grad_y, rtol, grad_x, grad_lam); });
   });
   m.def("tv_denoise_weighted", [](const py::array& x, const py::array& w, const py::array& y) {
-    dispatch_float(x.dtype(), [&](auto t) { denoise_weighted<decltype(t)>(x, w, y); });
+    dispatch_float(x.dtype(), [&](auto t) {
+      using T = decltype(t);
+      denoise<T>(tv_denoise_weighted<T>, edge_weights, x, w, y);
+    });
   });
   m.def("tv_denoise_irls_weighted",
         [](const py::array& x, const py::array& w, double tol, index_t max_iter, const py::array& y,
            const py::array& nit, const py::array& change) {
           dispatch_float(x.dtype(), [&](auto t) {
-            denoise_irls_weighted<decltype(t)>(x, w, tol, max_iter, y, nit, change);
+            using T = decltype(t);
+            denoise_irls<T>(tv_denoise_irls_weighted<T>, edge_weights, x, w, tol, max_iter, y, nit,
+                            change);
           });
         });
   m.def("tv_denoise_vjp_weighted", [](const py::array& y, const py::array& grad_y, double rtol,

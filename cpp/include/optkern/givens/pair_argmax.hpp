@@ -79,6 +79,13 @@ class PairArgmax {
     if (p >= 0) q = row_col_[std::size_t(p)];
   }
 
+  // argmax(p, q, s), and whether that pair exists and its score is above floor (false once an
+  // engine has converged).
+  bool argmax_above(double floor, index_t& p, index_t& q, double& s) const {
+    argmax(p, q, s);
+    return p >= 0 && s > floor;
+  }
+
   // After rows i and j changed: every pair touching them has a new score. Rows i and j are
   // rescanned; other rows see their one or two changed pairs.
   void rows_changed(index_t i, index_t j) {

@@ -9,11 +9,7 @@
 #include <type_traits>
 #include <utility>
 
-#if defined(__CUDACC__)
-#define OPTKERN_HD __host__ __device__
-#else
-#define OPTKERN_HD
-#endif
+#include "optkern/detail/hd.hpp"  // OPTKERN_HD
 
 // Vectorised reductions on the CPU (GCC and Clang honour `omp simd` with -fopenmp);
 // nothing on the device, where one thread walks its own problem.
