@@ -163,7 +163,7 @@ def thread_settings() -> str:
     return ", ".join(parts)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _torch():
     try:
         import torch

@@ -20,9 +20,9 @@ import functools
 
 import numpy as np
 import pytest
+from sinkhorn_peers import point_cloud_cost, torch_unrolled_grad
 
 import optkern
-from sinkhorn_peers import point_cloud_cost, torch_unrolled_grad
 
 REG = 0.05
 SINKHORN_SIZES = [100, 400, 1000]

@@ -42,7 +42,7 @@ def problem(name: str, n: int) -> problems.Problem:
     return problems.get(name, n)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def objective_seconds(name: str, n: int, native: bool) -> float:
     """The cost of one evaluation: in C++ (a batch of rows evaluated in one call, one
     thread), or through the Python entry point that the Python-side optimisers call."""
@@ -72,7 +72,7 @@ def _timed(fn) -> float:
     return time.perf_counter() - start
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _torch():
     try:
         import torch
@@ -127,7 +127,7 @@ def runner(impl: str, p: problems.Problem):
     return run
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def scipy_reference(name: str, n: int):
     return runner("scipy", problem(name, n))()
 

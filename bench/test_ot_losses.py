@@ -16,9 +16,10 @@ import functools
 import os
 
 import numpy as np
-import optkern
 import pytest
 from sinkhorn_peers import best_time, point_cloud_cost
+
+import optkern
 
 LARGE = os.environ.get("OPTKERN_BENCH_LARGE") == "1"
 

@@ -18,8 +18,6 @@ import functools
 
 import numpy as np
 import pytest
-
-import optkern
 from sinkhorn_peers import (
     best_time,
     kkt_vjp_dense,
@@ -28,6 +26,8 @@ from sinkhorn_peers import (
     torch_gpu_plain,
     torch_unrolled_grad,
 )
+
+import optkern
 
 SIZES = [256, 1000, 4000]
 REGS = [0.05, 0.01, 0.001]
@@ -135,7 +135,8 @@ def test_plain_iteration(benchmark, report, machine, n, dtype, reg, impl):
     gb = M.nbytes / 1e9  # one pass over K per iteration is the floor for every implementation
     report(benchmark.group, impl, n_iter * gb, "GB/s", limit=machine.read_gbs,
            baseline="pot-sinkhorn-1t",
-           note=f"{per_it * 1e3:8.3f} ms/it, {gb / per_it / machine.read_gbs:6.1%} of one-pass roofline")
+           note=f"{per_it * 1e3:8.3f} ms/it, "
+                f"{gb / per_it / machine.read_gbs:6.1%} of one-pass roofline")
 
 
 @pytest.mark.parametrize("impl", ["optkern-log", "pot-sinkhorn_log"])
@@ -154,7 +155,8 @@ def test_log_iteration(benchmark, report, machine, n, dtype, reg, impl):
                             n_iter)
     gb = M.nbytes / 1e9
     report(benchmark.group, impl, n_iter * n * n / 1e9, "Gentry/s", baseline="pot-sinkhorn_log",
-           note=f"{per_it * 1e3:8.3f} ms/it, {gb / per_it / machine.read_gbs:6.1%} of one-pass roofline")
+           note=f"{per_it * 1e3:8.3f} ms/it, "
+                f"{gb / per_it / machine.read_gbs:6.1%} of one-pass roofline")
 
 
 @pytest.mark.parametrize("impl", ["optkern-auto", "pot-sinkhorn-1t", "pot-sinkhorn-2t",

@@ -39,12 +39,11 @@ def signal(kind, n, seed=0):
 
 def load_before(folder):
     """tv._cpu of the build in `folder`, running on that build's compiled core."""
+    import ctypes
     import glob
     import importlib.machinery
     import importlib.util
     import types
-
-    import ctypes
 
     so = glob.glob(os.path.join(folder, "optkern", "_core*.so"))[0]
     loader = importlib.machinery.ExtensionFileLoader("optkern_before._core", so)
@@ -96,9 +95,10 @@ def main():
     ap.add_argument("--before", help="folder of another optkern build to time alongside")
     ap.add_argument("--f32", action="store_true", help="also time optkern on float32 signals")
     args = ap.parse_args()
+    import prox_tv as ptv
+
     import optkern
     import optkern.tv
-    import prox_tv as ptv
     from optkern import _backend
     from optkern.tv import denoise, lambda_max
 

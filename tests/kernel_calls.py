@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
+
 from optkern import givens, linalg, ot, tv
 from optkern.optimize import minimize, minimize_batch, problems
 

@@ -16,11 +16,10 @@ import argparse
 import time
 
 import numpy as np
+from givens_common import OUT, dlogd, errors_along, print_table, pyplot, save_figure, write_csv
 
 import optkern
 from optkern import givens
-
-from givens_common import OUT, dlogd, errors_along, print_table, pyplot, save_figure, write_csv
 
 RUNS = {"l1": {}, "beam k=4": {"method": "beam", "beam_width": 4},
         "beam k=16": {"method": "beam", "beam_width": 16}, "l1 layered": {"layered": True}}

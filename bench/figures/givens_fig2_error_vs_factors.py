@@ -17,11 +17,10 @@ import argparse
 import time
 
 import numpy as np
+from givens_common import OUT, dlogd, errors_along, finish_plot, pyplot, write_csv
 
 import optkern
 from optkern import givens
-
-from givens_common import OUT, dlogd, errors_along, finish_plot, pyplot, write_csv
 
 METHODS = ("l1", "greedy", "elimination")
 

@@ -18,10 +18,9 @@ import math
 import time
 
 import numpy as np
+from givens_common import OUT, dlogd, error_after, pyplot, write_csv
 
 from optkern import givens
-
-from givens_common import OUT, dlogd, error_after, pyplot, write_csv
 
 EPS = 0.1
 

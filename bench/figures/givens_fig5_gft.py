@@ -17,10 +17,9 @@ import argparse
 import time
 
 import numpy as np
+from givens_common import OUT, dlogd, finish_plot, pyplot, write_csv
 
 from optkern import givens
-
-from givens_common import OUT, dlogd, finish_plot, pyplot, write_csv
 
 # Frerix & Bruna, Table 1: m for ~0.25 and ~0.5 of the n(n-1)/2 possible edges.
 TABLE1 = {64: (54, 36), 128: (109, 69), 256: (218, 136), 512: (437, 267), 1024: (874, 528)}
@@ -40,7 +39,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     for n in args.sizes:
-        for density, m in zip((0.25, 0.5), TABLE1[n]):
+        for _density, m in zip((0.25, 0.5), TABLE1[n]):
             errors = {method: [] for method in METHODS}
             start = time.perf_counter()
             for sample in range(args.samples):

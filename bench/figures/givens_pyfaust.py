@@ -19,11 +19,10 @@ import time
 import warnings
 
 import numpy as np
+from givens_common import OUT, dlogd, print_table, write_csv
 
 import optkern
 from optkern import givens
-
-from givens_common import OUT, dlogd, print_table, write_csv
 
 TABLE1 = {64: (54, 36), 128: (109, 69), 256: (218, 136), 512: (437, 267), 1024: (874, 528)}
 

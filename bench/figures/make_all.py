@@ -12,7 +12,7 @@
 | givens_fig34_neps.py | Frerix & Bruna Figures 3 and 4: N_eps against K, and its exponent |
 | givens_fig5_gft.py | Frerix & Bruna Figure 5: approximate graph Fourier transforms |
 | givens_beam_layers.py | issue 17: beam search and layered L1, error against factors and depth |
-| sinkhorn_implicit_vs_unrolled.py | lecture notes Figures 36 and 37: implicit vs unrolled gradient |
+| sinkhorn_implicit_vs_unrolled.py | lecture notes Figures 36, 37: implicit vs unrolled gradient |
 | tv_2d_denoise.py | 2-D TV (anisotropic and isotropic) on a noisy photograph, with PSNR |
 
 Each script runs in its own process (a failure in one does not hide the others); the exit

@@ -33,7 +33,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import optkern  # noqa: E402
 from sinkhorn_peers import (  # noqa: E402
     best_time,
     kkt_vjp_dense,
@@ -41,6 +40,8 @@ from sinkhorn_peers import (  # noqa: E402
     point_cloud_cost,
     torch_unrolled_grad,
 )
+
+import optkern  # noqa: E402
 
 REG = 0.02
 TOL = 1e-6

@@ -13,14 +13,10 @@ Optional, imported only on request: :mod:`optkern.torch` and :mod:`optkern.jax`,
 Sinkhorn and TV kernels as PyTorch autograd Functions and JAX custom_vjp functions.
 """
 
+from optkern import givens, linalg, optimize, ot, tv
 from optkern._backend import __version__, build_info, cuda_available
-from optkern._threads import get_num_threads, set_num_threads
 from optkern._cpp_package import cmake_dir, include_dir
-from optkern import linalg
-from optkern import givens
-from optkern import tv
-from optkern import ot
-from optkern import optimize
+from optkern._threads import get_num_threads, set_num_threads
 
 __all__ = [
     "__version__",

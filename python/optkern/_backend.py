@@ -27,7 +27,7 @@ def cuda_compiled() -> bool:
     return _cuda is not None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cuda_devices() -> tuple[dict[str, Any], ...]:
     if _cuda is None:
         return ()

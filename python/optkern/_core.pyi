@@ -6,13 +6,13 @@
 # C-contiguous in the dtype of the call, and output arrays are preallocated and written in
 # place. tests/test_stubs.py checks these stubs against the module's signatures.
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Generic, Protocol, TypedDict, TypeVar, Union, overload
+from typing import Any, ClassVar, Generic, Protocol, TypedDict, TypeVar, overload
 
 import numpy as np
 from numpy.typing import NDArray
 
 # An array of the call's float dtype (the binding dispatches on it).
-_FloatArray = Union[NDArray[np.float32], NDArray[np.float64]]
+_FloatArray = NDArray[np.float32] | NDArray[np.float64]
 _IndexArray = NDArray[np.int64]
 
 class _BuildInfo(TypedDict):

@@ -3,7 +3,8 @@
 Each public batched function starts with ``if is_dask(...): return ...``: ``batched`` here
 where the batch is plain (every array operand broadcasts over the loop dimensions), or the
 area's own ``<area>/_dask.py`` where an operand needs a layout of its own (tv's lam, ot's
-marginals and warm starts). This module is the machinery they share. A dask call builds a graph and returns at once (results are dask arrays,
+marginals and warm starts). This module is the machinery they share. A dask call builds a
+graph and returns at once (results are dask arrays,
 result objects hold dask arrays); nothing runs until ``.compute()``. Each block of the batch
 is handed, as NumPy (or CuPy) arrays, to the same public function the NumPy user calls, so
 the blocks run the same checks and kernels, with the thread count of the worker that runs

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import sys
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import numpy as np
 
@@ -31,7 +31,7 @@ def check_progress(progress: Any) -> bool:
     return check_bool(progress, "progress")
 
 
-def check_callback(callback: Any) -> Optional[Callable[..., Any]]:
+def check_callback(callback: Any) -> Callable[..., Any] | None:
     """``callback`` if it is None or callable (ValueError naming it otherwise)."""
     if callback is not None and not callable(callback):
         fail("callback", "a callable or None", repr(callback))
@@ -92,7 +92,7 @@ class ProgressBar:
     3
     """
 
-    def __init__(self, total: Optional[int], desc: str, unit: str, enabled: bool = True):
+    def __init__(self, total: int | None, desc: str, unit: str, enabled: bool = True):
         self.total = total
         self.desc = desc
         self.unit = unit

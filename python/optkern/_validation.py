@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -213,10 +214,10 @@ def broadcast_batch(shapes: Sequence[tuple[tuple[int, ...], str]]) -> tuple[int,
     """Broadcast the batch shapes of several arguments, naming them if they do not match."""
     try:
         return tuple(np.broadcast_shapes(*(shape for shape, _ in shapes)))
-    except ValueError:
+    except ValueError as exc:
         described = ", ".join(f"{name} {shape}" for shape, name in shapes)
         fail(", ".join(name for _, name in shapes), "batch shapes that broadcast", described)
-        raise AssertionError  # unreachable
+        raise AssertionError from exc  # unreachable
 
 
 def check_number(

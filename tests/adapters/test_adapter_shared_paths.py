@@ -11,10 +11,10 @@ jax = pytest.importorskip("jax")
 torch = pytest.importorskip("torch")
 
 import jax.numpy as jnp  # noqa: E402
+from test_jax_adapter import x64  # noqa: E402, F401  (the float64 fixture)
 
 import optkern.jax  # noqa: E402
 import optkern.torch  # noqa: E402
-from test_jax_adapter import x64  # noqa: E402, F401  (the float64 fixture)
 
 
 @pytest.mark.usefixtures("x64")

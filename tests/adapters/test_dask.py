@@ -8,15 +8,16 @@ import sys
 import warnings
 
 import numpy as np
-import optkern
 import pytest
+
+import optkern
 
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
 distributed = pytest.importorskip("distributed")
 
-from dask.array.core import PerformanceWarning  # noqa: E402
 from conftest import PRODUCT  # noqa: E402
+from dask.array.core import PerformanceWarning  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,10 @@ stream could read them unfinished; the results must equal the CPU's."""
 
 import numpy as np
 import pytest
+from gpu_arrays import gpu_libraries, to_host
 
 from optkern import givens, linalg, ot, tv
 from optkern.optimize import minimize_batch, problems
-from gpu_arrays import gpu_libraries, to_host
 
 pytestmark = pytest.mark.cuda
 

@@ -8,11 +8,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from reference.sinkhorn import kkt_vjp_dense, min_norm_gauge  # noqa: E402
+
 import optkern  # noqa: E402
 import optkern.torch as okt  # noqa: E402
 from optkern import _backend  # noqa: E402
 from optkern.torch import _device_vjp  # noqa: E402
-from reference.sinkhorn import kkt_vjp_dense, min_norm_gauge  # noqa: E402
 
 TIGHT = {"tol": 1e-14, "max_iter": 100000}
 

@@ -6,14 +6,15 @@ import math
 import os
 import tempfile
 
+import adversarial as adv
 import numpy as np
 import pytest
 from conftest import ACCUMULATED, EXACT
-import adversarial as adv
 from hypothesis import given
 from hypothesis import strategies as st
-from optkern import givens
 from reference import givens as ref
+
+from optkern import givens
 
 pytestmark = pytest.mark.usefixtures("watchdog")
 

@@ -1,13 +1,14 @@
 """Fuzzing optkern.linalg (bmm, tridiagonal_solve) with adversarial input: every call returns
 the reference's result or raises a ValueError/TypeError naming the argument at fault."""
 
+import adversarial as adv
 import numpy as np
 import pytest
-import adversarial as adv
 from hypothesis import given
 from hypothesis import strategies as st
-from optkern.linalg import bmm, tridiagonal_solve
 from reference.tv import tridiagonal_matrix
+
+from optkern.linalg import bmm, tridiagonal_solve
 
 pytestmark = pytest.mark.usefixtures("watchdog")
 

@@ -2,15 +2,16 @@
 input: bad starts, bad options and objectives that return garbage. Every call returns a
 consistent result or raises a ValueError/TypeError naming the argument at fault."""
 
+import adversarial as adv
 import numpy as np
 import pytest
 from conftest import ACCUMULATED
-import adversarial as adv
 from hypothesis import given
 from hypothesis import strategies as st
 from invariants import assert_converged_implies_finite
-from optkern.optimize import minimize, minimize_batch, problems
 from reference import optimize as ref
+
+from optkern.optimize import minimize, minimize_batch, problems
 
 pytestmark = pytest.mark.usefixtures("watchdog")
 

@@ -1,14 +1,15 @@
 """Fuzzing optkern.ot (sinkhorn, sinkhorn_cost, sinkhorn_vjp) with adversarial input: every
 call returns a correct result or raises a ValueError/TypeError naming the argument."""
 
+import adversarial as adv
 import numpy as np
 import pytest
-import adversarial as adv
 from hypothesis import given
 from hypothesis import strategies as st
 from invariants import assert_converged_implies_finite, unrepresentable
-from optkern import ot
 from reference.sinkhorn import kkt_vjp_dense, sinkhorn_reference
+
+from optkern import ot
 
 pytestmark = pytest.mark.usefixtures("watchdog")
 

@@ -7,6 +7,7 @@ import re
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from optkern import ot
 
 NAMES = r"^(M|a|b|x|y|reg|reg_m|reg_type|cost|loss|tol|max_iter|method|init|eps_scaling|P|"

@@ -4,11 +4,12 @@ cuda_available) and a check that the fuzz suites cover every public function."""
 import inspect
 import pathlib
 
-import optkern
-import pytest
 import adversarial as adv
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
+import optkern
 
 MAX_THREADS = 1024
 
@@ -54,7 +55,8 @@ def public_functions():
 
 
 # Public names that are results or records, not calls with inputs to fuzz.
-NOT_CALLS = {"tv.DenoiseResult", "tv.Denoise2DResult", "ot.SinkhornResult", "ot.SinkhornBackwardError",
+NOT_CALLS = {"tv.DenoiseResult", "tv.Denoise2DResult", "ot.SinkhornResult",
+             "ot.SinkhornBackwardError",
              "ot.PointsResult", "ot.UnbalancedResult", "optimize.OptimizeResult",
              "optimize.BatchResult", "givens.GivensStep"}
 

@@ -3,14 +3,15 @@ returns the reference's result or raises a ValueError/TypeError naming the argum
 
 import math
 
+import adversarial as adv
 import numpy as np
 import pytest
-import adversarial as adv
 from hypothesis import given
 from hypothesis import strategies as st
 from invariants import assert_converged_implies_finite
-from optkern import tv
 from reference import tv as ref
+
+from optkern import tv
 
 pytestmark = pytest.mark.usefixtures("watchdog")
 

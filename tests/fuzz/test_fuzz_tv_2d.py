@@ -2,12 +2,13 @@
 finite images of the right shape and dtype that keep each image's mean and do not raise its
 total variation, or raises a ValueError/TypeError naming the argument."""
 
+import adversarial as adv
 import numpy as np
 import pytest
-import adversarial as adv
 from hypothesis import given
 from hypothesis import strategies as st
 from invariants import assert_converged_implies_finite
+
 from optkern import tv
 
 pytestmark = pytest.mark.usefixtures("watchdog")

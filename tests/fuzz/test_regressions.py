@@ -4,12 +4,13 @@ the smallest input that showed it."""
 import re
 
 import numpy as np
-import optkern
 import pytest
-from optkern import givens, linalg, ot, tv
-from optkern.optimize import minimize, minimize_batch, problems
 from reference import givens as ref_givens
 from reference.tv import tridiagonal_matrix
+
+import optkern
+from optkern import givens, linalg, ot, tv
+from optkern.optimize import minimize, minimize_batch, problems
 
 HUGE = np.finfo(np.float64).max
 

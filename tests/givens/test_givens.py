@@ -3,12 +3,12 @@ tests/reference/givens.py, their stopping rules, and their argument checks."""
 
 import numpy as np
 import pytest
+from conftest import CONVERGED
+from reference import givens as ref
 
 import optkern
 from optkern import givens
 from optkern._backend import _core
-from conftest import CONVERGED
-from reference import givens as ref
 
 
 def haar(d, rng, dtype=np.float64):

@@ -4,9 +4,9 @@ for tiles in shared memory and the per-layer fallback (columns too long for shar
 
 import numpy as np
 import pytest
+from gpu_arrays import gpu_libraries, to_gpu, to_host
 
 from optkern.givens import GivensSequence
-from gpu_arrays import gpu_libraries, to_gpu, to_host
 
 pytestmark = pytest.mark.cuda
 

@@ -3,12 +3,12 @@ round trips, CuPy / torch inputs read in place, the stopping rules across chunk 
 
 import numpy as np
 import pytest
+from conftest import CONVERGED
+from gpu_arrays import gpu_libraries, to_gpu  # CuPy / torch, whichever is installed
+from reference import givens as ref
 
 import optkern
 from optkern import givens
-from conftest import CONVERGED
-from reference import givens as ref
-from gpu_arrays import gpu_libraries, to_gpu  # CuPy / torch, whichever is installed
 
 pytestmark = pytest.mark.cuda
 

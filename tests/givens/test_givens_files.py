@@ -105,7 +105,7 @@ def _malformed_files(tmp_path):
 
 
 def test_load_raises_value_error_for_any_malformed_file(tmp_path):
-    for name, path in _malformed_files(tmp_path).items():
+    for path in _malformed_files(tmp_path).values():
         with pytest.raises(ValueError, match="^path: expected an .npz file written by"):
             GivensSequence.load(path)
         with pytest.raises(ValueError, match="^path: expected"):

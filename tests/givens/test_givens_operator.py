@@ -7,10 +7,10 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import EXACT, PRODUCT
 
 from optkern import givens
 from optkern.givens import GivensSequence
-from conftest import EXACT, PRODUCT
 
 
 def haar(d, rng, dtype=np.float64):

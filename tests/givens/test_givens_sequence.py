@@ -3,11 +3,11 @@ Laplacians."""
 
 import numpy as np
 import pytest
+from conftest import EXACT, ORTHOGONAL
+from reference import givens as ref
 
 from optkern import givens
 from optkern.givens import GivensSequence
-from conftest import EXACT, ORTHOGONAL
-from reference import givens as ref
 
 
 def random_sequence(d, n, rng, dtype=np.float64):

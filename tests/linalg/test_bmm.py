@@ -2,14 +2,13 @@
 
 import numpy as np
 import pytest
+from conftest import PRODUCT
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reference.matmul import bmm_reference
 
 import optkern
 from optkern.linalg import bmm
-from reference.matmul import bmm_reference
-
-from conftest import PRODUCT
 
 
 def assert_matches(c, a, b):

@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
-
-import optkern
-from optkern.linalg import bmm
 from conftest import PRODUCT
 from gpu_arrays import data_ptr, gpu_libraries, to_gpu, to_host
 from reference.matmul import bmm_reference
+
+import optkern
+from optkern.linalg import bmm
 
 pytestmark = pytest.mark.cuda
 

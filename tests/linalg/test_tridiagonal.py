@@ -3,10 +3,10 @@ diagonal-length conventions, pivoting, singular systems and bad input."""
 
 import numpy as np
 import pytest
-
-from optkern.linalg import tridiagonal_solve
 from conftest import EXACT
 from reference import tv as ref
+
+from optkern.linalg import tridiagonal_solve
 
 
 def random_system(rng, shape, dominant=True):

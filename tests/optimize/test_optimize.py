@@ -4,11 +4,11 @@ robustness, and bad input."""
 
 import numpy as np
 import pytest
+from conftest import EXACT
+from reference import optimize as ref
 
 import optkern
 from optkern.optimize import OptimizeResult, minimize, problems
-from conftest import EXACT
-from reference import optimize as ref
 
 SIZES = {"extended_powell": (4, 8, 12), "extended_rosenbrock": (2, 6, 10)}
 PROBLEM_CASES = [(name, n) for name in problems.ALL for n in SIZES.get(name, (2, 5, 9))]

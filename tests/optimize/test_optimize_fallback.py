@@ -5,9 +5,9 @@ by 1 whatever the gradient's scale; the cases where optkern used to stop early (
 
 import numpy as np
 import pytest
+from reference import mgh
 
 from optkern.optimize import minimize
-from reference import mgh
 
 scipy_optimize = pytest.importorskip("scipy.optimize")
 

@@ -6,9 +6,9 @@ bench/mgh_scipy.py prints the whole table."""
 
 import numpy as np
 import pytest
+from reference import mgh
 
 from optkern.optimize import minimize
-from reference import mgh
 
 scipy_optimize = pytest.importorskip("scipy.optimize")
 threadpoolctl = pytest.importorskip("threadpoolctl")

@@ -4,9 +4,9 @@ every accepted step, checked on the values an instrumented objective saw."""
 
 import numpy as np
 import pytest
+from reference import optimize as ref
 
 from optkern.optimize import minimize, problems
-from reference import optimize as ref
 
 scipy_optimize = pytest.importorskip("scipy.optimize")
 threadpoolctl = pytest.importorskip("threadpoolctl")

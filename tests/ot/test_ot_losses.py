@@ -5,10 +5,11 @@ equal inputs) and bad input."""
 import functools
 
 import numpy as np
-import optkern
 import pytest
 from inputs import point_clouds
 from reference.ot_losses import divergence_reference, sinkhorn2_reference
+
+import optkern
 
 ot_pot = pytest.importorskip("ot", minversion="0.9")
 

@@ -3,10 +3,10 @@ stability at small reg, batches, zero weights, warm starts and bad input."""
 
 import numpy as np
 import pytest
+from reference.sinkhorn import entropic_value, point_cloud_cost, sinkhorn_reference
 
 import optkern
 from optkern.ot import sinkhorn, sinkhorn_cost
-from reference.sinkhorn import entropic_value, point_cloud_cost, sinkhorn_reference
 
 
 def random_problem(rng, m, n, zeros=False):
@@ -94,7 +94,8 @@ def test_plain_and_log_agree_where_both_are_stable(rng, dtype):
         assert plain.method == "plain" and log.method == "log"
         np.testing.assert_allclose(plain.plan, log.plan, rtol=1e-6 if dtype == np.float32 else 1e-8,
                                    atol=1e-12)
-        np.testing.assert_allclose(plain.f, log.f, atol=1e-8 * reg + (1e-6 if dtype == np.float32 else 0))
+        np.testing.assert_allclose(plain.f, log.f,
+                                   atol=1e-8 * reg + (1e-6 if dtype == np.float32 else 0))
 
 
 def test_auto_switches_to_log_when_the_kernel_would_underflow():

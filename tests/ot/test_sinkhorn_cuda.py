@@ -3,11 +3,11 @@ arrays in place, batches, the cooperative (one large problem) path and small reg
 
 import numpy as np
 import pytest
+from gpu_arrays import gpu_libraries, to_gpu, to_host
+from reference.sinkhorn import point_cloud_cost, sinkhorn_reference
 
 import optkern
 from optkern.ot import sinkhorn
-from reference.sinkhorn import point_cloud_cost, sinkhorn_reference
-from gpu_arrays import gpu_libraries, to_gpu, to_host
 
 pytestmark = pytest.mark.cuda
 

@@ -3,8 +3,9 @@ iterations at small reg, and its argument checks."""
 
 import numpy as np
 import pytest
-from optkern.ot import sinkhorn
 from reference.sinkhorn import point_cloud_cost
+
+from optkern.ot import sinkhorn
 
 
 @pytest.mark.parametrize("factor", [0.5, 0.8])

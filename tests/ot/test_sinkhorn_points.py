@@ -5,13 +5,13 @@ warm starts and bad input."""
 import functools
 
 import numpy as np
-import optkern
 import pytest
-from optkern.ot import sinkhorn, sinkhorn_points
 from inputs import point_clouds
 from reference.ot_losses import cost_matrix
 from reference.sinkhorn import sinkhorn_reference
 
+import optkern
+from optkern.ot import sinkhorn, sinkhorn_points
 
 clouds = functools.partial(point_clouds, d=3, shift=0.3)
 

@@ -4,9 +4,9 @@ node of the side with fewer active nodes), the same singular verdicts. Run on CP
 
 import numpy as np
 import pytest
+from conftest import EXACT
 
 import optkern
-from conftest import EXACT
 
 torch = pytest.importorskip("torch")
 from optkern.torch import _device_vjp  # noqa: E402

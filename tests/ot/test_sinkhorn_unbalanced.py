@@ -6,8 +6,9 @@ import math
 
 import numpy as np
 import pytest
-from optkern.ot import sinkhorn_unbalanced, sinkhorn_unbalanced_vjp
 from reference.unbalanced import objective, unbalanced_reference, unbalanced_vjp_dense
+
+from optkern.ot import sinkhorn_unbalanced, sinkhorn_unbalanced_vjp
 
 ot = pytest.importorskip("ot", minversion="0.9")
 

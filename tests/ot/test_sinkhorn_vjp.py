@@ -3,9 +3,9 @@ central finite differences in float64, structure, batches, singular systems and 
 
 import numpy as np
 import pytest
+from reference.sinkhorn import kkt_vjp_dense, kkt_vjp_full, min_norm_gauge, point_cloud_cost
 
 from optkern.ot import SinkhornBackwardError, sinkhorn, sinkhorn_vjp
-from reference.sinkhorn import kkt_vjp_dense, kkt_vjp_full, min_norm_gauge, point_cloud_cost
 
 
 def problem(rng, m, n):

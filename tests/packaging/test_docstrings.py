@@ -28,9 +28,9 @@ import warnings
 from dataclasses import dataclass
 
 import pytest
+from test_package import DOCTEST_MODULES
 
 import optkern
-from test_package import DOCTEST_MODULES
 
 try:
     from numpydoc.docscrape import NumpyDocString
@@ -68,7 +68,7 @@ def class_members(cls: type):
             yield name, vars(owner)[name], owner
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def public_api() -> tuple[Entry, ...]:
     entries: dict[int, Entry] = {}
     for module in public_modules():

@@ -10,8 +10,8 @@ import optkern
 
 
 def test_version_matches_cmake_project():
-    from pathlib import Path
     import re
+    from pathlib import Path
 
     cmake = Path(__file__).resolve().parents[2] / "CMakeLists.txt"
     if not cmake.exists():

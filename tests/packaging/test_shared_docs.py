@@ -7,10 +7,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from test_docstrings import public_api
 
 import optkern
 from optkern import _docs
-from test_docstrings import public_api
 
 MARKER = re.compile(r"^\s*\{[A-Za-z_][A-Za-z0-9_]*\}\s*$", re.MULTILINE)
 

@@ -34,7 +34,7 @@ def sinkhorn_reference(M, a, b, reg, tol=1e-12, max_iter=100000):
         log_a, log_b = np.log(a), np.log(b)
     f = np.zeros(len(a))
     g = np.zeros(len(b))
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 (the count is returned)
         f = reg * (log_a - logsumexp((g[None, :] - M) / reg, axis=1))
         g = reg * (log_b - logsumexp((f[:, None] - M) / reg, axis=0))
         P = np.exp((f[:, None] + g[None, :] - M) / reg)

@@ -12,9 +12,10 @@ import multiprocessing
 import sys
 
 import numpy as np
-import optkern
 import pytest
 from kernel_calls import KERNELS, run, same_bits
+
+import optkern
 
 pytestmark = [
     pytest.mark.skipif(
@@ -86,8 +87,9 @@ def test_torch_adapter_in_a_fork_child():
 
 
 def _torch_sinkhorn(M):
-    import optkern.torch as okt
     import torch
+
+    import optkern.torch as okt
 
     return okt.sinkhorn(torch.from_numpy(M), reg=0.5).numpy()
 

@@ -15,13 +15,13 @@ from contextlib import contextmanager
 
 import numpy as np
 import pytest
-
-import optkern
-from optkern.optimize import minimize, minimize_batch, problems
 from reference import givens as givens_ref
 from reference import sinkhorn as sinkhorn_ref
 from reference import tv as tv_ref
 from timing import Missed, wall_clock
+
+import optkern
+from optkern.optimize import minimize, minimize_batch, problems
 
 pytestmark = pytest.mark.skipif(
     sys.platform == "win32", reason="sends SIGINT to its own process (POSIX)"

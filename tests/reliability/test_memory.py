@@ -8,6 +8,7 @@ import os
 import numpy as np
 import pytest
 from kernel_calls import KERNELS
+
 from optkern import linalg, ot, tv
 from optkern.optimize import minimize, problems
 

@@ -20,9 +20,10 @@ import textwrap
 
 import numpy as np
 import pytest
+from conftest import EXACT
+
 from optkern import givens, linalg, ot, tv
 from optkern.optimize import minimize, minimize_batch, problems
-from conftest import EXACT
 
 HUGE = 10**400  # a real number beyond every float
 
@@ -341,8 +342,9 @@ def flag_calls():
         "check": lambda v: givens.factorize(U, 2, check=v),
     }
     try:
-        import optkern.torch as okt
         import torch
+
+        import optkern.torch as okt
 
         calls["return_result"] = lambda v: okt.sinkhorn(torch.from_numpy(M), reg=0.5,
                                                         return_result=v)
@@ -657,6 +659,7 @@ def test_torch_sinkhorn_gradient_at_zero_weights_is_the_one_sided_derivative():
 def test_jax_sinkhorn_gradient_at_zero_weights_is_the_one_sided_derivative():
     jax = pytest.importorskip("jax")
     import jax.numpy as jnp
+
     import optkern.jax as okj
 
     rng = np.random.default_rng(0)

@@ -187,7 +187,8 @@ def test_a_stream_is_refused_on_the_cpu():
         lambda s: minimize_batch(problems.rosenbrock(2), x, stream=s),
     ]
     for call in calls:
-        with pytest.raises(ValueError, match="^stream: expected None when the call runs on the CPU"):
+        with pytest.raises(ValueError,
+                           match="^stream: expected None when the call runs on the CPU"):
             call(0)
         with pytest.raises(ValueError, match="^stream: expected None, a CUDA stream handle"):
             call("default")

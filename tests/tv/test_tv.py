@@ -5,13 +5,12 @@ import math
 
 import numpy as np
 import pytest
-
-import optkern
-from optkern.tv import denoise, lambda_max
 from conftest import EPS
 from inputs import signal
 from reference import tv as ref
 
+import optkern
+from optkern.tv import denoise, lambda_max
 
 KINDS = ["noise", "walk", "blocks", "ties"]
 FRACTIONS = [1e-3, 0.05, 0.3, 1.0, 2.0]  # of lambda_max

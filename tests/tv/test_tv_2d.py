@@ -4,11 +4,11 @@ anisotropic backward by finite differences; bad input; the torch adapter."""
 
 import numpy as np
 import pytest
+from conftest import EXACT
+from reference import tv as ref
 
 import optkern
 from optkern.tv import denoise_2d, denoise_2d_vjp
-from conftest import EXACT
-from reference import tv as ref
 
 
 def image(rng, h=14, w=11, noise=0.3):

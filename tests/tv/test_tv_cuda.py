@@ -3,13 +3,13 @@ CuPy / torch arrays in place, against the CPU kernels and the optimality certifi
 
 import numpy as np
 import pytest
-
-from optkern.tv import _cuda as _tv_cuda
-from optkern.linalg import tridiagonal_solve
-from optkern.tv import denoise, denoise_vjp, lambda_max
 from conftest import ACCUMULATED, EPS
-from reference import tv as ref
 from gpu_arrays import gpu_libraries, to_gpu, to_host
+from reference import tv as ref
+
+from optkern.linalg import tridiagonal_solve
+from optkern.tv import _cuda as _tv_cuda
+from optkern.tv import denoise, denoise_vjp, lambda_max
 
 pytestmark = pytest.mark.cuda
 

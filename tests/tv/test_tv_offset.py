@@ -4,9 +4,9 @@ optimality certificate must hold at every λ of a grid from 0.01σ to λ_max/10.
 
 import numpy as np
 import pytest
+from reference import tv as ref
 
 from optkern.tv import denoise, lambda_max
-from reference import tv as ref
 
 N = 20_000
 

@@ -3,10 +3,10 @@ identity the lecture notes claim), the gradient with respect to lam, shapes and 
 
 import numpy as np
 import pytest
-
-from optkern.tv import denoise, denoise_vjp
 from conftest import EXACT
 from reference import tv as ref
+
+from optkern.tv import denoise, denoise_vjp
 
 
 def stable_problem(rng, n=24, lam=0.4):

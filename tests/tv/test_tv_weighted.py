@@ -4,11 +4,11 @@ reference and finite differences; shapes, bad input and the torch / JAX adapters
 
 import numpy as np
 import pytest
-
-from optkern.tv import denoise, denoise_vjp
 from conftest import EPS, EXACT
 from inputs import signal
 from reference import tv as ref
+
+from optkern.tv import denoise, denoise_vjp
 
 
 def weights(rng, n, scale, zeros=True):

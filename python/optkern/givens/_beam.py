@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import numpy as np
 
@@ -17,8 +17,8 @@ __all__ = ["factorize_beam"]
 
 
 def factorize_beam(u: np.ndarray, n: int, width: int,
-                   callback: Optional[Callable[[GivensStep], Any]], progress: bool,
-                   tol: Optional[float]) -> GivensSequence:
+                   callback: Callable[[GivensStep], Any] | None, progress: bool,
+                   tol: float | None) -> GivensSequence:
     """The best beam's sequence after up to n steps (fewer if tol, convergence or callback).
 
     The best beam's history changes as the search goes, so the callback sees the steps of the
@@ -30,7 +30,7 @@ def factorize_beam(u: np.ndarray, n: int, width: int,
     engine = getattr(_backend._core, "GivensBeamL1" + suffix)(u, int(width), 0)
     reason = "n_factors"
     done = 0
-    keep: Optional[int] = None
+    keep: int | None = None
     if tol is not None and normalized_error(u.astype(np.float64)) <= tol:
         n, reason = 0, "tol"
     chunk = min(n, 16) if (progress or tol is not None) else n

@@ -3,7 +3,7 @@ greedy Frobenius, structured elimination) or the beam search, driven to the stop
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import numpy as np
 
@@ -15,8 +15,8 @@ from optkern.givens._sequence import GivensSequence
 
 
 def factorize(U: Any, method: str, n_factors: Any, width: int, layered: bool,
-              callback: Optional[Callable[[GivensStep], Any]], progress: bool, check: bool,
-              tol: Optional[float]) -> GivensSequence:
+              callback: Callable[[GivensStep], Any] | None, progress: bool, check: bool,
+              tol: float | None) -> GivensSequence:
     u = _checks.square_matrix(U, "U")
     d = u.shape[0]
     if check:

@@ -7,7 +7,7 @@ device with the array's own library where it is CuPy or torch, on a host copy ot
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import numpy as np
 
@@ -20,8 +20,8 @@ from optkern.givens._sequence import GivensSequence
 __all__ = ["factorize_l1"]
 
 
-def factorize_l1(U: Any, n_factors: Any, callback: Optional[Callable[[GivensStep], Any]],
-                 progress: bool, check: bool, tol: Optional[float] = None) -> GivensSequence:
+def factorize_l1(U: Any, n_factors: Any, callback: Callable[[GivensStep], Any] | None,
+                 progress: bool, check: bool, tol: float | None = None) -> GivensSequence:
     cuda = _backend._cuda
     if is_gpu_array(U):
         U = _gpu.as_device_float(U, "U")
@@ -105,6 +105,6 @@ def _to_host(U: Any) -> np.ndarray:
 
         with cupy.cuda.Device(_gpu.dlpack_view(U, "U").device_id):
             return cupy.asnumpy(cupy.from_dlpack(U))
-    except ImportError:
+    except ImportError as exc:
         fail("U", "a CuPy array or a torch tensor (or CuPy installed)", type(U).__name__)
-        raise AssertionError  # unreachable
+        raise AssertionError from exc  # unreachable

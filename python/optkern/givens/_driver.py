@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import numpy as np
 
@@ -58,8 +58,8 @@ STOPPED_BY = {"n_factors": "n_factors", "tol": "tol", "no improving pair": "conv
 
 
 def drive(engine: Any, n: int, d: int, dtype: np.dtype, label: str,
-          callback: Optional[Callable[[GivensStep], Any]], progress: bool,
-          stop: Optional[Callable[..., Optional[int]]] = None) -> GivensSequence:
+          callback: Callable[[GivensStep], Any] | None, progress: bool,
+          stop: Callable[..., int | None] | None = None) -> GivensSequence:
     """Run `engine` for up to n steps and collect its factors.
 
     Without a callback, progress report or stop rule the engine runs in one call. Otherwise it
@@ -107,8 +107,8 @@ def _finish(i, j, theta, n, d, bar: ProgressBar, reason: str) -> GivensSequence:
 
 
 def run_to_stop(engine: Any, u: np.ndarray, n: int, label: str,
-                callback: Optional[Callable[[GivensStep], Any]], progress: bool,
-                tol: Optional[float]) -> GivensSequence:
+                callback: Callable[[GivensStep], Any] | None, progress: bool,
+                tol: float | None) -> GivensSequence:
     """Drive `engine` on the host copy u of U until n factors, tol, convergence or the
     callback; then attach the signed permutation that fits U best."""
     d = u.shape[0]

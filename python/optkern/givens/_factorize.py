@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
-
+from typing import Any, Callable
 
 from optkern import _docs, _gpu
 from optkern._validation import check_device, check_number, fail, is_gpu_array, resolve_device
@@ -19,14 +18,14 @@ METHODS = ("l1", "greedy", "elimination", "beam")
 @_docs.fill
 def factorize(
     U: Any,
-    n_factors: Optional[int] = None,
+    n_factors: int | None = None,
     *,
-    tol: Optional[float] = None,
+    tol: float | None = None,
     method: str = "l1",
-    beam_width: Optional[int] = None,
+    beam_width: int | None = None,
     layered: bool = False,
     device: str = "cpu",
-    callback: Optional[Callable[[GivensStep], Any]] = None,
+    callback: Callable[[GivensStep], Any] | None = None,
     progress: bool = False,
     check: bool = True,
     stream: Any = None,

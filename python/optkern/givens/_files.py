@@ -15,7 +15,7 @@ import stat
 import struct
 import zipfile
 import zlib
-from typing import Any, BinaryIO, Optional
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -94,7 +94,7 @@ def _read_member(archive: zipfile.ZipFile, name: str) -> np.ndarray:
 
 
 def read_npz(path: Any, required: tuple[str, ...],
-             optional: tuple[str, ...] = ()) -> dict[str, Optional[np.ndarray]]:
+             optional: tuple[str, ...] = ()) -> dict[str, np.ndarray | None]:
     """The named arrays of an .npz file; a ValueError naming path for any malformed file."""
     fspath = check_path(path)
     shown = repr(os.fsdecode(fspath))
@@ -105,7 +105,7 @@ def read_npz(path: Any, required: tuple[str, ...],
                 missing = [key for key in required if key + ".npy" not in names]
                 if missing:
                     fail("path", EXPECTED, f"{shown}, a file without {sorted(missing)}")
-                out: dict[str, Optional[np.ndarray]] = {}
+                out: dict[str, np.ndarray | None] = {}
                 for key in required + optional:
                     out[key] = (_read_member(archive, key + ".npy") if key + ".npy" in names
                                 else None)
@@ -121,7 +121,7 @@ def read_npz(path: Any, required: tuple[str, ...],
     raise AssertionError  # unreachable
 
 
-def integer_field(value: Optional[np.ndarray], key: str, shown: str, *, ndim: int) -> np.ndarray:
+def integer_field(value: np.ndarray | None, key: str, shown: str, *, ndim: int) -> np.ndarray:
     """An integer (not boolean) array of the given ndim from a file, else a ValueError."""
     assert value is not None
     if value.dtype.kind not in "iu" or value.ndim != ndim:

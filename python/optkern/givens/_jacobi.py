@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import numpy as np
 
 from optkern import _backend
 from optkern.givens import _checks
 from optkern.givens._driver import GivensStep, drive
-from optkern.givens._sequence import GivensSequence
 
 __all__ = ["jacobi"]
 
 
 def jacobi(
     L: Any,
-    n_factors: Optional[int] = None,
+    n_factors: int | None = None,
     *,
-    callback: Optional[Callable[[GivensStep], Any]] = None,
+    callback: Callable[[GivensStep], Any] | None = None,
     progress: bool = False,
     return_eigenvalues: bool = False,
 ) -> Any:

@@ -5,16 +5,23 @@ from __future__ import annotations
 import functools
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Optional, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 import numpy.typing as npt
 
 from optkern import _arrays, _backend, _docs
-from optkern._validation import (as_array, as_float_array, fail, is_gpu_array, resolve_device,
-                                 result_dtype)
+from optkern._validation import (
+    as_array,
+    as_float_array,
+    fail,
+    is_gpu_array,
+    resolve_device,
+    result_dtype,
+)
 from optkern.givens import _files
 
 __all__ = ["GivensSequence"]
@@ -48,7 +55,8 @@ def _operator_sections(operand: str, shape: str) -> str:
         If {operand} does not have ``dim`` rows."""
 
 
-_operator_vector = _docs.fill(operator_vector_sections=_operator_sections("x", "(dim,) or (dim, 1)"))
+_operator_vector = _docs.fill(
+    operator_vector_sections=_operator_sections("x", "(dim,) or (dim, 1)"))
 _operator_matrix = _docs.fill(operator_matrix_sections=_operator_sections("X", "(dim, m)"))
 
 
@@ -157,9 +165,9 @@ class GivensSequence:
     j: np.ndarray
     theta: np.ndarray
     dim: int
-    permutation: Optional[np.ndarray] = None
-    signs: Optional[np.ndarray] = None
-    stopped_by: Optional[str] = None
+    permutation: np.ndarray | None = None
+    signs: np.ndarray | None = None
+    stopped_by: str | None = None
 
     # NumPy defers to __rmatmul__ for ``ndarray @ seq`` instead of converting seq
     __array_ufunc__ = None
@@ -167,9 +175,9 @@ class GivensSequence:
     if TYPE_CHECKING:  # For type checkers only: the constructor takes any array_like, which
         # __post_init__ turns into read-only ndarrays. At run time the dataclass's __init__.
         def __init__(self, i: npt.ArrayLike, j: npt.ArrayLike, theta: npt.ArrayLike,
-                     dim: int, permutation: Optional[npt.ArrayLike] = None,
-                     signs: Optional[npt.ArrayLike] = None,
-                     stopped_by: Optional[str] = None) -> None: ...
+                     dim: int, permutation: npt.ArrayLike | None = None,
+                     signs: npt.ArrayLike | None = None,
+                     stopped_by: str | None = None) -> None: ...
 
     def __post_init__(self) -> None:
         dim = self.dim
@@ -565,6 +573,7 @@ def _index_array(x: Any, name: str, length: int) -> np.ndarray:
         fail(name, f"a 1-dimensional array of {length} indices (one per angle)",
              f"shape {arr.shape}")
     if arr.size and arr.dtype.kind not in "iu":
-        if arr.dtype.kind != "f" or not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
+        whole = np.all(np.isfinite(arr)) and np.all(arr == np.round(arr))
+        if arr.dtype.kind != "f" or not whole:
             fail(name, "integer indices", f"dtype {arr.dtype}")
     return np.ascontiguousarray(arr, dtype=np.int64)

@@ -10,7 +10,6 @@ against the product of the rotations.
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import numpy as np
 
@@ -89,7 +88,7 @@ class ToleranceStop:
         return chunk.apply(self.w, transpose=True)
 
     def __call__(self, i: np.ndarray, j: np.ndarray, theta: np.ndarray, start: int,
-                 stop: int) -> Optional[int]:
+                 stop: int) -> int | None:
         if stop <= start:
             return None
         w_end = self._advance(i, j, theta, start, stop)

@@ -19,8 +19,8 @@ except ImportError as exc:
 
 from optkern.jax._losses import sinkhorn2, sinkhorn_divergence
 from optkern.jax._ot import sinkhorn, sinkhorn_cost
-from optkern.jax._unbalanced import sinkhorn_unbalanced
 from optkern.jax._tv import tv_denoise
+from optkern.jax._unbalanced import sinkhorn_unbalanced
 
 __all__ = ["sinkhorn", "sinkhorn_cost", "tv_denoise", "sinkhorn2", "sinkhorn_divergence",
            "sinkhorn_unbalanced"]

@@ -13,8 +13,12 @@ from optkern import _docs
 from optkern._validation import check_number, fail
 from optkern.jax._arrays import float_matrix, shape_struct
 from optkern.jax._ot import _plan, _value, sinkhorn
-from optkern.ot._losses import (check_cloud_shapes, check_cost_name, check_loss_name,
-                                symmetric_potential)
+from optkern.ot._losses import (
+    check_cloud_shapes,
+    check_cost_name,
+    check_loss_name,
+    symmetric_potential,
+)
 
 __all__ = ["sinkhorn2", "sinkhorn_divergence"]
 

@@ -10,8 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from optkern import ot as _ot
 from optkern import _docs
+from optkern import ot as _ot
 from optkern._autodiff import marginal_grads, warn_unconverged
 from optkern._validation import check_number, reject_masked
 from optkern.jax._arrays import broadcast_problem, shape_struct

@@ -10,10 +10,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from optkern import tv as _tv
-from optkern.tv._checks import is_edge_weights
 from optkern import _docs
+from optkern import tv as _tv
 from optkern._validation import check_number, fail, reject_masked
+from optkern.tv._checks import is_edge_weights
 
 __all__ = ["tv_denoise"]
 

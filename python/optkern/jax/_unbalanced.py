@@ -8,8 +8,8 @@ from typing import Any
 import jax
 import numpy as np
 
-from optkern import ot as _ot
 from optkern import _docs
+from optkern import ot as _ot
 from optkern.jax._arrays import broadcast_problem, shape_struct
 from optkern.ot._unbalanced import check_reg_m
 

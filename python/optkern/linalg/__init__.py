@@ -10,8 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from optkern import _arrays, _dask, _gpu
-from optkern import _docs
+from optkern import _arrays, _dask, _docs, _gpu
 from optkern._validation import is_gpu_array, resolve_device
 from optkern.linalg import _cpu, _cuda
 from optkern.linalg._checks import NAMES

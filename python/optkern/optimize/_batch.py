@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
-
 from optkern import _arrays, _dask, _docs, _gpu
 from optkern._keywords import OPTIMIZER, OptimizerOptions
 from optkern._progress import (
@@ -19,8 +18,8 @@ from optkern._validation import (
     fail,
     resolve_device,
 )
-from optkern.optimize._checks import check_method, options
 from optkern.optimize import _cpu, _cuda
+from optkern.optimize._checks import check_method, options
 from optkern.optimize._result import (
     BatchResult,
 )

@@ -12,17 +12,17 @@ from optkern._backend import _core
 from optkern._keywords import OPTIMIZER, OptimizerOptions
 from optkern._progress import ProgressBar, check_progress
 from optkern._validation import as_float_array, describe, fail
-from optkern.optimize._coerce import ObjectiveCoercer
 from optkern.optimize._checks import (
     callback_hook,
     check_method,
-    finish,
     check_precision,
+    finish,
     make_result,
     options,
     progress_hook,
     to_settings,
 )
+from optkern.optimize._coerce import ObjectiveCoercer
 from optkern.optimize._result import OptimizeResult
 from optkern.optimize._scipy_api import (
     DEFAULT_EPS,

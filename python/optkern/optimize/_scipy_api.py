@@ -321,6 +321,7 @@ def parse_bounds(bounds: Any, n: int, dtype: np.dtype,
 
 
 def _bound_array(value: Any, missing: float) -> np.ndarray:
-    arr = np.asarray([missing if v is None else v for v in value] if isinstance(value, (list, tuple))
+    listed = isinstance(value, (list, tuple))
+    arr = np.asarray([missing if v is None else v for v in value] if listed
                      else value, dtype=np.float64)
     return arr

@@ -12,7 +12,7 @@ than a few chunks. Problems that have converged are not run again.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import numpy as np
 
@@ -28,7 +28,7 @@ CHUNK_RANGE = (0.1, 2.0)  # ... within these many seconds
 
 
 def sinkhorn(p: Problem, reg: float, tol: float, max_iter: int, method_code: int,
-             callback: Optional[Callable[[Any], Any]], bar: ProgressBar) -> Any:
+             callback: Callable[[Any], Any] | None, bar: ProgressBar) -> Any:
     B, m, n = p.batch, p.m, p.n
     plan = np.empty((B, m, n), p.dtype)
     f = np.empty((B, m), p.dtype)

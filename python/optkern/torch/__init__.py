@@ -27,8 +27,8 @@ except ImportError as exc:
 from optkern.torch._losses import sinkhorn2, sinkhorn_divergence
 from optkern.torch._ot import sinkhorn, sinkhorn_cost
 from optkern.torch._points import sinkhorn_points_value
-from optkern.torch._unbalanced import sinkhorn_unbalanced
 from optkern.torch._tv import tv_denoise, tv_denoise_2d
+from optkern.torch._unbalanced import sinkhorn_unbalanced
 
 __all__ = ["sinkhorn", "sinkhorn_cost", "tv_denoise", "tv_denoise_2d", "sinkhorn2",
            "sinkhorn_divergence", "sinkhorn_unbalanced", "sinkhorn_points_value"]

@@ -10,14 +10,20 @@ import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
-from optkern import ot as _ot
 from optkern import _docs
-from optkern._keywords import SINKHORN, SinkhornOptions
+from optkern import ot as _ot
 from optkern._autodiff import marginal_grads, warn_unconverged
+from optkern._keywords import SINKHORN, SinkhornOptions
 from optkern._validation import check_bool, fail
 from optkern.torch import _device_vjp
-from optkern.torch._convert import (as_tensor, cost_matrix, from_kernel, low_precision, sum_to,
-                                    to_kernel)
+from optkern.torch._convert import (
+    as_tensor,
+    cost_matrix,
+    from_kernel,
+    low_precision,
+    sum_to,
+    to_kernel,
+)
 
 if TYPE_CHECKING:  # typing.Unpack is Python 3.11+; annotations are not evaluated
     from typing_extensions import Unpack

@@ -10,8 +10,8 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from optkern import _docs
-from optkern._keywords import DENOISE, DENOISE_2D, Denoise2DOptions, DenoiseOptions
 from optkern import tv as _tv
+from optkern._keywords import DENOISE, DENOISE_2D, Denoise2DOptions, DenoiseOptions
 from optkern.torch._convert import as_tensor, from_kernel, low_precision, sum_to, to_kernel
 
 if TYPE_CHECKING:  # typing.Unpack is Python 3.11+; annotations are not evaluated

@@ -7,8 +7,8 @@ from typing import Any
 import torch
 from torch.autograd.function import once_differentiable
 
-from optkern import ot as _ot
 from optkern import _docs
+from optkern import ot as _ot
 from optkern.torch._convert import as_tensor, cost_matrix, host, sum_to
 
 __all__ = ["sinkhorn_unbalanced"]

@@ -6,7 +6,8 @@ For every signal x of length n (the last axis), :func:`denoise` solves
     y = argmin_u  ½‖u − x‖² + λ Σ_k |u_k − u_{k+1}|
 
 either exactly (``method="exact"``: Condat's direct algorithm, handing over to the taut
-string method where it would rescan too much, on the CPU and on a GPU; O(n) in practice) or by the lecture notes' majorise–minimise iteration
+string method where it would rescan too much, on the CPU and on a GPU; O(n) in practice)
+or by the lecture notes' majorise–minimise iteration
 (``method="irls"``) with an O(n) tridiagonal solve per step.
 
 The solution is piecewise constant. Its Jacobian averages over each constant segment
@@ -22,12 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from optkern import _arrays, _gpu
-from optkern import _docs
+from optkern import _arrays, _docs, _gpu
 from optkern._dask import batched, is_dask
 from optkern._validation import check_bool, check_number, fail, resolve_device
-from optkern.tv import _cpu, _cuda
-from optkern.tv import _dask
+from optkern.tv import _cpu, _cuda, _dask
 from optkern.tv._checks import METHODS
 from optkern.tv._result import Denoise2DResult, DenoiseResult
 
