@@ -2,8 +2,8 @@
 
 The public API is what tests/packaging/test_docstrings.py checks: the functions and classes in
 ``optkern.__all__``, in the ``__all__`` of every optkern module it lists (and of optkern.torch
-and optkern.jax), and the public methods of the classes found there. Each must be an object in the built site's inventory
-(objects.inv), under the public module's name.
+and optkern.jax), and the public methods of the classes found there. Each must be an object
+in the built site's inventory (objects.inv), under the public module's name.
 
 Usage: python docs/check_coverage.py docs/_build/html/objects.inv
 """

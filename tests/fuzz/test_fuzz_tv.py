@@ -39,19 +39,28 @@ def lambdas(draw, batch, n=0):
                           bad_fills=["normal", "nonfinite"]))
 
 
-def lam_error(lam, batch):
+def fits(shape, batch):
+    try:
+        return np.broadcast_shapes(shape, batch) == batch
+    except ValueError:
+        return False
+
+
+def lam_error(lam, batch, n=0):
     """The error naming lam that optkern must raise for this lam, or None if lam is valid
-    (booleans are not numbers: True and bool arrays are refused)."""
+    (booleans are not numbers: True and bool arrays are refused; a shape that fits both one
+    value per signal and one weight per edge, for signals of n > 2, is refused as ambiguous)."""
     if hasattr(lam, "build"):
         arr = lam.build()
         if lam.rejected_dtype or arr.dtype == bool or adv.has_nonfinite(arr) or (arr < 0).any():
             return "lam"
         shape = arr.shape[:-1] if arr.ndim == len(batch) + 1 and arr.shape[-1:] == (1,) \
             else arr.shape
-        try:
-            return None if np.broadcast_shapes(shape, batch) == batch else "lam"
-        except ValueError:
+        if not fits(shape, batch):
             return "lam"
+        if n > 2 and arr.ndim >= 1 and arr.shape[-1] == n - 1 and fits(arr.shape[:-1], batch):
+            return "lam"
+        return None
     if isinstance(lam, (bool, np.bool_)):
         return "lam"
     if isinstance(lam, list):
@@ -96,7 +105,7 @@ def test_denoise(shape, data, method, tol, max_iter, device):
     if xs.rejected_dtype or adv.has_nonfinite(x):
         return adv.expect_error(outcome, "x")
     batch = x.shape[:-1]
-    if lam_error(lam, batch):
+    if lam_error(lam, batch, x.shape[-1]):
         return adv.expect_error(outcome, "lam")
     info = adv.expect_ok(outcome)
     dtype = np.float32 if xs.compute_dtype == "float32" else np.float64
@@ -169,7 +178,7 @@ def test_denoise_vjp(shape, data, from_denoise, grad_shape, rtol, device):
         return adv.expect_error(outcome, "y", "grad_y")
     if g.shape != y.shape:
         return adv.expect_error(outcome, "grad_y")
-    if lam_error(lam, y.shape[:-1]):
+    if lam_error(lam, y.shape[:-1], y.shape[-1]):
         return adv.expect_error(outcome, "lam")
     grad_x, grad_lam = adv.expect_ok(outcome)
     dtype = adv.policy_dtype(y, g)
