@@ -20,21 +20,10 @@ import time
 
 import numpy as np
 
-SIGNALS = {"walk": 1.0, "blocks": 0.1, "noise": 1.0, "sine": 0.3}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_tv_grid import SIGNALS, signal  # noqa: E402  (the grid's signals, one definition)
+
 METHODS = ["hybridtautstring", "classictautstring", "linearizedtautstring", "condat"]
-
-
-def signal(kind, n, seed=0):
-    rng = np.random.default_rng(seed)
-    sigma = SIGNALS[kind]
-    if kind == "walk":
-        return np.cumsum(rng.standard_normal(n)) + rng.standard_normal(n)
-    if kind == "blocks":
-        levels = rng.standard_normal(n // 1000 + 1)
-        return np.repeat(levels, 1000)[:n] + sigma * rng.standard_normal(n)
-    if kind == "noise":
-        return rng.standard_normal(n)
-    return np.sin(np.linspace(0, 20 * np.pi, n)) + sigma * rng.standard_normal(n)
 
 
 def load_before(folder):

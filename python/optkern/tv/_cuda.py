@@ -22,17 +22,7 @@ import numpy as np
 
 from optkern import _arrays, _backend, _gpu
 from optkern._validation import describe, fail, is_gpu_array, result_dtype
-from optkern.tv._checks import (
-    default_rtol,
-    edge_weight_rows,
-    finite_signals,
-    is_edge_weights,
-    lambda_rows,
-    lambda_shape,
-    shape_of,
-    sum_to_shape,
-    vjp_inputs,
-)
+from optkern.tv import _checks
 from optkern.tv._cpu import weighted_vjp
 from optkern.tv._result import make_result
 
@@ -64,9 +54,9 @@ def gpu_rows(x: Any, name: str, dtype: np.dtype | None = None) -> tuple[Any, tup
 def gpu_lambda(lam: Any, batch: tuple[int, ...], like: Any) -> tuple[Any, int]:
     """lam on the device as the kernels take it (float64, one value or one per signal) and its
     stride."""
-    shape = lambda_shape(lam, batch)
+    shape = _checks.lambda_shape(lam, batch)
     if not is_gpu_array(lam):
-        rows = lambda_rows(lam, batch)  # checked on the host
+        rows = _checks.lambda_rows(lam, batch)  # checked on the host
         return _arrays.asarray_like(rows, like), 0 if rows.size == 1 else 1
     lam = _gpu.as_device_float(lam, "lam", FLOAT64)
     _arrays.check_finite(lam, "lam", nonnegative=True)
@@ -84,8 +74,8 @@ def denoise(x: Any, lam: Any, method: str, tol: float, max_iter: int, return_inf
             mapping: str = "auto", budget: int = -1) -> Any:
     """optkern.tv.denoise on the device. mapping and budget (Condat's step budget; 0 sends
     every signal to the taut string) exist for benchmarks and tests."""
-    x_shape = shape_of(x)
-    if len(x_shape) >= 1 and is_edge_weights(lam, x_shape):
+    x_shape = _checks.shape_of(x)
+    if len(x_shape) >= 1 and _checks.is_edge_weights(lam, x_shape):
         return denoise_weighted(x, lam, method, return_info)
     if not is_gpu_array(x):
         if is_gpu_array(lam):
@@ -120,10 +110,10 @@ def denoise(x: Any, lam: Any, method: str, tol: float, max_iter: int, return_inf
 
 def _denoise_host(x: Any, lam: Any, method: str, tol: float, max_iter: int, return_info: bool,
                   mapping: str, budget: int) -> Any:
-    x = finite_signals(x, "x")
+    x = _checks.finite_signals(x, "x")
     batch, n = x.shape[:-1], x.shape[-1]
     count = math.prod(batch)
-    lam_rows = lambda_rows(lam, batch)
+    lam_rows = _checks.lambda_rows(lam, batch)
     lam_stride = 0 if lam_rows.size == 1 else 1
     y = np.empty(x.shape, x.dtype)
     nit, change = np.zeros(count, np.int64), np.zeros(count)
@@ -154,8 +144,8 @@ def _denoise_host(x: Any, lam: Any, method: str, tol: float, max_iter: int, retu
 
 def denoise_vjp(y: Any, grad_y: Any, lam: Any, rtol: float | None,
                 mapping: str = "auto") -> tuple[Any, Any]:
-    y_shape = shape_of(y)
-    if len(y_shape) >= 1 and is_edge_weights(lam, y_shape):
+    y_shape = _checks.shape_of(y)
+    if len(y_shape) >= 1 and _checks.is_edge_weights(lam, y_shape):
         if not (is_gpu_array(y) or is_gpu_array(grad_y)):
             return weighted_vjp(y, grad_y, lam, rtol)  # host data: the CPU's
         return denoise_vjp_weighted(y, grad_y, lam, rtol)
@@ -166,23 +156,23 @@ def denoise_vjp(y: Any, grad_y: Any, lam: Any, rtol: float | None,
     y, grad_y, shape, dtype = _gpu_signal_pair(y, grad_y)
     batch, n = shape[:-1], shape[-1]
     count = math.prod(batch)
-    lam_shape = lambda_shape(lam, batch)
+    lam_shape = _checks.lambda_shape(lam, batch)
     if not is_gpu_array(lam):
-        lambda_rows(lam, batch)  # checks the values as denoise does
+        _checks.lambda_rows(lam, batch)  # checks the values as denoise does
     stream = _gpu.current_stream(y)
     grad_x = _gpu.empty_like_kind(y, shape, dtype)
     per_signal = _gpu.empty_like_kind(y, batch, FLOAT64)
     ptrs = _gpu.device_views([(y, "y"), (grad_y, "grad_y"), (grad_x, "grad_x"),
                               (per_signal, "grad_lam")], stream)
-    _backend._cuda.tv_denoise_vjp(dtype.char, count, n, ptrs[0].ptr, ptrs[1].ptr,
-                                  default_rtol(rtol, dtype), ptrs[2].ptr, ptrs[3].ptr, stream,
-                                  _mapping(mapping))
+    rtol = _checks.default_rtol(rtol, dtype)
+    _backend._cuda.tv_denoise_vjp(dtype.char, count, n, ptrs[0].ptr, ptrs[1].ptr, rtol,
+                                  ptrs[2].ptr, ptrs[3].ptr, stream, _mapping(mapping))
     grad_lam = _reduce_gpu(per_signal, lam_shape)
     return grad_x, _gpu.as_device_float(grad_lam, "grad_lam", dtype)
 
 
 def _reduce_gpu(per_signal: Any, shape: tuple[int, ...]) -> Any:
-    """sum_to_shape (optkern.tv._checks) with the array's own library."""
+    """_checks.sum_to_shape (optkern.tv._checks) with the array's own library."""
     if len(shape) == per_signal.ndim + 1:
         return _reduce_gpu(per_signal, shape[:-1]).reshape(shape)
     lead = per_signal.ndim - len(shape)
@@ -193,7 +183,7 @@ def _reduce_gpu(per_signal: Any, shape: tuple[int, ...]) -> Any:
 
 def _vjp_host(y: Any, grad_y: Any, lam: Any, rtol: float | None,
               mapping: str) -> tuple[np.ndarray, Any]:
-    y_arr, g_arr, lam_shape = vjp_inputs(y, grad_y, lam)
+    y_arr, g_arr, lam_shape = _checks.vjp_inputs(y, grad_y, lam)
     dtype, batch, n = y_arr.dtype, y_arr.shape[:-1], y_arr.shape[-1]
     count = math.prod(batch)
     grad_x = np.empty(y_arr.shape, dtype)
@@ -201,11 +191,12 @@ def _vjp_host(y: Any, grad_y: Any, lam: Any, rtol: float | None,
     with _gpu.HostStaging() as staging:
         py, pg = staging.upload(y_arr), staging.upload(g_arr)
         pgx, pgl = staging.alloc(grad_x.nbytes), staging.alloc(per_signal.nbytes)
-        _backend._cuda.tv_denoise_vjp(dtype.char, count, n, py, pg, default_rtol(rtol, dtype),
-                                      pgx, pgl, staging.stream, _mapping(mapping))
+        _backend._cuda.tv_denoise_vjp(dtype.char, count, n, py, pg,
+                                      _checks.default_rtol(rtol, dtype), pgx, pgl,
+                                      staging.stream, _mapping(mapping))
         staging.download(pgx, grad_x)
         staging.download(pgl, per_signal)
-    grad_lam = sum_to_shape(per_signal.reshape(batch), lam_shape).astype(dtype)
+    grad_lam = _checks.sum_to_shape(per_signal.reshape(batch), lam_shape).astype(dtype)
     return grad_x, grad_lam[()] if grad_lam.ndim == 0 else grad_lam
 
 
@@ -216,7 +207,7 @@ def _edge_rows_device(lam: Any, batch: tuple[int, ...], n: int, like: Any) -> tu
     """Per-edge lam on the device as the kernels take it: float64 (1, n - 1) shared (stride 0)
     or (count, n - 1) (stride n - 1). Host weights are checked first."""
     if not is_gpu_array(lam):
-        rows = edge_weight_rows(lam, batch + (n,))
+        rows = _checks.edge_weight_rows(lam, batch + (n,))
         return _arrays.asarray_like(rows, like), 0 if rows.shape[0] == 1 else n - 1
     lam = _gpu.as_device_float(lam, "lam", FLOAT64)
     _arrays.check_finite(lam, "lam", nonnegative=True)
@@ -235,10 +226,10 @@ def denoise_weighted(x: Any, lam: Any, method: str, return_info: bool) -> Any:
     if not is_gpu_array(x):
         if is_gpu_array(lam):
             fail("lam", "a host value or array when x is a NumPy array", describe(lam))
-        x = finite_signals(x, "x")
+        x = _checks.finite_signals(x, "x")
         batch, n = x.shape[:-1], x.shape[-1]
         count = math.prod(batch)
-        w = edge_weight_rows(lam, x.shape)
+        w = _checks.edge_weight_rows(lam, x.shape)
         y = np.empty(x.shape, x.dtype)
         cuda = _backend._cuda
         with _gpu.HostStaging() as staging:
@@ -300,15 +291,15 @@ def denoise_vjp_weighted(y: Any, grad_y: Any, lam: Any, rtol: float | None) -> t
     count = math.prod(batch)
     lam_shape = tuple(int(e) for e in (lam.shape if is_gpu_array(lam) else np.shape(lam)))
     if not is_gpu_array(lam):
-            edge_weight_rows(lam, shape)  # checks the values
+            _checks.edge_weight_rows(lam, shape)  # checks the values
     stream = _gpu.current_stream(y)
     grad_x = _gpu.empty_like_kind(y, shape, dtype)
     per_edge = _gpu.empty_like_kind(y, batch + (n - 1,), FLOAT64)
     ptrs = _gpu.device_views([(y, "y"), (grad_y, "grad_y"), (grad_x, "grad_x"),
                               (per_edge, "grad_lam")], stream)
-    _backend._cuda.tv_denoise_vjp_weighted(dtype.char, count, n, ptrs[0].ptr, ptrs[1].ptr,
-                                           default_rtol(rtol, dtype), ptrs[2].ptr, ptrs[3].ptr,
-                                           stream)
+    rtol = _checks.default_rtol(rtol, dtype)
+    _backend._cuda.tv_denoise_vjp_weighted(dtype.char, count, n, ptrs[0].ptr, ptrs[1].ptr, rtol,
+                                           ptrs[2].ptr, ptrs[3].ptr, stream)
     lead = per_edge.ndim - len(lam_shape)
     out = _arrays.sum_axes(per_edge, tuple(range(lead)), keepdims=False)
     axes = tuple(i for i, e in enumerate(lam_shape) if e == 1 and out.shape[i] != 1)
