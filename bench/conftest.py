@@ -137,7 +137,10 @@ def report(benchmark, machine):
 
     def record(group, impl, work, unit, limit=None, baseline=None, note="", seconds=None):
         # seconds: a time measured by the benchmark itself (peers timed in the same rounds)
-        seconds = benchmark.stats.stats.min if seconds is None else seconds
+        if seconds is None:
+            if benchmark.stats is None:  # --benchmark-disable ran the code once, untimed
+                return
+            seconds = benchmark.stats.stats.min
         _RESULTS.append(
             dict(group=group, impl=impl, seconds=seconds, rate=work / seconds, unit=unit,
                  limit=limit, baseline=baseline, note=note)

@@ -33,6 +33,7 @@ import pytest
 
 import optkern
 from optkern.tv import denoise, denoise_vjp, lambda_max
+from test_tv_grid import prox_tv  # one definition of how the peer is found
 
 SIZES = [1_000, 100_000, 1_000_000, 10_000_000]
 KINDS = ["walk", "blocks"]
@@ -65,15 +66,6 @@ def objective(x, y, lam):
 def exact_limit(machine, itemsize, threads):
     memory = machine.read_gbs * 1e9 / (2 * itemsize)
     return min(memory, threads * 1e8) / 1e6
-
-
-def prox_tv():
-    try:
-        import prox_tv as ptv
-    except ImportError:
-        pytest.skip("prox_tv is not installed (pip install prox-tv; it builds against "
-                    "Debian's liblapacke-dev)")
-    return ptv
 
 
 def check_exact(result, expected, x, lam):
