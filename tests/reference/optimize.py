@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from optkern.optimize import problems as optimize_problems
+
 # --- problems ---------------------------------------------------------------------------
 
 
@@ -125,17 +127,9 @@ def variably_dimensioned(x):
     return f, g, h
 
 
-PROBLEMS = {
-    "rosenbrock": rosenbrock,
-    "rosenbrock_averaged": rosenbrock_averaged,
-    "extended_rosenbrock": extended_rosenbrock,
-    "extended_powell": extended_powell,
-    "quadratic": quadratic,
-    "trigonometric": trigonometric,
-    "broyden_tridiagonal": broyden_tridiagonal,
-    "discrete_boundary_value": discrete_boundary_value,
-    "variably_dimensioned": variably_dimensioned,
-}
+# One reference per problem optkern ships, by its name there: a problem added to the library
+# without a reference here fails at import (KeyError), not silently untested.
+PROBLEMS = {name: globals()[name] for name in optimize_problems.ALL}
 
 
 def standard_start(name, n):
