@@ -50,19 +50,9 @@ Sinkhorn<T> sinkhorn(index_t batch, index_t m, index_t n, const std::vector<doub
                      const std::vector<double>& a, const std::vector<double>& b,
                      optkern::SinkhornMethod method, int threads) {
   const std::vector<T> Mt = cast<T>(M), at = cast<T>(a), bt = cast<T>(b);
-  optkern::SinkhornProblem<T> p;
-  p.batch = batch;
-  p.m = m;
-  p.n = n;
-  p.M = Mt.data();
-  p.M_stride = m * n;
-  p.a = at.data();
-  p.b = bt.data();
-  optkern::SinkhornOptions o;
-  o.reg = 0.1;
-  o.tol = 1e-6;
-  o.method = method;
-  o.num_threads = threads;
+  // One cost per problem; a and b shared by the batch (stride 0).
+  const optkern::SinkhornProblem<T> p{batch, m, n, Mt.data(), m * n, at.data(), 0, bt.data(), 0};
+  const optkern::SinkhornOptions o{0.1, 1e-6, 10000, /*check_every=*/10, method, threads};
   Sinkhorn<T> s{std::vector<T>(M.size()), std::vector<T>(static_cast<std::size_t>(batch * m)),
                 std::vector<T>(static_cast<std::size_t>(batch * n)),
                 std::vector<optkern::SinkhornStatus>(static_cast<std::size_t>(batch))};

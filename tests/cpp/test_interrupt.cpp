@@ -157,14 +157,8 @@ struct SinkhornRun {
         status(static_cast<std::size_t>(batch)) {}
 
   void operator()(const optkern::SinkhornOptions& o, Interrupt* interrupt) {
-    optkern::SinkhornProblem<double> p;
-    p.batch = batch;
-    p.m = m;
-    p.n = n;
-    p.M = M.data();
-    p.M_stride = m * n;
-    p.a = a.data();
-    p.b = b.data();
+    // One cost per problem; a and b shared by the batch (stride 0).
+    const optkern::SinkhornProblem<double> p{batch, m, n, M.data(), m * n, a.data(), 0, b.data(), 0};
     optkern::sinkhorn<double>(p, o, {plan.data(), f.data(), g.data(), status.data()}, interrupt);
   }
 };

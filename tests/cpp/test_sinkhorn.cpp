@@ -22,22 +22,11 @@ struct Solved {
 Solved solve(index_t batch, index_t m, index_t n, const std::vector<double>& M, index_t M_stride,
              const std::vector<double>& a, const std::vector<double>& b, double reg,
              SinkhornMethod method, int threads, double tol = 1e-12, int max_iter = 10000) {
-  optkern::SinkhornProblem<double> p;
-  p.batch = batch;
-  p.m = m;
-  p.n = n;
-  p.M = M.data();
-  p.M_stride = M_stride;
-  p.a = a.data();
-  p.a_stride = index_t(a.size()) == m ? 0 : m;
-  p.b = b.data();
-  p.b_stride = index_t(b.size()) == n ? 0 : n;
-  optkern::SinkhornOptions o;
-  o.reg = reg;
-  o.tol = tol;
-  o.method = method;
-  o.num_threads = threads;
-  o.max_iter = max_iter;
+  // A marginal of one problem's size is shared by the batch (stride 0).
+  const optkern::SinkhornProblem<double> p{batch,    m, n, M.data(), M_stride, a.data(),
+                                           index_t(a.size()) == m ? 0 : m,  b.data(),
+                                           index_t(b.size()) == n ? 0 : n};
+  const optkern::SinkhornOptions o{reg, tol, max_iter, /*check_every=*/10, method, threads};
   Solved s;
   s.plan.resize(std::size_t(batch * m * n));
   s.f.resize(std::size_t(batch * m));
@@ -203,12 +192,7 @@ int main() {
 
   // Bad arguments name themselves.
   {
-    optkern::SinkhornProblem<double> p;
-    p.m = m;
-    p.n = n;
-    p.M = M.data();
-    p.a = a.data();
-    p.b = b.data();
+    const optkern::SinkhornProblem<double> p{1, m, n, M.data(), 0, a.data(), 0, b.data(), 0};
     std::vector<double> plan(M.size()), f(a.size()), g(b.size());
     optkern::SinkhornStatus status;
     optkern::SinkhornOutput<double> out{plan.data(), f.data(), g.data(), &status};

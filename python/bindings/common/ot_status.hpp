@@ -16,14 +16,8 @@ namespace py = pybind11;
 
 inline SinkhornOptions make_options(double reg, double tol, int max_iter, int check_every,
                                     SinkhornMethod method, int num_threads = 0) {
-  SinkhornOptions o;
-  o.reg = reg;
-  o.tol = tol;
-  o.max_iter = max_iter;
-  o.check_every = check_every;
-  o.method = method;
-  o.num_threads = num_threads;
-  return o;
+  // Every field, in declaration order (a field added to SinkhornOptions fails here).
+  return SinkhornOptions{reg, tol, max_iter, check_every, method, num_threads};
 }
 
 // (n_iter, marginal_error, cost, value, converged, method), one entry per problem.

@@ -31,14 +31,7 @@ py::tuple unbalanced_array(const py::array& M, const py::array& a, const py::arr
                            int max_iter, int num_threads, const py::array& plan, const py::array& F,
                            const py::array& G) {
   const auto [batch, m, n] = extents_of<3>(plan, "plan");
-  UnbalancedOptions o;
-  o.reg = reg;
-  o.rho_a = rho_a;
-  o.rho_b = rho_b;
-  o.reg_type = reg_type;
-  o.tol = tol;
-  o.max_iter = max_iter;
-  o.num_threads = num_threads;
+  const UnbalancedOptions o{reg, rho_a, rho_b, reg_type, tol, max_iter, num_threads};
   std::vector<UnbalancedStatus> status(static_cast<std::size_t>(batch));
   const auto [pM, Ms] = operand<T>(M, "M", batch, m, n);
   const auto [pa, as] = operand<T>(a, "a", batch, m);
@@ -77,12 +70,7 @@ py::tuple points_array(const py::array& x, const py::array& y, const py::array& 
   double* pf = mutable_data_of<double>(f, "f", {m});
   double* pg = mutable_data_of<double>(g, "g", {n});
   const double* g0 = init_g.is_none() ? nullptr : data_of<double>(init_g, "init", {n});
-  PointsOptions o;
-  o.reg = reg;
-  o.cost = cost;
-  o.tol = tol;
-  o.max_iter = max_iter;
-  o.num_threads = num_threads;
+  const PointsOptions o{reg, cost, tol, max_iter, num_threads};
   PointsStatus st;
   SignalCheck signals;
   {
