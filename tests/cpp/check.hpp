@@ -1,8 +1,12 @@
 // A minimal test harness: CHECK records failures, main() returns their count.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
 #include <cstdio>
 #include <functional>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 
@@ -28,6 +32,15 @@ inline bool throws_invalid_argument(const std::function<void()>& f, const std::s
     return std::string(e.what()).rfind(prefix, 0) == 0;
   }
   return false;
+}
+
+// max_k |got[k] - want[k]| over two sequences of the same length (vectors or arrays).
+template <class A, class B>
+double max_abs_diff(const A& got, const B& want) {
+  double err = 0;
+  for (std::size_t k = 0; k < std::size(want); ++k)
+    err = std::max(err, std::fabs(double(got[k]) - double(want[k])));
+  return err;
 }
 
 }  // namespace optkern_test

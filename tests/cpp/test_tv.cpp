@@ -238,8 +238,7 @@ void test_irls_approaches_exact() {
     optkern::tv_denoise_irls<double>(1, 200, x.data(), &lam, 0, 1e-300, iters, u.data(), &nit,
                                      &change);
     CHECK(nit == iters && change > 0);
-    double err = 0;
-    for (std::size_t i = 0; i < x.size(); ++i) err = std::max(err, std::fabs(u[i] - y[i]));
+    const double err = optkern_test::max_abs_diff(u, y);
     CHECK(err < previous);
     previous = err;
   }
