@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "check.hpp"
@@ -84,15 +85,18 @@ void test_sinkhorn_float() {
   std::vector<double> P(s.plan.size());
   for (std::size_t k = 0; k < P.size(); ++k) P[k] = double(float(s.plan[k]));
   const std::vector<double> W = random_floats(P.size(), gen, -1, 1);
-  std::vector<double> gM(P.size()), ga(static_cast<std::size_t>(m)), gb(static_cast<std::size_t>(n));
-  std::vector<float> gMf(P.size()), gaf(static_cast<std::size_t>(m)), gbf(static_cast<std::size_t>(n));
-  optkern::SinkhornVjpStatus st64, st32;
-  optkern::sinkhorn_vjp<double>(1, m, n, P.data(), W.data(), 0.1, gM.data(), ga.data(), gb.data(),
-                                &st64, 2);
-  const std::vector<float> Pf = cast<float>(P), Wf = cast<float>(W);
-  optkern::sinkhorn_vjp<float>(1, m, n, Pf.data(), Wf.data(), 0.1, gMf.data(), gaf.data(),
-                               gbf.data(), &st32, 2);
-  CHECK(st64 == optkern::SinkhornVjpStatus::ok && st32 == optkern::SinkhornVjpStatus::ok);
+  auto vjp = [&](auto zero) {  // (grad_M, grad_a, grad_b) in precision T
+    using T = decltype(zero);
+    const std::vector<T> Pt = cast<T>(P), Wt = cast<T>(W);
+    std::vector<T> gM(P.size()), ga(static_cast<std::size_t>(m)), gb(static_cast<std::size_t>(n));
+    optkern::SinkhornVjpStatus status;
+    optkern::sinkhorn_vjp<T>(1, m, n, Pt.data(), Wt.data(), 0.1, gM.data(), ga.data(), gb.data(),
+                             &status, 2);
+    CHECK(status == optkern::SinkhornVjpStatus::ok);
+    return std::make_tuple(gM, ga, gb);
+  };
+  const auto [gM, ga, gb] = vjp(0.0);
+  const auto [gMf, gaf, gbf] = vjp(0.0f);
   CHECK(max_rel_diff(gMf, gM) < 1e-4);
   CHECK(max_rel_diff(gaf, ga) < 1e-4);
   CHECK(max_rel_diff(gbf, gb) < 1e-4);
@@ -114,16 +118,20 @@ void test_tv_float() {
   CHECK(nit == nitf && nit[0] == 30);
   CHECK(max_rel_diff(yf, y) < 1e-5);  // computed in double, rounded once
 
-  // The backward: exact solutions, then the segment means in both precisions.
-  optkern::tv_denoise<double>(batch, n, x.data(), &lam, 0, y.data());
-  optkern::tv_denoise<float>(batch, n, xf.data(), &lam, 0, yf.data());
-  CHECK(max_rel_diff(yf, y) < 1e-5);
+  // The backward: exact solutions, then the segment means, in each precision.
   const std::vector<double> gy = random_floats(x.size(), gen, -1, 1);
-  const std::vector<float> gyf = cast<float>(gy);
-  std::vector<double> gx(x.size()), gl(batch), glf(batch);
-  std::vector<float> gxf(x.size());
-  optkern::tv_denoise_vjp<double>(batch, n, y.data(), gy.data(), 1e-5, gx.data(), gl.data(), 2);
-  optkern::tv_denoise_vjp<float>(batch, n, yf.data(), gyf.data(), 1e-5, gxf.data(), glf.data(), 2);
+  auto backward = [&](auto zero) {  // (y, grad_x, grad_lam) in precision T
+    using T = decltype(zero);
+    const std::vector<T> xt = cast<T>(x), gyt = cast<T>(gy);
+    std::vector<T> yt(x.size()), gx(x.size());
+    std::vector<double> gl(static_cast<std::size_t>(batch));
+    optkern::tv_denoise<T>(batch, n, xt.data(), &lam, 0, yt.data());
+    optkern::tv_denoise_vjp<T>(batch, n, yt.data(), gyt.data(), 1e-5, gx.data(), gl.data(), 2);
+    return std::make_tuple(yt, gx, gl);
+  };
+  const auto [ye, gx, gl] = backward(0.0);
+  const auto [yef, gxf, glf] = backward(0.0f);
+  CHECK(max_rel_diff(yef, ye) < 1e-5);
   CHECK(max_rel_diff(gxf, gx) < 1e-5);
   CHECK(max_rel_diff(glf, gl) < 1e-4);
 }
