@@ -17,28 +17,32 @@ OPTKERN_HD inline Acc sign_of(Acc v) {
   return Acc((v > Acc(0)) - (v < Acc(0)));
 }
 
-// grad_x = segment means of grad_y; returns dL/dlam for this signal. Neighbours y_k, y_{k+1}
-// belong to one segment when |y_k - y_{k+1}| <= rtol * max|y|: exact solvers give exactly
-// equal values inside a segment, iterative ones only nearly equal. grad_x may alias grad_y.
-template <class Acc, class Y, class G, class GX>
-OPTKERN_HD Acc segment_vjp(index_t n, const Y& y, const G& grad_y, Acc rtol, const GX& grad_x) {
-  if (n <= 0) return Acc(0);
+// The walk both backwards share. Neighbours y_k, y_{k+1} belong to one segment when
+// |y_k - y_{k+1}| <= rtol * max|y|: exact solvers give exactly equal values inside a segment,
+// iterative ones only nearly equal. Writes grad_x = the segment means of grad_y (grad_x may
+// alias grad_y) and tells the caller about every edge e = (k-1, k): inside(e) for an edge
+// inside a segment, and closed(start, end, mean, left, right) once per segment [start, end)
+// with the signs v = sign(y_e - y_{e+1}) of the jumps on its left and right (0 at the ends).
+template <class Acc, class Y, class G, class GX, class Inside, class Closed>
+OPTKERN_HD void walk_segments(index_t n, const Y& y, const G& grad_y, Acc rtol, const GX& grad_x,
+                              Inside&& inside, Closed&& closed) {
+  if (n <= 0) return;
   Acc scale = 0;
   for (index_t k = 0; k < n; ++k) scale = max_of(scale, std::fabs(Acc(y[k])));
   const Acc tol = rtol * scale;
-  Acc grad_lam = 0, left = 0, sum = Acc(grad_y[0]);
+  Acc left = 0, sum = Acc(grad_y[0]), prev = Acc(y[0]);
   index_t start = 0;
-  Acc prev = Acc(y[0]);
   for (index_t k = 1; k <= n; ++k) {
     const Acc cur = k < n ? Acc(y[k]) : prev;
     if (k < n && std::fabs(cur - prev) <= tol) {
       sum += Acc(grad_y[k]);
+      inside(k - 1);
       prev = cur;
       continue;
     }
     const Acc mean = sum / Acc(k - start);
     const Acc right = k < n ? sign_of(prev - cur) : Acc(0);
-    grad_lam -= (right - left) * mean;
+    closed(start, k, mean, left, right);
     const Acc next = k < n ? Acc(grad_y[k]) : Acc(0);  // read before grad_x may overwrite it
     for (index_t i = start; i < k; ++i) grad_x[i] = mean;
     left = right;
@@ -46,6 +50,15 @@ OPTKERN_HD Acc segment_vjp(index_t n, const Y& y, const G& grad_y, Acc rtol, con
     sum = next;
     prev = cur;
   }
+}
+
+// grad_x = segment means of grad_y; returns dL/dlam for this signal.
+template <class Acc, class Y, class G, class GX>
+OPTKERN_HD Acc segment_vjp(index_t n, const Y& y, const G& grad_y, Acc rtol, const GX& grad_x) {
+  Acc grad_lam = 0;
+  walk_segments<Acc>(
+      n, y, grad_y, rtol, grad_x, [](index_t) {},
+      [&](index_t, index_t, Acc mean, Acc left, Acc right) { grad_lam -= (right - left) * mean; });
   return grad_lam;
 }
 
@@ -61,33 +74,14 @@ namespace optkern::detail {
 template <class Acc, class Y, class G, class GX, class GW>
 OPTKERN_HD void segment_vjp_weighted(index_t n, const Y& y, const G& grad_y, Acc rtol,
                                      const GX& grad_x, const GW& grad_w) {
-  if (n <= 0) return;
-  Acc scale = 0;
-  for (index_t k = 0; k < n; ++k) scale = max_of(scale, std::fabs(Acc(y[k])));
-  const Acc tol = rtol * scale;
-  // First pass: edge e gets -v_e mean(g_S) for the segment ending at e, and the segment
-  // starting at e + 1 adds v_e mean(g_S') when it closes.
-  Acc sum = Acc(grad_y[0]), left_sign = 0, prev = Acc(y[0]);
-  index_t start = 0;
-  for (index_t k = 1; k <= n; ++k) {
-    const Acc cur = k < n ? Acc(y[k]) : prev;
-    if (k < n && std::fabs(cur - prev) <= tol) {
-      sum += Acc(grad_y[k]);
-      grad_w[k - 1] = 0;
-      prev = cur;
-      continue;
-    }
-    const Acc mean = sum / Acc(k - start);
-    const Acc right_sign = k < n ? sign_of(prev - cur) : Acc(0);
-    if (start > 0) grad_w[start - 1] += left_sign * mean;
-    if (k < n) grad_w[k - 1] = -right_sign * mean;
-    const Acc next = k < n ? Acc(grad_y[k]) : Acc(0);  // read before grad_x may overwrite it
-    for (index_t i = start; i < k; ++i) grad_x[i] = mean;
-    left_sign = right_sign;
-    start = k;
-    sum = next;
-    prev = cur;
-  }
+  // Edge e gets -v_e mean(g_S) from the segment S ending at e, and v_e mean(g_S') from the
+  // segment S' starting at e + 1 when that one closes.
+  walk_segments<Acc>(
+      n, y, grad_y, rtol, grad_x, [&](index_t e) { grad_w[e] = 0; },
+      [&](index_t start, index_t end, Acc mean, Acc left, Acc right) {
+        if (start > 0) grad_w[start - 1] += left * mean;
+        if (end < n) grad_w[end - 1] = -right * mean;
+      });
 }
 
 }  // namespace optkern::detail
