@@ -42,6 +42,17 @@ ORTHOGONAL = per_dtype(1e-5, 1e-13)
 CONVERGED = per_dtype(1e-5, 1e-9)
 # The unit roundoff, for bounds the tests derive from the algorithm (a multiple of EPS * scale).
 EPS = per_dtype(float(np.finfo(np.float32).eps), float(np.finfo(np.float64).eps))
+# One computation on two paths (the CPU and a GPU, chunked and whole): summation orders and
+# fused multiply-adds differ, and an iterative solver may stop at another iterate within its
+# tolerance.
+DEVICES = per_dtype(1e-4, 1e-8)
+# A solve whose rounding the condition number amplifies (pivots down to 1e-6 of the diagonal,
+# a KKT system with a wide range of plan entries), on two paths or against a dense reference.
+ILL_CONDITIONED = per_dtype(1e-3, 1e-8)
+# An approximate solver's point (IRLS, an optimizer's x) against the exact one: its stopping
+# rule bounds the objective or the gradient, and the point follows only through the
+# conditioning (about the square root of the objective's accuracy).
+APPROXIMATE = per_dtype(1e-2, 1e-4)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -4,6 +4,7 @@ arrays are covered by the cuda tests; dask arrays by test_dask.py.)"""
 
 import numpy as np
 import pytest
+from conftest import EXACT
 
 import optkern
 
@@ -35,7 +36,7 @@ def check_kind(result, want, dtype):
     main = np.asarray(arrays_of(want)[0])
     got = floats[0]
     assert got.numpy().dtype == main.dtype
-    np.testing.assert_allclose(got.numpy(), main, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    np.testing.assert_allclose(got.numpy(), main, rtol=EXACT[dtype])
 
 
 rng = np.random.default_rng(3)

@@ -16,7 +16,7 @@ da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
 distributed = pytest.importorskip("distributed")
 
-from conftest import PRODUCT  # noqa: E402
+from conftest import CONVERGED, PRODUCT  # noqa: E402
 from dask.array.core import PerformanceWarning  # noqa: E402
 
 
@@ -154,7 +154,7 @@ def test_sinkhorn_per_problem_marginals_and_warm_start(client, dtype, rng):
     for field in ("plan", "f", "g", "cost", "value", "marginal_error"):
         assert isinstance(getattr(res, field), da.Array)
         np.testing.assert_allclose(getattr(res, field).compute(), getattr(ref, field),
-                                   rtol=1e-5 if dtype == np.float32 else 1e-10, atol=1e-8)
+                                   rtol=CONVERGED[dtype], atol=1e-8)
     for field in ("n_iter", "converged", "method"):
         np.testing.assert_array_equal(getattr(res, field).compute(), getattr(ref, field))
     warm = optkern.ot.sinkhorn(Md, a, b, reg=0.1, init=(res.f, None), max_iter=10)

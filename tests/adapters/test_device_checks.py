@@ -6,6 +6,7 @@ arrays (tests/test_sinkhorn_cuda.py)."""
 
 import numpy as np
 import pytest
+from conftest import EXACT
 
 from optkern.ot import _checks
 from optkern.ot._cuda import device_problem
@@ -41,7 +42,7 @@ def test_device_checks_give_the_cpu_problem(dtype, init):
         assert dg is None and cpu.init_g is None
     else:
         np.testing.assert_allclose(dg.numpy().reshape(-1, 5)[0], cpu.init_g[0],
-                                   rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
+                                   rtol=EXACT[dtype], atol=1e-6)
 
 
 def test_default_marginals_are_uniform():

@@ -348,7 +348,7 @@ def test_problem_objects(problem, cond, data, extra_dims):
     x64 = np.asarray(x, dtype).astype(np.float64)
     assert np.shape(f) == x.shape[:-1] and g.shape == x.shape and g.dtype == dtype
     fun = (lambda z: ref.quadratic(z, p.parameter)) if name == "quadratic" else ref.PROBLEMS[name]
-    rtol = 1e-5 if dtype == np.float32 else 1e-10
+    rtol = ACCUMULATED[dtype]
     for index in np.ndindex(x.shape[:-1]):
         with np.errstate(all="ignore"):
             f_ref, g_ref, h_ref = fun(x64[index])

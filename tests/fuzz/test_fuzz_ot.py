@@ -4,6 +4,7 @@ call returns a correct result or raises a ValueError/TypeError naming the argume
 import adversarial as adv
 import numpy as np
 import pytest
+from conftest import EXACT, ILL_CONDITIONED
 from hypothesis import given
 from hypothesis import strategies as st
 from invariants import assert_converged_implies_finite, unrepresentable
@@ -175,7 +176,7 @@ def check_sinkhorn_result(res, M, a, b, reg, tol, batch, dtype):
     mass = a64.sum(-1)
     # the reported error is the plan's (up to the float64 sums of a float32 plan)
     np.testing.assert_allclose(res.marginal_error, error, rtol=1e-3,
-                               atol=1e-6 * mass.max() if dtype == np.float32 else 1e-12)
+                               atol=EXACT[dtype] * mass.max())
     converged = np.asarray(res.converged)
     unit = np.finfo(dtype).eps / 2
     bound = tol * mass + unit * np.maximum(a64.max(-1), b64.max(-1))
@@ -296,7 +297,7 @@ def test_sinkhorn_vjp(data, m, n, batch, source, grad_shape, marginals, reg, on_
         ref_M, lam, mu = kkt_vjp_dense(sub / unit, w[np.ix_(rows, cols)], reg)
         ref_M = ref_M * unit
         scale = np.abs(sub * w[np.ix_(rows, cols)]).max() / reg * (m + n) + 1e-300
-        rtol = 1e-8 if dtype == np.float64 else 1e-3
+        rtol = ILL_CONDITIONED[dtype]
         cond = sub.max() / sub.min()
         # results below the dtype's range round to 0, and a subnormal W carries an
         # absolute error of its smallest step, times P

@@ -6,6 +6,7 @@ import math
 import adversarial as adv
 import numpy as np
 import pytest
+from conftest import CONVERGED
 from hypothesis import given
 from hypothesis import strategies as st
 from invariants import assert_converged_implies_finite
@@ -129,7 +130,7 @@ def test_denoise(shape, data, method, tol, max_iter, device):
         expected = ref.denoise(x64, lam_values(lam, batch))
     scale = np.abs(x64).max(axis=-1, keepdims=True)
     checked = np.isfinite(expected).all(axis=-1, keepdims=True) & (scale < 1e200)
-    tol_y = (1e-9 if dtype == np.float64 else 1e-6) * scale * x.shape[-1]
+    tol_y = CONVERGED[dtype] * scale * x.shape[-1]
     assert np.all((np.abs(y - expected) <= tol_y)[np.broadcast_to(checked, y.shape)])
 
 

@@ -4,6 +4,7 @@ for tiles in shared memory and the per-layer fallback (columns too long for shar
 
 import numpy as np
 import pytest
+from conftest import ACCUMULATED
 from gpu_arrays import gpu_libraries, to_gpu, to_host
 
 from optkern.givens import GivensSequence
@@ -30,7 +31,7 @@ def test_numpy_operands_on_cuda_match_cpu(dtype, rng, signed, transpose, d, shap
     expected = seq.apply(X, transpose)
     got = seq.apply(X, transpose, device="cuda")
     assert isinstance(got, np.ndarray) and got.shape == X.shape and got.dtype == dtype
-    np.testing.assert_allclose(got, expected, atol=1e-4 if dtype == np.float32 else 1e-11)
+    np.testing.assert_allclose(got, expected, atol=ACCUMULATED[dtype])
 
 
 @pytest.mark.parametrize("lib", gpu_libraries())
@@ -42,15 +43,15 @@ def test_gpu_arrays_stay_on_the_device(dtype, rng, lib, signed):
     gx = to_gpu(X, lib)
     out = seq @ gx
     assert type(out) is type(gx)
-    np.testing.assert_allclose(to_host(out), seq @ X, atol=1e-4 if dtype == np.float32 else 1e-11)
+    np.testing.assert_allclose(to_host(out), seq @ X, atol=ACCUMULATED[dtype])
     back = seq.apply(out, transpose=True, device="auto")
-    np.testing.assert_allclose(to_host(back), X, atol=1e-4 if dtype == np.float32 else 1e-11)
+    np.testing.assert_allclose(to_host(back), X, atol=ACCUMULATED[dtype])
     np.testing.assert_allclose(to_host(gx), X)  # the input is untouched
     rows = to_gpu(rng.standard_normal((3, 5, d)).astype(dtype), lib)
     right = rows @ seq
     assert type(right) is type(rows)
     np.testing.assert_allclose(to_host(right), to_host(rows) @ seq,
-                               atol=1e-4 if dtype == np.float32 else 1e-11)
+                               atol=ACCUMULATED[dtype])
     assert random_signed is seq
 
 

@@ -4,7 +4,7 @@ robustness, and bad input."""
 
 import numpy as np
 import pytest
-from conftest import EXACT
+from conftest import APPROXIMATE, EXACT
 from reference import optimize as ref
 
 import optkern
@@ -282,7 +282,7 @@ def test_float32_is_kept_and_x0_is_not_modified(dtype):
     res = minimize(p, x0)
     assert res.x.dtype == dtype and res.jac.dtype == dtype
     np.testing.assert_array_equal(x0, before)
-    np.testing.assert_allclose(res.x, 1, atol=1e-2 if dtype == np.float32 else 1e-4)
+    np.testing.assert_allclose(res.x, 1, atol=APPROXIMATE[dtype])
     calls = []
 
     def fun(x):

@@ -3,7 +3,7 @@ CuPy / torch arrays in place, against the CPU kernels and the optimality certifi
 
 import numpy as np
 import pytest
-from conftest import ACCUMULATED, EPS
+from conftest import ACCUMULATED, EPS, EXACT, ILL_CONDITIONED
 from gpu_arrays import gpu_libraries, to_gpu, to_host
 from reference import tv as ref
 
@@ -93,8 +93,8 @@ def test_vjp_matches_cpu(dtype, rng, mapping):
     g = rng.standard_normal(x.shape).astype(dtype)
     want = denoise_vjp(y, g, 2.0)
     got = _tv_cuda.denoise_vjp(y, g, 2.0, None, mapping=mapping)
-    np.testing.assert_allclose(got[0], want[0], rtol=1e-6 if dtype == np.float32 else 1e-13,
-                               atol=1e-6 if dtype == np.float32 else 1e-13)
+    np.testing.assert_allclose(got[0], want[0], rtol=EXACT[dtype],
+                               atol=EXACT[dtype])
     assert float(got[1]) == pytest.approx(float(want[1]), rel=1e-6)
 
 
@@ -105,8 +105,8 @@ def test_tridiagonal_matches_cpu(dtype, rng):
     diag[::7] *= 1e-6  # some systems need pivoting
     got = tridiagonal_solve(lower, diag, upper, rhs, device="cuda")
     want = tridiagonal_solve(lower, diag, upper, rhs)
-    np.testing.assert_allclose(got, want, rtol=1e-3 if dtype == np.float32 else 1e-9,
-                               atol=1e-3 if dtype == np.float32 else 1e-9)
+    np.testing.assert_allclose(got, want, rtol=ILL_CONDITIONED[dtype],
+                               atol=ILL_CONDITIONED[dtype])
     with pytest.raises(np.linalg.LinAlgError, match="^diag:"):
         tridiagonal_solve(np.ones(3), np.ones(3), np.array([1.0, 0, 0]), np.ones(3),
                           device="cuda")
@@ -124,8 +124,8 @@ def test_long_systems_one_block_each(dtype, rng):
     diag[1, 5000] = 1e-9  # unstable without pivoting: that block falls back
     got = tridiagonal_solve(lower, diag, upper, rhs, device="cuda")
     np.testing.assert_allclose(got, tridiagonal_solve(lower, diag, upper, rhs),
-                               rtol=1e-3 if dtype == np.float32 else 1e-9,
-                               atol=1e-3 if dtype == np.float32 else 1e-9)
+                               rtol=ILL_CONDITIONED[dtype],
+                               atol=ILL_CONDITIONED[dtype])
 
 
 def test_irls_long_signal_one_block(rng):

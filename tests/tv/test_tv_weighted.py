@@ -4,7 +4,7 @@ reference and finite differences; shapes, bad input and the torch / JAX adapters
 
 import numpy as np
 import pytest
-from conftest import EPS, EXACT
+from conftest import APPROXIMATE, EPS, EXACT
 from inputs import signal
 from reference import tv as ref
 
@@ -132,7 +132,7 @@ def test_irls_with_weights_approaches_the_exact_solution(rng, dtype):
     info = denoise(x, w, method="irls", tol=1e-10, max_iter=20000, return_info=True)
     assert info.y.dtype == dtype
     exact = denoise(x.astype(np.float64), w)
-    tol = 1e-4 if dtype == np.float64 else 1e-3
+    tol = APPROXIMATE[dtype]
     assert np.abs(info.y - exact).max() <= tol * (1 + np.abs(x).max())
     assert (ref.objective_weighted(x, info.y, w) - ref.objective_weighted(x, exact, w)
             <= 1e-5 * (1 + ref.objective_weighted(x, exact, w))).all()
@@ -148,9 +148,9 @@ def test_vjp_matches_reference(rng, dtype):
     for i in range(3):
         ex, ew = ref.denoise_vjp_weighted(y[i], g[i], w[i])
         np.testing.assert_allclose(grad_x[i], ex, rtol=EXACT[dtype],
-                                   atol=1e-6 if dtype == np.float32 else 1e-12)
+                                   atol=EXACT[dtype])
         np.testing.assert_allclose(grad_w[i], ew, rtol=EXACT[dtype],
-                                   atol=1e-6 if dtype == np.float32 else 1e-12)
+                                   atol=EXACT[dtype])
 
 
 def test_vjp_by_finite_differences(rng):
