@@ -30,10 +30,10 @@ import functools
 
 import numpy as np
 import pytest
+from test_tv_grid import prox_tv  # one definition of how the peer is found
 
 import optkern
 from optkern.tv import denoise, denoise_vjp, lambda_max
-from test_tv_grid import prox_tv  # one definition of how the peer is found
 
 SIZES = [1_000, 100_000, 1_000_000, 10_000_000]
 KINDS = ["walk", "blocks"]

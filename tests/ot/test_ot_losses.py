@@ -254,3 +254,55 @@ def test_divergence_bad_points(rng):
         optkern.ot.sinkhorn_divergence(np.ones(3), y, reg=0.1)
     with pytest.raises(ValueError, match="^a:"):
         optkern.ot.sinkhorn_divergence(y, y, -np.ones(3), reg=0.1)
+
+
+# --- large clouds: no cost matrix (sinkhorn_points) ---------------------------------------------
+
+
+@pytest.fixture
+def online(monkeypatch):
+    """Every cloud counts as large: the three solves run on the fly."""
+    from optkern.ot import _divergence
+
+    monkeypatch.setattr(_divergence, "ONLINE_PAIRS", 1)
+
+
+@pytest.mark.parametrize("cost", ["sqeuclidean", "euclidean"])
+@pytest.mark.parametrize("loss", ["entropic", "linear"])
+def test_divergence_online_matches_dense(rng, online, cost, loss):
+    x, y, a, b = clouds(rng, 9, 7)
+    online_value = optkern.ot.sinkhorn_divergence(x, y, a, b, reg=0.3, cost=cost, loss=loss,
+                                                  tol=1e-12)
+    want = divergence_reference(x, y, a, b, 0.3, cost, loss)
+    assert online_value == pytest.approx(want, rel=1e-8)
+    batched = optkern.ot.sinkhorn_divergence(np.stack([x, x + 1]), y, reg=0.3, cost=cost,
+                                             loss=loss)
+    assert batched.shape == (2,)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_divergence_online_is_exactly_zero_on_equal_inputs(rng, online, dtype):
+    x, _, a, _ = clouds(rng, 10, 3)
+    x = x.astype(dtype)
+    assert optkern.ot.sinkhorn_divergence(x, x.copy(), a, a, reg=0.05) == 0.0
+
+
+@pytest.mark.parametrize("cost", ["sqeuclidean", "euclidean"])
+def test_divergence_torch_online_gradients_match_dense(rng, monkeypatch, cost):
+    torch = pytest.importorskip("torch")
+    import optkern.torch
+    from optkern.ot import _divergence
+
+    x, y, a, b = clouds(rng, 8, 6)
+
+    def value_and_grads():
+        args = [torch.tensor(v, requires_grad=True) for v in (x, y, a, b)]
+        s = optkern.torch.sinkhorn_divergence(*args, reg=0.3, cost=cost, tol=1e-13)
+        return s.item(), torch.autograd.grad(s, args)
+
+    dense, dense_grads = value_and_grads()
+    monkeypatch.setattr(_divergence, "ONLINE_PAIRS", 1)
+    online_value, online_grads = value_and_grads()
+    assert online_value == pytest.approx(dense, rel=1e-9)
+    for g, d in zip(online_grads, dense_grads):
+        np.testing.assert_allclose(g.numpy(), d.numpy(), atol=1e-9)

@@ -161,3 +161,40 @@ def test_torch_value_gradients_match_dense_and_finite_differences(rng):
 
     analytic = sum(float((g.numpy() * d).sum()) for g, d in zip(grads, direction))
     assert (f(1) - f(-1)) / (2 * h) == pytest.approx(analytic, rel=1e-6, abs=1e-9)
+
+
+@pytest.mark.parametrize("cost", ["sqeuclidean", "euclidean"])
+def test_grad_xy_matches_finite_differences(rng, cost):
+    # a batch of two problems sharing y, one weight of x zero (its row carries no mass)
+    x = rng.normal(size=(2, 6, 3))
+    y = rng.normal(size=(5, 3))
+    a = rng.random(6) + 0.1
+    a[2] = 0.0
+
+    def value(x, y):
+        return sinkhorn_points(x, y, a, reg=0.3, cost=cost, tol=1e-14).value
+
+    gx, gy = sinkhorn_points(x, y, a, reg=0.3, cost=cost, tol=1e-14).grad_xy()
+    assert gx.shape == (2, 6, 3) and gy.shape == (2, 5, 3)
+    h = 1e-6
+    for k in range(2):
+        dx, dy = rng.standard_normal(x.shape[1:]), rng.standard_normal(y.shape)
+        xp, xm = x.copy(), x.copy()
+        xp[k] += h * dx
+        xm[k] -= h * dx
+        fd = (value(xp, y)[k] - value(xm, y)[k]) / (2 * h)
+        assert fd == pytest.approx(float((gx[k] * dx).sum()), rel=1e-6, abs=1e-9)
+        fd = (value(x, y + h * dy)[k] - value(x, y - h * dy)[k]) / (2 * h)
+        assert fd == pytest.approx(float((gy[k] * dy).sum()), rel=1e-6, abs=1e-9)
+
+
+def test_grad_xy_matches_dense_envelope(rng):
+    x, y, a, b = clouds(rng, 9, 7)
+    res = sinkhorn_points(x, y, a, b, reg=0.2, cost="euclidean", tol=1e-13)
+    P = res.plan()
+    diff = x[:, None] - y[None]
+    dist = np.linalg.norm(diff, axis=-1)
+    unit = np.where(dist[..., None] > 0, diff / np.where(dist > 0, dist, 1)[..., None], 0)
+    gx, gy = res.grad_xy()
+    np.testing.assert_allclose(gx, (P[..., None] * unit).sum(1), atol=1e-12)
+    np.testing.assert_allclose(gy, -(P[..., None] * unit).sum(0), atol=1e-12)

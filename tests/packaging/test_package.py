@@ -66,7 +66,7 @@ DOCTEST_MODULES = [
     "optkern.optimize._batch", "optkern.optimize._result", "optkern.optimize.problems",
     "optkern._progress", "optkern.torch._ot", "optkern.torch._tv", "optkern.jax._ot",
     "optkern.jax._tv",
-    "optkern.ot._losses", "optkern.torch._losses", "optkern.jax._losses",
+    "optkern.ot._losses", "optkern.ot._divergence", "optkern.torch._losses", "optkern.jax._losses",
     "optkern.ot._unbalanced", "optkern.ot._points", "optkern.torch._unbalanced",
     "optkern.jax._unbalanced", "optkern.torch._points",
 ]

@@ -12,7 +12,8 @@ Its solution is ``P_ij = exp((f_i + g_j - M_ij) / reg)`` for the dual potentials
 
 from __future__ import annotations
 
-from optkern.ot._losses import sinkhorn2, sinkhorn_divergence
+from optkern.ot._divergence import sinkhorn_divergence
+from optkern.ot._losses import sinkhorn2
 from optkern.ot._points import PointsResult, sinkhorn_points
 from optkern.ot._result import SinkhornBackwardError, SinkhornResult
 from optkern.ot._sinkhorn import sinkhorn, sinkhorn_cost

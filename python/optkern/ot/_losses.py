@@ -1,8 +1,7 @@
 """The OT losses users train with, named as POT, OTT and GeomLoss name them:
-:func:`sinkhorn2` (POT's ``sinkhorn2``, the transport cost <M, P> of the entropic plan) and
-:func:`sinkhorn_divergence` (the debiased Sinkhorn divergence between point clouds, Feydy et
-al. 2019, GeomLoss's ``SamplesLoss("sinkhorn", debias=True)``, or POT's
-``empirical_sinkhorn_divergence`` with ``loss="linear"``).
+:func:`sinkhorn2` (POT's ``sinkhorn2``, the transport cost <M, P> of the entropic plan), and
+the checks and pieces of :func:`optkern.ot.sinkhorn_divergence` (ot/_divergence.py) that the
+torch and JAX adapters share.
 
 Three entropic OT quantities are easy to confuse; at the optimal plan P of
 ``min <M, P> + reg <P, log P - 1>`` they are:
@@ -25,15 +24,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from optkern import _arrays, _docs
-from optkern._keywords import DIVERGENCE, SINKHORN, DivergenceOptions, SinkhornOptions
+from optkern._keywords import SINKHORN, DivergenceOptions, SinkhornOptions
 from optkern._validation import as_float_array, check_number, fail
-from optkern.ot._sinkhorn import sinkhorn, sinkhorn_cost
+from optkern.ot._sinkhorn import sinkhorn
 from optkern.ot._vjp import sinkhorn_vjp, sum_to
 
 if TYPE_CHECKING:  # typing.Unpack is Python 3.11+; annotations are not evaluated
     from typing_extensions import Unpack
 
-__all__ = ["sinkhorn2", "sinkhorn_divergence"]
+__all__ = ["sinkhorn2"]
 
 COSTS = ("sqeuclidean", "euclidean")
 LOSSES = ("entropic", "linear")
@@ -202,99 +201,3 @@ def check_points(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     except ValueError:
         fail("x, y", "batch shapes that broadcast", f"x {x.shape}, y {y.shape}")
     return x, y
-
-
-@_docs.fill
-@_arrays.same_kind("x", "y")
-@DIVERGENCE.after("reg")
-def sinkhorn_divergence(x: Any, y: Any, a: Any = None, b: Any = None, *, reg: float,
-                        **options: Unpack[DivergenceOptions]) -> Any:
-    """The debiased Sinkhorn divergence between two weighted point clouds.
-
-    ``S(a, b) = OT(a, b) - OT(a, a) / 2 - OT(b, b) / 2`` with the costs ``C(x, y)``,
-    ``C(x, x)`` and ``C(y, y)``, where OT is:
-
-    - ``loss="entropic"``: the entropic OT value of :func:`optkern.ot.sinkhorn_cost` (Feydy
-      et al., "Interpolating between optimal transport and MMD using Sinkhorn divergences",
-      AISTATS 2019; GeomLoss's ``SamplesLoss("sinkhorn", debias=True)``). S is >= 0 (the
-      kernels exp(-C/reg) of both costs are positive definite) and 0 exactly when the clouds
-      and weights are equal. Whether the entropy is written ``<P, log P - 1>`` or
-      ``KL(P | a b^T)`` does not change S: the difference cancels between the three terms.
-    - ``loss="linear"``: the transport cost ``<C, P>`` of :func:`optkern.ot.sinkhorn2`, as
-      POT's ``ot.bregman.empirical_sinkhorn_divergence``. This one can be negative; like
-      POT, it is clipped at 0.
-
-    Parameters
-    ----------
-    x : array_like, shape (..., m, d)
-        The first cloud (finite).
-    y : array_like, shape (..., n, d)
-        The second cloud; the batch dimensions of x and y (and a, b) broadcast.
-    {cloud_ab}
-    {divergence_options}
-
-    Returns
-    -------
-    float or ndarray
-        S, one per problem (a float for a single problem).
-
-    Raises
-    ------
-    ValueError
-        For clouds of different dimensions, non-finite points, an unknown cost or loss, or
-        what :func:`optkern.ot.sinkhorn` rejects (the message names the argument).
-
-    Notes
-    -----
-    Parameters of the peers: POT's ``empirical_sinkhorn_divergence(x, y, reg, a, b)`` is
-    ``loss="linear", cost="sqeuclidean"`` with the same reg. GeomLoss's
-    ``SamplesLoss("sinkhorn", p=p, blur=blur)`` uses the cost ``|x - y|^p / p`` and
-    ``epsilon = blur^p`` (blur = epsilon^(1/p)); since ``OT_{C/2, reg/2} = OT_{C, reg} / 2``,
-
-    - p = 2: GeomLoss(blur) = ``sinkhorn_divergence(cost="sqeuclidean", reg=2 * blur**2) / 2``;
-    - p = 1: GeomLoss(blur) = ``sinkhorn_divergence(cost="euclidean", reg=blur)``.
-
-    GeomLoss runs a fixed epsilon-scaling schedule (``scaling=0.5`` by default) with no
-    convergence test; ``scaling`` near 1 brings it to the converged value computed here.
-    Gradients with respect to x, y, a and b: :func:`optkern.torch.sinkhorn_divergence` and
-    :func:`optkern.jax.sinkhorn_divergence`.
-
-    Examples
-    --------
-    >>> import numpy as np, optkern
-    >>> rng = np.random.default_rng(0)
-    >>> x, y = rng.normal(size=(20, 2)), rng.normal(size=(30, 2)) + 1.0
-    >>> s = optkern.ot.sinkhorn_divergence(x, y, reg=0.1)
-    >>> bool(s > 0), optkern.ot.sinkhorn_divergence(x, x, reg=0.1)
-    (True, 0.0)
-    >>> optkern.ot.sinkhorn_divergence(np.stack([x, x + 1]), x, reg=0.1).shape
-    (2,)
-    """
-    reg, cost, loss, kwargs = divergence_settings(reg, options)
-    x, y = check_points(x, y)
-    C_xy, C_xx, C_yy = (pairwise_cost(p, q, cost) for p, q in ((x, y), (x, x), (y, y)))
-    m, n = x.shape[-2], y.shape[-2]
-    from optkern.ot._checks import weights
-
-    wa = np.full(m, 1.0 / m) if a is None else weights(a, "a", m, x.dtype, "points of x")
-    if b is not None:
-        b = weights(b, "b", n, x.dtype, "points of y")
-    if b is None:  # uniform with the mass of a (equal inputs give equal arrays)
-        wb = np.full(n, 1.0 / n) if a is None else np.full(n, 1.0) * np.sum(
-            as_float_array(a, "a", contiguous=False), -1, keepdims=True, dtype=np.float64) / n
-    else:
-        wb = b
-    # Warm starts: the symmetric problems from their symmetric fixed point, (x, y) from the
-    # potential of (y, y); equal inputs thus give three identical runs, and S = 0 exactly.
-    g_xx = symmetric_potential(C_xx, as_float_array(wa, "a", contiguous=False), reg)
-    g_yy = symmetric_potential(C_yy, as_float_array(wb, "b", contiguous=False), reg)
-    parts = []
-    for C, wp, wq, g0 in ((C_xy, wa, wb, g_yy), (C_xx, wa, wa, g_xx), (C_yy, wb, wb, g_yy)):
-        init = (None, g0.astype(C.dtype))
-        if loss == "entropic":
-            parts.append(np.asarray(sinkhorn_cost(C, wp, wq, init=init, **kwargs)))
-        else:
-            parts.append(np.asarray(sinkhorn(C, wp, wq, init=init, **kwargs).cost))
-    ab, aa, bb = parts
-    s = np.maximum(ab - 0.5 * aa - 0.5 * bb, 0.0)
-    return s.item() if s.ndim == 0 else s

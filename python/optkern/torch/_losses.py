@@ -10,9 +10,11 @@ import torch
 
 from optkern import _docs
 from optkern._keywords import DIVERGENCE, SINKHORN, DivergenceOptions, SinkhornOptions
+from optkern.ot import _divergence
 from optkern.ot._losses import check_cloud_shapes, divergence_settings, symmetric_potential
 from optkern.torch._convert import as_tensor, cost_matrix
 from optkern.torch._ot import sinkhorn, sinkhorn_cost
+from optkern.torch._points import sinkhorn_points_value
 
 if TYPE_CHECKING:  # typing.Unpack is Python 3.11+; annotations are not evaluated
     from typing_extensions import Unpack
@@ -82,7 +84,11 @@ def sinkhorn_divergence(x: Any, y: Any, a: Any = None, b: Any = None, *, reg: fl
 
     ``loss="entropic"`` differentiates each OT value by the envelope theorem (``d/dC = P``,
     then through the cost to the points: ``dOT/dx_i = sum_j P_ij dC(x_i, y_j)/dx_i``);
-    ``loss="linear"`` through the implicit backward of each plan.
+    ``loss="linear"`` through the implicit backward of each plan. Single CPU problems with
+    the entropic loss and clouds of more than 2^24 pairs per cost run as
+    :func:`optkern.ot.sinkhorn_divergence` does, with no cost matrix
+    (:func:`sinkhorn_points_value`, its gradient applied on the fly); the linear loss, batches
+    and CUDA tensors always form the three cost matrices.
 
     Parameters
     ----------
@@ -130,6 +136,16 @@ def sinkhorn_divergence(x: Any, y: Any, a: Any = None, b: Any = None, *, reg: fl
         b = a.sum(-1, keepdim=True) / n * torch.ones(n, dtype=dtype, device=x.device)
     else:
         b = as_tensor(b, "b", like=x).to(dtype)
+    if loss == "entropic" and x.device.type == "cpu" and x.ndim == y.ndim == 2 \
+            and a.ndim == b.ndim == 1 and max(m, n) ** 2 > _divergence.ONLINE_PAIRS:
+        # Large clouds, as optkern.ot: no cost matrix, the envelope gradient on the fly.
+        def value(p: torch.Tensor, q: torch.Tensor, wp: torch.Tensor,
+                  wq: torch.Tensor) -> torch.Tensor:
+            return sinkhorn_points_value(p, q, wp, wq, reg=reg, cost=cost, tol=kwargs["tol"],
+                                         max_iter=kwargs["max_iter"])
+
+        s = value(x, y, a, b) - 0.5 * value(x, x, a, a) - 0.5 * value(y, y, b, b)
+        return torch.clamp(s, min=0.0)
     ot = sinkhorn_cost if loss == "entropic" else sinkhorn2
     C_xy, C_xx, C_yy = (pairwise_cost(p, q, cost) for p, q in ((x, y), (x, x), (y, y)))
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
@@ -19,15 +18,15 @@ __all__ = ["sinkhorn_points_value"]
 
 
 def sinkhorn_points_value(x: Any, y: Any, a: Any = None, b: Any = None, *, reg: float,
-                          tol: float = 1e-9, max_iter: int = 10000,
+                          cost: str = "sqeuclidean", tol: float = 1e-9, max_iter: int = 10000,
                           init: Any = None) -> torch.Tensor:
-    """The entropic OT value of :func:`optkern.ot.sinkhorn_points` (squared Euclidean cost),
-    differentiable in x, y, a and b, with no m x n array in the forward or the backward.
+    """The entropic OT value of :func:`optkern.ot.sinkhorn_points`, differentiable in x, y, a
+    and b, with no m x n array in the forward or the backward.
 
-    At the optimum (envelope theorem) ``dOT/dx_i = sum_j P_ij 2 (x_i - y_j) = 2 (r_i x_i -
-    (P y)_i)`` with ``r = P 1``, and likewise for y with P^T; both come from
-    ``PointsResult.apply``/``apply_T`` (d + 1 passes over the pairs each). The gradients in
-    a and b are the potentials, as for :func:`optkern.torch.sinkhorn_cost`.
+    At the optimum (envelope theorem) ``dOT/dx_i = sum_j P_ij dc(x_i, y_j)/dx_i``, and
+    likewise for y with P^T: :meth:`optkern.ot.PointsResult.grad_xy` (for the squared cost
+    ``2 (r_i x_i - (P y)_i)`` with ``r = P 1``). The gradients in a and b are the
+    potentials, as for :func:`optkern.torch.sinkhorn_cost`.
 
     Parameters
     ----------
@@ -35,7 +34,7 @@ def sinkhorn_points_value(x: Any, y: Any, a: Any = None, b: Any = None, *, reg: 
         One problem (CPU tensors).
     a, b : Tensor or array_like, shapes (m,) and (n,), optional
         Weights of equal mass (default uniform, b with the mass of a).
-    reg, tol, max_iter, init
+    reg, cost, tol, max_iter, init
         As in :func:`optkern.ot.sinkhorn_points` (init: a warm start for g, not
         differentiated).
 
@@ -76,7 +75,7 @@ def sinkhorn_points_value(x: Any, y: Any, a: Any = None, b: Any = None, *, reg: 
         b = a.sum() / max(n, 1) * torch.ones(n, dtype=dtype)
     else:
         b = as_tensor(b, "b", like=x).to(dtype)
-    options = dict(reg=reg, tol=tol, max_iter=max_iter, init=init)
+    options = dict(reg=reg, cost=cost, tol=tol, max_iter=max_iter, init=init)
     return _Value.apply(x, y, a, b, options)
 
 
@@ -88,7 +87,8 @@ class _Value(torch.autograd.Function):
         if isinstance(init, torch.Tensor):
             init = host(init)
         res = _ot.sinkhorn_points(host(x), host(y), host(a), host(b), reg=options["reg"],
-                                  tol=options["tol"], max_iter=options["max_iter"], init=init)
+                                  cost=options["cost"], tol=options["tol"],
+                                  max_iter=options["max_iter"], init=init)
         ctx.result = res
         ctx.save_for_backward(x, y, a, b)
         return torch.tensor(res.value, dtype=x.dtype)
@@ -99,16 +99,11 @@ class _Value(torch.autograd.Function):
         x, y, a, b = ctx.saved_tensors
         res = ctx.result
         scale = float(grad_value)
-        xs, ys = host(x).astype(np.float64), host(y).astype(np.float64)
         out: list = [None, None, None, None, None]
-        if ctx.needs_input_grad[0]:
-            r = res.apply(np.ones(ys.shape[0]))
-            Py = np.stack([res.apply(ys[:, k]) for k in range(ys.shape[1])], 1)
-            out[0] = torch.as_tensor(scale * 2 * (r[:, None] * xs - Py), dtype=x.dtype)
-        if ctx.needs_input_grad[1]:
-            s = res.apply_T(np.ones(xs.shape[0]))
-            PTx = np.stack([res.apply_T(xs[:, k]) for k in range(xs.shape[1])], 1)
-            out[1] = torch.as_tensor(scale * 2 * (s[:, None] * ys - PTx), dtype=y.dtype)
+        if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
+            gx, gy = res.grad_xy()
+            out[0] = torch.as_tensor(scale * gx, dtype=x.dtype)
+            out[1] = torch.as_tensor(scale * gy, dtype=y.dtype)
         if ctx.needs_input_grad[2] or ctx.needs_input_grad[3]:
             f = torch.as_tensor(res.f, dtype=a.dtype)
             g = torch.as_tensor(res.g, dtype=b.dtype)
