@@ -4,21 +4,26 @@ divergence, differentiable through optkern's plan backward (implicit) and value 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from optkern import _docs
+from optkern._autodiff import marginal_grads
 from optkern._validation import check_number, fail
 from optkern.jax._arrays import float_matrix, shape_struct
 from optkern.jax._ot import _plan, _value, sinkhorn
+from optkern.ot import _divergence
 from optkern.ot._losses import (
     check_cloud_shapes,
     check_cost_name,
     check_loss_name,
     symmetric_potential,
 )
+from optkern.ot._points import sinkhorn_points
 
 __all__ = ["sinkhorn2", "sinkhorn_divergence"]
 
@@ -76,6 +81,9 @@ def sinkhorn_divergence(x: Any, y: Any, a: Any = None, b: Any = None, *, reg: fl
                         max_iter: int = 10000) -> jax.Array:
     """The debiased Sinkhorn divergence of :func:`optkern.ot.sinkhorn_divergence`,
     differentiable in x, y, a and b (entropic: envelope theorem; linear: implicit backward).
+    With the entropic loss, clouds of more than 2^24 pairs per cost run as
+    :func:`optkern.ot.sinkhorn_divergence` does, with no cost matrix (the envelope gradient
+    applied on the fly by :meth:`optkern.ot.PointsResult.grad_xy`).
 
     Parameters
     ----------
@@ -129,6 +137,12 @@ def sinkhorn_divergence(x: Any, y: Any, a: Any = None, b: Any = None, *, reg: fl
              f"x {x.shape}, y {y.shape}, a {a.shape}, b {b.shape}")
     x, y = jnp.broadcast_to(x, batch + x.shape[-2:]), jnp.broadcast_to(y, batch + y.shape[-2:])
     a, b = jnp.broadcast_to(a, batch + (m,)), jnp.broadcast_to(b, batch + (n,))
+    if loss == "entropic" and max(m, n) ** 2 > _divergence.ONLINE_PAIRS:
+        # Large clouds, as optkern.ot: no cost matrix, the envelope gradient on the fly.
+        online = (reg, cost, float(tol), int(max_iter))
+        s = (_points_value(x, y, a, b, *online) - 0.5 * _points_value(x, x, a, a, *online)
+             - 0.5 * _points_value(y, y, b, b, *online))
+        return jnp.maximum(s, 0.0)
     C_xy, C_xx, C_yy = (pairwise_cost(p, q, cost) for p, q in ((x, y), (x, x), (y, y)))
     args = (reg, method, float(tol), int(max_iter))
     solve = _value if loss == "entropic" else _loss_warm
@@ -137,6 +151,46 @@ def sinkhorn_divergence(x: Any, y: Any, a: Any = None, b: Any = None, *, reg: fl
     aa = solve(C_xx, a, a, _warm(C_xx, a, reg), *args)
     bb = solve(C_yy, b, b, g_yy, *args)
     return jnp.maximum(ab - 0.5 * aa - 0.5 * bb, 0.0)
+
+
+def _points_host(x: jax.Array, y: jax.Array, a: jax.Array, b: jax.Array, reg: float,
+                 cost: str, tol: float, max_iter: int, grads: bool) -> Any:
+    """optkern.ot.sinkhorn_points on the host: the value, and with `grads` its envelope
+    gradients in x and y and the potentials f, g."""
+    def host(x, y, a, b):
+        res = sinkhorn_points(x, y, a, b, reg=reg, cost=cost, tol=tol, max_iter=max_iter)
+        value = np.asarray(res.value, x.dtype).reshape(x.shape[:-2])
+        if not grads:
+            return value
+        gx, gy = res.grad_xy()
+        return (value, gx.astype(x.dtype), gy.astype(y.dtype), np.asarray(res.f, x.dtype),
+                np.asarray(res.g, y.dtype))
+
+    value = jax.ShapeDtypeStruct(x.shape[:-2], x.dtype)
+    shapes = (value, shape_struct(x), shape_struct(y), shape_struct(a), shape_struct(b))
+    return jax.pure_callback(host, shapes if grads else value, x, y, a, b,
+                             vmap_method="broadcast_all")
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5, 6, 7))
+def _points_value(x, y, a, b, reg, cost, tol, max_iter):
+    """The entropic value of sinkhorn_points, differentiable by the envelope theorem."""
+    return _points_host(x, y, a, b, reg, cost, tol, max_iter, grads=False)
+
+
+def _points_value_fwd(x, y, a, b, reg, cost, tol, max_iter):
+    value, gx, gy, f, g = _points_host(x, y, a, b, reg, cost, tol, max_iter, grads=True)
+    return value, (gx, gy, f, g, a, b)
+
+
+def _points_value_bwd(reg, cost, tol, max_iter, residuals, ct):
+    gx, gy, f, g, a, b = residuals
+    ga, gb = marginal_grads(jnp, f, g, a, b)
+    return (ct[..., None, None] * gx, ct[..., None, None] * gy, ct[..., None] * ga,
+            ct[..., None] * gb)
+
+
+_points_value.defvjp(_points_value_fwd, _points_value_bwd)
 
 
 def _warm(C: jax.Array, w: jax.Array, reg: float) -> jax.Array:
