@@ -303,7 +303,7 @@ def sinkhorn_vjp(
 
 # Unbalanced Sinkhorn (issue 16). M: (1 or B, m, n), a: (1 or B, m), b: (1 or B, n); plan
 # (B, m, n) of M's dtype, F (B, m), G (B, n) float64.
-# Returns (n_iter, last step, converged) per problem.
+# Returns (n_iter, last step, converged, the SinkhornMethod value that ran) per problem.
 def sinkhorn_unbalanced(
     M: _FloatArray,
     a: _FloatArray,
@@ -312,6 +312,7 @@ def sinkhorn_unbalanced(
     rho_a: float,
     rho_b: float,
     reg_type: UnbalancedRegType,
+    method: SinkhornMethod,
     tol: float,
     max_iter: int,
     num_threads: int,
@@ -319,7 +320,7 @@ def sinkhorn_unbalanced(
     F: NDArray[np.float64],
     G: NDArray[np.float64],
     /,
-) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.bool_]]: ...
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.bool_], NDArray[np.int32]]: ...
 
 # Point clouds, cost on the fly (issue 16). x (m, d), y (n, d), a (m), b (n) of one dtype;
 # init_g None or (n,) float64; f (m), g (n) float64.

@@ -10,16 +10,11 @@
 
 #include "optkern/common.hpp"
 #include "optkern/interrupt.hpp"
+#include "optkern/ot/method.hpp"
 #include "optkern/ot/points.hpp"
 #include "optkern/ot/unbalanced.hpp"
 
 namespace optkern {
-
-enum class SinkhornMethod : int {
-  automatic = 0,  // plain when exp(-M/reg) fits the floating-point range, log otherwise
-  plain = 1,      // kernel domain: K = exp(-M/reg) once, scalings u, v (one pass over K)
-  log = 2,        // log domain: potentials f, g by log-sum-exp (one pass over M)
-};
 
 struct SinkhornOptions {
   double reg = 1.0;  // the entropic regularisation (epsilon); > 0

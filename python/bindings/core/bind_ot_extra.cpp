@@ -27,11 +27,11 @@ std::pair<const T*, index_t> operand(const py::array& x, const char* name, index
 
 template <class T>
 py::tuple unbalanced_array(const py::array& M, const py::array& a, const py::array& b, double reg,
-                           double rho_a, double rho_b, UnbalancedRegType reg_type, double tol,
-                           int max_iter, int num_threads, const py::array& plan, const py::array& F,
-                           const py::array& G) {
+                           double rho_a, double rho_b, UnbalancedRegType reg_type,
+                           SinkhornMethod method, double tol, int max_iter, int num_threads,
+                           const py::array& plan, const py::array& F, const py::array& G) {
   const auto [batch, m, n] = extents_of<3>(plan, "plan");
-  const UnbalancedOptions o{reg, rho_a, rho_b, reg_type, tol, max_iter, num_threads};
+  const UnbalancedOptions o{reg, rho_a, rho_b, reg_type, tol, max_iter, num_threads, method};
   std::vector<UnbalancedStatus> status(static_cast<std::size_t>(batch));
   const auto [pM, Ms] = operand<T>(M, "M", batch, m, n);
   const auto [pa, as] = operand<T>(a, "a", batch, m);
@@ -48,12 +48,14 @@ py::tuple unbalanced_array(const py::array& M, const py::array& a, const py::arr
   py::array_t<std::int64_t> n_iter(batch);
   py::array_t<double> step(batch);
   py::array_t<bool> converged(batch);
+  py::array_t<std::int32_t> ran(batch);
   for (index_t k = 0; k < batch; ++k) {
     n_iter.mutable_at(k) = status[std::size_t(k)].n_iter;
     step.mutable_at(k) = status[std::size_t(k)].step;
     converged.mutable_at(k) = status[std::size_t(k)].converged;
+    ran.mutable_at(k) = std::int32_t(status[std::size_t(k)].method);
   }
-  return py::make_tuple(n_iter, step, converged);
+  return py::make_tuple(n_iter, step, converged, ran);
 }
 
 template <class T>
@@ -127,14 +129,15 @@ void bind_ot_extra(py::module_& m) {
         });
   // M: (1 or B, m, n), a: (1 or B, m), b: (1 or B, n) of one dtype; plan (B, m, n) of that
   // dtype, F (B, m) and G (B, n) float64, preallocated. reg_type: an UnbalancedRegType.
-  // Returns (n_iter, step, converged) per item.
+  // Returns (n_iter, step, converged, method that ran as a SinkhornMethod value) per item.
   m.def("sinkhorn_unbalanced",
         [](const py::array& M, const py::array& a, const py::array& b, double reg, double rho_a,
-           double rho_b, UnbalancedRegType reg_type, double tol, int max_iter, int num_threads,
-           const py::array& plan, const py::array& F, const py::array& G) {
+           double rho_b, UnbalancedRegType reg_type, SinkhornMethod method, double tol,
+           int max_iter, int num_threads, const py::array& plan, const py::array& F,
+           const py::array& G) {
           return dispatch_float(plan.dtype(), [&](auto t) {
-            return unbalanced_array<decltype(t)>(M, a, b, reg, rho_a, rho_b, reg_type, tol,
-                                                 max_iter, num_threads, plan, F, G);
+            return unbalanced_array<decltype(t)>(M, a, b, reg, rho_a, rho_b, reg_type, method,
+                                                 tol, max_iter, num_threads, plan, F, G);
           });
         });
 }

@@ -41,8 +41,8 @@ class UnbalancedResult:
         Iterations done.
     converged : bool or ndarray
         Whether the last iteration changed no log-scaling by more than tol.
-    method : str
-        "log" (the method that ran).
+    method : str or ndarray
+        The method that produced the result: "plain" or "log".
 
     Examples
     --------
@@ -50,7 +50,7 @@ class UnbalancedResult:
     >>> res = optkern.ot.sinkhorn_unbalanced(np.eye(3), [0.5, 0.3, 0.2], [1.0, 1.0, 1.0],
     ...                                      reg=0.1, reg_m=1.0)
     >>> res.plan.shape, bool(res.converged), res.method
-    ((3, 3), True, 'log')
+    ((3, 3), True, 'plain')
     """
 
     plan: Any
@@ -133,9 +133,14 @@ def sinkhorn_unbalanced(
     {unbalanced_reg}
     {unbalanced_reg_m}
     {unbalanced_reg_type}
-    method : {"auto", "log"}
-        The log-domain scaling iteration (stabilised log-sum-exps: no overflow, no NaN at any
-        reg). "auto" is "log"; a kernel-domain variant is not provided.
+    method : {"auto", "plain", "log"}
+        "plain": the kernel-domain iteration of POT (``u = (a / K v)^(rho_a / (rho_a +
+        reg))``, two matrix-vector products per iteration, no exp). "log": the same iteration
+        on log-scalings with stabilised log-sum-exps (no overflow, no NaN at any reg; one exp
+        per entry per iteration). "auto": "plain" where ``max|M| / reg`` (plus the log-weights'
+        range for reg_type "kl") is at most 300, "log" otherwise. A "plain" run whose
+        scalings leave the floating-point range continues in the log domain from its last
+        finite iterate, and says "log".
     {unbalanced_tol}
     {unbalanced_max_iter}
 
@@ -176,8 +181,7 @@ def sinkhorn_unbalanced(
     reg = float(_checks.check_reg(reg))
     rho_a, rho_b = check_reg_m(reg_m)
     type_code = check_reg_type(reg_type)
-    if not isinstance(method, str) or method not in ("auto", "log"):
-        fail("method", "'auto' or 'log'", repr(method))
+    method_code = _checks.check_method(method)
     tol = _checks.check_tol(tol)
     max_iter = _checks.check_max_iter(max_iter)
     M = as_float_array(M, "M", min_ndim=2, finite=False, contiguous=False)
@@ -196,12 +200,12 @@ def sinkhorn_unbalanced(
     F = np.empty((B, m))
     G = np.empty((B, n))
     if B:
-        n_iter, _, converged = _backend._core.sinkhorn_unbalanced(
+        n_iter, _, converged, ran = _backend._core.sinkhorn_unbalanced(
             _checks.stack(M, 2, batch_shape), _checks.stack(a, 1, batch_shape),
-            _checks.stack(b, 1, batch_shape), reg, rho_a, rho_b, type_code, tol, max_iter, 0,
-            plan, F, G)
+            _checks.stack(b, 1, batch_shape), reg, rho_a, rho_b, type_code, method_code, tol,
+            max_iter, 0, plan, F, G)
     else:
-        n_iter, converged = np.zeros(0, np.int64), np.zeros(0, bool)
+        n_iter, converged, ran = np.zeros(0, np.int64), np.zeros(0, bool), np.zeros(0, int)
     plan = plan.reshape(batch_shape + (m, n))
     Mb = np.broadcast_to(M, plan.shape)
     ab = np.broadcast_to(a, batch_shape + (m,))
@@ -222,7 +226,7 @@ def sinkhorn_unbalanced(
         plan=plan, f=(reg * F).astype(dtype).reshape(batch_shape + (m,)),
         g=(reg * G).astype(dtype).reshape(batch_shape + (n,)), cost=per_item(cost),
         value=per_item(value), n_iter=per_item(n_iter), converged=per_item(converged),
-        method="log")
+        method=per_item(np.array(["auto", "plain", "log"])[ran]))
 
 
 @_docs.fill

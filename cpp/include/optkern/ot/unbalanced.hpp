@@ -9,10 +9,15 @@
 //   F_i = rho_a / (rho_a + reg) (log a_i - log sum_j c_ij exp(G_j - M_ij / reg))
 //   G_j = rho_b / (rho_b + reg) (log b_j - log sum_i c_ij exp(F_i - M_ij / reg))
 // is run with stabilised log-sum-exps, so no entry overflows or turns NaN at a small reg.
+// Where exp(-M / reg) fits the floating-point range, the same iteration runs in the kernel
+// domain, u = (a / K v)^(rho_a / (rho_a + reg)) and v likewise with K = c exp(-M / reg) (POT's
+// default): two matrix-vector products per iteration and no exp. A kernel-domain run whose
+// scalings leave the range continues in the log domain from its last finite iterate.
 #pragma once
 
 #include "optkern/common.hpp"
 #include "optkern/interrupt.hpp"
+#include "optkern/ot/method.hpp"
 
 namespace optkern {
 
@@ -25,12 +30,16 @@ struct UnbalancedOptions {
   double tol = 1e-9;                     // stop when max |dF|, |dG| (log-scalings) <= tol
   int max_iter = 10000;                  // >= 1
   int num_threads = 0;                   // 0: optkern::num_threads(); threads go over the batch
+  // automatic: the kernel domain when max|M| / reg fits its range (as SinkhornMethod says for
+  // the balanced solver), else the log domain.
+  SinkhornMethod method = SinkhornMethod::automatic;
 };
 
 struct UnbalancedStatus {
   int n_iter = 0;
   double step = 0;  // the last max |dF|, |dG|
   bool converged = false;
+  SinkhornMethod method = SinkhornMethod::automatic;  // the method that produced the result
 };
 
 // Item k reads M + k * M_stride (m x n row-major), a + k * a_stride, b + k * b_stride (weights
