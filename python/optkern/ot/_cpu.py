@@ -18,8 +18,8 @@ def sinkhorn(p: _checks.Problem, reg: float, tol: float, max_iter: int,
     f = np.empty((B, m), p.dtype)
     g = np.empty((B, n), p.dtype)
     if B:
-        stats = _backend._core.sinkhorn(p.M, p.a, p.b, p.init_g, reg, tol, max_iter, 10,
-                                 method_code, 0, plan, f, g)
+        stats = _backend._core.ot.sinkhorn(p.M, p.a, p.b, p.init_g, reg, tol, max_iter, 10,
+                                           method_code, 0, plan, f, g)
     else:
         stats = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0),
                  np.zeros(0, bool), np.zeros(0, np.int64))
