@@ -19,10 +19,5 @@ def bmm_same_batch(a: _FloatArray, b: _FloatArray, out: _FloatArray, /) -> None:
 # Each operand (1, n) (shared) or (batch, n); returns (number of singular systems, index of
 # the first one or -1).
 def tridiagonal_solve(
-    lower: _FloatArray,
-    diag: _FloatArray,
-    upper: _FloatArray,
-    rhs: _FloatArray,
-    x: _FloatArray,
-    /,
+    lower: _FloatArray, diag: _FloatArray, upper: _FloatArray, rhs: _FloatArray, x: _FloatArray, /
 ) -> tuple[int, int]: ...
