@@ -1,5 +1,5 @@
 """The CPU path of optkern.linalg: strided batched products and tridiagonal solves through
-the C++ core (optkern._core)."""
+the C++ core (optkern._core.linalg)."""
 
 from __future__ import annotations
 

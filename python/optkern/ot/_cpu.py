@@ -1,6 +1,6 @@
-"""The CPU path of optkern.ot.sinkhorn: the C++ core's batched solver (optkern._core) on checked,
-C-contiguous problems (optkern.ot._checks.Problem). The callback/progress variant, which runs
-the same kernel in chunks of iterations, is optkern.ot._chunked."""
+"""The CPU path of optkern.ot.sinkhorn: the C++ core's batched solver (optkern._core.ot) on
+checked, C-contiguous problems (optkern.ot._checks.Problem). The callback/progress variant,
+which runs the same kernel in chunks of iterations, is optkern.ot._chunked."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The CPU path of optkern.tv: the C++ core's taut-string, IRLS, weighted and 2-D solvers and
-their backward passes (optkern._core), on C-contiguous (signals, n) rows."""
+their backward passes (optkern._core.tv), on C-contiguous (signals, n) rows."""
 
 from __future__ import annotations
 
