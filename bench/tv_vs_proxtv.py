@@ -140,7 +140,7 @@ def main():
                         rows = x.reshape(1, n)
                         lr = np.array([lam])
                         out = np.empty_like(rows)
-                        cont["kernel"] = lambda: _backend._core.tv_denoise(rows, lr, out)
+                        cont["kernel"] = lambda: _backend._core.tv.denoise(rows, lr, out)
                     if args.f32:
                         x32 = x.astype(np.float32)
                         cont["f32"] = lambda: denoise(x32, lam)

@@ -9,15 +9,20 @@ from typing import Any
 
 from optkern import _core
 
-try:  # built only when nvcc was found; linked to the static CUDA runtime, so it imports
-    from optkern import _cuda  # even on a machine without a driver.
-except ImportError as exc:  # pragma: no cover - depends on the build
+# _cuda is built only when nvcc was found. Its stubs (optkern/_cuda/*.pyi, a directory without
+# __init__.py) are there in every build: without the extension module, that directory is found
+# as a namespace package, with no origin, which is not the module.
+_cuda_spec = importlib.util.find_spec("optkern._cuda")
+# None: the module is not there at all (a build without nvcc); otherwise why it failed to load.
+_CUDA_IMPORT_ERROR: str | None = None
+if _cuda_spec is not None and _cuda_spec.origin is not None:  # pragma: no cover - the build
+    try:  # linked to the static CUDA runtime, so it imports even on a machine without a driver
+        from optkern import _cuda
+    except ImportError as exc:
+        _cuda = None
+        _CUDA_IMPORT_ERROR = str(exc)
+else:  # pragma: no cover - depends on the build
     _cuda = None
-    # None: the module is not there at all (a build without nvcc); otherwise why it failed.
-    _CUDA_IMPORT_ERROR: str | None = (
-        str(exc) if importlib.util.find_spec("optkern._cuda") is not None else None)
-else:
-    _CUDA_IMPORT_ERROR = None
 
 __version__: str = _core.build_info()["version"]
 

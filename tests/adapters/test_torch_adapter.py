@@ -258,18 +258,23 @@ def test_tv_bad_input_names_the_argument(x, lam, name):
 
 
 class _Spy:
-    """Forwards to the compiled module and records the data pointers of the calls it sees."""
+    """Forwards to the compiled module and records the data pointers of the calls it sees;
+    names are dotted, "<area>.<function>", as the area submodules hold them."""
 
-    def __init__(self, core, names):
-        self.core, self.names, self.calls = core, names, []
+    def __init__(self, core, names, prefix="", calls=None):
+        self.core, self.names, self.prefix = core, names, prefix
+        self.calls = [] if calls is None else calls
 
     def __getattr__(self, name):
         fn = getattr(self.core, name)
-        if name not in self.names:
+        full = self.prefix + name
+        if any(n.startswith(full + ".") for n in self.names):  # an area submodule
+            return _Spy(fn, self.names, full + ".", self.calls)
+        if full not in self.names:
             return fn
 
         def spy(*args):
-            self.calls.append((name, [a.__array_interface__["data"][0] for a in args
+            self.calls.append((full, [a.__array_interface__["data"][0] for a in args
                                       if isinstance(a, np.ndarray)]))
             return fn(*args)
 
@@ -278,7 +283,7 @@ class _Spy:
 
 @pytest.fixture
 def spy(monkeypatch):
-    s = _Spy(_backend._core, {"sinkhorn", "sinkhorn_vjp", "tv_denoise", "tv_denoise_vjp"})
+    s = _Spy(_backend._core, {"ot.sinkhorn", "ot.sinkhorn_vjp", "tv.denoise", "tv.denoise_vjp"})
     monkeypatch.setattr(_backend, "_core", s)
     return s
 
@@ -288,14 +293,14 @@ def test_sinkhorn_cpu_tensors_cross_without_copies(rng, spy):
     a, b = weights(rng, 4), weights(rng, 5)
     P = okt.sinkhorn(M, a, b, reg=0.1)
     (name, ptrs), = spy.calls
-    assert name == "sinkhorn"
+    assert name == "ot.sinkhorn"
     # inputs M, a, b read in place; the plan is the kernel's output buffer
     assert ptrs[:3] == [M.data_ptr(), a.data_ptr(), b.data_ptr()]
     assert P.data_ptr() in ptrs[3:]
     grad = torch.ones(4, 5, dtype=torch.float64)
     P.backward(grad)
     name, ptrs = spy.calls[1]
-    assert name == "sinkhorn_vjp" and ptrs[0] == P.data_ptr()
+    assert name == "ot.sinkhorn_vjp" and ptrs[0] == P.data_ptr()
     assert M.grad.data_ptr() in ptrs[2:]
 
 
@@ -303,11 +308,11 @@ def test_tv_cpu_tensors_cross_without_copies(rng, spy):
     x = signals(rng, 2, 30)
     y = okt.tv_denoise(x, 0.5)
     (name, ptrs), = spy.calls
-    assert name == "tv_denoise" and ptrs[0] == x.data_ptr() and y.data_ptr() in ptrs[2:]
+    assert name == "tv.denoise" and ptrs[0] == x.data_ptr() and y.data_ptr() in ptrs[2:]
     g = torch.randn(2, 30, dtype=torch.float64)
     y.backward(g)
     name, ptrs = spy.calls[1]
-    assert name == "tv_denoise_vjp" and ptrs[:2] == [y.data_ptr(), g.data_ptr()]
+    assert name == "tv.denoise_vjp" and ptrs[:2] == [y.data_ptr(), g.data_ptr()]
     assert x.grad.data_ptr() in ptrs[2:]
 
 

@@ -98,7 +98,7 @@ def test_gpu_arrays_are_checked(lib):
 
 
 def test_cuda_size_limit():
-    limit = int(optkern._backend._cuda.GIVENS_MAX_DIM)
+    limit = int(optkern._backend._cuda.givens.MAX_DIM)
     with pytest.raises(ValueError, match=f"^U: expected at most {limit} rows on CUDA"):
         givens.factorize(np.eye(limit + 1), 1, device="cuda", check=False)
 

@@ -17,6 +17,7 @@ import importlib
 import subprocess
 import sys
 import textwrap
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -525,7 +526,7 @@ def host_view(ptr, shape, element_strides, dtype):
 
 
 class HostBmmLauncher:
-    """Stands in for optkern._cuda.bmm on host memory: reads each descriptor (pointer, rows,
+    """Stands in for optkern._cuda.linalg.bmm on host memory: reads each descriptor (pointer, rows,
     cols, row and column strides, batch strides, in elements) as a NumPy view and multiplies,
     as the kernel does; so the launcher's splitting of many batch dimensions is checked
     without a GPU."""
@@ -552,7 +553,7 @@ def test_cuda_launcher_splits_batches_of_many_dimensions(monkeypatch, a_shape, b
     from optkern.linalg import _cuda as linalg_cuda
 
     launcher = HostBmmLauncher()
-    monkeypatch.setattr(_backend, "_cuda", launcher)
+    monkeypatch.setattr(_backend, "_cuda", SimpleNamespace(linalg=launcher))
     rng = np.random.default_rng(0)
     a = rng.random(a_shape)[..., ::-1, :]  # a reversed view: negative strides
     b = rng.random(b_shape)

@@ -5,6 +5,7 @@ scratch sizes, argument order) and what it does with the results; the kernels th
 tested on a GPU by test_tv_cuda.py."""
 
 import ctypes
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -23,9 +24,17 @@ class HostDevice:
 
     def __init__(self, real):
         self.real = real
-        self.TvMapping = real.TvMapping
         self.buffers = {}
         self.calls = []
+        # the area submodules _cuda.tv and _cuda.linalg, with the stand-ins below
+        self.tv = SimpleNamespace(
+            TvMapping=real.tv.TvMapping, denoise=self.tv_denoise,
+            denoise_irls=self.tv_denoise_irls, denoise_vjp=self.tv_denoise_vjp,
+            denoise_scratch_bytes=real.tv.denoise_scratch_bytes,
+            denoise_irls_scratch_bytes=real.tv.denoise_irls_scratch_bytes)
+        self.linalg = SimpleNamespace(
+            tridiagonal_solve=self.tridiagonal_solve,
+            tridiagonal_solve_scratch_bytes=real.linalg.tridiagonal_solve_scratch_bytes)
 
     def view(self, ptr, dtype, shape):
         dtype = np.dtype(dtype)
@@ -54,30 +63,21 @@ class HostDevice:
         assert ptr in self.buffers
         assert self.buffers[ptr].nbytes >= nbytes >= needed
 
-    def tv_denoise_scratch_bytes(self, batch, n):
-        return self.real.tv_denoise_scratch_bytes(batch, n)
-
-    def tv_denoise_irls_scratch_bytes(self, batch, n):
-        return self.real.tv_denoise_irls_scratch_bytes(batch, n)
-
-    def tridiagonal_solve_scratch_bytes(self, dtype, batch, n):
-        return self.real.tridiagonal_solve_scratch_bytes(dtype, batch, n)
-
     def lam(self, ptr, stride, batch):
         return self.view(ptr, np.float64, (1 if stride == 0 else batch,)).copy()
 
     def tv_denoise(self, dtype, batch, n, x, lam, lam_stride, y, scratch, nbytes, stream, mapping,
                    budget):
         self.calls.append(("tv_denoise", int(mapping), budget))
-        self.scratch(scratch, nbytes, self.tv_denoise_scratch_bytes(batch, n))
-        _backend._core.tv_denoise(self.view(x, dtype, (batch, n)),
+        self.scratch(scratch, nbytes, self.tv.denoise_scratch_bytes(batch, n))
+        _backend._core.tv.denoise(self.view(x, dtype, (batch, n)),
                                   self.lam(lam, lam_stride, batch), self.view(y, dtype, (batch, n)))
 
     def tv_denoise_irls(self, dtype, batch, n, x, lam, lam_stride, tol, max_iter, y, nit, change,
                         scratch, nbytes, stream):
         self.calls.append(("tv_denoise_irls", tol, max_iter))
-        self.scratch(scratch, nbytes, self.tv_denoise_irls_scratch_bytes(batch, n))
-        _backend._core.tv_denoise_irls(self.view(x, dtype, (batch, n)),
+        self.scratch(scratch, nbytes, self.tv.denoise_irls_scratch_bytes(batch, n))
+        _backend._core.tv.denoise_irls(self.view(x, dtype, (batch, n)),
                                        self.lam(lam, lam_stride, batch), tol, max_iter,
                                        self.view(y, dtype, (batch, n)),
                                        self.view(nit, np.int64, (batch,)),
@@ -85,16 +85,17 @@ class HostDevice:
 
     def tv_denoise_vjp(self, dtype, batch, n, y, grad_y, rtol, grad_x, grad_lam, stream, mapping):
         self.calls.append(("tv_denoise_vjp", rtol, int(mapping)))
-        _backend._core.tv_denoise_vjp(self.view(y, dtype, (batch, n)),
+        _backend._core.tv.denoise_vjp(self.view(y, dtype, (batch, n)),
                                       self.view(grad_y, dtype, (batch, n)), rtol,
                                       self.view(grad_x, dtype, (batch, n)),
                                       self.view(grad_lam, np.float64, (batch,)))
 
     def tridiagonal_solve(self, dtype, batch, n, operands, x, status, scratch, nbytes, stream):
         self.calls.append(("tridiagonal_solve", [stride for _, stride in operands]))
-        self.scratch(scratch, nbytes, self.tridiagonal_solve_scratch_bytes(dtype, batch, n))
+        self.scratch(scratch, nbytes, self.linalg.tridiagonal_solve_scratch_bytes(dtype, batch, n))
         rows = [self.view(p, dtype, (1 if stride == 0 else batch, n)) for p, stride in operands]
-        count, first = _backend._core.tridiagonal_solve(*rows, self.view(x, dtype, (batch, n)))
+        x_rows = self.view(x, dtype, (batch, n))
+        count, first = _backend._core.linalg.tridiagonal_solve(*rows, x_rows)
         if status:
             self.view(status, np.int64, (2,))[...] = (count, first)
 

@@ -1,4 +1,4 @@
-// optkern.givens: the factorization engines, the block search and apply_sequence.
+// optkern._core.givens: the factorization engines, the block search and apply_sequence.
 // Python (python/optkern/givens/) has checked shapes, dtypes and values; arrays arrive
 // C-contiguous in the dtype of the engine.
 #include <pybind11/numpy.h>
@@ -141,7 +141,7 @@ void bind_dtype(py::module_& m, const std::string& suffix) {
 
   // x: (batch, d, cols) C-contiguous, rotated in place.
   m.def(
-      "givens_apply",
+      "apply",
       [](const CArray<std::int64_t>& i, const CArray<std::int64_t>& j, const CArray<T>& cos,
          const CArray<T>& sin, CArray<T>& x, bool transpose, int threads) {
         extents_of<1>(i, "i");  // its dimensions checked first, as ever
@@ -164,7 +164,7 @@ namespace {
 template <class T>
 void bind_apply_signed(py::module_& m) {
   m.def(
-      "givens_apply_signed",
+      "apply_signed",
       [](const CArray<std::int64_t>& i, const CArray<std::int64_t>& j, const CArray<T>& cos,
          const CArray<T>& sin, const CArray<std::int64_t>& perm, const CArray<std::int8_t>& signs,
          const CArray<T>& src, CArray<T>& dst, bool transpose, int threads) {

@@ -1,4 +1,4 @@
-// optkern._core: the linalg area, batched matmul (optkern/linalg.hpp) and batched tridiagonal
+// optkern._core.linalg: batched matmul (optkern/linalg.hpp) and batched tridiagonal
 // solves (optkern/linalg/tridiagonal.hpp). python/optkern/linalg/ has checked the arguments.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>

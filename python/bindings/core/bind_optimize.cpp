@@ -1,4 +1,4 @@
-// optkern.optimize: the compiled entry points of cpp/include/optkern/optimize/minimize.hpp.
+// optkern._core.optimize: the compiled entry points of cpp/include/optkern/optimize/minimize.hpp.
 // Python (python/optkern/optimize/) has validated every argument; arrays arrive
 // C-contiguous in the dtype the run uses.
 //
@@ -316,7 +316,7 @@ py::array problem_hessian(int kind, double parameter, const py::array& x) {
 
 void bind_optimize(py::module_& m) {
   bind_optimize_settings(m);
-  m.def("optimize_minimize",
+  m.def("minimize",
         [](py::object fun, py::object jac, py::object hess, py::object callback, py::array x,
            const RunSettings& options, py::object coerce) {
           PythonObjective p{fun,
@@ -330,35 +330,35 @@ void bind_optimize(py::module_& m) {
           return dispatch_float(
               x.dtype(), [&](auto t) { return minimize_callable<decltype(t)>(p, x, options); });
         });
-  m.def("optimize_minimize_problem", [](int kind, double parameter, py::array x,
+  m.def("minimize_problem", [](int kind, double parameter, py::array x,
                                         const RunSettings& options, py::object callback) {
     return dispatch_float(x.dtype(), [&](auto t) {
       return minimize_problem<decltype(t)>(kind, parameter, x, options, callback);
     });
   });
-  m.def("optimize_minimize_problem_batch",
+  m.def("minimize_problem_batch",
         [](int kind, double parameter, py::array x, const RunSettings& options, int threads) {
           return dispatch_float(x.dtype(), [&](auto t) {
             return minimize_problem_batch<decltype(t)>(kind, parameter, x, options, threads);
           });
         });
-  m.def("optimize_minimize_batch", [](py::object fun, py::object coerce, py::array x,
+  m.def("minimize_batch", [](py::object fun, py::object coerce, py::array x,
                                       const RunSettings& options, int threads) {
     return dispatch_float(x.dtype(), [&](auto t) {
       return minimize_batch<decltype(t)>(fun, coerce, x, options, threads);
     });
   });
-  m.def("optimize_status_message",
+  m.def("status_message",
         [](int status) { return std::string(opt::status_message(opt::Status(status))); });
-  m.def("optimize_problem_value_grad", [](int kind, double parameter, py::array x) {
+  m.def("problem_value_grad", [](int kind, double parameter, py::array x) {
     return dispatch_float(
         x.dtype(), [&](auto t) { return problem_value_grad<decltype(t)>(kind, parameter, x); });
   });
-  m.def("optimize_problem_hessian", [](int kind, double parameter, py::array x) {
+  m.def("problem_hessian", [](int kind, double parameter, py::array x) {
     return dispatch_float(x.dtype(),
                           [&](auto t) { return problem_hessian<decltype(t)>(kind, parameter, x); });
   });
-  m.def("optimize_problem_start", [](int kind, double parameter, py::ssize_t n) {
+  m.def("problem_start", [](int kind, double parameter, py::ssize_t n) {
     py::array_t<double> x(n);
     opt::problem_start<double>(problem_from(kind, parameter), n, x.mutable_data());
     return x;

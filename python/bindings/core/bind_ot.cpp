@@ -1,4 +1,4 @@
-// optkern._core: entropic optimal transport (python/optkern/ot/ owns the policy).
+// optkern._core.ot: entropic optimal transport (python/optkern/ot/ owns the policy).
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>

@@ -1,4 +1,4 @@
-// optkern._core: the OT kernels of issue 16 (unbalanced Sinkhorn, point clouds). Policy and
+// optkern._core.ot: the OT kernels of issue 16 (unbalanced Sinkhorn, point clouds). Policy and
 // checks live in python/optkern/ot/_unbalanced.py and _points.py.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>

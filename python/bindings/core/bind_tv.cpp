@@ -1,4 +1,4 @@
-// optkern._core: 1-D and 2-D total variation (optkern/tv.hpp). python/optkern/tv/ has already
+// optkern._core.tv: 1-D and 2-D total variation (optkern/tv.hpp). python/optkern/tv/ has already
 // checked the arguments and laid every array out as C-contiguous (batch, n) rows of one dtype.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -111,13 +111,13 @@ void denoise_2d_vjp(const py::array& y, const py::array& grad_y, double rtol,
 }  // namespace
 
 void bind_tv(py::module_& m) {
-  m.def("tv_denoise", [](const py::array& x, const py::array& lam, const py::array& y) {
+  m.def("denoise", [](const py::array& x, const py::array& lam, const py::array& y) {
     dispatch_float(x.dtype(), [&](auto t) {
       using T = decltype(t);
       denoise<T>(tv_denoise<T>, lambdas, x, lam, y);
     });
   });
-  m.def("tv_denoise_irls",
+  m.def("denoise_irls",
         [](const py::array& x, const py::array& lam, double tol, index_t max_iter,
            const py::array& y, const py::array& nit, const py::array& change) {
           dispatch_float(x.dtype(), [&](auto t) {
@@ -125,18 +125,18 @@ void bind_tv(py::module_& m) {
             denoise_irls<T>(tv_denoise_irls<T>, lambdas, x, lam, tol, max_iter, y, nit, change);
           });
         });
-  m.def("tv_denoise_vjp", [](const py::array& y, const py::array& grad_y, double rtol,
+  m.def("denoise_vjp", [](const py::array& y, const py::array& grad_y, double rtol,
                              const py::array& grad_x, const py::array& grad_lam) {
     dispatch_float(y.dtype(),
                    [&](auto t) { denoise_vjp<decltype(t)>(y, grad_y, rtol, grad_x, grad_lam); });
   });
-  m.def("tv_denoise_weighted", [](const py::array& x, const py::array& w, const py::array& y) {
+  m.def("denoise_weighted", [](const py::array& x, const py::array& w, const py::array& y) {
     dispatch_float(x.dtype(), [&](auto t) {
       using T = decltype(t);
       denoise<T>(tv_denoise_weighted<T>, edge_weights, x, w, y);
     });
   });
-  m.def("tv_denoise_irls_weighted",
+  m.def("denoise_irls_weighted",
         [](const py::array& x, const py::array& w, double tol, index_t max_iter, const py::array& y,
            const py::array& nit, const py::array& change) {
           dispatch_float(x.dtype(), [&](auto t) {
@@ -145,20 +145,20 @@ void bind_tv(py::module_& m) {
                             change);
           });
         });
-  m.def("tv_denoise_vjp_weighted", [](const py::array& y, const py::array& grad_y, double rtol,
+  m.def("denoise_vjp_weighted", [](const py::array& y, const py::array& grad_y, double rtol,
                                       const py::array& grad_x, const py::array& grad_w) {
     dispatch_float(y.dtype(), [&](auto t) {
       denoise_vjp_weighted<decltype(t)>(y, grad_y, rtol, grad_x, grad_w);
     });
   });
-  m.def("tv_denoise_2d",
+  m.def("denoise_2d",
         [](const py::array& x, const py::array& lam, bool isotropic, double tol, index_t max_iter,
            const py::array& y, const py::array& nit, const py::array& gap) {
           dispatch_float(x.dtype(), [&](auto t) {
             denoise_2d<decltype(t)>(x, lam, isotropic, tol, max_iter, y, nit, gap);
           });
         });
-  m.def("tv_denoise_2d_vjp", [](const py::array& y, const py::array& grad_y, double rtol,
+  m.def("denoise_2d_vjp", [](const py::array& y, const py::array& grad_y, double rtol,
                                 const py::array& grad_x, const py::array& grad_lam) {
     dispatch_float(y.dtype(),
                    [&](auto t) { denoise_2d_vjp<decltype(t)>(y, grad_y, rtol, grad_x, grad_lam); });

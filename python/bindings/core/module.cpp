@@ -1,4 +1,6 @@
-// optkern._core: the CPU kernels. One bind_<area>.cpp per area registers its functions.
+// optkern._core: the CPU kernels. One bind_<area>.cpp per area registers its functions, enums and
+// classes in the submodule _core.<area>; what concerns the whole module (build_info, threads)
+// stays on _core itself.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -41,10 +43,17 @@ PYBIND11_MODULE(_core, m) {
   m.def("num_threads", &optkern::num_threads);
   m.def("set_num_threads", &optkern::set_num_threads, py::arg("n"));
 
-  optkern::bindings::bind_linalg(m);
-  optkern::bindings::bind_givens(m);
-  optkern::bindings::bind_tv(m);
-  optkern::bindings::bind_ot(m);
-  optkern::bindings::bind_optimize(m);
+  // def_submodule registers each one in sys.modules as optkern._core.<area>, so that the
+  // enums' and classes' __module__ can be imported (pickle finds them there).
+  py::module_ linalg = m.def_submodule("linalg", "optkern.linalg's kernels: bmm, tridiagonal");
+  optkern::bindings::bind_linalg(linalg);
+  py::module_ givens = m.def_submodule("givens", "optkern.givens's engines and products");
+  optkern::bindings::bind_givens(givens);
+  py::module_ tv = m.def_submodule("tv", "optkern.tv's kernels: 1-D and 2-D TV");
+  optkern::bindings::bind_tv(tv);
+  py::module_ ot = m.def_submodule("ot", "optkern.ot's Sinkhorn kernels");
+  optkern::bindings::bind_ot(ot);
+  py::module_ optimize = m.def_submodule("optimize", "optkern.optimize's minimizers");
+  optkern::bindings::bind_optimize(optimize);
   optkern::bindings::bind_testing(m);
 }

@@ -1,4 +1,4 @@
-// optkern.givens on CUDA: the L1 descent engine with its loop on the device. The matrix
+// optkern._cuda.givens: the L1 descent engine with its loop on the device. The matrix
 // arrives as a device pointer (python/optkern/givens/_cuda.py reads it from DLPack or
 // uploads a NumPy array); the trajectory comes back into host NumPy arrays.
 #include <pybind11/numpy.h>
@@ -56,11 +56,11 @@ void bind_dtype(py::module_& m, const std::string& suffix) {
 
 void bind_cuda_givens(py::module_& m) {
   each_float([&](auto t, const char* suffix) { bind_dtype<decltype(t)>(m, suffix); });
-  m.attr("GIVENS_MAX_DIM") = cg::kMaxDim;
+  m.attr("MAX_DIM") = cg::kMaxDim;
   // GivensSequence applied in place to x (batch, d, cols) on the device, layer by layer; the
   // factor arrays are device pointers in layer order, layer_start a host int64 array.
   m.def(
-      "givens_apply_layers",
+      "apply_layers",
       [](char dtype, std::uintptr_t i, std::uintptr_t j, std::uintptr_t cos, std::uintptr_t sin,
          const py::array_t<std::int64_t, py::array::c_style>& layer_start, std::uintptr_t x,
          index_t batch, index_t d, index_t cols, bool transpose, std::uintptr_t stream) {

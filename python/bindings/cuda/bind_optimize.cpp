@@ -1,4 +1,4 @@
-// optkern.optimize on a CUDA device: batches of native problems, one per GPU thread.
+// optkern._cuda.optimize: batches of native problems, one per GPU thread.
 // Arrays arrive as device pointers (python/optkern/optimize/_cuda.py reads them from
 // DLPack or stages NumPy inputs).
 #include <pybind11/pybind11.h>
@@ -36,7 +36,7 @@ void run(int kind, double parameter, const RunSettings& options, std::uintptr_t 
 }  // namespace
 
 void bind_cuda_optimize(py::module_& m) {
-  m.def("optimize_minimize_problem_batch",
+  m.def("minimize_problem_batch",
         [](const std::string& dtype, int kind, double parameter, const RunSettings& options,
            std::uintptr_t x0, std::uintptr_t x, std::uintptr_t f, std::uintptr_t g,
            std::uintptr_t nit, std::uintptr_t nfev, std::uintptr_t status, index_t batch, index_t n,

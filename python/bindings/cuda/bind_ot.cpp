@@ -1,4 +1,4 @@
-// optkern._cuda: Sinkhorn on a CUDA device. Operands arrive as device pointers with their batch
+// optkern._cuda.ot: Sinkhorn on a CUDA device. Operands arrive as device pointers with their batch
 // strides (python/optkern/ot/_cuda.py reads them from DLPack); the call waits for the
 // stream and returns the per-problem statistics as NumPy arrays.
 #include <pybind11/numpy.h>
@@ -51,7 +51,7 @@ py::tuple sinkhorn_device(index_t batch, index_t m, index_t n, std::uintptr_t M,
 
 void bind_cuda_ot(py::module_& m) {
   // dtype 'f' or 'd'; pointers are device addresses (init_g may be 0); strides in elements
-  // (0 shares an operand across the batch); method: a _core.SinkhornMethod.
+  // (0 shares an operand across the batch); method: a _core.ot.SinkhornMethod.
   m.def("sinkhorn",
         [](const std::string& dtype, index_t batch, index_t rows, index_t cols, std::uintptr_t M,
            index_t M_stride, std::uintptr_t a, index_t a_stride, std::uintptr_t b, index_t b_stride,

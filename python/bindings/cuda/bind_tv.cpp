@@ -1,4 +1,4 @@
-// optkern._cuda: 1-D total variation on a device (optkern/cuda/tv.hpp). Arrays arrive as
+// optkern._cuda.tv: 1-D total variation on a device (optkern/cuda/tv.hpp). Arrays arrive as
 // device pointers (python/optkern/tv/_cuda.py reads them from DLPack and lays them out as
 // contiguous rows); dtype is "f" or "d".
 #include <pybind11/pybind11.h>
@@ -17,8 +17,8 @@ void bind_cuda_tv(py::module_& m) {
       .value("auto", cuda::TvMapping::kAuto)
       .value("staged", cuda::TvMapping::kStaged)
       .value("direct", cuda::TvMapping::kDirect);
-  m.def("tv_denoise_scratch_bytes", &cuda::tv_denoise_scratch_bytes);
-  m.def("tv_denoise", [](const std::string& dtype, index_t batch, index_t n, Ptr x, Ptr lam,
+  m.def("denoise_scratch_bytes", &cuda::tv_denoise_scratch_bytes);
+  m.def("denoise", [](const std::string& dtype, index_t batch, index_t n, Ptr x, Ptr lam,
                          index_t lam_stride, Ptr y, Ptr scratch, std::size_t scratch_bytes,
                          Ptr stream, cuda::TvMapping mapping, index_t condat_budget) {
     dispatch_float(dtype, [&](auto zero) {
@@ -29,8 +29,8 @@ void bind_cuda_tv(py::module_& m) {
                           condat_budget);
     });
   });
-  m.def("tv_denoise_irls_scratch_bytes", &cuda::tv_denoise_irls_scratch_bytes);
-  m.def("tv_denoise_irls", [](const std::string& dtype, index_t batch, index_t n, Ptr x, Ptr lam,
+  m.def("denoise_irls_scratch_bytes", &cuda::tv_denoise_irls_scratch_bytes);
+  m.def("denoise_irls", [](const std::string& dtype, index_t batch, index_t n, Ptr x, Ptr lam,
                               index_t lam_stride, double tol, index_t max_iter, Ptr y, Ptr nit,
                               Ptr change, Ptr scratch, std::size_t scratch_bytes, Ptr stream) {
     dispatch_float(dtype, [&](auto zero) {
@@ -41,7 +41,7 @@ void bind_cuda_tv(py::module_& m) {
                                as<void>(scratch), scratch_bytes, as_stream(stream));
     });
   });
-  m.def("tv_denoise_vjp", [](const std::string& dtype, index_t batch, index_t n, Ptr y, Ptr grad_y,
+  m.def("denoise_vjp", [](const std::string& dtype, index_t batch, index_t n, Ptr y, Ptr grad_y,
                              double rtol, Ptr grad_x, Ptr grad_lam, Ptr stream,
                              cuda::TvMapping mapping) {
     dispatch_float(dtype, [&](auto zero) {
@@ -51,8 +51,8 @@ void bind_cuda_tv(py::module_& m) {
                               as<double>(grad_lam), as_stream(stream), mapping);
     });
   });
-  m.def("tv_denoise_weighted_scratch_bytes", &cuda::tv_denoise_weighted_scratch_bytes);
-  m.def("tv_denoise_weighted", [](const std::string& dtype, index_t batch, index_t n, Ptr x, Ptr w,
+  m.def("denoise_weighted_scratch_bytes", &cuda::tv_denoise_weighted_scratch_bytes);
+  m.def("denoise_weighted", [](const std::string& dtype, index_t batch, index_t n, Ptr x, Ptr w,
                                   index_t w_stride, Ptr y, Ptr scratch, std::size_t scratch_bytes,
                                   Ptr stream) {
     dispatch_float(dtype, [&](auto zero) {
@@ -62,7 +62,7 @@ void bind_cuda_tv(py::module_& m) {
                                    as<T>(y), as<void>(scratch), scratch_bytes, as_stream(stream));
     });
   });
-  m.def("tv_denoise_vjp_weighted", [](const std::string& dtype, index_t batch, index_t n, Ptr y,
+  m.def("denoise_vjp_weighted", [](const std::string& dtype, index_t batch, index_t n, Ptr y,
                                       Ptr grad_y, double rtol, Ptr grad_x, Ptr grad_w, Ptr stream) {
     dispatch_float(dtype, [&](auto zero) {
       using T = decltype(zero);

@@ -1,5 +1,6 @@
 // optkern._cuda: the CUDA kernels. Arrays arrive as device pointers with shapes and strides
-// (python/optkern/_gpu.py reads them from DLPack), so this module needs no CuPy or torch.
+// (python/optkern/_gpu.py reads them from DLPack), so this module needs no CuPy or torch. One
+// bind_<area>.cpp per area fills the submodule _cuda.<area>.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -69,9 +70,16 @@ PYBIND11_MODULE(_cuda, m) {
     oc::synchronize(as_stream(stream));
   });
 
-  optkern::bindings::bind_cuda_linalg(m);
-  optkern::bindings::bind_cuda_givens(m);
-  optkern::bindings::bind_cuda_tv(m);
-  optkern::bindings::bind_cuda_ot(m);
-  optkern::bindings::bind_cuda_optimize(m);
+  // One submodule per area, _cuda.<area>, as in _core; the device and stream functions above
+  // concern the whole module and stay on it.
+  py::module_ linalg = m.def_submodule("linalg", "optkern.linalg on CUDA: bmm, tridiagonal");
+  optkern::bindings::bind_cuda_linalg(linalg);
+  py::module_ givens = m.def_submodule("givens", "optkern.givens on CUDA");
+  optkern::bindings::bind_cuda_givens(givens);
+  py::module_ tv = m.def_submodule("tv", "optkern.tv on CUDA: 1-D TV");
+  optkern::bindings::bind_cuda_tv(tv);
+  py::module_ ot = m.def_submodule("ot", "optkern.ot on CUDA: Sinkhorn");
+  optkern::bindings::bind_cuda_ot(ot);
+  py::module_ optimize = m.def_submodule("optimize", "optkern.optimize on CUDA");
+  optkern::bindings::bind_cuda_optimize(optimize);
 }

@@ -27,7 +27,7 @@ def factorize_beam(u: np.ndarray, n: int, width: int,
     """
     d = u.shape[0]
     suffix = "32" if u.dtype == np.float32 else "64"
-    engine = getattr(_backend._core, "GivensBeamL1" + suffix)(u, int(width), 0)
+    engine = getattr(_backend._core.givens, "GivensBeamL1" + suffix)(u, int(width), 0)
     reason = "n_factors"
     done = 0
     keep: int | None = None

@@ -23,7 +23,7 @@ def factorize(U: Any, method: str, n_factors: Any, width: int, layered: bool,
         _checks.check_orthogonal(u, "U")
     n = _checks.factor_count(n_factors, d, tol, method)
     suffix = "32" if u.dtype == np.float32 else "64"
-    core = _backend._core
+    core = _backend._core.givens
     if method == "beam":
         return with_permutation(factorize_beam(u, n, width, callback, progress, tol), u)
     if method == "l1":

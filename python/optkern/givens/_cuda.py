@@ -22,7 +22,7 @@ __all__ = ["factorize_l1"]
 
 def factorize_l1(U: Any, n_factors: Any, callback: Callable[[GivensStep], Any] | None,
                  progress: bool, check: bool, tol: float | None = None) -> GivensSequence:
-    cuda = _backend._cuda
+    cuda = _backend._cuda.givens
     if is_gpu_array(U):
         U = _gpu.as_device_float(U, "U")
         view = _gpu.dlpack_view(U, "U")
@@ -57,7 +57,7 @@ def _shape(shape: tuple) -> int:
         fail("U", "a square matrix", f"shape {tuple(shape)}")
     if shape[0] < 2:
         fail("U", "a matrix of size at least 2 x 2", f"shape {tuple(shape)}")
-    limit = int(_backend._cuda.GIVENS_MAX_DIM)
+    limit = int(_backend._cuda.givens.MAX_DIM)
     if shape[0] > limit:
         fail("U", f"at most {limit} rows on CUDA (use device='cpu')", f"shape {tuple(shape)}")
     return int(shape[0])

@@ -59,7 +59,7 @@ def apply_cuda(seq: GivensSequence, X: Any, transpose: bool) -> Any:
     with _gpu.HostStaging() as staging:
         ptrs = [staging.upload(a) for a in (i, j, cos, sin, work)]
         if work.size and len(seq):
-            _backend._cuda.givens_apply_layers(dtype.char, *ptrs[:4], starts, ptrs[4],
+            _backend._cuda.givens.apply_layers(dtype.char, *ptrs[:4], starts, ptrs[4],
                                                work.shape[0], d, work.shape[2], bool(transpose),
                                                staging.stream)
         result = np.empty_like(work)
@@ -96,7 +96,7 @@ def _apply_gpu_array(seq: GivensSequence, X: Any, transpose: bool) -> Any:
     stream = _gpu.current_stream(work)
     views = _gpu.device_views([(f, "factors") for f in factors] + [(work, "X")], stream)
     if batch and cols and len(seq):
-        _backend._cuda.givens_apply_layers(dtype.char, *(v.ptr for v in views[:4]), starts,
+        _backend._cuda.givens.apply_layers(dtype.char, *(v.ptr for v in views[:4]), starts,
                                            views[4].ptr, batch, d, cols, bool(transpose), stream)
     if seq.permutation is not None and transpose:
         work = xp.take(work, put(seq.permutation), axis=1) * signs[:, None]

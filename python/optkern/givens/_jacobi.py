@@ -73,7 +73,7 @@ def jacobi(
     d = a.shape[0]
     n = _checks.factor_count(n_factors, d)
     suffix = "32" if a.dtype == np.float32 else "64"
-    engine = getattr(_backend._core, "GivensJacobi" + suffix)(a)
+    engine = getattr(_backend._core.givens, "GivensJacobi" + suffix)(a)
     seq = drive(engine, n, d, a.dtype, "givens jacobi", callback, progress)
     if not return_eigenvalues:
         return seq

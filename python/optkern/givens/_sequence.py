@@ -374,7 +374,7 @@ class GivensSequence:
         perm, signs = ((_NO_INDEX, _NO_SIGNS) if self.permutation is None
                        else (self.permutation, self.signs))
         # one pass: gather through P, rotate, scatter through P^T, blocks of columns in cache
-        _backend._core.givens_apply_signed(self.i, self.j, cos, sin, perm, signs, src, work,
+        _backend._core.givens.apply_signed(self.i, self.j, cos, sin, perm, signs, src, work,
                                            bool(transpose), 0)
         return work.reshape(shape)
 

@@ -1,5 +1,5 @@
 """The CPU path of optkern.linalg: strided batched products and tridiagonal solves through
-the C++ core (optkern._core)."""
+the C++ core (optkern._core.linalg)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def bmm_numpy(a: np.ndarray, b: np.ndarray, out: Any) -> np.ndarray:
             and 2 <= a.ndim <= MAX_BATCH_DIMS + 2 and a.shape[:-2] == b.shape[:-2]
             and a.shape[-1] == b.shape[-2] and a.flags.aligned and b.flags.aligned):
         c = np.empty(a.shape[:-1] + b.shape[-1:], a.dtype)
-        _backend._core.bmm_same_batch(a, b, c)
+        _backend._core.linalg.bmm_same_batch(a, b, c)
         return c
     return bmm(a, b, out)
 
@@ -126,7 +126,7 @@ def bmm(a: Any, b: Any, out: Any) -> np.ndarray:
         # the last dimensions, a loop here the leading ones (no broadcast copy is made).
         _bmm_outer_loop(a, b, target, len(shape) - 2 - MAX_BATCH_DIMS)
     else:
-        _backend._core.bmm(a, b, target, list(extents), *(list(s) for s in strides))
+        _backend._core.linalg.bmm(a, b, target, list(extents), *(list(s) for s in strides))
     if out is not None and target is not out:
         out[...] = target
         return out
@@ -151,7 +151,7 @@ def tridiagonal_solve(lower: Any, diag: Any, upper: Any, rhs: Any) -> np.ndarray
     arrays, batch, n = system_layout(arrays)
     x = np.empty((math.prod(batch), n), dtype)
     rows = [flat_rows(a, batch, n) for a in arrays]
-    count, first = _backend._core.tridiagonal_solve(*rows, x)
+    count, first = _backend._core.linalg.tridiagonal_solve(*rows, x)
     if count:
         raise singular_error(count, first, batch)
     return x.reshape(batch + (n,))

@@ -37,7 +37,7 @@ def _bmm_launch(dtype: np.dtype, shape: tuple[int, ...], ops: list[tuple[int, tu
     for index in np.ndindex(*extents[:outer]):
         descs = [_descriptor(p + itemsize * sum(i * b for i, b in zip(index, bs)), s, st,
                              bs[outer:]) for (p, s, st), bs in zip(ops, batch_strides)]
-        _backend._cuda.bmm(dtype.char, list(extents[outer:]), *descs, stream)
+        _backend._cuda.linalg.bmm(dtype.char, list(extents[outer:]), *descs, stream)
 
 
 def bmm_gpu_arrays(a: Any, b: Any, out: Any) -> Any:
@@ -119,7 +119,7 @@ def tridiagonal_solve(lower: Any, diag: Any, upper: Any, rhs: Any) -> Any:
             rows.append((full.reshape((count, n)), n))
     x = _gpu.empty_like_kind(arrays[3], batch + (n,), dtype)
     stream = _gpu.current_stream(x)
-    cuda = _backend._cuda
+    cuda = _backend._cuda.linalg
     nbytes = cuda.tridiagonal_solve_scratch_bytes(dtype.char, count, n)
     scratch = _gpu.empty_like_kind(x, (max(nbytes, 1),), UINT8)
     ptrs = _gpu.device_views([(a, name) for (a, _), name in zip(rows, _checks.NAMES)]
@@ -139,7 +139,7 @@ def _host_tridiagonal(operands: tuple[Any, ...]) -> np.ndarray:
     rows = [flat_rows(a, batch, n) for a in arrays]
     x = np.empty((count, n), dtype)
     status = np.zeros(2, np.int64)
-    cuda = _backend._cuda
+    cuda = _backend._cuda.linalg
     with _gpu.HostStaging() as staging:
         ptrs = [(staging.upload(r), 0 if r.shape[0] == 1 and count != 1 else n) for r in rows]
         px, ps = staging.alloc(x.nbytes), staging.alloc(status.nbytes)

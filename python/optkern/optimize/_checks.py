@@ -47,7 +47,7 @@ def options(
     else:
         eig_floor = check_number(eig_floor, "eig_floor", low=0.0, low_open=True)
     # method: the kernels' Method (cpp/include/optkern/optimize/minimize.hpp) of that name
-    code = _backend._core.OptimizeMethod.__members__[method]
+    code = _backend._core.optimize.OptimizeMethod.__members__[method]
     return dict(method=code, m=m, c1=c1, c2=c2, gtol=gtol, ftol=ftol,
                 max_iter=max_iter, max_fev=max_fev, max_ls=max_ls, alpha0=alpha0, tau=tau,
                 eig_floor=eig_floor, bfgs_hessian_start=bool(bfgs_hessian_start))
@@ -56,7 +56,7 @@ def options(
 def to_settings(opts: dict[str, Any]) -> Any:
     """The checked options (and "history", "lower", "upper" where set) as the compiled
     loop's OptimizeSettings, one named field each."""
-    settings = _backend._core.OptimizeSettings()
+    settings = _backend._core.optimize.OptimizeSettings()
     for name, value in opts.items():
         setattr(settings, name, value)
     return settings

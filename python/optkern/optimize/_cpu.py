@@ -37,7 +37,7 @@ def minimize_batch(fun: Any, x0: Any, native: bool, method: str, opts: dict, bou
         if x.shape[1] != fun.n:
             fail("x0", f"shape (B, {fun.n}) for {fun!r}", f"shape {x.shape}")
         if callback is None and not progress:
-            out = _backend._core.optimize_minimize_problem_batch(fun.kind, fun.parameter, x,
+            out = _backend._core.optimize.minimize_problem_batch(fun.kind, fun.parameter, x,
                                                                  to_settings(opts), threads)
         else:
             with ProgressBar(x.shape[0], f"minimize_batch {method}", "problems",
@@ -50,7 +50,7 @@ def minimize_batch(fun: Any, x0: Any, native: bool, method: str, opts: dict, bou
         coercer = ObjectiveCoercer(x.shape[1], x.dtype, jac_is_true=True, batch=x.shape[0])
         with ProgressBar(None, f"minimize_batch {method}", "evaluations",
                          enabled=progress) as bar:
-            out = _backend._core.optimize_minimize_batch(_counted(fun, bar), coercer, x,
+            out = _backend._core.optimize.minimize_batch(_counted(fun, bar), coercer, x,
                                                          to_settings(opts), threads)
     return batch_result(x, *out)
 
@@ -71,10 +71,10 @@ def _counted(fun: Callable[..., Any], bar: ProgressBar) -> Callable[..., Any]:
 def _native_in_chunks(fun: Problem, x: np.ndarray, opts: dict, threads: int,
                       callback: Callable[[BatchResult], Any] | None,
                       bar: ProgressBar) -> tuple:
-    """optimize_minimize_problem_batch over chunks of rows of x (updated in place), each
+    """_core.optimize.minimize_problem_batch over chunks of rows of x (updated in place), each
     sized to take about 0.1 s, with the bar and the callback between chunks.
     Returns the outputs of the whole batch, as one call would."""
-    core = _backend._core
+    core = _backend._core.optimize
     batch = x.shape[0]
     parts: list[tuple] = []
     done = 0
@@ -86,9 +86,8 @@ def _native_in_chunks(fun: Problem, x: np.ndarray, opts: dict, threads: int,
         if "lower" in opts:  # the bounds of these rows
             chunk_opts["lower"] = np.ascontiguousarray(opts["lower"][done:stop])
             chunk_opts["upper"] = np.ascontiguousarray(opts["upper"][done:stop])
-        parts.append(core.optimize_minimize_problem_batch(fun.kind, fun.parameter,
-                                                          x[done:stop], to_settings(chunk_opts),
-                                                          threads))
+        parts.append(core.minimize_problem_batch(fun.kind, fun.parameter, x[done:stop],
+                                                 to_settings(chunk_opts), threads))
         done = stop
         bar.update_to(done)
         if callback is not None and done < batch:
@@ -104,7 +103,7 @@ def _native_in_chunks(fun: Problem, x: np.ndarray, opts: dict, threads: int,
 
 def _not_started(fun: Problem, x: np.ndarray) -> tuple:
     """The outputs for problems a callback stopped before they ran: status 99 at x0."""
-    f, g = _backend._core.optimize_problem_value_grad(fun.kind, fun.parameter, x)
+    f, g = _backend._core.optimize.problem_value_grad(fun.kind, fun.parameter, x)
     rows = x.shape[0]
     return (np.full(rows, CALLBACK_STOP, np.int32), f, g, np.zeros(rows, np.int64),
             np.ones(rows, np.int64), np.zeros(rows, np.int64))

@@ -36,7 +36,7 @@ def _check_shape(problem: Problem, shape: tuple[int, ...]) -> tuple[int, int]:
 def _launch(problem: Problem, opts: dict, dtype: np.dtype, pointers: dict[str, int],
             batch: int, n: int, stream: int) -> None:
     opts = check_precision(opts, dtype)  # the kernel runs in x0's dtype, as on the CPU
-    _backend._cuda.optimize_minimize_problem_batch(
+    _backend._cuda.optimize.minimize_problem_batch(
         dtype.char, problem.kind, problem.parameter, to_settings(opts), pointers["x0"],
         pointers["x"], pointers["f"], pointers["g"], pointers["nit"], pointers["nfev"],
         pointers["status"], batch, n, stream)

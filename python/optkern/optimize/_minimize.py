@@ -224,7 +224,7 @@ def minimize(
         opts = check_precision(opts, x.dtype)
         _with_bounds(opts, box)
         with bar:
-            status, f, g, nit, nfev, nhev, history = _core.optimize_minimize_problem(
+            status, f, g, nit, nfev, nhev, history = _core.optimize.minimize_problem(
                 fun.kind, fun.parameter, x, to_settings(opts), hook)
             return _finish(bar, extras, make_result(x, status, f, g, nit, nfev, nhev,
                                                     _hess_inv(method, history)))
@@ -252,7 +252,7 @@ def minimize(
         fun, jac, hess = with_args(fun, args), with_args(jac, args), with_args(hess, args)
     coercer = ObjectiveCoercer(x.size, x.dtype, jac_is_true=jac is True)
     with bar:
-        status, f, g, nit, nfev, nhev, history = _core.optimize_minimize(
+        status, f, g, nit, nfev, nhev, history = _core.optimize.minimize(
             fun, None if jac is True else jac, hess, hook, x, to_settings(opts), coercer)
         result = make_result(x, status, f, g, nit, nfev, nhev, _hess_inv(method, history))
         if differences is not None:  # nfev: every call of fun; njev: the gradients

@@ -38,7 +38,7 @@ def status_message(status: int) -> str:
         return "in progress"
     from optkern._backend import _core
 
-    return _core.optimize_status_message(int(status))
+    return _core.optimize.status_message(int(status))
 
 
 def is_success(status: int) -> bool:

@@ -129,7 +129,7 @@ class Problem:
         """f and its gradient at x (shape (n,) or (..., n)): a float (an array over the
         leading dimensions) and an array shaped like x."""
         x = self._points(x)
-        f, g = _core.optimize_problem_value_grad(self.kind, self.parameter, x)
+        f, g = _core.optimize.problem_value_grad(self.kind, self.parameter, x)
         return (f.dtype.type(f.reshape(())) if x.ndim == 1 else f), g
 
     @_points_doc
@@ -206,12 +206,12 @@ class Problem:
         x = self._points(x)
         if x.ndim != 1:
             fail("x", f"one point of shape ({self.n},)", f"shape {x.shape}")
-        return _core.optimize_problem_hessian(self.kind, self.parameter, x)
+        return _core.optimize.problem_hessian(self.kind, self.parameter, x)
 
     @property
     def x0(self) -> np.ndarray:
         """The standard starting point (float64)."""
-        return _core.optimize_problem_start(self.kind, self.parameter, self.n)
+        return _core.optimize.problem_start(self.kind, self.parameter, self.n)
 
     @property
     def minimiser(self) -> np.ndarray | None:

@@ -55,7 +55,7 @@ class Problem:
 
 def check_method(method: Any) -> Any:
     """The kernels' SinkhornMethod (cpp/include/optkern/ot.hpp) named `method`."""
-    methods = _backend._core.SinkhornMethod.__members__
+    methods = _backend._core.ot.SinkhornMethod.__members__
     if not isinstance(method, str) or method not in methods:
         fail("method", "'auto', 'plain' or 'log'", repr(method))
     return methods[method]

@@ -53,8 +53,8 @@ def sinkhorn(p: Problem, reg: float, tol: float, max_iter: int, method_code: int
         out = (plan, f, g) if everyone else (np.empty((k, m, n), p.dtype),
                                              np.empty((k, m), p.dtype), np.empty((k, n), p.dtype))
         t0 = time.perf_counter()
-        chunk_stats = _backend._core.sinkhorn(rows(p.M), rows(p.a), rows(p.b), start, reg, tol,
-                                              iters, CHECK_EVERY, method_code, 0, *out)
+        chunk_stats = _backend._core.ot.sinkhorn(rows(p.M), rows(p.a), rows(p.b), start, reg, tol,
+                                                 iters, CHECK_EVERY, method_code, 0, *out)
         elapsed = time.perf_counter() - t0
         if not everyone:
             plan[active], f[active], g[active] = out

@@ -57,7 +57,7 @@ def sinkhorn(M: Any, a: Any, b: Any, reg: float, tol: float, max_iter: int, meth
         ptr = {name: staging.upload(x) for name, x in (("M", p.M), ("a", p.a), ("b", p.b))}
         ptr["init"] = staging.upload(p.init_g) if p.init_g is not None else 0
         out = {name: staging.alloc(x.nbytes) for name, x in (("plan", plan), ("f", f), ("g", g))}
-        stats = _backend._cuda.sinkhorn(
+        stats = _backend._cuda.ot.sinkhorn(
             p.dtype.char, B, m, n,
             ptr["M"], _stride(p.M, m * n), ptr["a"], _stride(p.a, m),
             ptr["b"], _stride(p.b, n), ptr["init"],
@@ -170,7 +170,7 @@ def _on_gpu_arrays(M: Any, a: Any, b: Any, reg: float, tol: float, max_iter: int
         arrays.append((Gs, "init"))
     views = _gpu.device_views(arrays, stream)
     vM, vA, vB, vP, vF, vG = views[:6]
-    stats = _backend._cuda.sinkhorn(
+    stats = _backend._cuda.ot.sinkhorn(
         dtype.char, B, m, n,
         vM.ptr, _stride(Ms, m * n), vA.ptr, _stride(As, m), vB.ptr, _stride(Bs, n),
         views[6].ptr if Gs is not None else 0, _stride(Gs, n) if Gs is not None else 0,

@@ -63,12 +63,12 @@ def sinkhorn(p: _checks.Problem, reg: float, tol: float, max_iter: int, method_c
         if budget < 1:
             break
         _checks.check_cost(p.M, r)
-        stats = _backend._core.sinkhorn(p.M, p.a, p.b, start, r, max(tol, STAGE_TOL), budget,
-                                        1, _backend._core.SinkhornMethod.auto, 0, plan, f, g)
+        stats = _backend._core.ot.sinkhorn(p.M, p.a, p.b, start, r, max(tol, STAGE_TOL), budget,
+                                           1, _backend._core.ot.SinkhornMethod.auto, 0, plan, f, g)
         total += np.asarray(stats[0])
         start = g.copy()
-    stats = _backend._core.sinkhorn(p.M, p.a, p.b, start, reg, tol, max_iter - int(total.max()),
-                                    1, method_code, 0, plan, f, g)
+    stats = _backend._core.ot.sinkhorn(p.M, p.a, p.b, start, reg, tol, max_iter - int(total.max()),
+                                       1, method_code, 0, plan, f, g)
     total += np.asarray(stats[0])
     stats = (total,) + tuple(stats[1:])
     return make_result(p.batch_shape, m, n, plan, f, g, stats)

@@ -22,7 +22,7 @@ __all__ = ["PointsResult", "sinkhorn_points"]
 
 def _cost(name: str) -> Any:
     """The kernels' PointsCost (cpp/include/optkern/ot/points.hpp) named `name`."""
-    return _backend._core.PointsCost.__members__[name]
+    return _backend._core.ot.PointsCost.__members__[name]
 
 
 @dataclass(frozen=True)
@@ -117,8 +117,8 @@ class PointsResult:
         vb = np.ascontiguousarray(v.reshape(-1, n))
         out = np.empty((vb.shape[0], m))
         for k in range(vb.shape[0]):
-            _backend._core.sinkhorn_points_apply(x[k], y[k], f[k], g[k], self.reg,
-                                                 _cost(self.cost_name), vb[k], out[k], 0)
+            _backend._core.ot.sinkhorn_points_apply(x[k], y[k], f[k], g[k], self.reg,
+                                                    _cost(self.cost_name), vb[k], out[k], 0)
         return out.reshape(batch + (m,))
 
     def apply(self, v: Any) -> np.ndarray:
@@ -390,7 +390,7 @@ def sinkhorn_points(
         mass = float(as_[k].sum(dtype=np.float64))
         scale = math.ldexp(1.0, math.frexp(mass)[1]) if mass > 0 else 1.0
         shift = 0.5 * reg * math.log(scale)
-        stats[:, k] = _backend._core.sinkhorn_points(
+        stats[:, k] = _backend._core.ot.sinkhorn_points(
             np.ascontiguousarray(xs[k]), np.ascontiguousarray(ys[k]),
             np.ascontiguousarray(as_[k] / dtype.type(scale)),
             np.ascontiguousarray(bs[k] / dtype.type(scale)),

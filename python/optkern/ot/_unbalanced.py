@@ -86,7 +86,7 @@ def check_reg_m(reg_m: Any) -> tuple[float, float]:
 
 def check_reg_type(reg_type: Any) -> Any:
     """The kernels' UnbalancedRegType (cpp/include/optkern/ot/unbalanced.hpp) named reg_type."""
-    types = _backend._core.UnbalancedRegType.__members__
+    types = _backend._core.ot.UnbalancedRegType.__members__
     if not isinstance(reg_type, str) or reg_type not in types:
         fail("reg_type", "'kl' or 'entropy'", repr(reg_type))
     return types[reg_type]
@@ -200,7 +200,7 @@ def sinkhorn_unbalanced(
     F = np.empty((B, m))
     G = np.empty((B, n))
     if B:
-        n_iter, _, converged, ran = _backend._core.sinkhorn_unbalanced(
+        n_iter, _, converged, ran = _backend._core.ot.sinkhorn_unbalanced(
             _checks.stack(M, 2, batch_shape), _checks.stack(a, 1, batch_shape),
             _checks.stack(b, 1, batch_shape), reg, rho_a, rho_b, type_code, method_code, tol,
             max_iter, 0, plan, F, G)

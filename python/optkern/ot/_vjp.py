@@ -152,8 +152,8 @@ def sinkhorn_vjp(
     grad_a = np.empty((B, m), dtype)
     grad_b = np.empty((B, n), dtype)
     if B:
-        status = _backend._core.sinkhorn_vjp(flat_P, grad_P.reshape(B, m, n), reg, 0, grad_M,
-                                             grad_a, grad_b)
+        status = _backend._core.ot.sinkhorn_vjp(flat_P, grad_P.reshape(B, m, n), reg, 0, grad_M,
+                                                grad_a, grad_b)
         bad = np.flatnonzero(status).tolist()
         if bad and on_singular == "raise":
             raise singular_error(bad)

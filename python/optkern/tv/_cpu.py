@@ -1,5 +1,5 @@
 """The CPU path of optkern.tv: the C++ core's taut-string, IRLS, weighted and 2-D solvers and
-their backward passes (optkern._core), on C-contiguous (signals, n) rows."""
+their backward passes (optkern._core.tv), on C-contiguous (signals, n) rows."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def denoise(x: Any, lam: Any, method: str, tol: float, max_iter: int, return_inf
         # Inf itself (as it solves: no pass of its own) and raises finite_signals' ValueError.
         rows = x.reshape(-1, x.shape[-1])
         y = np.empty_like(rows)
-        _backend._core.tv_denoise(rows, np.array([float(lam)]), y)
+        _backend._core.tv.denoise(rows, np.array([float(lam)]), y)
         return y.reshape(x.shape)
     x = finite_signals(x, "x")
     batch = x.shape[:-1]
@@ -50,10 +50,10 @@ def denoise(x: Any, lam: Any, method: str, tol: float, max_iter: int, return_inf
         return empty_denoise(x, lam, method, tol, return_info)
     if is_edge_weights(lam, x.shape):  # one weight per edge
         weights = edge_weight_rows(lam, x.shape)
-        kernels = (_backend._core.tv_denoise_weighted, _backend._core.tv_denoise_irls_weighted)
+        kernels = (_backend._core.tv.denoise_weighted, _backend._core.tv.denoise_irls_weighted)
     else:  # one lam per signal
         weights = lambda_rows(lam, batch)
-        kernels = (_backend._core.tv_denoise, _backend._core.tv_denoise_irls)
+        kernels = (_backend._core.tv.denoise, _backend._core.tv.denoise_irls)
     rows = x.reshape(math.prod(batch), x.shape[-1])
     y = np.empty_like(rows)
     count = rows.shape[0]
@@ -82,7 +82,7 @@ def denoise_vjp(y: Any, grad_y: Any, lam: Any, rtol: float | None) -> tuple[Any,
     scale = overflow_scale(g_arr)  # the vjp is linear in grad_y
     if scale != 1:
         g_arr = g_arr / scale
-    _backend._core.tv_denoise_vjp(rows, g_arr.reshape(rows.shape), default_rtol(rtol, dtype),
+    _backend._core.tv.denoise_vjp(rows, g_arr.reshape(rows.shape), default_rtol(rtol, dtype),
                                   grad_x, per_signal)
     grad_lam = sum_to_shape(per_signal.reshape(batch), lam_shape)
     with np.errstate(over="ignore"):  # only where the true value is out of range
@@ -103,7 +103,7 @@ def weighted_vjp(y: Any, grad_y: Any, lam: Any, rtol: float | None) -> tuple[Any
     scale = overflow_scale(g_arr)
     if scale != 1:
         g_arr = g_arr / scale
-    _backend._core.tv_denoise_vjp_weighted(rows, g_arr.reshape(rows.shape),
+    _backend._core.tv.denoise_vjp_weighted(rows, g_arr.reshape(rows.shape),
                                            default_rtol(rtol, dtype), grad_x, per_edge)
     lam_shape = shape_of(lam)
     per_edge = per_edge.reshape(batch + (n - 1,))
@@ -130,7 +130,7 @@ def denoise_2d(img: Any, lam: Any, isotropic: bool, tol: float, max_iter: int,
     images = np.ascontiguousarray(x.reshape(count, h, w))
     y = np.empty_like(images)
     nit, gap = np.empty(count, np.int64), np.empty(count)
-    _backend._core.tv_denoise_2d(images, lam_rows, bool(isotropic), tol, max_iter, y, nit, gap)
+    _backend._core.tv.denoise_2d(images, lam_rows, bool(isotropic), tol, max_iter, y, nit, gap)
     y = y.reshape(x.shape)
     if not return_info:
         return y
@@ -153,7 +153,7 @@ def denoise_2d_vjp(y: Any, grad_y: Any, lam: Any, rtol: float | None) -> tuple[A
     count = math.prod(batch)
     grad_x = np.empty((count, h, w), dtype)
     per_image = np.empty(count)
-    _backend._core.tv_denoise_2d_vjp(np.ascontiguousarray(y_arr.reshape(count, h, w)),
+    _backend._core.tv.denoise_2d_vjp(np.ascontiguousarray(y_arr.reshape(count, h, w)),
                                      np.ascontiguousarray(g_arr.reshape(count, h, w)), rtol,
                                      grad_x, per_image)
     grad_lam = sum_to_shape(per_image.reshape(batch), lam_shape).astype(dtype)

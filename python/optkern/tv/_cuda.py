@@ -31,7 +31,7 @@ def _mapping(name: str) -> Any:
     """How the exact solver and the backward map signals to threads: the kernels' TvMapping
     (cuda/include/optkern/cuda/tv.hpp) named "auto" (it picks), "staged" (shared-memory
     staging) or "direct" (global memory)."""
-    return _backend._cuda.TvMapping.__members__[name]
+    return _backend._cuda.tv.TvMapping.__members__[name]
 
 
 UINT8 = np.dtype(np.uint8)
@@ -88,23 +88,23 @@ def denoise(x: Any, lam: Any, method: str, tol: float, max_iter: int, return_inf
     stream = _gpu.current_stream(x)
     lam_dev, lam_stride = gpu_lambda(lam, batch, x)
     y = _gpu.empty_like_kind(x, shape, dtype)
-    cuda = _backend._cuda
+    cuda = _backend._cuda.tv
     if method == "exact":
-        nbytes = cuda.tv_denoise_scratch_bytes(count, n)
+        nbytes = cuda.denoise_scratch_bytes(count, n)
         scratch = _gpu.empty_like_kind(x, (max(nbytes, 1),), UINT8)
         ptrs = _gpu.device_views([(x, "x"), (lam_dev, "lam"), (y, "y"), (scratch, "scratch")],
                                  stream)
-        cuda.tv_denoise(dtype.char, count, n, ptrs[0].ptr, ptrs[1].ptr, lam_stride, ptrs[2].ptr,
-                        ptrs[3].ptr, nbytes, stream, _mapping(mapping), budget)
+        cuda.denoise(dtype.char, count, n, ptrs[0].ptr, ptrs[1].ptr, lam_stride, ptrs[2].ptr,
+                     ptrs[3].ptr, nbytes, stream, _mapping(mapping), budget)
         return y if not return_info else _direct_info(x, y, batch, method, tol)
-    nbytes = cuda.tv_denoise_irls_scratch_bytes(count, n)
+    nbytes = cuda.denoise_irls_scratch_bytes(count, n)
     scratch = _gpu.empty_like_kind(x, (max(nbytes, 1),), UINT8)
     nit = _gpu.empty_like_kind(x, batch, INT64)
     change = _gpu.empty_like_kind(x, batch, FLOAT64)
     ptrs = _gpu.device_views([(x, "x"), (lam_dev, "lam"), (y, "y"), (nit, "nit"),
                               (change, "change"), (scratch, "scratch")], stream)
-    cuda.tv_denoise_irls(dtype.char, count, n, ptrs[0].ptr, ptrs[1].ptr, lam_stride, tol, max_iter,
-                         ptrs[2].ptr, ptrs[3].ptr, ptrs[4].ptr, ptrs[5].ptr, nbytes, stream)
+    cuda.denoise_irls(dtype.char, count, n, ptrs[0].ptr, ptrs[1].ptr, lam_stride, tol, max_iter,
+                      ptrs[2].ptr, ptrs[3].ptr, ptrs[4].ptr, ptrs[5].ptr, nbytes, stream)
     return make_result(y, nit, change, method, tol) if return_info else y
 
 
@@ -117,20 +117,20 @@ def _denoise_host(x: Any, lam: Any, method: str, tol: float, max_iter: int, retu
     lam_stride = 0 if lam_rows.size == 1 else 1
     y = np.empty(x.shape, x.dtype)
     nit, change = np.zeros(count, np.int64), np.zeros(count)
-    cuda = _backend._cuda
+    cuda = _backend._cuda.tv
     with _gpu.HostStaging() as staging:
         px, pl = staging.upload(x), staging.upload(lam_rows)
         py = staging.alloc(y.nbytes)
         if method == "exact":
-            nbytes = cuda.tv_denoise_scratch_bytes(count, n)
-            cuda.tv_denoise(x.dtype.char, count, n, px, pl, lam_stride, py,
-                            staging.alloc(nbytes), nbytes, staging.stream, _mapping(mapping),
-                            budget)
+            nbytes = cuda.denoise_scratch_bytes(count, n)
+            cuda.denoise(x.dtype.char, count, n, px, pl, lam_stride, py,
+                         staging.alloc(nbytes), nbytes, staging.stream, _mapping(mapping),
+                         budget)
         else:
-            nbytes = cuda.tv_denoise_irls_scratch_bytes(count, n)
+            nbytes = cuda.denoise_irls_scratch_bytes(count, n)
             pn, pc = staging.alloc(nit.nbytes), staging.alloc(change.nbytes)
-            cuda.tv_denoise_irls(x.dtype.char, count, n, px, pl, lam_stride, tol, max_iter, py,
-                                 pn, pc, staging.alloc(nbytes), nbytes, staging.stream)
+            cuda.denoise_irls(x.dtype.char, count, n, px, pl, lam_stride, tol, max_iter, py,
+                              pn, pc, staging.alloc(nbytes), nbytes, staging.stream)
             staging.download(pn, nit)
             staging.download(pc, change)
         staging.download(py, y)
@@ -165,7 +165,7 @@ def denoise_vjp(y: Any, grad_y: Any, lam: Any, rtol: float | None,
     ptrs = _gpu.device_views([(y, "y"), (grad_y, "grad_y"), (grad_x, "grad_x"),
                               (per_signal, "grad_lam")], stream)
     rtol = _checks.default_rtol(rtol, dtype)
-    _backend._cuda.tv_denoise_vjp(dtype.char, count, n, ptrs[0].ptr, ptrs[1].ptr, rtol,
+    _backend._cuda.tv.denoise_vjp(dtype.char, count, n, ptrs[0].ptr, ptrs[1].ptr, rtol,
                                   ptrs[2].ptr, ptrs[3].ptr, stream, _mapping(mapping))
     grad_lam = _reduce_gpu(per_signal, lam_shape)
     return grad_x, _gpu.as_device_float(grad_lam, "grad_lam", dtype)
@@ -191,7 +191,7 @@ def _vjp_host(y: Any, grad_y: Any, lam: Any, rtol: float | None,
     with _gpu.HostStaging() as staging:
         py, pg = staging.upload(y_arr), staging.upload(g_arr)
         pgx, pgl = staging.alloc(grad_x.nbytes), staging.alloc(per_signal.nbytes)
-        _backend._cuda.tv_denoise_vjp(dtype.char, count, n, py, pg,
+        _backend._cuda.tv.denoise_vjp(dtype.char, count, n, py, pg,
                                       _checks.default_rtol(rtol, dtype), pgx, pgl,
                                       staging.stream, _mapping(mapping))
         staging.download(pgx, grad_x)
@@ -231,14 +231,14 @@ def denoise_weighted(x: Any, lam: Any, method: str, return_info: bool) -> Any:
         count = math.prod(batch)
         w = _checks.edge_weight_rows(lam, x.shape)
         y = np.empty(x.shape, x.dtype)
-        cuda = _backend._cuda
+        cuda = _backend._cuda.tv
         with _gpu.HostStaging() as staging:
             px, pw = staging.upload(x), staging.upload(w)
             py = staging.alloc(y.nbytes)
-            nbytes = cuda.tv_denoise_weighted_scratch_bytes(count, n)
-            cuda.tv_denoise_weighted(x.dtype.char, count, n, px, pw,
-                                     0 if w.shape[0] == 1 else n - 1, py,
-                                     staging.alloc(nbytes), nbytes, staging.stream)
+            nbytes = cuda.denoise_weighted_scratch_bytes(count, n)
+            cuda.denoise_weighted(x.dtype.char, count, n, px, pw,
+                                  0 if w.shape[0] == 1 else n - 1, py,
+                                  staging.alloc(nbytes), nbytes, staging.stream)
             staging.download(py, y)
         if not return_info:
             return y
@@ -250,12 +250,12 @@ def denoise_weighted(x: Any, lam: Any, method: str, return_info: bool) -> Any:
     stream = _gpu.current_stream(x)
     w, stride = _edge_rows_device(lam, batch, n, x)
     y = _gpu.empty_like_kind(x, shape, dtype)
-    cuda = _backend._cuda
-    nbytes = cuda.tv_denoise_weighted_scratch_bytes(count, n)
+    cuda = _backend._cuda.tv
+    nbytes = cuda.denoise_weighted_scratch_bytes(count, n)
     scratch = _gpu.empty_like_kind(x, (max(nbytes, 1),), UINT8)
     ptrs = _gpu.device_views([(x, "x"), (w, "lam"), (y, "y"), (scratch, "scratch")], stream)
-    cuda.tv_denoise_weighted(dtype.char, count, n, ptrs[0].ptr, ptrs[1].ptr, stride, ptrs[2].ptr,
-                             ptrs[3].ptr, nbytes, stream)
+    cuda.denoise_weighted(dtype.char, count, n, ptrs[0].ptr, ptrs[1].ptr, stride, ptrs[2].ptr,
+                          ptrs[3].ptr, nbytes, stream)
     return y if not return_info else _direct_info(x, y, batch, method, 0.0)
 
 
@@ -298,7 +298,7 @@ def denoise_vjp_weighted(y: Any, grad_y: Any, lam: Any, rtol: float | None) -> t
     ptrs = _gpu.device_views([(y, "y"), (grad_y, "grad_y"), (grad_x, "grad_x"),
                               (per_edge, "grad_lam")], stream)
     rtol = _checks.default_rtol(rtol, dtype)
-    _backend._cuda.tv_denoise_vjp_weighted(dtype.char, count, n, ptrs[0].ptr, ptrs[1].ptr, rtol,
+    _backend._cuda.tv.denoise_vjp_weighted(dtype.char, count, n, ptrs[0].ptr, ptrs[1].ptr, rtol,
                                            ptrs[2].ptr, ptrs[3].ptr, stream)
     lead = per_edge.ndim - len(lam_shape)
     out = _arrays.sum_axes(per_edge, tuple(range(lead)), keepdims=False)
