@@ -20,7 +20,7 @@ from optkern.ot._result import per_problem
 __all__ = ["PointsResult", "sinkhorn_points"]
 
 
-def _cost(name: str) -> Any:
+def points_cost(name: str) -> Any:
     """The kernels' PointsCost (cpp/include/optkern/ot/points.hpp) named `name`."""
     return _backend._core.ot.PointsCost.__members__[name]
 
@@ -118,7 +118,7 @@ class PointsResult:
         out = np.empty((vb.shape[0], m))
         for k in range(vb.shape[0]):
             _backend._core.ot.sinkhorn_points_apply(x[k], y[k], f[k], g[k], self.reg,
-                                                    _cost(self.cost_name), vb[k], out[k], 0)
+                                                    points_cost(self.cost_name), vb[k], out[k], 0)
         return out.reshape(batch + (m,))
 
     def apply(self, v: Any) -> np.ndarray:
@@ -394,7 +394,7 @@ def sinkhorn_points(
             np.ascontiguousarray(xs[k]), np.ascontiguousarray(ys[k]),
             np.ascontiguousarray(as_[k] / dtype.type(scale)),
             np.ascontiguousarray(bs[k] / dtype.type(scale)),
-            None if gs is None else np.ascontiguousarray(gs[k] - shift), reg, _cost(cost),
+            None if gs is None else np.ascontiguousarray(gs[k] - shift), reg, points_cost(cost),
             tol, max_iter, 0, f[k], g[k])
         if scale != 1.0:
             f[k] += shift
