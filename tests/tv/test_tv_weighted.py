@@ -162,6 +162,17 @@ def test_ambiguous_and_bad_shapes_are_rejected(rng):
         denoise(rng.standard_normal((3, 6)), np.ones((2, 5)))  # leading axes do not fit
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("shape", [(7,), (2, 7)])
+def test_non_finite_signals_with_weights(rng, dtype, bad, shape):
+    # one signal goes straight to the kernel, which checks x as it solves; a batch is checked
+    # first: the same ValueError either way
+    x = rng.standard_normal(shape).astype(dtype)
+    x[..., 4] = bad
+    with pytest.raises(ValueError, match="x: expected finite values"):
+        denoise(x, rng.uniform(0, 1, 6))
+
+
 @pytest.mark.parametrize("bad", [-1.0, np.nan, np.inf])
 def test_bad_weight_values(rng, bad):
     x = rng.standard_normal((2, 6))
@@ -169,6 +180,8 @@ def test_bad_weight_values(rng, bad):
     w[2] = bad
     with pytest.raises(ValueError, match="lam"):
         denoise(x, w)
+    with pytest.raises(ValueError, match="lam"):
+        denoise(x[0], w)  # one signal: the kernel's check
     with pytest.raises(ValueError, match="lam"):
         denoise(x, w, method="irls")
 

@@ -3,6 +3,7 @@
 // width, detail/tv_taut_string.hpp), IRLS with per-row weights
 // (detail/tv_irls.hpp) and the backward (per-edge gradients of the weights).
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -19,13 +20,16 @@
 namespace optkern {
 namespace {
 
-// Throws unless every weight is finite and >= 0.
+// Throws unless every weight is finite and >= 0. (One require at the end: each call builds
+// its message, a std::string, which per weight cost a malloc and a free, more than the solve.)
 void check_weights(index_t count, const double* w) {
-  for (index_t i = 0; i < count; ++i)
-    require(w[i] >= 0 && w[i] <= 1.7976931348623157e308, "lam", "must be finite and >= 0");
+  bool ok = true;
+  for (index_t i = 0; i < count; ++i) ok &= w[i] >= 0 && w[i] <= 1.7976931348623157e308;
+  require(ok, "lam", "must be finite and >= 0");
 }
 
-// y = the weighted prox of x (n >= 1, x finite, weights finite and >= 0). Condat's direct
+// y = the weighted prox of x (n >= 1, weights finite and >= 0); false, y unspecified, if x
+// holds NaN or Inf. Condat's direct
 // algorithm with per-edge lam (detail/tv_condat.hpp) within the scalar solver's budget, else
 // the taut string (linear in the worst case), as tv_detail::denoise_one does for one lam.
 //
@@ -37,23 +41,27 @@ void check_weights(index_t count, const double* w) {
 // weight would round the result away, where the taut string's rises are exact). cap depends
 // on x only through differences, so an offset leaves it alone.
 template <class T>
-void denoise_one(index_t n, const T* x, const double* w, T* y, tv_detail::ChainMemory& memory) {
+bool denoise_one(index_t n, const T* x, const double* w, T* y, tv_detail::ChainMemory& memory) {
   if (n == 1) {
     y[0] = x[0];
-    return;
+    return std::isfinite(double(x[0]));
   }
   if (std::all_of(w + 1, w + (n - 1), [w](double v) { return v == w[0]; })) {
     // Equal weights: the scalar solver, whose answer this is (bit for bit).
-    tv_detail::denoise_one(n, x, w[0], y, memory);
-    return;
+    return tv_detail::denoise_one(n, x, w[0], y, memory);
   }
-  // min and max of x, in two partial pairs (std::min/max, not fmin/fmax: see below)
-  double lo[2] = {double(x[0]), double(x[0])}, hi[2] = {lo[0], lo[0]};
+  // min and max of x, in two partial pairs (std::min/max, not fmin/fmax: see below), and its
+  // sum, finite unless x holds NaN or Inf (or the sum overflows: then each is checked)
+  double lo[2] = {double(x[0]), double(x[0])}, hi[2] = {lo[0], lo[0]}, sum[2] = {lo[0], 0};
   for (index_t k = 1; k + 1 < n; k += 2)
     for (int j = 0; j < 2; ++j) {
       lo[j] = std::min(lo[j], double(x[k + j]));
       hi[j] = std::max(hi[j], double(x[k + j]));
+      sum[j] += double(x[k + j]);
     }
+  if (!std::isfinite(sum[0] + sum[1] + double(x[n - 1])))
+    for (index_t k = 0; k < n; ++k)
+      if (!std::isfinite(double(x[k]))) return false;
   const double low = std::min({lo[0], lo[1], double(x[n - 1])});
   const double high = std::max({hi[0], hi[1], double(x[n - 1])});
   const double cap = double(n) * (high - low);
@@ -66,13 +74,13 @@ void denoise_one(index_t n, const T* x, const double* w, T* y, tv_detail::ChainM
   if (4 * (largest + cap) <= std::numeric_limits<double>::max() &&
       detail::condat_walk<double>(n, x, detail::EdgeLambdas<double, const double*>{w, n - 1, cap},
                                   y, tv_detail::kCondatSlack, tv_detail::kCondatRate))
-    return;
+    return true;
   double widest = 0;
   // std::max, not fmax: GCC 12 for aarch64 crashes vectorising an fmax reduction of floats.
   for (index_t k = 0; k + 1 < n; ++k) widest = std::max(widest, std::min(w[k], cap));
   if (widest == 0) {
     std::copy(x, x + n, y);
-    return;
+    return true;
   }
   double scale = 1, unscale = 1;
   for (;;) {
@@ -80,8 +88,8 @@ void denoise_one(index_t n, const T* x, const double* w, T* y, tv_detail::ChainM
     const detail::EdgeWidths<double, const double*> width{w, cap, scale, widest * scale};
     const auto status = detail::taut_string_denoise(n, x, width, scale, unscale, y,
                                                     memory.chain(0), memory.chain(1), grow);
-    if (status == detail::TautStatus::kDone) return;
-    if (scale != 1) return;  // already rescaled: the result is as good as it gets
+    if (status == detail::TautStatus::kDone) return true;
+    if (scale != 1) return true;  // already rescaled: the result is as good as it gets
     // A local sum overflowed: solve x * 2^-e with w * 2^-e, an exact rescaling.
     double big = widest;
     for (index_t k = 0; k < n; ++k) big = std::max(big, std::fabs(double(x[k])));
@@ -102,10 +110,15 @@ void tv_denoise_weighted(index_t batch, index_t n, const T* x, const double* w, 
   require(x && y && (w || n == 1), "x", "null pointer");
   require(x + batch * n <= y || y + batch * n <= x, "y", "must not overlap x");
   check_weights(w_stride == 0 ? n - 1 : batch * (n - 1), w);
+  // The signals are checked for NaN and Inf on the way, as tv_denoise does (the Python layer's
+  // common call does not scan them first).
+  std::atomic<bool> non_finite{false};
   tv_detail::for_each_signal(batch, n, num_threads, [] { return tv_detail::ChainMemory{}; },
                              [&](tv_detail::ChainMemory& memory, index_t b) {
-                               denoise_one(n, x + b * n, w + b * w_stride, y + b * n, memory);
+                               if (!denoise_one(n, x + b * n, w + b * w_stride, y + b * n, memory))
+                                 non_finite.store(true, std::memory_order_relaxed);
                              });
+  require(!non_finite.load(), "x", "expected finite values, got NaN or Inf");
 }
 
 template <class T>
