@@ -109,8 +109,10 @@ def main():
     k_col += "optkern f32 | " if args.f32 else ""
     hdr = f"| signal | n | λ | {b_col}optkern | {k_col}best prox_tv (method) | ratio{b_ratio} |"
     if args.weighted:
-        hdr = (f"| signal | n | λ (weights U(0, 2λ)) | {b_col}optkern | prox_tv tv1w_1d | "
-               f"ratio{b_ratio} |")
+        f_col = ("before f32 | " if before_cpu else "") + "optkern f32 | " if args.f32 else ""
+        f_ratio = " | f32 ratio" if args.f32 else ""
+        hdr = (f"| signal | n | λ (weights U(0, 2λ)) | {b_col}optkern | {f_col}"
+               f"prox_tv tv1w_1d | ratio{b_ratio}{f_ratio} |")
     print(hdr)
     print("|" + " --- |" * (hdr.count("|") - 1))
     for n in [int(v) for v in args.sizes.split(",")]:
@@ -130,6 +132,11 @@ def main():
                         cont["before"] = lambda: before(x, w)
                         assert np.array_equal(before(x, w), denoise(x, w)) or \
                             np.abs(before(x, w) - denoise(x, w)).max() < 1e-9 * (1 + lam)
+                    if args.f32:
+                        x32 = x.astype(np.float32)
+                        cont["f32"] = lambda: denoise(x32, w)
+                        if before_cpu:
+                            cont["before_f32"] = lambda: before(x32, w)
                 else:
                     cont = {"optkern": lambda: denoise(x, lam)}
                     if before_cpu:
@@ -155,10 +162,16 @@ def main():
                 bef = f" {rate['before']:.1f} |" if before_cpu else ""
                 kern = f" {rate['kernel']:.1f} |" if args.kernel else ""
                 kern += f" {rate['f32']:.1f} |" if args.f32 else ""
+                if args.weighted:
+                    kern = f" {rate['before_f32']:.1f} |" if args.f32 and before_cpu else ""
+                    kern += f" {rate['f32']:.1f} |" if args.f32 else ""
                 name = "" if args.weighted else f" ({peer})"
                 bratio = f" {rate['before'] / rate[peer]:.2f}x |" if before_cpu else ""
+                fratio = (f" {rate['f32'] / rate[peer]:.2f}x |" if args.weighted and args.f32
+                          else "")
                 print(f"| {kind} | {n:.0e} | {lam:.3g} |{bef} {rate['optkern']:.1f} |{kern} "
-                      f"{rate[peer]:.1f}{name} | {rate['optkern'] / rate[peer]:.2f}x |{bratio}")
+                      f"{rate[peer]:.1f}{name} | {rate['optkern'] / rate[peer]:.2f}x |{bratio}"
+                      f"{fratio}")
                 sys.stdout.flush()
 
 

@@ -164,6 +164,92 @@ void test_condat_and_the_taut_string_agree_with_and_without_offsets() {
   }
 }
 
+// The weighted walk (per-edge lam, EdgeLambdas) against the weighted taut string (EdgeWidths):
+// random weights with zeros (free edges), with and without an offset; a weight at or above the
+// cap makes the walk give up (the taut string reads it as the cap); equal weights give the
+// scalar walk's answer.
+void test_weighted_condat_agrees_with_the_weighted_taut_string() {
+  using Lambdas = optkern::detail::EdgeLambdas<double, const double*>;
+  using Widths = optkern::detail::EdgeWidths<double, const double*>;
+  auto no_grow = [](optkern::detail::TautChain<double>&) { return false; };
+  for (int trial = 0; trial < 300; ++trial) {
+    const index_t n = 2 + index_t(rng() % 1000);
+    const Vec x = random_signal(n, trial % 4);
+    const double scales[] = {1e-3, 0.03, 0.3, 3.0, 30.0};
+    const double scale = scales[trial % 5];
+    Vec w(std::size_t(n - 1));
+    for (double& v : w) {
+      const auto r = rng() % 20;
+      v = r == 0 ? 0.0 : scale * 2 * double(rng() % 1000) / 1000;
+    }
+    Vec huge = w;
+    huge[rng() % huge.size()] = 1e300;
+    for (double offset : {0.0, -1e6}) {
+      Vec xc = x;
+      for (double& v : xc) v += offset;
+      const auto [lo, hi] = std::minmax_element(xc.begin(), xc.end());
+      const double cap = double(n) * (*hi - *lo);
+      double widest = 0, largest = 0;
+      for (double v : w) widest = std::max(widest, std::min(v, cap));
+      for (double v : xc) largest = std::max(largest, std::fabs(v));
+      // (the walk without a cap: these weights are small, and the solution is the same)
+      const double no_cap = std::numeric_limits<double>::infinity();
+      Vec c(xc.size()), t(xc.size()), scratch(xc.size());
+      CHECK(optkern::detail::condat_walk<double>(n, xc.data(), Lambdas{w.data(), n - 1, no_cap},
+                                                 c.data(), 1 << 30));
+      std::vector<optkern::detail::TautSegment<double>> a(xc.size() + 1), b(xc.size() + 1);
+      const auto status = optkern::detail::taut_string_denoise(
+          n, xc.data(), Widths{w.data(), cap, 1.0, widest}, 1.0, 1.0, t.data(),
+          optkern::detail::TautChain<double>{a.data(), a.data() + n + 1},
+          optkern::detail::TautChain<double>{b.data(), b.data() + n + 1}, no_grow);
+      CHECK(status == optkern::detail::TautStatus::kDone);
+      double diff = 0;
+      for (index_t i = 0; i < n; ++i) diff = std::max(diff, std::fabs(t[i] - c[i]));
+      CHECK(diff <= 1e-12 * (largest + widest));
+      CHECK(!optkern::detail::condat_walk<double>(n, xc.data(), Lambdas{huge.data(), n - 1, cap},
+                                                  scratch.data(), 1 << 30));
+      Vec inplace = xc;  // in place, the same answer
+      optkern::detail::condat_walk<double>(n, inplace.data(), Lambdas{w.data(), n - 1, no_cap},
+                                           inplace.data(), 1 << 30);
+      CHECK(inplace == c);
+    }
+    // equal weights: the scalar walk's answer (up to rounding: the weighted walk asks
+    // z_n-1 = 0 at the last sample, the scalar one at its end)
+    const Vec same(std::size_t(n - 1), scale);
+    Vec c(x.size()), s(x.size());
+    CHECK(optkern::detail::condat_walk<double>(n, x.data(), Lambdas{same.data(), n - 1, 1e300},
+                                               c.data(), 1 << 30));
+    CHECK(optkern::detail::condat_denoise<double>(n, x.data(), scale, s.data(), 1 << 30));
+    double diff = 0, largest = 0;
+    for (index_t i = 0; i < n; ++i) {
+      diff = std::max(diff, std::fabs(c[i] - s[i]));
+      largest = std::max(largest, std::fabs(x[i]));
+    }
+    CHECK(diff <= 1e-12 * (largest + scale));
+  }
+  // Long segments rescan a lot: with near-equal weights and the CPU's rate the weighted walk
+  // gives up, and the exact solver, which then takes the taut string, still meets the
+  // certificate. (Weights spread over [0, 2 lam] cut the segments short: it finishes.)
+  const index_t n = 20000;
+  const Vec walk = random_signal(n, 1);
+  Vec w(std::size_t(n - 1)), y(walk.size());
+  const double lam = 0.1 * lambda_max(walk);
+  for (double& v : w) v = lam * (0.95 + 0.1 * double(rng() % 1000) / 1000);
+  CHECK(!optkern::detail::condat_walk<double>(n, walk.data(), Lambdas{w.data(), n - 1, 1e300},
+                                              y.data(), 256, 3));
+  optkern::tv_denoise_weighted<double>(1, n, walk.data(), w.data(), 0, y.data());
+  double z = 0, worst = 0;
+  for (index_t k = 0; k + 1 < n; ++k) {
+    z += walk[k] - y[k];
+    worst = std::max(worst, std::fabs(z) - w[k]);
+    if (y[k] != y[k + 1]) worst = std::max(worst, std::fabs(z - w[k] * (y[k] > y[k + 1] ? 1 : -1)));
+  }
+  CHECK(worst < 1e-12 * n * lam);
+  for (double& v : w) v = 2 * lam * double(rng() % 1000) / 1000;
+  CHECK(optkern::detail::condat_walk<double>(n, walk.data(), Lambdas{w.data(), n - 1, 1e300},
+                                             y.data(), 256, 3));
+}
+
 void test_non_finite_signals_throw() {
   for (double bad : {std::nan(""), HUGE_VAL, -HUGE_VAL}) {
     Vec x = random_signal(40, 0);
@@ -376,6 +462,7 @@ int main() {
   test_condat_rate_gives_up_early_and_ties_merge();
   test_non_finite_signals_throw();
   test_condat_and_the_taut_string_agree_with_and_without_offsets();
+  test_weighted_condat_agrees_with_the_weighted_taut_string();
   test_edges();
   test_overflowing_sums_are_rescaled();
   test_float_batch_and_per_signal_lambda();

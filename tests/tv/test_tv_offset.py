@@ -1,6 +1,7 @@
 """The exact 1-D TV solver under large offsets, at small λ (short segments, many jumps):
 denoise(x + c, λ) − c must equal denoise(x, λ) up to the rounding of x + c itself, and the
-optimality certificate must hold at every λ of a grid from 0.01σ to λ_max/10."""
+optimality certificate must hold at every λ of a grid from 0.01σ to λ_max/10. With one weight
+per edge (U(0, 2λ)), the offset result must be as close as prox_tv's tv1w_1d manages."""
 
 import numpy as np
 import pytest
@@ -71,3 +72,25 @@ def test_float32_offsets(rng):
         # float32: x + c and the result are rounded in float32; the solver works in float64
         assert np.abs(back - y).max() <= 1.5 * eps * (float(c) + np.abs(x).max()) + 2 * eps * \
             np.abs(y).max()
+
+
+@pytest.mark.parametrize("kind", ["walk", "blocks", "noise", "sine"])
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_weighted_offset_changes_the_result_only_by_its_rounding(rng, kind, sign):
+    x, sigma = signals(rng)[kind]
+    eps = np.finfo(np.float64).eps
+    try:
+        import prox_tv
+    except ImportError:
+        prox_tv = None
+    for c in (sign * 1e6, sign * 1e6 * x.std()):
+        for lam in lambdas(x, sigma):
+            w = rng.uniform(0, 2 * lam, N - 1)
+            w[rng.random(N - 1) < 0.05] = 0.0
+            drift = np.abs(denoise(x + c, w) - c - denoise(x, w)).max()
+            # the rounding of x + c and of the result, or prox_tv's drift if that is larger
+            bound = 1.5 * eps * (abs(c) + np.abs(x).max())
+            if prox_tv is not None:
+                peer = np.abs(prox_tv.tv1w_1d(x + c, w) - c - prox_tv.tv1w_1d(x, w)).max()
+                bound = max(bound, peer)
+            assert drift <= bound, (c, lam, drift, bound)

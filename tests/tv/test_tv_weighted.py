@@ -77,6 +77,53 @@ def test_against_prox_tv():
                                        atol=1e-10 * (1 + np.abs(x).max()))
 
 
+@pytest.mark.parametrize("kind", ["noise", "walk", "blocks", "ties"])
+@pytest.mark.parametrize("scale", [0.003, 0.1, 1.0, 10.0])
+def test_long_signals_with_zero_and_huge_weights(dtype, rng, kind, scale):
+    # Long enough that the exact solver takes each of its paths (Condat's walk at small
+    # weights, its fallback to the taut string once it rescans too much, the taut string at
+    # once for large weights): against the reference, and against prox_tv where no weight is
+    # huge (its tv1w_1d loses accuracy from 1e8 on).
+    n = 3000
+    x = signal(rng, n, kind).astype(dtype)
+    w = weights(rng, n, scale)
+    huge = w.copy()
+    huge[rng.random(n - 1) < 0.05] = 1e300  # never active: each is capped
+    scale_x = np.abs(x).max() + 1.0
+    # the result's own rounding, and the reference's: its running sums drift by up to n ulps
+    tol = 4 * EPS[dtype] * scale_x
+    for wi in (w, huge):
+        y = denoise(x, wi)
+        assert y.dtype == dtype
+        expected = ref.taut_string_weighted(x.astype(np.float64), wi)
+        assert np.abs(y - expected).max() <= tol + n * EPS[np.float64] * scale_x
+    prox_tv = pytest.importorskip("prox_tv")
+    assert np.abs(denoise(x, w) - prox_tv.tv1w_1d(x.astype(np.float64), w)).max() <= tol
+
+
+@pytest.mark.parametrize("kind", ["noise", "walk", "blocks"])
+def test_certificate_at_small_weights(rng, kind):
+    # Many short segments: z = cumsum(x − y) stays within [−w_k, w_k] and equals ±w_k at
+    # each jump, also with an offset of 1e6 (whose rounding the running sum z adds up).
+    n = 20_000
+    x = signal(rng, n, kind)
+    step = np.abs(np.diff(x)).mean()
+    for scale in (0.003, 0.03, 0.3):
+        w = weights(rng, n, scale * step)
+        y = denoise(x, w)
+        assert (y[:-1] != y[1:]).sum() > n // 100
+        bound, end, at_jumps = ref.certificate_weighted(x, y, w)
+        assert max(bound, end, at_jumps) <= 1e-9 * w.max() + n * EPS[np.float64] * np.abs(x).max()
+        c = 1e6
+        yc = denoise(x + c, w)
+        z = np.cumsum((x + c) - yc)[:-1]
+        slack = np.arange(1, n) * np.spacing(c) + 1e-9 * w.max()
+        assert (np.abs(z) <= w + slack).all()
+        jumps = yc[:-1] != yc[1:]
+        sign = np.sign(yc[:-1] - yc[1:])
+        assert (np.abs(z - w * sign)[jumps] <= slack[jumps]).all()
+
+
 def test_shapes_and_broadcasting(rng):
     x = rng.standard_normal((3, 4, 9))
     w_full = rng.uniform(0, 1, (3, 4, 8))
@@ -115,6 +162,17 @@ def test_ambiguous_and_bad_shapes_are_rejected(rng):
         denoise(rng.standard_normal((3, 6)), np.ones((2, 5)))  # leading axes do not fit
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("shape", [(7,), (2, 7)])
+def test_non_finite_signals_with_weights(rng, dtype, bad, shape):
+    # one signal goes straight to the kernel, which checks x as it solves; a batch is checked
+    # first: the same ValueError either way
+    x = rng.standard_normal(shape).astype(dtype)
+    x[..., 4] = bad
+    with pytest.raises(ValueError, match="x: expected finite values"):
+        denoise(x, rng.uniform(0, 1, 6))
+
+
 @pytest.mark.parametrize("bad", [-1.0, np.nan, np.inf])
 def test_bad_weight_values(rng, bad):
     x = rng.standard_normal((2, 6))
@@ -122,6 +180,8 @@ def test_bad_weight_values(rng, bad):
     w[2] = bad
     with pytest.raises(ValueError, match="lam"):
         denoise(x, w)
+    with pytest.raises(ValueError, match="lam"):
+        denoise(x[0], w)  # one signal: the kernel's check
     with pytest.raises(ValueError, match="lam"):
         denoise(x, w, method="irls")
 

@@ -39,9 +39,10 @@ void tv_denoise_vjp(index_t batch, index_t n, const T* y, const T* grad_y, doubl
 
 // One weight per edge: y = argmin_u 1/2 |u - x|^2 + sum_k w_k |u_k - u_{k+1}|, with signal b's
 // n - 1 weights at w + b * w_stride (w_stride: 0, one set for all, or n - 1), each finite and
-// >= 0 (else std::invalid_argument naming "lam"). Exact (a taut string through a tube of
-// half-width w_k at point k), IRLS (as tv_denoise_irls) and the backward, whose grad_w (batch x
-// (n - 1)) gets each edge's dL/dw_k.
+// >= 0 (else std::invalid_argument naming "lam"). Exact (Condat's direct algorithm with
+// per-edge lam, else a taut string through a tube of half-width w_k at point k; a signal with
+// NaN or Inf throws, naming "x"), IRLS (as tv_denoise_irls) and the backward, whose grad_w
+// (batch x (n - 1)) gets each edge's dL/dw_k.
 template <class T>
 void tv_denoise_weighted(index_t batch, index_t n, const T* x, const double* w, index_t w_stride,
                          T* y, int num_threads = 0);

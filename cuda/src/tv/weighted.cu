@@ -1,6 +1,7 @@
-// 1-D TV with one weight per edge on a CUDA device (optkern/cuda/tv.hpp): the exact taut
-// string through a tube of half-width w_k (detail/tv_taut_string.hpp, as the CPU's
-// cpp/src/tv/weighted.cpp), one thread per signal in slots of scratch memory for its two
+// 1-D TV with one weight per edge on a CUDA device (optkern/cuda/tv.hpp): Condat's direct
+// algorithm with per-edge lam (detail/tv_condat.hpp) within a budget of rescans, else the
+// exact taut string through a tube of half-width w_k (detail/tv_taut_string.hpp), as the CPU's
+// cpp/src/tv/weighted.cpp; one thread per signal, with a slot of scratch memory for its two
 // chains, and the backward (detail/tv_segments.hpp, segment_vjp_weighted), one thread per
 // signal. Signals with a non-finite or negative weight come out as NaN (device arrays are
 // not checked on the host).
@@ -8,6 +9,7 @@
 
 #include "common.cuh"
 #include "optkern/cuda/tv.hpp"
+#include "optkern/detail/tv_condat.hpp"
 #include "optkern/detail/tv_segments.hpp"
 #include "optkern/detail/tv_taut_string.hpp"
 
@@ -17,18 +19,13 @@ namespace {
 using namespace tv_kernels;
 using Segment = detail::TautSegment<double>;
 
-// The weights clamped at C = 2 (sum|x| + n max|x|), above which an edge is never active (as
-// on the CPU), times the signal's scale.
-struct ClampedWidths {
-  static constexpr bool kConstant = false;
-  const double* w;
-  double cap, scale, widest;
-  __device__ double operator()(index_t j) const { return fmin(w[j - 1], cap) * scale; }
-  __device__ double largest() const { return widest * scale; }
-};
+// Condat's budget in rescanned samples before the taut string takes over (as the scalar
+// kernel's in denoise.cu: looser than the CPU's, since the taut string costs this kernel
+// its slot's memory traffic).
+inline __device__ index_t condat_budget(index_t n) { return 32 * n + 1024; }
 
 template <class T>
-__global__ void taut_string_weighted(index_t batch, index_t n, const T* __restrict__ x,
+__global__ void exact_weighted(index_t batch, index_t n, const T* __restrict__ x,
                                      const double* __restrict__ w, index_t w_stride,
                                      T* __restrict__ y, Segment* slot_memory, index_t slots) {
   const index_t slot = index_t(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -39,14 +36,17 @@ __global__ void taut_string_weighted(index_t batch, index_t n, const T* __restri
     const T* xb = x + b * n;
     T* yb = y + b * n;
     const double* wb = w + b * w_stride;
-    double total = 0, largest = 0, widest = 0;
+    double low = n ? double(xb[0]) : 0, high = low, largest = 0, widest = 0;
     bool valid = true;
     for (index_t k = 0; k < n; ++k) {
-      const double v = fabs(double(xb[k]));
-      total += v;
-      largest = fmax(largest, v);
+      const double v = double(xb[k]);
+      low = fmin(low, v);
+      high = fmax(high, v);
+      largest = fmax(largest, fabs(v));
     }
-    const double cap = 2 * (total + double(n) * largest);
+    // From cap on an edge is never active (as on the CPU, cpp/src/tv/weighted.cpp, which says
+    // why): Condat's walk gives up on such a weight, the taut string reads it as cap.
+    const double cap = double(n) * (high - low);
     for (index_t k = 0; k + 1 < n; ++k) {
       valid = valid && valid_lambda(wb[k]);
       widest = fmax(widest, fmin(wb[k], cap));
@@ -59,10 +59,17 @@ __global__ void taut_string_weighted(index_t batch, index_t n, const T* __restri
       for (index_t k = 0; k < n; ++k) yb[k] = xb[k];
       continue;
     }
+    // Condat's direct algorithm with per-edge lam (detail/tv_condat.hpp) within a budget, else
+    // the taut string, which rewrites all of y.
+    if (4 * (largest + cap) <= DBL_MAX &&
+        detail::condat_walk<double>(n, xb, detail::EdgeLambdas<double, const double*>{wb, n - 1,
+                                                                                      cap},
+                                    yb, condat_budget(n)))
+      continue;
     double scale = 1, unscale = 1;
     for (int attempt = 0; attempt < 2; ++attempt) {
       auto no_growth = [](detail::TautChain<double>&) { return false; };  // n always fit
-      const ClampedWidths width{wb, cap, scale, widest};
+      const detail::EdgeWidths<double, const double*> width{wb, cap, scale, widest * scale};
       const auto status = detail::taut_string_denoise(
           n, xb, width, scale, unscale, yb, detail::TautChain<double>{upper, upper + n},
           detail::TautChain<double>{lower, lower + n}, no_growth);
@@ -109,7 +116,7 @@ void tv_denoise_weighted(index_t batch, index_t n, const T* x, const double* w, 
   ScratchCarver carver(scratch);
   const index_t slots = weighted_slots(batch, n);
   Segment* memory = carver.take<Segment>(slots * 2 * n);
-  taut_string_weighted<T><<<blocks_for(slots), kThreads, 0, stream>>>(batch, n, x, w, w_stride,
+  exact_weighted<T><<<blocks_for(slots), kThreads, 0, stream>>>(batch, n, x, w, w_stride,
                                                                        y, memory, slots);
   check(cudaGetLastError(), "tv_denoise_weighted kernel launch");
 }

@@ -66,7 +66,8 @@ def denoise(
         ``tv1w_1d``; a weight of 0 leaves that edge free). A shape that fits both readings,
         e.g. (4,) for x of shape (4, 5), is rejected: write ``lam[..., None]`` (one per
         signal) or ``lam[None]`` (weights shared by all signals). On CUDA, weights take
-        the exact method (the taut string, one GPU thread per signal).
+        the exact method (Condat's direct algorithm, else the taut string, one GPU thread
+        per signal).
     {tv_options}
     {device}
         GPU arrays are not scanned for NaN or Inf (that would synchronise the device): NaN

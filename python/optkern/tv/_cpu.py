@@ -44,6 +44,16 @@ def denoise(x: Any, lam: Any, method: str, tol: float, max_iter: int, return_inf
         y = np.empty_like(rows)
         _backend._core.tv.denoise(rows, np.array([float(lam)]), y)
         return y.reshape(x.shape)
+    if (method == "exact" and not return_info and type(x) is np.ndarray and x.ndim == 1
+            and x.dtype.char in "fd" and x.dtype.isnative and x.flags.c_contiguous and x.size > 2
+            and type(lam) is np.ndarray and lam.shape == (x.size - 1,) and lam.dtype.char == "d"
+            and lam.dtype.isnative and lam.flags.c_contiguous):
+        # One signal with one weight per edge (unambiguous for n > 2), as the kernel takes it;
+        # the kernel checks x for NaN and Inf and the weights as it solves.
+        y = np.empty_like(x)
+        _backend._core.tv_denoise_weighted(x.reshape(1, -1), lam.reshape(1, -1),
+                                           y.reshape(1, -1))
+        return y
     x = finite_signals(x, "x")
     batch = x.shape[:-1]
     if x.size == 0:  # no work: no memory per signal either (shape (2**40, 0) is fine)

@@ -25,21 +25,49 @@
 
 namespace optkern::detail {
 
-// y = TV prox of x (length n >= 1) for lam > 0. Returns false, with y partly written, once
-// the samples it rescanned (stepped over again after a restart) exceed budget + rate * k0,
-// where k0 is the number of samples already decided: `budget` alone bounds the total work
-// (n + budget steps), and `rate` lets it give up early, as soon as rescans average more than
-// `rate` per decided sample. budget = rate = 0 gives up at once for n > 1 (callers force
-// their fallback with it). y may alias x: positions are written only after their
-// last read. Where x_i - x_j +- 4 lam can overflow the result may be wrong: the CPU caller
-// checks 4 (sum |x_k| + lam) is finite first.
-template <class Acc, class X, class Y>
-OPTKERN_HD bool condat_denoise(index_t n, const X& x, Acc lam, const Y& y, index_t budget,
-                               index_t rate = 0) {
+// lam_k for every edge: one lam...
+template <class Acc>
+struct ScalarLambda {
+  Acc lam;
+  OPTKERN_HD Acc operator()(index_t) const { return lam; }
+  OPTKERN_HD bool within(Acc) const { return true; }
+};
+
+// ...or edge k's weight w[k] (k = 0..n-2). The walk gives up (returns false) on a weight of
+// `cap` or more: the caller sets cap where an edge can no longer be active (no |z_k| of the
+// solution reaches it), and solves such signals by the taut string, whose exact rises keep
+// huge weights from rounding the result away (here they would enter the bounds). Edge n-1,
+// past the end, is z_n-1 = 0: lam 0, so that the last sample's test and tightening ask for it
+// exactly and the walk's end never restarts (the scalar walk tests it against lam, then
+// restarts from its end; with per-edge lam that restart's inherited bound could name a stale
+// jump).
+template <class Acc, class W>
+struct EdgeLambdas {
+  W w;
+  index_t last;  // n - 1, the number of weights
+  Acc cap;
+  OPTKERN_HD Acc operator()(index_t k) const { return k < last ? Acc(w[k]) : Acc(0); }
+  OPTKERN_HD bool within(Acc lam) const { return lam < cap; }
+};
+
+// y = TV prox of x (length n >= 1) for the edge weights `lam` (lam(k) >= 0 for edge k, a
+// ScalarLambda or EdgeLambdas). Returns false, with y partly written, on a weight that is not
+// lam.within, and once the samples it rescanned (stepped over again after a restart) exceed
+// budget + rate * k0, where k0 is the number of samples already decided: `budget` alone
+// bounds the total work (n + budget steps), and `rate` lets it give up early, as soon as
+// rescans average more than `rate` per decided sample. budget = rate = 0 gives up at once for
+// n > 1 (callers force their fallback with it). y may alias x: positions are written only
+// after their last read. Where x_i - x_j +- 4 lam can overflow the result may be wrong: the
+// CPU callers check 4 (sum |x_k| + lam) is finite first.
+template <class Acc, class X, class Lam, class Y>
+OPTKERN_HD bool condat_walk(index_t n, const X& x, const Lam& lam, const Y& y, index_t budget,
+                            index_t rate = 0) {
   index_t k = 0, k0 = 0, kminus = 0, kplus = 0;
   Acc base = Acc(x[0]);  // x[k0]; vmin, vmax are relative to it
-  Acc vmin = -lam, vmax = lam;
-  Acc umin = lam, umax = -lam;
+  const Acc lam0 = lam(0);
+  if (!lam.within(lam0)) return false;
+  Acc vmin = -lam0, vmax = lam0;
+  Acc umin = lam0, umax = -lam0;
   // Segments are written one run behind, as the taut string writes its pieces: a segment
   // whose value equals the previous one up to rounding (a tie, which lam = lambda_max
   // produces) joins its run, so that no jump is a rounding artefact. The run [run_first,
@@ -53,9 +81,10 @@ OPTKERN_HD bool condat_denoise(index_t n, const X& x, Acc lam, const Y& y, index
   auto emit = [&](index_t last, Acc value) {  // the segment [k0, last] has this value
     const index_t len = last - k0 + 1, run_len = k0 - run_first;
     const Acc gap = std::fabs(value - run_value), scale = std::fabs(value) + std::fabs(run_value);
-    // The tie bound is at most eps16 (scale + 2 lam): test that first, without divisions.
-    if (run_len > 0 && gap <= eps16 * (scale + 2 * lam) &&
-        gap <= eps16 * (scale + lam * (Acc(1) / Acc(len) + Acc(1) / Acc(run_len)))) {
+    // The tie bound is at most eps16 (scale + 2 lam), lam that of the edge between them: test
+    // that first, without divisions.
+    if (run_len > 0 && gap <= eps16 * (scale + 2 * lam(k0 - 1)) &&
+        gap <= eps16 * (scale + lam(k0 - 1) * (Acc(1) / Acc(len) + Acc(1) / Acc(run_len)))) {
       run_value += (value - run_value) * (Acc(len) / Acc(run_len + len));
     } else {
       flush();
@@ -94,9 +123,10 @@ OPTKERN_HD bool condat_denoise(index_t n, const X& x, Acc lam, const Y& y, index
         if (!restart_fits()) return false;
         rebase();
         k = kminus = k0;
-        vmin = 0;
-        umin = lam;
-        umax = lam - vmax;
+        const Acc left = lam(k0 - 1), right = lam(k0);  // z_k0-1 = +left
+        vmin = left - right;
+        umin = right;
+        umax = left - vmax;
       } else if (umax > Acc(0)) {
         close_segment(kplus, vmax);
         if (k0 >= n) {
@@ -106,9 +136,10 @@ OPTKERN_HD bool condat_denoise(index_t n, const X& x, Acc lam, const Y& y, index
         if (!restart_fits()) return false;
         rebase();
         k = kplus = k0;
-        vmax = 0;
-        umax = -lam;
-        umin = -lam - vmin;
+        const Acc left = lam(k0 - 1), right = lam(k0);  // z_k0-1 = -left
+        vmax = right - left;
+        umax = -right;
+        umin = -left - vmin;
       } else {
         emit(n - 1, base + (vmin + umin / Acc(k - k0 + 1)));
         flush();
@@ -117,42 +148,53 @@ OPTKERN_HD bool condat_denoise(index_t n, const X& x, Acc lam, const Y& y, index
       continue;
     }
     const Acc next = Acc(x[k + 1]) - base;
+    const Acc lam_next = lam(k + 1);  // (the restarts read only edges this has checked)
+    if (!lam.within(lam_next)) return false;
     umin += next - vmin;
-    if (umin < -lam) {  // even vmin is too high for x[k+1]: a downward jump after kminus
+    if (umin < -lam_next) {  // even vmin is too high for x[k+1]: a downward jump after kminus
       close_segment(kminus, vmin);
       if (!restart_fits()) return false;
       k = kminus = kplus = k0;
       base = Acc(x[k]);
-      vmin = 0;
-      vmax = 2 * lam;
-      umin = lam;
-      umax = -lam;
+      const Acc left = lam(k0 - 1), right = lam(k0);  // z_k0-1 = +left
+      vmin = left - right;
+      vmax = left + right;
+      umin = right;
+      umax = -right;
       continue;
     }
     umax += next - vmax;
-    if (umax > lam) {  // even vmax is too low: an upward jump after kplus
+    if (umax > lam_next) {  // even vmax is too low: an upward jump after kplus
       close_segment(kplus, vmax);
       if (!restart_fits()) return false;
       k = kminus = kplus = k0;
       base = Acc(x[k]);
-      vmax = 0;
-      vmin = -2 * lam;
-      umin = lam;
-      umax = -lam;
+      const Acc left = lam(k0 - 1), right = lam(k0);  // z_k0-1 = -left
+      vmax = right - left;
+      vmin = -left - right;
+      umin = right;
+      umax = -right;
       continue;
     }
     ++k;  // x[k] joins the segment; tighten the bounds that its value forces
-    if (umin >= lam) {
+    if (umin >= lam_next) {
       kminus = k;
-      vmin += (umin - lam) / Acc(k - k0 + 1);
-      umin = lam;
+      vmin += (umin - lam_next) / Acc(k - k0 + 1);
+      umin = lam_next;
     }
-    if (umax <= -lam) {
+    if (umax <= -lam_next) {
       kplus = k;
-      vmax += (umax + lam) / Acc(k - k0 + 1);
-      umax = -lam;
+      vmax += (umax + lam_next) / Acc(k - k0 + 1);
+      umax = -lam_next;
     }
   }
+}
+
+// The walk for one lam > 0 on every edge.
+template <class Acc, class X, class Y>
+OPTKERN_HD bool condat_denoise(index_t n, const X& x, Acc lam, const Y& y, index_t budget,
+                               index_t rate = 0) {
+  return condat_walk<Acc>(n, x, ScalarLambda<Acc>{lam}, y, budget, rate);
 }
 
 }  // namespace optkern::detail

@@ -143,14 +143,20 @@ struct ConstantWidth {
   OPTKERN_HD Acc largest() const { return lam; }
 };
 
-// ...or edge j-1's weight w[j-1] (times the signal's scale, a power of two).
+// ...or edge j-1's weight w[j-1], read as min(w[j-1], cap) (as detail/tv_condat.hpp's
+// EdgeLambdas: an edge above cap is never active, and a huge weight would round the walls'
+// rises x_k +- (w_k - w_k-1) away), times the signal's scale (a power of two).
 template <class Acc, class W>
 struct EdgeWidths {
   static constexpr bool kConstant = false;
   W w;
+  Acc cap;
   Acc scale;
-  Acc max_width;  // the largest w_k * scale (the scale of the ties between pieces)
-  OPTKERN_HD Acc operator()(index_t j) const { return Acc(w[j - 1]) * scale; }
+  Acc max_width;  // the largest min(w_k, cap) * scale (the scale of the ties between pieces)
+  OPTKERN_HD Acc operator()(index_t j) const {
+    const Acc v = Acc(w[j - 1]);
+    return (v < cap ? v : cap) * scale;
+  }
   OPTKERN_HD Acc largest() const { return max_width; }
 };
 
