@@ -51,7 +51,7 @@ def denoise(x: Any, lam: Any, method: str, tol: float, max_iter: int, return_inf
         # One signal with one weight per edge (unambiguous for n > 2), as the kernel takes it;
         # the kernel checks x for NaN and Inf and the weights as it solves.
         y = np.empty_like(x)
-        _backend._core.tv_denoise_weighted(x.reshape(1, -1), lam.reshape(1, -1),
+        _backend._core.tv.denoise_weighted(x.reshape(1, -1), lam.reshape(1, -1),
                                            y.reshape(1, -1))
         return y
     x = finite_signals(x, "x")
