@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "common/areas.hpp"
 #include "optkern/build_info.hpp"
 #include "optkern/simd.hpp"
 #include "optkern/threads.hpp"
@@ -43,17 +44,8 @@ PYBIND11_MODULE(_core, m) {
   m.def("num_threads", &optkern::num_threads);
   m.def("set_num_threads", &optkern::set_num_threads, py::arg("n"));
 
-  // def_submodule registers each one in sys.modules as optkern._core.<area>, so that the
-  // enums' and classes' __module__ can be imported (pickle finds them there).
-  py::module_ linalg = m.def_submodule("linalg", "optkern.linalg's kernels: bmm, tridiagonal");
-  optkern::bindings::bind_linalg(linalg);
-  py::module_ givens = m.def_submodule("givens", "optkern.givens's engines and products");
-  optkern::bindings::bind_givens(givens);
-  py::module_ tv = m.def_submodule("tv", "optkern.tv's kernels: 1-D and 2-D TV");
-  optkern::bindings::bind_tv(tv);
-  py::module_ ot = m.def_submodule("ot", "optkern.ot's Sinkhorn kernels");
-  optkern::bindings::bind_ot(ot);
-  py::module_ optimize = m.def_submodule("optimize", "optkern.optimize's minimizers");
-  optkern::bindings::bind_optimize(optimize);
-  optkern::bindings::bind_testing(m);
+  namespace ob = optkern::bindings;
+  ob::bind_areas(m, "CPU",
+                 {ob::bind_linalg, ob::bind_givens, ob::bind_tv, ob::bind_ot, ob::bind_optimize});
+  ob::bind_testing(m);
 }

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "common/areas.hpp"
 #include "optkern/cuda/runtime.hpp"
 
 namespace py = pybind11;
@@ -72,14 +73,8 @@ PYBIND11_MODULE(_cuda, m) {
 
   // One submodule per area, _cuda.<area>, as in _core; the device and stream functions above
   // concern the whole module and stay on it.
-  py::module_ linalg = m.def_submodule("linalg", "optkern.linalg on CUDA: bmm, tridiagonal");
-  optkern::bindings::bind_cuda_linalg(linalg);
-  py::module_ givens = m.def_submodule("givens", "optkern.givens on CUDA");
-  optkern::bindings::bind_cuda_givens(givens);
-  py::module_ tv = m.def_submodule("tv", "optkern.tv on CUDA: 1-D TV");
-  optkern::bindings::bind_cuda_tv(tv);
-  py::module_ ot = m.def_submodule("ot", "optkern.ot on CUDA: Sinkhorn");
-  optkern::bindings::bind_cuda_ot(ot);
-  py::module_ optimize = m.def_submodule("optimize", "optkern.optimize on CUDA");
-  optkern::bindings::bind_cuda_optimize(optimize);
+  namespace ob = optkern::bindings;
+  ob::bind_areas(m, "GPU (CUDA)",
+                 {ob::bind_cuda_linalg, ob::bind_cuda_givens, ob::bind_cuda_tv, ob::bind_cuda_ot,
+                  ob::bind_cuda_optimize});
 }
