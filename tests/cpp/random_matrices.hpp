@@ -9,6 +9,15 @@
 
 namespace optkern_test {
 
+// `size` independent draws, uniform in [lo, hi).
+inline std::vector<double> uniform_vector(optkern::index_t size, std::mt19937& gen, double lo,
+                                          double hi) {
+  std::uniform_real_distribution<double> uniform(lo, hi);
+  std::vector<double> out(static_cast<std::size_t>(size));
+  for (auto& x : out) x = uniform(gen);
+  return out;
+}
+
 // A random d x d orthogonal matrix (row-major): Gram-Schmidt, twice, on a Gaussian matrix's rows.
 inline std::vector<double> random_orthogonal(optkern::index_t d, std::mt19937& gen) {
   std::normal_distribution<double> normal;

@@ -7,6 +7,7 @@
 
 #include "check.hpp"
 #include "optkern/ot.hpp"
+#include "random_matrices.hpp"
 
 using optkern::index_t;
 using optkern::SinkhornMethod;
@@ -41,13 +42,10 @@ double max_rel_diff(const std::vector<double>& x, const std::vector<double>& y) 
 
 int main() {
   std::mt19937 gen(11);
-  std::uniform_real_distribution<double> uniform(0.0, 1.0);
   const index_t m = 37, n = 23;
-  std::vector<double> M(static_cast<std::size_t>(m * n)), a(static_cast<std::size_t>(m)),
-      b(static_cast<std::size_t>(n));
-  for (auto& x : M) x = uniform(gen);
-  for (auto& x : a) x = 0.1 + uniform(gen);  // masses differ: about 22 against 14
-  for (auto& x : b) x = 0.1 + uniform(gen);
+  const std::vector<double> M = optkern_test::uniform_vector(m * n, gen, 0, 1);
+  std::vector<double> a = optkern_test::uniform_vector(m, gen, 0.1, 1.1);  // masses differ:
+  std::vector<double> b = optkern_test::uniform_vector(n, gen, 0.1, 1.1);  // about 22 and 14
   a[3] = 0;  // zero weights: their row and column of the plan are zero
   b[5] = 0;
 
