@@ -14,6 +14,18 @@ namespace py = pybind11;
 
 using AreaBinder = void (*)(py::module_&);
 
+// Each area's bind function: core/bind_<area>.cpp (the CPU module) and cuda/bind_<area>.cpp.
+void bind_linalg(py::module_& m);
+void bind_givens(py::module_& m);
+void bind_tv(py::module_& m);
+void bind_ot(py::module_& m);
+void bind_optimize(py::module_& m);
+void bind_cuda_linalg(py::module_& m);
+void bind_cuda_givens(py::module_& m);
+void bind_cuda_tv(py::module_& m);
+void bind_cuda_ot(py::module_& m);
+void bind_cuda_optimize(py::module_& m);
+
 // One bind function per area, in the order of the submodules.
 struct AreaBinders {
   AreaBinder linalg, givens, tv, ot, optimize;

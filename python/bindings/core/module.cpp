@@ -12,11 +12,6 @@
 namespace py = pybind11;
 
 namespace optkern::bindings {
-void bind_linalg(py::module_& m);
-void bind_givens(py::module_& m);
-void bind_tv(py::module_& m);
-void bind_ot(py::module_& m);
-void bind_optimize(py::module_& m);
 void bind_testing(py::module_& m);
 }
 

@@ -12,14 +12,6 @@
 
 namespace py = pybind11;
 
-namespace optkern::bindings {
-void bind_cuda_linalg(py::module_& m);
-void bind_cuda_givens(py::module_& m);
-void bind_cuda_tv(py::module_& m);
-void bind_cuda_ot(py::module_& m);
-void bind_cuda_optimize(py::module_& m);
-}
-
 namespace {
 
 cudaStream_t as_stream(std::uintptr_t handle) { return reinterpret_cast<cudaStream_t>(handle); }
