@@ -15,7 +15,7 @@ from optkern import _arrays, _backend
 from optkern._validation import as_float_array, broadcast_batch, fail
 from optkern.ot import _checks
 from optkern.ot._losses import check_cost_name, check_points, pairwise_cost
-from optkern.ot._result import per_problem
+from optkern.ot._result import _Solved, per_problem
 
 __all__ = ["PointsResult", "sinkhorn_points"]
 
@@ -26,7 +26,7 @@ def points_cost(name: str) -> Any:
 
 
 @dataclass(frozen=True)
-class PointsResult:
+class PointsResult(_Solved):
     """The result of :func:`sinkhorn_points`. Per-problem fields are scalars for one problem
     and arrays of the batch shape for a batch.
 
@@ -70,13 +70,7 @@ class PointsResult:
     (50, 40)
     """
 
-    f: Any
-    g: Any
-    cost: Any
-    value: Any
-    n_iter: Any
     marginal_error: Any
-    converged: Any
     x: np.ndarray = field(repr=False)
     y: np.ndarray = field(repr=False)
     reg: float = field(repr=False)

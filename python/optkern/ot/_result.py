@@ -9,7 +9,21 @@ import numpy as np
 
 
 @dataclass(frozen=True)
-class SinkhornResult:
+class _Solved:
+    """The fields every entropic OT result has, whatever the solver (dense, unbalanced, point
+    clouds): the potentials, the two values, the iterations and whether they converged. Each
+    result class documents them with its own meaning and adds its own fields after them."""
+
+    f: Any
+    g: Any
+    cost: Any
+    value: Any
+    n_iter: Any
+    converged: Any
+
+
+@dataclass(frozen=True)
+class SinkhornResult(_Solved):
     """The result of :func:`sinkhorn`.
 
     Fields with one value per problem are scalars for a single problem and arrays of the
@@ -57,13 +71,7 @@ class SinkhornResult:
     """
 
     plan: Any
-    f: Any
-    g: Any
-    cost: Any
-    value: Any
-    n_iter: Any
     marginal_error: Any
-    converged: Any
     method: Any
 
 

@@ -14,14 +14,14 @@ import numpy as np
 from optkern import _arrays, _backend, _docs
 from optkern._validation import as_float_array, broadcast_batch, check_number, fail
 from optkern.ot import _checks
-from optkern.ot._result import per_problem
+from optkern.ot._result import _Solved, per_problem
 
 __all__ = ["UnbalancedResult", "sinkhorn_unbalanced", "sinkhorn_unbalanced_vjp"]
 
 
 
 @dataclass(frozen=True)
-class UnbalancedResult:
+class UnbalancedResult(_Solved):
     """The result of :func:`sinkhorn_unbalanced`; per-problem fields are scalars for one
     problem and arrays of the batch shape for a batch.
 
@@ -54,12 +54,6 @@ class UnbalancedResult:
     """
 
     plan: Any
-    f: Any
-    g: Any
-    cost: Any
-    value: Any
-    n_iter: Any
-    converged: Any
     method: Any
 
 
