@@ -265,21 +265,12 @@ class LbfgsbMachine {
       if (core_.gradient_norm() <= o_.gtol) return core_.finish(Status::kGradientConverged);
       return begin_search();
     }
-    Request r;
-    if (fallback_.refetching()) {
-      r = fallback_.refetched(core_, f_trial, [&] { return accept(f_trial); });
-    } else {
-      r = core_.search_step(
-          search_, f_trial, core_.trial_slope(), [&] { return accept(f_trial); },
-          [&] {
-            return fallback_.failed(
-                core_, search_, pairs_ > 0, f_trial, [&] { return accept(f_trial); },
-                [&] {
-                  drop_memory();  // search along the projected gradient path
-                  return begin_search();
-                });
-          });
-    }
+    const Request r = fallback_.tell(
+        core_, search_, pairs_ > 0, f_trial, [&] { return accept(f_trial); },
+        [&] {
+          drop_memory();  // search along the projected gradient path
+          return begin_search();
+        });
     if (r == Request::kEvaluate) clamp_trial();
     return r;
   }
@@ -287,8 +278,7 @@ class LbfgsbMachine {
   Request tell_hessian() { return core_.finish(Status::kRunning); }  // unused
 
   Request proceed(bool stop = false) {
-    if (fallback_.stop_pending()) return fallback_.stop(core_, stop);
-    return core_.stops(stop) ? Request::kDone : begin_search();
+    return fallback_.proceed(core_, stop, [&] { return begin_search(); });
   }
 
   T f() const { return core_.f(); }
@@ -858,17 +848,24 @@ void check_bounds(const T* lower, const T* upper, index_t n) {
 template <class T, class Objective, class Callback>
 Result<T> lbfgsb_run(Objective&& fg, T* x, const T* lower, const T* upper, index_t n,
                      const LbfgsOptions<T>& options, Callback&& callback) {
-  require(n >= 1, "x", "must have at least one element");
-  require_finite(x, n, "x");
+  require_start(x, n);
   check_lbfgs_options(options);
   check_bounds(lower, upper, n);
-  Vector<T> xt(n), gt(n), g(n), p(n);
-  const DescentBuffers<T> b{x, g.data(), xt.data(), gt.data(), p.data()};
-  LbfgsbMachine<T> machine(n, options, b, lower, upper);
-  const Status status =
-      run_machine(machine, [&] { return T(fg(std::as_const(xt), gt)); }, NoHessian{},
-                  iterate_view(machine, x, g.data(), n), callback);
-  return collect(machine, status, g.data(), n);
+  const auto make = [&](const DescentBuffers<T>& b) {
+    return LbfgsbMachine<T>(n, options, b, lower, upper);
+  };
+  return run_descent(x, n, make, fg, NoHessian{}, callback);
+}
+
+// The double and float entry points below differ only in their scalar type.
+template <class T, class Objective, class Callback>
+Result<T> lbfgsb_ref(Objective& fg, Eigen::Ref<Vector<T>> x,
+                     const Eigen::Ref<const Vector<T>>& lower,
+                     const Eigen::Ref<const Vector<T>>& upper, const LbfgsOptions<T>& options,
+                     Callback& callback) {
+  require(lower.size() == x.size() && upper.size() == x.size(), "bounds",
+          "must have one lower and one upper bound per variable");
+  return lbfgsb_run<T>(fg, x.data(), lower.data(), upper.data(), x.size(), options, callback);
 }
 
 }  // namespace detail
@@ -881,10 +878,7 @@ Result<double> lbfgsb(Objective&& fg, Eigen::Ref<Eigen::VectorXd> x,
                       const Eigen::Ref<const Eigen::VectorXd>& lower,
                       const Eigen::Ref<const Eigen::VectorXd>& upper,
                       const LbfgsOptions<double>& options = {}, Callback&& callback = {}) {
-  require(lower.size() == x.size() && upper.size() == x.size(), "bounds",
-          "must have one lower and one upper bound per variable");
-  return detail::lbfgsb_run<double>(fg, x.data(), lower.data(), upper.data(), x.size(),
-                                    options, callback);
+  return detail::lbfgsb_ref<double>(fg, x, lower, upper, options, callback);
 }
 
 template <class Objective, class Callback = NoCallback>
@@ -892,10 +886,7 @@ Result<float> lbfgsb(Objective&& fg, Eigen::Ref<Eigen::VectorXf> x,
                      const Eigen::Ref<const Eigen::VectorXf>& lower,
                      const Eigen::Ref<const Eigen::VectorXf>& upper,
                      const LbfgsOptions<float>& options = {}, Callback&& callback = {}) {
-  require(lower.size() == x.size() && upper.size() == x.size(), "bounds",
-          "must have one lower and one upper bound per variable");
-  return detail::lbfgsb_run<float>(fg, x.data(), lower.data(), upper.data(), x.size(),
-                                   options, callback);
+  return detail::lbfgsb_ref<float>(fg, x, lower, upper, options, callback);
 }
 
 OPTKERN_OPTIMIZE_ISA_END
