@@ -60,18 +60,11 @@ class BfgsMachine {
       reset(T(1), true);
       return begin_search();
     }
-    if (fallback_.refetching()) {
-      return fallback_.refetched(core_, f_trial, [&] { return accept(f_trial); });
-    }
-    return core_.search_step(
-        search_, f_trial, core_.trial_slope(), [&] { return accept(f_trial); },
+    return fallback_.tell(
+        core_, search_, updates_ > 0, f_trial, [&] { return accept(f_trial); },
         [&] {
-          return fallback_.failed(
-              core_, search_, updates_ > 0, f_trial, [&] { return accept(f_trial); },
-              [&] {
-                reset(gamma_, !have_gamma_);  // forget the curvature gathered so far, retry
-                return begin_search();
-              });
+          reset(gamma_, !have_gamma_);  // forget the curvature gathered so far, retry
+          return begin_search();
         });
   }
 
@@ -93,8 +86,7 @@ class BfgsMachine {
   }
 
   Request proceed(bool stop = false) {
-    if (fallback_.stop_pending()) return fallback_.stop(core_, stop);
-    return core_.stops(stop) ? Request::kDone : begin_search();
+    return fallback_.proceed(core_, stop, [&] { return begin_search(); });
   }
 
   T f() const { return core_.f(); }
@@ -239,17 +231,13 @@ void check_bfgs_options(const BfgsOptions<T>& o) {
 template <class T, class Objective, class FillHessian, class Callback>
 Result<T> bfgs_run(Objective&& fg, FillHessian* fill_hessian, T* x, index_t n,
                    const BfgsOptions<T>& options, Callback&& callback) {
-  require(n >= 1, "x", "must have at least one element");
-  require_finite(x, n, "x");
+  require_start(x, n);
   check_bfgs_options(options);
-  Vector<T> xt(n), gt(n), g(n), p(n);
-  const DescentBuffers<T> b{x, g.data(), xt.data(), gt.data(), p.data()};
-  BfgsMachine<T> machine(n, options, b, fill_hessian != nullptr);
-  const Status status = run_machine(
-      machine, [&] { return T(fg(std::as_const(xt), gt)); },
-      [&] { (*fill_hessian)(machine.hessian()); }, iterate_view(machine, x, g.data(), n),
-      callback);
-  return collect(machine, status, g.data(), n);
+  const auto make = [&](const DescentBuffers<T>& b) {
+    return BfgsMachine<T>(n, options, b, fill_hessian != nullptr);
+  };
+  const auto hessian = [&](BfgsMachine<T>& machine) { (*fill_hessian)(machine.hessian()); };
+  return run_descent(x, n, make, fg, hessian, callback);
 }
 
 }  // namespace detail

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "optkern/common.hpp"
+#include "optkern/optimize/descent_core.hpp"
 #include "optkern/optimize/types.hpp"
 
 namespace optkern::optimize {
@@ -68,6 +69,8 @@ Status run_machine(Machine& machine, Evaluate&& evaluate, Hessian&& hessian, Vie
 
 struct NoHessian {
   void operator()() const {}
+  template <class Machine>
+  void operator()(Machine&) const {}
 };
 
 // The view of the machine's current iterate that callbacks receive.
@@ -97,6 +100,28 @@ void require_finite(const T* x, index_t n, const char* name) {
   for (index_t i = 0; i < n; ++i) {
     require(is_finite(x[i]), name, "must be finite (no NaN or Inf)");
   }
+}
+
+// The host run of a machine on DescentBuffers (gradient descent, BFGS, L-BFGS-B): its four
+// work vectors, the machine that make_machine(buffers) builds on them, the loop, the result.
+// Those entry points differ only in their checks and their machine, so the rest is here once.
+// hessian(machine) fills the machine's Hessian where it asks (NoHessian{}: never asked).
+template <class T, class MakeMachine, class Objective, class Hessian, class Callback>
+Result<T> run_descent(T* x, index_t n, MakeMachine&& make_machine, Objective& fg, Hessian&& hessian,
+                      Callback& callback) {
+  Vector<T> xt(n), gt(n), g(n), p(n);
+  auto machine = make_machine(DescentBuffers<T>{x, g.data(), xt.data(), gt.data(), p.data()});
+  const Status status = run_machine(
+      machine, [&] { return T(fg(std::as_const(xt), gt)); }, [&] { hessian(machine); },
+      iterate_view(machine, x, g.data(), n), callback);
+  return collect(machine, status, g.data(), n);
+}
+
+// What every entry point requires of the x it starts from.
+template <class T>
+void require_start(const T* x, index_t n) {
+  require(n >= 1, "x", "must have at least one element");
+  require_finite(x, n, "x");
 }
 
 template <class T>

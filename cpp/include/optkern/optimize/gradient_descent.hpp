@@ -21,16 +21,12 @@ void check_gradient_descent_options(const GradientDescentOptions<T>& o) {
 template <class T, class Objective, class Callback>
 Result<T> gradient_descent_run(Objective&& fg, T* x, index_t n,
                                const GradientDescentOptions<T>& options, Callback&& callback) {
-  require(n >= 1, "x", "must have at least one element");
-  require_finite(x, n, "x");
+  require_start(x, n);
   check_gradient_descent_options(options);
-  Vector<T> xt(n), gt(n), g(n), p(n);
-  const DescentBuffers<T> b{x, g.data(), xt.data(), gt.data(), p.data()};
-  GradientDescentMachine<T> machine(n, options, b);
-  const Status status =
-      run_machine(machine, [&] { return T(fg(std::as_const(xt), gt)); }, NoHessian{},
-                  iterate_view(machine, x, g.data(), n), callback);
-  return collect(machine, status, g.data(), n);
+  const auto make = [&](const DescentBuffers<T>& b) {
+    return GradientDescentMachine<T>(n, options, b);
+  };
+  return run_descent(x, n, make, fg, NoHessian{}, callback);
 }
 
 }  // namespace detail

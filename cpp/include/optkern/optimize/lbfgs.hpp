@@ -34,8 +34,7 @@ void check_lbfgs_options(const LbfgsOptions<T>& o) {
 template <class T, class Objective, class Callback>
 Result<T> lbfgs_run(Objective&& fg, T* x, index_t n, const LbfgsOptions<T>& options,
                     Callback&& callback) {
-  require(n >= 1, "x", "must have at least one element");
-  require_finite(x, n, "x");
+  require_start(x, n);
   check_lbfgs_options(options);
   Vector<T> xt(n), gt(n);
   std::vector<T> block(std::size_t(lbfgs_buffer_size(n, options.m)));

@@ -73,18 +73,11 @@ class LbfgsMachine {
   // After kEvaluate: f at xt (gt holds the gradient).
   OPTKERN_HD Request tell(T f_trial) {
     if (!core_.started()) return core_.take_start(f_trial) ? begin_search() : Request::kDone;
-    if (fallback_.refetching()) {
-      return fallback_.refetched(core_, f_trial, [&] { return accept(f_trial); });
-    }
-    return core_.search_step(
-        search_, f_trial, core_.trial_slope(), [&] { return accept(f_trial); },
+    return fallback_.tell(
+        core_, search_, pairs_ > 0, f_trial, [&] { return accept(f_trial); },
         [&] {
-          return fallback_.failed(
-              core_, search_, pairs_ > 0, f_trial, [&] { return accept(f_trial); },
-              [&] {
-                pairs_ = 0;  // restart along the steepest descent direction, as L-BFGS-B does
-                return begin_search();
-              });
+          pairs_ = 0;  // restart along the steepest descent direction, as L-BFGS-B does
+          return begin_search();
         });
   }
 
@@ -92,8 +85,7 @@ class LbfgsMachine {
 
   // After kIterate: continue, or stop because the caller's callback asked for it.
   OPTKERN_HD Request proceed(bool stop = false) {
-    if (fallback_.stop_pending()) return fallback_.stop(core_, stop);
-    return core_.stops(stop) ? Request::kDone : begin_search();
+    return fallback_.proceed(core_, stop, [&] { return begin_search(); });
   }
 
   OPTKERN_HD T f() const { return core_.f(); }

@@ -25,7 +25,16 @@
 //
 // A pair with s'y <= eps y'y is skipped. A failed search ends as in search_fallback.hpp
 // (best point with sufficient decrease; else the memory is dropped and the search retried;
-// else stop). Host code (Eigen); the loop allocates only when the free set changes size.
+// else stop).
+//
+// Cost per iteration (n variables, m pairs): a few passes over the n x 2m pairs and O(m^3)
+// on m x m matrices. The middle matrix M (step 1) is never formed: its inverse is
+// factorised by Cholesky of theta S'S + L D^{-1} L' (m x m). Step 2 solves with the 2m x 2m
+// matrix M^{-1} - W'ZZ'W/theta (Sherman-Morrison-Woodbury on the reduced Hessian), again by
+// two m x m Cholesky factorizations (BlockSolver), from Gram blocks over the free and active
+// variables that are updated, not rebuilt: a new pair adds one row and column (O(n m)), and
+// each variable entering or leaving the free set a rank-one term (O(m^2)). The pairs are a
+// ring of columns (no shifting). Host code (Eigen); the loop allocates nothing.
 #pragma once
 
 #include <Eigen/Core>
@@ -64,6 +73,136 @@ T projected_gradient_norm(index_t n, const T* x, const T* g, const T* lower, con
   return worst;
 }
 
+// z = K^{-1} v for a 2k x 2k matrix K = [[-F, E'], [E, C]] with F and the Schur complement
+// C + E F^{-1} E' symmetric positive definite: the middle matrices of L-BFGS-B (the paper's
+// eq. 3.4, and its reduced form of sec. 5.1). Factorised as F = LF LF' and
+// C + G'G = LC LC' with G = LF^{-1} E', by two k x k Cholesky factorizations (no 2k x 2k LU).
+// The caller writes F's and C's lower triangles into LF and LC and E into E, then calls
+// factor(). Storage is m x m (column-major, leading dimension m) for every k <= m.
+template <class T>
+class BlockSolver {
+ public:
+  explicit BlockSolver(int m)
+      : LF(std::size_t(m * m)), LC(std::size_t(m * m)), E(std::size_t(m * m)), m_(m),
+        G_(std::size_t(m * m)), w_(std::size_t(m)) {}
+
+  T& lf(int i, int j) { return LF[std::size_t(i + j * m_)]; }
+  T& lc(int i, int j) { return LC[std::size_t(i + j * m_)]; }
+  T& e(int i, int j) { return E[std::size_t(i + j * m_)]; }
+
+  // False if F or the Schur complement is not numerically positive definite. With
+  // diagonal_lower, F is diagonal and E strictly lower triangular (the middle matrix of
+  // eq. 3.4), which saves most of the work.
+  bool factor(int k, bool diagonal_lower = false) {
+    k_ = k;
+    diagonal_ = diagonal_lower;
+    if (diagonal_) {
+      for (int j = 0; j < k; ++j) {
+        const T d = lf(j, j);
+        if (!(d > T(0)) || !is_finite(d)) return false;
+        lf(j, j) = square_root(d);
+      }
+      for (int j = 0; j < k; ++j) {  // G(:, j) = LF^{-1} E(j, :)', zero from row j on
+        T* gj = G_.data() + j * m_;
+        for (int i = 0; i < j; ++i) gj[i] = E[std::size_t(j + i * m_)] / lf(i, i);
+        for (int i = j; i < k; ++i) gj[i] = T(0);
+      }
+    } else {
+      if (!cholesky(LF.data(), k)) return false;
+      for (int j = 0; j < k; ++j) {  // G(:, j) = LF^{-1} E(j, :)'
+        T* gj = G_.data() + j * m_;
+        for (int i = 0; i < k; ++i) gj[i] = E[std::size_t(j + i * m_)];
+        forward(LF.data(), gj);
+      }
+    }
+    for (int j = 0; j < k; ++j) {  // LC += G'G (lower triangle)
+      const T* gj = G_.data() + j * m_;
+      const int rows = diagonal_ ? j : k;  // G(p, j) = 0 for p >= j when diagonal_
+      for (int i = j; i < k; ++i) {
+        const T* gi = G_.data() + i * m_;
+        T sum = T(0);
+        for (int p = 0; p < rows; ++p) sum += gi[p] * gj[p];
+        LC[std::size_t(i + j * m_)] += sum;
+      }
+    }
+    return cholesky(LC.data(), k);
+  }
+
+  // z = K^{-1} v (2k elements each; z may not alias v).
+  void solve(const T* v, T* z) {
+    const int k = k_;
+    T* w = w_.data();
+    for (int i = 0; i < k; ++i) w[i] = v[i];
+    forward(LF.data(), w);  // w = LF^{-1} v1
+    T* z2 = z + k;
+    for (int j = 0; j < k; ++j) {  // z2 = v2 + G'w
+      const T* gj = G_.data() + j * m_;
+      T sum = v[k + j];
+      for (int p = 0; p < k; ++p) sum += gj[p] * w[p];
+      z2[j] = sum;
+    }
+    forward(LC.data(), z2);
+    backward(LC.data(), z2);  // z2 = (C + G'G)^{-1} (v2 + E F^{-1} v1)
+    for (int i = 0; i < k; ++i) z[i] = -w[i];
+    for (int j = 0; j < k; ++j) {  // z1 = LF^{-T} (G z2 - w) = F^{-1} (E' z2 - v1)
+      const T* gj = G_.data() + j * m_;
+      const T zj = z2[j];
+      for (int i = 0; i < k; ++i) z[i] += gj[i] * zj;
+    }
+    backward(LF.data(), z);
+  }
+
+  std::vector<T> LF, LC, E;
+
+ private:
+  // In place A = L L' on the k x k leading block (lower triangle).
+  bool cholesky(T* a, int k) const {
+    for (int j = 0; j < k; ++j) {
+      T* aj = a + j * m_;
+      T d = aj[j];
+      for (int p = 0; p < j; ++p) d -= a[j + p * m_] * a[j + p * m_];
+      if (!(d > T(0)) || !is_finite(d)) return false;
+      d = square_root(d);
+      aj[j] = d;
+      for (int i = j + 1; i < k; ++i) {
+        T sum = aj[i];
+        for (int p = 0; p < j; ++p) sum -= a[i + p * m_] * a[j + p * m_];
+        aj[i] = sum / d;
+      }
+    }
+    return true;
+  }
+  void forward(const T* l, T* x) const {  // x = L^{-1} x
+    if (diagonal_ && l == LF.data()) {
+      for (int j = 0; j < k_; ++j) x[j] /= l[j + j * m_];
+      return;
+    }
+    for (int j = 0; j < k_; ++j) {
+      const T* lj = l + j * m_;
+      const T xj = x[j] / lj[j];
+      x[j] = xj;
+      for (int i = j + 1; i < k_; ++i) x[i] -= lj[i] * xj;
+    }
+  }
+  void backward(const T* l, T* x) const {  // x = L'^{-1} x
+    if (diagonal_ && l == LF.data()) {
+      for (int j = 0; j < k_; ++j) x[j] /= l[j + j * m_];
+      return;
+    }
+    for (int i = k_ - 1; i >= 0; --i) {
+      const T* li = l + i * m_;
+      T sum = x[i];
+      for (int p = i + 1; p < k_; ++p) sum -= li[p] * x[p];
+      x[i] = sum / li[i];
+    }
+  }
+
+  int m_;
+  int k_ = 0;
+  bool diagonal_ = false;
+  std::vector<T> G_, w_;
+};
+
 // Reverse-communication L-BFGS-B (protocol: descent_core.hpp); host only. lower and upper
 // (n elements each, -Inf / +Inf for no bound) must outlive the machine.
 template <class T>
@@ -71,6 +210,7 @@ class LbfgsbMachine {
  public:
   using Vec = Eigen::Matrix<T, Eigen::Dynamic, 1>;
   using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
+  using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
   LbfgsbMachine(index_t n, const LbfgsOptions<T>& options, const DescentBuffers<T>& b,
                 const T* lower, const T* upper)
@@ -79,15 +219,33 @@ class LbfgsbMachine {
         lower_(lower),
         upper_(upper),
         search_(options.c1, options.c2, options.max_ls),
-        S_(n, options.m),
-        Y_(n, options.m),
+        W_(RowMat::Zero(n, 2 * options.m)),
         SS_(options.m, options.m),
         SY_(options.m, options.m),
-        YY_(options.m, options.m),
+        YZY_(options.m, options.m),
+        SZY_(options.m, options.m),
+        SAS_(options.m, options.m),
+        middle_(options.m),
+        reduced_(options.m),
         xcp_(n),
         t_(n),
         d_(n),
-        ordered_(std::size_t(n)) {
+        r_(n),
+        projected_(n),
+        s_(n),
+        y_(n),
+        p2_(2 * options.m),
+        c_(2 * options.m),
+        Mw_(2 * options.m),
+        wb_(2 * options.m),
+        v2_(2 * options.m),
+        z2_(2 * options.m),
+        ws_(2 * options.m),
+        acc_(2 * options.m, 3),
+        ordered_(std::size_t(n)),
+        free_now_(std::size_t(n), 0),
+        free_blocks_(std::size_t(n), 0) {
+    free_.reserve(std::size_t(n));
     boxed_ = true;
     for (index_t i = 0; i < n; ++i) {
       boxed_ = boxed_ && is_finite(lower[i]) && is_finite(upper[i]);
@@ -107,21 +265,12 @@ class LbfgsbMachine {
       if (core_.gradient_norm() <= o_.gtol) return core_.finish(Status::kGradientConverged);
       return begin_search();
     }
-    Request r;
-    if (fallback_.refetching()) {
-      r = fallback_.refetched(core_, f_trial, [&] { return accept(f_trial); });
-    } else {
-      r = core_.search_step(
-          search_, f_trial, core_.trial_slope(), [&] { return accept(f_trial); },
-          [&] {
-            return fallback_.failed(
-                core_, search_, pairs_ > 0, f_trial, [&] { return accept(f_trial); },
-                [&] {
-                  pairs_ = 0;  // drop the memory, search along the projected gradient path
-                  return begin_search();
-                });
-          });
-    }
+    const Request r = fallback_.tell(
+        core_, search_, pairs_ > 0, f_trial, [&] { return accept(f_trial); },
+        [&] {
+          drop_memory();  // search along the projected gradient path
+          return begin_search();
+        });
     if (r == Request::kEvaluate) clamp_trial();
     return r;
   }
@@ -129,8 +278,7 @@ class LbfgsbMachine {
   Request tell_hessian() { return core_.finish(Status::kRunning); }  // unused
 
   Request proceed(bool stop = false) {
-    if (fallback_.stop_pending()) return fallback_.stop(core_, stop);
-    return core_.stops(stop) ? Request::kDone : begin_search();
+    return fallback_.proceed(core_, stop, [&] { return begin_search(); });
   }
 
   T f() const { return core_.f(); }
@@ -144,8 +292,8 @@ class LbfgsbMachine {
     const index_t n = core_.n();
     for (int j = 0; j < pairs_; ++j) {
       for (index_t i = 0; i < n; ++i) {
-        s_out[j * n + i] = S_(i, j);
-        y_out[j * n + i] = Y_(i, j);
+        s_out[j * n + i] = s_at(i, slot(j));
+        y_out[j * n + i] = y_at(i, slot(j));
       }
     }
     return pairs_;
@@ -164,31 +312,62 @@ class LbfgsbMachine {
     core_.set_gradient_norm(projected_gradient_norm(core_.n(), b.x, b.g, lower_, upper_));
   }
 
-  // M = [[-D, L'], [L, theta S'S]]^{-1} for the k kept pairs (paper eq. 3.4).
-  void form_middle() {
-    const int k = pairs_;
-    Mat& K = K_;
-    K.setZero(2 * k, 2 * k);
-    for (int i = 0; i < k; ++i) {
-      K(i, i) = -SY_(i, i);
-      for (int j = 0; j < i; ++j) {
-        K(k + i, j) = SY_(i, j);  // L: s_i' y_j for i > j
-        K(j, k + i) = SY_(i, j);
-      }
-    }
-    K.bottomRightCorner(k, k) = theta_ * SS_.topLeftCorner(k, k);
-    lu_.compute(K);
-    M_.resize(2 * k, 2 * k);
-    M_.noalias() = lu_.inverse();
+  // The pairs live in W_ (n x 2m, row-major: row i holds component i of every y, then of
+  // every s), as a ring: pair j (0 = the oldest) in column slot(j) of Y = W_.leftCols(m) and
+  // of S = W_.rightCols(m). Slots that hold no kept pair hold zeros or an old pair (finite);
+  // products over all 2m columns ignore them or give them zero weight.
+  int slot(int j) const { return (head_ + j) % o_.m; }
+  T y_at(index_t i, int sl) const { return W_(i, sl); }
+  T s_at(index_t i, int sl) const { return W_(i, o_.m + sl); }
+
+  void drop_memory() {
+    pairs_ = 0;
+    head_ = 0;
+    blocks_ = 0;
   }
 
-  // Row i of W = [Y, theta S] (2k elements) into w.
+  // out = [Y'd; theta S'd] in pair order (2k elements): one pass over W_.
+  template <class V>
+  void w_transpose_times(const V& d, T* out) {
+    const int k = pairs_, m = o_.m;
+    ws_.noalias() = W_.transpose() * d;
+    for (int j = 0; j < k; ++j) {
+      out[j] = ws_[slot(j)];
+      out[k + j] = theta_ * ws_[m + slot(j)];
+    }
+  }
+
+  // ws_ = the coefficients of W u = Y u1 + theta S u2 by slot (u: 2k elements in pair order).
+  void w_coefficients(const T* u) {
+    const int k = pairs_, m = o_.m;
+    ws_.setZero();
+    for (int j = 0; j < k; ++j) {
+      ws_[slot(j)] = u[j];
+      ws_[m + slot(j)] = theta_ * u[k + j];
+    }
+  }
+
+  // Factorises K = M^{-1} = [[-D, L'], [L, theta S'S]] (paper eq. 3.4): F = D, E = L,
+  // C = theta S'S, so the Schur complement is theta S'S + L D^{-1} L' (SciPy's formt).
+  bool factor_middle() {
+    const int k = pairs_;
+    BlockSolver<T>& b = middle_;
+    for (int j = 0; j < k; ++j) {
+      for (int i = 0; i < k; ++i) {
+        b.lf(i, j) = i == j ? SY_(i, i) : T(0);
+        b.e(i, j) = i > j ? SY_(i, j) : T(0);
+        if (i >= j) b.lc(i, j) = theta_ * SS_(i, j);
+      }
+    }
+    return b.factor(k, true);
+  }
+
+  // Row i of W = [Y, theta S] (2k elements, pair order) into w.
   void w_row(index_t i, Vec& w) const {
     const int k = pairs_;
-    w.resize(2 * k);
     for (int j = 0; j < k; ++j) {
-      w[j] = Y_(i, j);
-      w[k + j] = theta_ * S_(i, j);
+      w[j] = y_at(i, slot(j));
+      w[k + j] = theta_ * s_at(i, slot(j));
     }
   }
 
@@ -199,9 +378,11 @@ class LbfgsbMachine {
     const T* x = b.x;
     const T* g = b.g;
     const int k = pairs_;
+    const int k2 = 2 * k;
     const T inf = std::numeric_limits<T>::infinity();
     index_t count = 0;
     T fp = T(0);
+    T t_first = inf;  // the smallest breakpoint
     for (index_t i = 0; i < n; ++i) {
       T ti = inf;
       if (g[i] < T(0)) {
@@ -212,28 +393,35 @@ class LbfgsbMachine {
       t_[i] = ti;
       d_[i] = ti <= T(0) ? T(0) : -g[i];
       fp -= d_[i] * d_[i];
-      if (ti > T(0) && ti < inf) ordered_[std::size_t(count++)] = i;
+      if (ti > T(0) && ti < inf) {
+        ordered_[std::size_t(count++)] = i;
+        t_first = min_value(t_first, ti);
+      }
     }
     xcp_ = Eigen::Map<const Vec>(x, n);
-    Vec& p = p2_;
-    Vec& c = c_;
-    p.resize(2 * k);
-    c.setZero(2 * k);
+    auto p = p2_.head(k2);
+    auto c = c_.head(k2);
+    auto Mw = Mw_.head(k2);
+    c.setZero();
+    T fpp = -theta_ * fp;
     if (k > 0) {
-      p.head(k).noalias() = Y_.leftCols(k).transpose() * d_;
-      p.tail(k).noalias() = S_.leftCols(k).transpose() * d_;
-      p.tail(k) *= theta_;
+      w_transpose_times(d_, p.data());
+      middle_.solve(p.data(), Mw.data());
+      fpp -= p.dot(Mw);
     }
-    if (k > 0) Mw_.noalias() = M_ * p;
-    T fpp = -theta_ * fp - (k > 0 ? T(p.dot(Mw_)) : T(0));
     // The breakpoints in a heap, smallest first: the search usually stops after a few of
     // them, so a full sort would waste O(n log n) per iteration (SciPy uses a heap too).
+    // Most often it stops before the first one: then no heap is built.
     const auto later = [&](index_t a, index_t c2) { return t_[a] > t_[c2]; };
     const auto first = ordered_.begin();
-    std::make_heap(first, first + count, later);
     index_t heap_end = count;
     const T tiny = std::numeric_limits<T>::epsilon();
     T dt_min = fpp > tiny * abs_value(fp) ? -fp / fpp : inf;
+    if (dt_min < t_first) {
+      count = 0;  // the loop below ends at once; every breakpoint is "not reached"
+    } else {
+      std::make_heap(first, first + count, later);
+    }
     T t_old = T(0);
     index_t next = 0;
     while (next < count) {
@@ -248,11 +436,10 @@ class LbfgsbMachine {
       xcp_[bi] = xb;
       const T gb = g[bi];
       if (k > 0) {
-        Vec& wb = wb_;
-        w_row(bi, wb);
+        auto wb = wb_.head(k2);
+        w_row(bi, wb_);
         c += dt * p;
-        Mw_.noalias() = M_ * wb;
-        const Vec& Mw = Mw_;
+        middle_.solve(wb.data(), Mw.data());
         fp += dt * fpp + gb * gb + theta_ * gb * zb - gb * Mw.dot(c);
         fpp += -theta_ * gb * gb - T(2) * gb * Mw.dot(p) - gb * gb * Mw.dot(wb);
         p += gb * wb;
@@ -275,7 +462,87 @@ class LbfgsbMachine {
     for (index_t i = 0; i < n; ++i) {  // variables without a breakpoint
       if (t_[i] == inf && d_[i] != T(0)) xcp_[i] = x[i] + t_old * d_[i];
     }
-    c_ += dt_min * p;
+    c += dt_min * p;
+  }
+
+  // Brings the Gram blocks over the free set (Y'ZZ'Y, S'ZZ'Y) and over the active set
+  // (S'AA'S) up to date for the free set in free_now_: the variables that entered or left
+  // the free set since the last call change the old pairs' entries by rank-one terms
+  // (O(m^2) each, as SciPy's formk), and the pairs added since get a new row and column
+  // (O(n m) each). When more than half the variables changed, or the memory was reset,
+  // everything is recomputed.
+  // With defer_last, a single new pair's row and column is left to the caller (blocks_ ends
+  // one short); returns whether it was.
+  bool update_free_blocks(bool defer_last) {
+    const index_t n = core_.n();
+    const int k = pairs_;
+    int kept = blocks_;
+    if (kept > 0) {
+      index_t changed = 0;
+      for (index_t i = 0; i < n; ++i) changed += free_now_[std::size_t(i)] != free_blocks_[std::size_t(i)];
+      if (2 * changed > n) {
+        kept = 0;
+      } else if (changed > 0) {
+        T* ya = ws_.data();
+        T* sa = ws_.data() + o_.m;
+        for (index_t i = 0; i < n; ++i) {
+          const unsigned char now = free_now_[std::size_t(i)];
+          if (now == free_blocks_[std::size_t(i)]) continue;
+          const T sign = now ? T(1) : T(-1);  // entered the free set: + in Z, - in A
+          for (int a = 0; a < kept; ++a) {
+            ya[a] = y_at(i, slot(a));
+            sa[a] = s_at(i, slot(a));
+          }
+          for (int bcol = 0; bcol < kept; ++bcol) {
+            const T yb = sign * ya[bcol], sb = sign * sa[bcol];
+            for (int a = 0; a < kept; ++a) {
+              YZY_(a, bcol) += ya[a] * yb;
+              SZY_(a, bcol) += sa[a] * yb;
+              SAS_(a, bcol) -= sa[a] * sb;
+            }
+          }
+        }
+      }
+    }
+    for (index_t i = 0; i < n; ++i) free_blocks_[std::size_t(i)] = free_now_[std::size_t(i)];
+    if (defer_last && kept == k - 1) {
+      blocks_ = kept;
+      return true;
+    }
+    const int m = o_.m, m2 = 2 * m;
+    for (int c = kept; c < k; ++c) {  // pair c's row and column: one pass over W_
+      const int sc = slot(c);
+      acc_.setZero();
+      T* zy = acc_.col(1).data();  // W'ZZ'y_c
+      T* zs = acc_.col(2).data();  // [Y'ZZ's_c; S'AA's_c]
+      for (index_t i = 0; i < n; ++i) {
+        const T* row = W_.data() + i * m2;
+        if (free_now_[std::size_t(i)] != 0) {
+          const T yi = row[sc], si = row[m + sc];
+          for (int j = 0; j < m2; ++j) zy[j] += yi * row[j];
+          for (int j = 0; j < m; ++j) zs[j] += si * row[j];
+        } else {
+          const T si = row[m + sc];
+          for (int j = m; j < m2; ++j) zs[j] += si * row[j];
+        }
+      }
+      store_pair_column(c, zy, zs);
+    }
+    blocks_ = k;
+    return false;
+  }
+
+  // Pair c's row and column of the blocks from zy = W'ZZ'y_c and zs = [Y'ZZ's_c; S'AA's_c]
+  // (slot order).
+  void store_pair_column(int c, const T* zy, const T* zs) {
+    const int m = o_.m;
+    for (int a = 0; a <= c; ++a) {
+      const int sl = slot(a);
+      YZY_(a, c) = YZY_(c, a) = zy[sl];
+      SZY_(c, a) = zs[sl];      // s_c' Z Z' y_a
+      SZY_(a, c) = zy[m + sl];  // s_a' Z Z' y_c
+      SAS_(a, c) = SAS_(c, a) = zs[m + sl];
+    }
   }
 
   // xbar into p (as the direction xbar - x): subspace minimisation over the variables free
@@ -286,15 +553,16 @@ class LbfgsbMachine {
     const Eigen::Map<const Vec> x(b.x, n), g(b.g, n);
     Eigen::Map<Vec> p(b.p, n);
     const int k = pairs_;
-    free_.clear();
-    active_.clear();
-    for (index_t i = 0; i < n; ++i) {
-      if (xcp_[i] > lower_[i] && xcp_[i] < upper_[i]) {
-        free_.push_back(i);
-      } else {
-        active_.push_back(i);
-      }
+    const int k2 = 2 * k;
+    free_.resize(std::size_t(n));  // within the capacity reserved: no allocation
+    std::size_t count = 0;
+    for (index_t i = 0; i < n; ++i) {  // branch-free: free and bound variables often alternate
+      const bool is_free = xcp_[i] > lower_[i] && xcp_[i] < upper_[i];
+      free_now_[std::size_t(i)] = is_free;
+      free_[count] = i;
+      count += is_free;
     }
+    free_.resize(count);
     p = xcp_ - x;
     if (free_.empty() || k == 0) {
       // B = theta I: the model's minimiser over the free variables is xcp - r / theta.
@@ -304,65 +572,99 @@ class LbfgsbMachine {
       }
       return;
     }
-    const index_t nf = index_t(free_.size());
-    // W restricted to the free rows, the reduced gradient r = Z'(g + theta (xcp - x) - W M c).
-    Mat& WZ = WZ_;
-    WZ.resize(nf, 2 * k);
-    for (index_t j = 0; j < nf; ++j) {
-      const index_t i = free_[std::size_t(j)];
-      WZ.row(j).head(k) = Y_.row(i).head(k);
-      WZ.row(j).tail(k) = theta_ * S_.row(i).head(k);
-    }
-    Vec& Mc = Mw_;
-    Mc.noalias() = M_ * c_;
-    Vec& r = r_;
-    r.resize(nf);
-    for (index_t j = 0; j < nf; ++j) {
-      const index_t i = free_[std::size_t(j)];
-      r[j] = g[i] + theta_ * (xcp_[i] - x[i]) - WZ.row(j).dot(Mc);
-    }
-    // du = -r/theta - Z'W N^{-1} M W'Z r / theta^2,  N = I - M W'ZZ'W / theta.
-    wb_.noalias() = WZ.transpose() * r;
-    Vec& v = v2_;
-    v.noalias() = M_ * wb_;
-    if (index_t(active_.size()) < nf) {
-      // Fewer variables at a bound than free: W'W from the Gram blocks the machine keeps,
-      // W'W = [[Y'Y, theta Y'S], [theta S'Y, theta^2 S'S]], less the rows at a bound.
-      WtW_.resize(2 * k, 2 * k);
-      WtW_.topLeftCorner(k, k) = YY_.topLeftCorner(k, k);
-      WtW_.topRightCorner(k, k) = theta_ * SY_.topLeftCorner(k, k).transpose();
-      WtW_.bottomLeftCorner(k, k) = theta_ * SY_.topLeftCorner(k, k);
-      WtW_.bottomRightCorner(k, k) = theta_ * theta_ * SS_.topLeftCorner(k, k);
-      for (index_t i : active_) {
-        w_row(i, Mw_);  // Mw_ is free here (Mc is used up)
-        WtW_.noalias() -= Mw_ * Mw_.transpose();
+    const bool deferred = update_free_blocks(true);
+    // The reduced gradient r = Z'(g + theta (xcp - x) - W M c), zero outside the free set.
+    // One pass over the free rows of W gives r and v = W'Z r (slot order, into acc_).
+    middle_.solve(c_.data(), Mw_.data());
+    w_coefficients(Mw_.data());
+    auto wz_r = acc_.col(0);
+    if (deferred) {
+      // The same pass also gives the new pair's row and column of the blocks.
+      const int m = o_.m, m2 = 2 * m, sc = slot(k - 1);
+      acc_.setZero();
+      T* wr = acc_.col(0).data();
+      T* zy = acc_.col(1).data();
+      T* zs = acc_.col(2).data();
+      for (index_t i = 0; i < n; ++i) {
+        const T* row = W_.data() + i * m2;
+        if (free_now_[std::size_t(i)] != 0) {
+          const T ri = g[i] + theta_ * (xcp_[i] - x[i]) -
+                       Eigen::Map<const Vec>(row, m2).dot(ws_);
+          r_[i] = ri;
+          const T yi = row[sc], si = row[m + sc];
+          for (int j = 0; j < m2; ++j) {
+            wr[j] += ri * row[j];
+            zy[j] += yi * row[j];
+          }
+          for (int j = 0; j < m; ++j) zs[j] += si * row[j];
+        } else {
+          const T si = row[m + sc];
+          for (int j = m; j < m2; ++j) zs[j] += si * row[j];
+        }
       }
+      store_pair_column(k - 1, zy, zs);
+      blocks_ = k;
     } else {
-      // W'ZZ'W in blocks of rows small enough (2k x 96 x 2k < Eigen's 50000 per task) that
-      // Eigen's GEMM never hands them to OpenMP threads, which stall when the cores are busy.
-      WtW_.setZero(2 * k, 2 * k);
-      for (index_t r0 = 0; r0 < nf; r0 += 96) {
-        const index_t rows = std::min<index_t>(96, nf - r0);
-        WtW_.noalias() += WZ.middleRows(r0, rows).transpose() * WZ.middleRows(r0, rows);
+      wz_r.setZero();
+      for (index_t i : free_) {
+        const auto row = W_.row(i);
+        const T ri = g[i] + theta_ * (xcp_[i] - x[i]) - row.dot(ws_.transpose());
+        r_[i] = ri;
+        wz_r.noalias() += ri * row.transpose();
       }
     }
-    Mat& N = N_;
-    N.noalias() = M_ * WtW_;
-    N *= T(-1) / theta_;
-    N.diagonal().array() += T(1);
-    lu_.compute(N);
-    Vec& u = u2_;
-    u.noalias() = lu_.solve(v);
-    Vec& du = r;  // du = -r/theta - WZ u / theta^2, in place of r
-    du *= T(-1) / theta_;
-    u /= theta_ * theta_;
-    du.noalias() -= WZ * u;
-    for (index_t j = 0; j < nf; ++j) p[free_[std::size_t(j)]] += du[j];
+    // The reduced model's Hessian is theta I - Z'W M W'Z; by the Sherman-Morrison-Woodbury
+    // formula du = -r/theta - Z'W Khat^{-1} W'Z r / theta^2 with
+    // Khat = M^{-1} - W'ZZ'W/theta = [[-(D + Y'ZZ'Y/theta), L' - Y'ZZ'S],
+    //                                 [L - S'ZZ'Y, theta S'AA'S]]:
+    // F = D + Y'ZZ'Y/theta, E = L - S'ZZ'Y, C = theta S'AA'S.
+    BlockSolver<T>& rb = reduced_;
+    for (int j = 0; j < k; ++j) {
+      for (int i = 0; i < k; ++i) {
+        if (i >= j) {
+          rb.lf(i, j) = YZY_(i, j) / theta_ + (i == j ? SY_(i, i) : T(0));
+          rb.lc(i, j) = theta_ * SAS_(i, j);
+        }
+        rb.e(i, j) = (i > j ? SY_(i, j) : T(0)) - SZY_(i, j);
+      }
+    }
+    auto v = v2_.head(k2);
+    auto z = z2_.head(k2);
+    for (int j = 0; j < k; ++j) {
+      v[j] = wz_r[slot(j)];
+      v[k + j] = theta_ * wz_r[o_.m + slot(j)];
+    }
+    if (rb.factor(k)) {
+      rb.solve(v.data(), z.data());
+    } else {
+      reduced_by_lu(v, z);
+    }
+    z /= theta_ * theta_;
+    w_coefficients(z.data());  // du = -r/theta - Z'W z / theta^2
+    for (index_t i : free_) p[i] -= r_[i] / theta_ + W_.row(i).dot(ws_.transpose());
     if (!p.allFinite()) {  // a singular middle matrix: fall back to the Cauchy point
       p = xcp_ - x;
       return;
     }
     project_or_truncate(x, g, p);
+  }
+
+  // Khat z = v by an LU factorization of the whole 2k x 2k matrix, where rounding made one
+  // of the Cholesky factorizations of BlockSolver fail (rare; allocates).
+  template <class V, class Z>
+  void reduced_by_lu(const V& v, Z& z) {
+    const int k = pairs_;
+    Mat K(2 * k, 2 * k);
+    for (int j = 0; j < k; ++j) {
+      for (int i = 0; i < k; ++i) {
+        K(i, j) = -YZY_(i, j) / theta_ - (i == j ? SY_(i, i) : T(0));
+        const T e = (i > j ? SY_(i, j) : T(0)) - SZY_(i, j);
+        K(k + i, j) = e;
+        K(j, k + i) = e;
+        K(k + i, k + j) = theta_ * SAS_(i, j);
+      }
+    }
+    z = Eigen::PartialPivLU<Mat>(K).solve(Vec(v));
   }
 
   // p = xbar - x with xbar = xcp + du: project xbar onto the box; if that is no descent
@@ -371,7 +673,6 @@ class LbfgsbMachine {
   void project_or_truncate(const X& x, const G& g, P& p) {
     const index_t n = core_.n();
     Vec& projected = projected_;
-    projected.resize(n);
     for (index_t i = 0; i < n; ++i) projected[i] = clamp(i, x[i] + p[i]) - x[i];
     if (projected.dot(g) < T(0)) {
       p = projected;
@@ -418,7 +719,11 @@ class LbfgsbMachine {
     if (core_.gradient_norm() <= o_.gtol) return core_.finish(Status::kGradientConverged);
     for (;;) {
       if (pairs_ == 0) theta_ = T(1);
-      if (pairs_ > 0) form_middle();
+      if (pairs_ > 0 && !factor_middle()) {
+        // theta S'S + L D^{-1} L' lost its definiteness to rounding: restart from theta I
+        drop_memory();
+        continue;
+      }
       cauchy_point();
       subspace_direction();
       const T slope = dot(n, b.g, b.p, Contiguous{});
@@ -442,7 +747,7 @@ class LbfgsbMachine {
         // rounding (or the gradient is wrong).
         return core_.finish(Status::kLineSearchFailed);
       }
-      pairs_ = 0;  // rounding spoilt the quasi-Newton direction: start again from theta I
+      drop_memory();  // rounding spoilt the quasi-Newton direction: start again from theta I
     }
   }
 
@@ -466,35 +771,39 @@ class LbfgsbMachine {
     return r;
   }
 
+  // Moves the pair-ordered blocks one pair up and left (the oldest pair leaves).
+  static void shift_block(Mat& a, int m) {
+    for (int j = 0; j + 1 < m; ++j) {
+      for (int i = 0; i + 1 < m; ++i) a(i, j) = a(i + 1, j + 1);
+    }
+  }
+
+  // Stores the pair and the new row and column of S'S and of S'Y's lower triangle.
   void add_pair(const Vec& s, const Vec& y, T sy, T yy) {
     const int m = o_.m;
-    if (pairs_ == m) {  // drop the oldest pair: shift the columns and the Gram blocks
-      S_.leftCols(m - 1) = S_.rightCols(m - 1).eval();
-      Y_.leftCols(m - 1) = Y_.rightCols(m - 1).eval();
-      SS_.topLeftCorner(m - 1, m - 1) = SS_.bottomRightCorner(m - 1, m - 1).eval();
-      SY_.topLeftCorner(m - 1, m - 1) = SY_.bottomRightCorner(m - 1, m - 1).eval();
-      YY_.topLeftCorner(m - 1, m - 1) = YY_.bottomRightCorner(m - 1, m - 1).eval();
+    if (pairs_ == m) {  // drop the oldest pair: its column is the new pair's
+      head_ = (head_ + 1) % m;
       --pairs_;
+      shift_block(SS_, m);
+      shift_block(SY_, m);
+      shift_block(YZY_, m);
+      shift_block(SZY_, m);
+      shift_block(SAS_, m);
+      blocks_ = max_value(blocks_ - 1, 0);
     }
     const int k = pairs_;
-    S_.col(k) = s;
-    Y_.col(k) = y;
+    const int sk = slot(k);
     if (k > 0) {
-      Ss_.noalias() = S_.leftCols(k).transpose() * s;
-      Sy_.noalias() = S_.leftCols(k).transpose() * y;
-      Ys_.noalias() = Y_.leftCols(k).transpose() * s;
-      Yy_.noalias() = Y_.leftCols(k).transpose() * y;
-      const Vec &Ss = Ss_, &Sy = Sy_, &Ys = Ys_, &Yy = Yy_;
-      SS_.row(k).head(k) = Ss.transpose();
-      SS_.col(k).head(k) = Ss;
-      SY_.row(k).head(k) = Ys.transpose();  // (S'Y)(k, j) = s_k' y_j
-      SY_.col(k).head(k) = Sy;              // (S'Y)(j, k) = s_j' y_k
-      YY_.row(k).head(k) = Yy.transpose();
-      YY_.col(k).head(k) = Yy;
+      ws_.noalias() = W_.transpose() * s;
+      for (int j = 0; j < k; ++j) {
+        SY_(k, j) = ws_[slot(j)];  // s_k' y_j
+        SS_(k, j) = SS_(j, k) = ws_[m + slot(j)];
+      }
     }
+    W_.col(sk) = y;
+    W_.col(m + sk) = s;
     SS_(k, k) = s.squaredNorm();
     SY_(k, k) = sy;
-    YY_(k, k) = yy;
     theta_ = yy / sy;
     ++pairs_;
   }
@@ -505,14 +814,20 @@ class LbfgsbMachine {
   const T* upper_;
   StrongWolfeSearch<T> search_;
   SearchFallback<T> fallback_;
-  Mat S_, Y_, SS_, SY_, YY_, M_;
-  Vec xcp_, t_, d_, c_;
-  // Work space, kept from iteration to iteration (no allocation once the sizes settle).
-  Mat K_, WZ_, WtW_, N_;
-  Eigen::PartialPivLU<Mat> lu_;
-  Vec p2_, wb_, Mw_, r_, v2_, u2_, projected_, s_, y_, Ss_, Sy_, Ys_, Yy_;
-  std::vector<index_t> ordered_, free_, active_;
+  // The pairs (a ring of columns) and, in pair order, S'S, S'Y (lower triangle), and the
+  // Gram blocks over the free / active sets of free_blocks_ for the first blocks_ pairs.
+  RowMat W_;
+  Mat SS_, SY_, YZY_, SZY_, SAS_;
+  BlockSolver<T> middle_, reduced_;
+  Vec xcp_, t_, d_, r_, projected_, s_, y_;
+  // Work space, allocated once: the loop allocates nothing.
+  Vec p2_, c_, Mw_, wb_, v2_, z2_, ws_;
+  Mat acc_;
+  std::vector<index_t> ordered_, free_;
+  std::vector<unsigned char> free_now_, free_blocks_;
   int pairs_ = 0;
+  int head_ = 0;
+  int blocks_ = 0;
   T theta_ = T(1);
   bool boxed_ = true;
 };
@@ -533,17 +848,24 @@ void check_bounds(const T* lower, const T* upper, index_t n) {
 template <class T, class Objective, class Callback>
 Result<T> lbfgsb_run(Objective&& fg, T* x, const T* lower, const T* upper, index_t n,
                      const LbfgsOptions<T>& options, Callback&& callback) {
-  require(n >= 1, "x", "must have at least one element");
-  require_finite(x, n, "x");
+  require_start(x, n);
   check_lbfgs_options(options);
   check_bounds(lower, upper, n);
-  Vector<T> xt(n), gt(n), g(n), p(n);
-  const DescentBuffers<T> b{x, g.data(), xt.data(), gt.data(), p.data()};
-  LbfgsbMachine<T> machine(n, options, b, lower, upper);
-  const Status status =
-      run_machine(machine, [&] { return T(fg(std::as_const(xt), gt)); }, NoHessian{},
-                  iterate_view(machine, x, g.data(), n), callback);
-  return collect(machine, status, g.data(), n);
+  const auto make = [&](const DescentBuffers<T>& b) {
+    return LbfgsbMachine<T>(n, options, b, lower, upper);
+  };
+  return run_descent(x, n, make, fg, NoHessian{}, callback);
+}
+
+// The double and float entry points below differ only in their scalar type.
+template <class T, class Objective, class Callback>
+Result<T> lbfgsb_ref(Objective& fg, Eigen::Ref<Vector<T>> x,
+                     const Eigen::Ref<const Vector<T>>& lower,
+                     const Eigen::Ref<const Vector<T>>& upper, const LbfgsOptions<T>& options,
+                     Callback& callback) {
+  require(lower.size() == x.size() && upper.size() == x.size(), "bounds",
+          "must have one lower and one upper bound per variable");
+  return lbfgsb_run<T>(fg, x.data(), lower.data(), upper.data(), x.size(), options, callback);
 }
 
 }  // namespace detail
@@ -556,10 +878,7 @@ Result<double> lbfgsb(Objective&& fg, Eigen::Ref<Eigen::VectorXd> x,
                       const Eigen::Ref<const Eigen::VectorXd>& lower,
                       const Eigen::Ref<const Eigen::VectorXd>& upper,
                       const LbfgsOptions<double>& options = {}, Callback&& callback = {}) {
-  require(lower.size() == x.size() && upper.size() == x.size(), "bounds",
-          "must have one lower and one upper bound per variable");
-  return detail::lbfgsb_run<double>(fg, x.data(), lower.data(), upper.data(), x.size(),
-                                    options, callback);
+  return detail::lbfgsb_ref<double>(fg, x, lower, upper, options, callback);
 }
 
 template <class Objective, class Callback = NoCallback>
@@ -567,10 +886,7 @@ Result<float> lbfgsb(Objective&& fg, Eigen::Ref<Eigen::VectorXf> x,
                      const Eigen::Ref<const Eigen::VectorXf>& lower,
                      const Eigen::Ref<const Eigen::VectorXf>& upper,
                      const LbfgsOptions<float>& options = {}, Callback&& callback = {}) {
-  require(lower.size() == x.size() && upper.size() == x.size(), "bounds",
-          "must have one lower and one upper bound per variable");
-  return detail::lbfgsb_run<float>(fg, x.data(), lower.data(), upper.data(), x.size(),
-                                   options, callback);
+  return detail::lbfgsb_ref<float>(fg, x, lower, upper, options, callback);
 }
 
 OPTKERN_OPTIMIZE_ISA_END

@@ -110,8 +110,7 @@ void check_newton_options(const NewtonOptions<T>& o) {
 template <class T, class Objective, class FillHessian, class Callback>
 Result<T> newton_run(Objective&& fg, FillHessian&& fill_hessian, HessianForm form, T* x,
                      index_t n, const NewtonOptions<T>& options, Callback&& callback) {
-  require(n >= 1, "x", "must have at least one element");
-  require_finite(x, n, "x");
+  require_start(x, n);
   check_newton_options(options);
   Vector<T> xt(n), gt(n), g(n), p(n);
   const DescentBuffers<T> b{x, g.data(), xt.data(), gt.data(), p.data()};

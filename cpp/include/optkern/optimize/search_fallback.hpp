@@ -29,6 +29,27 @@ class SearchFallback {
   // True after a move of step 3: the next proceed() ends the run.
   OPTKERN_HD bool stop_pending() const { return stop_pending_; }
 
+  // A quasi-Newton machine's tell() once the run has started: the value of a point being
+  // evaluated again (refetched), or the next step of the strong Wolfe search, whose failure
+  // comes to failed(). BFGS, L-BFGS and L-BFGS-B run exactly this; they differ only in
+  // accept() (their update) and restart() (what they forget), so it lives here once.
+  template <class Core, class Accept, class Restart>
+  OPTKERN_HD Request tell(Core& core, StrongWolfeSearch<T>& search, bool has_memory, T f_trial,
+                          Accept&& accept, Restart&& restart) {
+    if (refetching()) return refetched(core, f_trial, accept);
+    return core.search_step(search, f_trial, core.trial_slope(), accept, [&] {
+      return failed(core, search, has_memory, f_trial, accept, restart);
+    });
+  }
+
+  // The same machines' proceed() (after kIterate): end the run after a move of step 3, else
+  // stop on the core's rules or the callback, else begin() the next search.
+  template <class Core, class Begin>
+  OPTKERN_HD Request proceed(Core& core, bool callback_stop, Begin&& begin) {
+    if (stop_pending_) return stop(core, callback_stop);
+    return core.stops(callback_stop) ? Request::kDone : begin();
+  }
+
   // The search failed after evaluating f_trial at xt. accept() moves to xt (the machine's
   // usual acceptance), restart() searches again along -g.
   template <class Core, class Accept, class Restart>
