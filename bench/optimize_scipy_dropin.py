@@ -65,15 +65,10 @@ def more_wild(method: str, bounded: bool) -> None:
         note = ""
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            p.nfev = 0
-            ours = solve_ours(p.x0)
-            ours_nfev, p.nfev = p.nfev, 0
-            theirs = solve_theirs(p.x0)
-            theirs_nfev = p.nfev
-            ours_f, theirs_f = ours.fun, theirs.fun
+            r = mgh.run_pair(p, method, solve_ours, solve_theirs)
+            ours, ours_nfev, ours_f = r.ours, r.ours_nfev, r.ours_f
+            theirs, theirs_nfev, theirs_f = r.theirs, r.theirs_nfev, r.theirs_f
             if method == "lbfgs" and mgh.NAMES[p.k] in mgh.ROUNDING_DECIDED:
-                ours_f = mgh.median_end(p, solve_ours, ours)
-                theirs_f = mgh.median_end(p, solve_theirs, theirs)
                 note = f"median of {mgh.NUDGED_STARTS}: {ours_f:.6g} / {theirs_f:.6g} "
         bad = ours_f - theirs_f > 1e-8 * (p.value(p.x0) - theirs_f)
         worse += bad

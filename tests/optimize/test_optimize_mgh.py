@@ -31,17 +31,9 @@ def run_set(method, bounded):
             return scipy_optimize.minimize(p, x, jac=True, method=SCIPY[method], bounds=bounds)
 
         with np.errstate(all="ignore"), threadpoolctl.threadpool_limits(1):
-            p.nfev = 0
-            ours = solve_ours(p.x0)
-            ours_nfev, p.nfev = p.nfev, 0
-            theirs = solve_theirs(p.x0)
-            theirs_nfev = p.nfev
-            ours_f, theirs_f = ours.fun, theirs.fun
-            if method == "lbfgs" and mgh.NAMES[p.k] in mgh.ROUNDING_DECIDED:
-                ours_f = mgh.median_end(p, solve_ours, ours)
-                theirs_f = mgh.median_end(p, solve_theirs, theirs)
-        assert ours.nfev == ours_nfev
-        rows.append((p, ours, ours_nfev, ours_f, theirs_f, theirs_nfev))
+            r = mgh.run_pair(p, method, solve_ours, solve_theirs)
+        assert r.ours.nfev == r.ours_nfev
+        rows.append((p, r.ours, r.ours_nfev, r.ours_f, r.theirs_f, r.theirs_nfev))
     return rows
 
 

@@ -258,6 +258,34 @@ def nudged_starts(x0: np.ndarray, count: int = NUDGED_STARTS) -> list[np.ndarray
     return [x0 * (1 + j * 1e-13 * np.roll(pattern, j)) for j in range(count)]
 
 
+@dataclass
+class Pair:
+    """One problem solved by optkern and by SciPy from x0, with the end values to compare."""
+
+    ours: object
+    ours_nfev: int
+    ours_f: float
+    theirs: object
+    theirs_nfev: int
+    theirs_f: float
+
+
+def run_pair(problem: Problem, method: str, solve_ours, solve_theirs) -> Pair:
+    """Both solvers from x0, their evaluations counted through problem.nfev; the end values
+    are f there, or for L-BFGS-B on a problem whose end point rounding decides
+    (ROUNDING_DECIDED), the medians over the nudged starts (median_end)."""
+    problem.nfev = 0
+    ours = solve_ours(problem.x0)
+    ours_nfev, problem.nfev = problem.nfev, 0
+    theirs = solve_theirs(problem.x0)
+    theirs_nfev = problem.nfev
+    ours_f, theirs_f = ours.fun, theirs.fun
+    if method == "lbfgs" and NAMES[problem.k] in ROUNDING_DECIDED:
+        ours_f = median_end(problem, solve_ours, ours)
+        theirs_f = median_end(problem, solve_theirs, theirs)
+    return Pair(ours, ours_nfev, ours_f, theirs, theirs_nfev, theirs_f)
+
+
 def median_end(problem: Problem, solve, first) -> float:
     """The median of f at the end of solve(start) over nudged_starts(problem.x0), the first
     of which (x0 itself) is the result ``first`` already computed. solve's evaluations are
