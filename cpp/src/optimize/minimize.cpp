@@ -3,6 +3,7 @@
 #include "optkern/optimize/minimize.hpp"
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "common/parallel_items.hpp"
@@ -15,41 +16,42 @@
 
 namespace optkern::optimize {
 
-// Each method's options: the shared stopping rules, then its own fields.
+// Each method's options: the shared stopping rules and line-search settings (the parts its
+// options type derives from), then its own fields.
 template <class T>
 template <class Options>
-Options Settings<T>::with_stop() const {
+Options Settings<T>::shared_options() const {
   Options o;
   static_cast<StopOptions<T>&>(o) = stop;
+  if constexpr (std::is_base_of_v<WolfeOptions<T>, Options>)
+    static_cast<WolfeOptions<T>&>(o) = WolfeOptions<T>{c1, c2, max_ls};
+  if constexpr (std::is_base_of_v<BacktrackingOptions<T>, Options>)
+    static_cast<BacktrackingOptions<T>&>(o) = BacktrackingOptions<T>{c1, tau, alpha0};
   return o;
 }
 
 template <class T>
 LbfgsOptions<T> Settings<T>::lbfgs() const {
-  auto o = with_stop<LbfgsOptions<T>>();
-  o.c1 = c1, o.c2 = c2, o.max_ls = max_ls, o.m = m;
+  auto o = shared_options<LbfgsOptions<T>>();
+  o.m = m;
   return o;
 }
 
 template <class T>
 GradientDescentOptions<T> Settings<T>::gradient_descent() const {
-  auto o = with_stop<GradientDescentOptions<T>>();
-  o.c1 = c1, o.tau = tau, o.alpha0 = alpha0;
-  return o;
+  return shared_options<GradientDescentOptions<T>>();
 }
 
 template <class T>
 NewtonOptions<T> Settings<T>::newton() const {
-  auto o = with_stop<NewtonOptions<T>>();
-  o.c1 = c1, o.tau = tau, o.alpha0 = alpha0;
+  auto o = shared_options<NewtonOptions<T>>();
   if (eig_floor > T(0)) o.eig_floor = eig_floor;
   return o;
 }
 
 template <class T>
 BfgsOptions<T> Settings<T>::bfgs() const {
-  auto o = with_stop<BfgsOptions<T>>();
-  o.c1 = c1, o.c2 = c2, o.max_ls = max_ls;
+  auto o = shared_options<BfgsOptions<T>>();
   if (eig_floor > T(0)) o.eig_floor = eig_floor;
   return o;
 }
@@ -369,47 +371,39 @@ void minimize_batch(BatchObjectiveRef<T> fg, T* x, index_t batch, index_t n,
     return v;
   };
   const int team = thread_count(threads, batch);
+  // Runs every problem's machine in lock step; make(b) builds problem b's, from a work block
+  // of `per` elements per problem.
+  auto lock_step = [&](index_t per, auto make) {
+    blocks.resize(std::size_t(batch * per));
+    LockStep<T, decltype(make(index_t(0)))> machines(batch, n, make);
+    return run_lock_step(machines, fg, xt.data(), gt.data(), ft.data(), buffers, batch, n, team,
+                         out, interrupt);
+  };
+  const index_t per = descent_buffer_size(n);
   switch (settings.method) {
     case Method::kLbfgs: {
+      const LbfgsOptions<T> o = settings.lbfgs();
       if (settings.lower != nullptr) {  // L-BFGS-B, each problem with its own bounds
-        const index_t per = descent_buffer_size(n);
-        blocks.resize(std::size_t(batch * per));
-        const LbfgsOptions<T> o = settings.lbfgs();
-        LockStep<T, LbfgsbMachine<T>> machines(batch, n, [&](index_t b) {
+        return lock_step(per, [&](index_t b) {
           return LbfgsbMachine<T>(n, o, carve(b, per), settings.lower + b * n,
                                   settings.upper + b * n);
         });
-        return run_lock_step(machines, fg, xt.data(), gt.data(), ft.data(), buffers, batch, n,
-                             team, out, interrupt);
       }
-      const index_t per = lbfgs_buffer_size(n, settings.m);
-      blocks.resize(std::size_t(batch * per));
-      const LbfgsOptions<T> o = settings.lbfgs();
-      LockStep<T, LbfgsMachine<T>> machines(batch, n, [&](index_t b) {
-        LbfgsBuffers<T> lb = lbfgs_buffers(blocks.data() + b * per, n, settings.m);
-        lb.v = carve(b, per);
+      const index_t with_pairs = lbfgs_buffer_size(n, settings.m);
+      return lock_step(with_pairs, [&](index_t b) {
+        LbfgsBuffers<T> lb = lbfgs_buffers(blocks.data() + b * with_pairs, n, settings.m);
+        lb.v = carve(b, with_pairs);
         return LbfgsMachine<T>(n, o, lb);
       });
-      return run_lock_step(machines, fg, xt.data(), gt.data(), ft.data(), buffers, batch, n,
-                           team, out, interrupt);
     }
     case Method::kGradientDescent: {
-      const index_t per = descent_buffer_size(n);
-      blocks.resize(std::size_t(batch * per));
       const GradientDescentOptions<T> o = settings.gradient_descent();
-      LockStep<T, GradientDescentMachine<T>> machines(
-          batch, n, [&](index_t b) { return GradientDescentMachine<T>(n, o, carve(b, per)); });
-      return run_lock_step(machines, fg, xt.data(), gt.data(), ft.data(), buffers, batch, n,
-                           team, out, interrupt);
+      return lock_step(per,
+                       [&](index_t b) { return GradientDescentMachine<T>(n, o, carve(b, per)); });
     }
     case Method::kBfgs: {
-      const index_t per = descent_buffer_size(n);
-      blocks.resize(std::size_t(batch * per));
       const BfgsOptions<T> o = settings.bfgs();
-      LockStep<T, BfgsMachine<T>> machines(
-          batch, n, [&](index_t b) { return BfgsMachine<T>(n, o, carve(b, per), false); });
-      return run_lock_step(machines, fg, xt.data(), gt.data(), ft.data(), buffers, batch, n,
-                           team, out, interrupt);
+      return lock_step(per, [&](index_t b) { return BfgsMachine<T>(n, o, carve(b, per), false); });
     }
     case Method::kNewton:
       break;

@@ -57,7 +57,7 @@ struct Settings {
 
  private:
   template <class Options>
-  Options with_stop() const;
+  Options shared_options() const;
 };
 
 // f = fg(x, g): f at x, gradient into g (n elements each).

@@ -109,18 +109,19 @@ struct LbfgsOptions : StopOptions<T>, WolfeOptions<T> {
   int m = 10;  // history: the m most recent (s, y) pairs
 };
 
+// Backtracking (Armijo) line search: sufficient decrease c1, step shrunk by tau from alpha0.
 template <class T>
-struct GradientDescentOptions : StopOptions<T> {
+struct BacktrackingOptions {
   T c1 = T(1e-4);     // Armijo constant (thesis Algorithm 1)
   T tau = T(0.5);     // backtracking factor
   T alpha0 = T(1);    // first trial step of every iteration (the thesis' Figure 2 uses 0.1)
 };
 
 template <class T>
-struct NewtonOptions : StopOptions<T> {
-  T c1 = T(1e-4);
-  T tau = T(0.5);
-  T alpha0 = T(1);
+struct GradientDescentOptions : StopOptions<T>, BacktrackingOptions<T> {};
+
+template <class T>
+struct NewtonOptions : StopOptions<T>, BacktrackingOptions<T> {
   T eig_floor = T(1e-6);  // Hessian eigenvalues below this are raised to it
 };
 
