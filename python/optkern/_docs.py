@@ -175,6 +175,20 @@ TEXTS["unbalanced_options"] = _joined("unbalanced_reg", "unbalanced_reg_m",
                                       "unbalanced_reg_type", "unbalanced_tol",
                                       "unbalanced_max_iter")
 
+# The Returns and Raises sections of the JAX adapters' Sinkhorn values (sinkhorn_cost, sinkhorn2).
+TEXTS.update(_paragraphs(
+    jax_value_returns="""
+        Returns
+        -------
+        jax.Array, shape (...)
+            One value per problem, with M's dtype.
+
+        Raises
+        ------
+        ValueError
+            As :func:`optkern.jax.sinkhorn`.""",
+))
+
 # --- total variation (optkern.tv.denoise and its adapters) ---------------------------------
 
 TEXTS.update(_paragraphs(

@@ -39,15 +39,7 @@ def sinkhorn2(M: Any, a: Any = None, b: Any = None, *, reg: float, method: str =
     ----------
     {jax_sinkhorn_problem}
 
-    Returns
-    -------
-    jax.Array, shape (...)
-        One value per problem, with M's dtype.
-
-    Raises
-    ------
-    ValueError
-        As :func:`optkern.jax.sinkhorn`.
+    {jax_value_returns}
 
     Examples
     --------

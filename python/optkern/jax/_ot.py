@@ -72,15 +72,7 @@ def sinkhorn_cost(M: Any, a: Any = None, b: Any = None, *, reg: float, method: s
     ----------
     {jax_sinkhorn_problem}
 
-    Returns
-    -------
-    jax.Array, shape (...)
-        One value per problem, with M's dtype.
-
-    Raises
-    ------
-    ValueError
-        As :func:`sinkhorn`.
+    {jax_value_returns}
 
     Examples
     --------
