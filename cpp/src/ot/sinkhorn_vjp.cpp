@@ -30,6 +30,7 @@
 
 #include "common/parallel_guard.hpp"
 #include "optkern/ot.hpp"
+#include "optkern/ot/sinkhorn_step.hpp"
 #include "optkern/threads.hpp"
 #include "ot/team.hpp"
 #include "ot/team_cholesky.hpp"
@@ -199,10 +200,9 @@ void laplacian_and_rhs(VjpWork& w, Team& team) {
   team.sync();
 }
 
-// Relative size below which a Cholesky pivot counts as zero: rounding in the elimination
-// leaves a pivot of about k * eps * S_pp where the exact one is zero (a disconnected part).
+// Relative size below which a Cholesky pivot counts as zero (detail::sinkhorn_step).
 double singular_threshold(index_t k) {
-  return 4.0 * double(std::max<index_t>(k, 16)) * std::numeric_limits<double>::epsilon();
+  return detail::sinkhorn_step::kPivotRtol * double(std::max<index_t>(k, 16));
 }
 
 // Ground x_0 = 0, factor S[1:, 1:] over the team, solve; then the large side, the gauge and

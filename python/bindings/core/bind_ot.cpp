@@ -13,6 +13,7 @@
 #include "common/ot_status.hpp"
 #include "common/signal_check.hpp"
 #include "optkern/ot.hpp"
+#include "optkern/ot/sinkhorn_step.hpp"
 
 namespace optkern::bindings {
 namespace {
@@ -87,6 +88,11 @@ py::array_t<std::int8_t> sinkhorn_vjp_array(const py::array& P, const py::array&
 void bind_ot_extra(py::module_& m);  // bind_ot_extra.cpp (issue 16's kernels)
 
 void bind_ot(py::module_& m) {
+  // The constants Python's checks and the torch backward share with the kernels.
+  namespace step = optkern::detail::sinkhorn_step;
+  m.attr("MASS_RTOL") = step::kMassRtol;
+  m.attr("MAX_COST_OVER_REG") = step::kMaxCostOverReg;
+  m.attr("PIVOT_RTOL") = step::kPivotRtol;
   py::enum_<SinkhornMethod>(m, "SinkhornMethod")
       .value("auto", SinkhornMethod::automatic)
       .value("plain", SinkhornMethod::plain)

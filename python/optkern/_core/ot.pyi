@@ -7,7 +7,12 @@ from numpy.typing import NDArray
 
 from optkern._core import _Enum, _FloatArray
 
-class SinkhornMethod(_Enum):  # SinkhornMethod in cpp/include/optkern/ot.hpp
+# The constants shared with Python (cpp/include/optkern/ot/sinkhorn_step.hpp).
+MASS_RTOL: float
+MAX_COST_OVER_REG: float
+PIVOT_RTOL: float
+
+class SinkhornMethod(_Enum):  # SinkhornMethod in cpp/include/optkern/ot/method.hpp
     auto: ClassVar[SinkhornMethod]
     plain: ClassVar[SinkhornMethod]
     log: ClassVar[SinkhornMethod]

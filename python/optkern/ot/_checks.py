@@ -24,12 +24,11 @@ from optkern._validation import (
     fail,
 )
 
-MASS_RTOL = 1e-6  # |sum a - sum b| tolerated relative to the mass (b is then rescaled)
+# |sum a - sum b| tolerated relative to the mass (b is then rescaled), and the largest
+# max|M| / reg: the kernels' constants (cpp/include/optkern/ot/sinkhorn_step.hpp says why).
+MASS_RTOL = float(_backend._core.ot.MASS_RTOL)
+MAX_COST_OVER_REG = float(_backend._core.ot.MAX_COST_OVER_REG)
 MAX_ITER_LIMIT = 2**31 - 1
-# The iterations and the plan exp(f_i + g_j - M_ij / reg) carry a rounding error of about
-# eps * max|M| / reg in their exponents: beyond 1e15 (0.2) the plan's rows outweigh the whole
-# mass, and beyond 1e19 its entries are Inf and its value NaN (1e300 was the bound before).
-MAX_COST_OVER_REG = 1e15
 # The total mass of a and b: beyond, the potentials and values overflow (mass 1e307 gave NaN)
 # or the weights lose their precision to subnormals. The plan scales with the mass.
 MASS_RANGE = (1e-300, 1e300)

@@ -22,15 +22,14 @@ by one batched factorization (those that eliminate rows, then those that elimina
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
+from optkern import _backend
 from optkern.ot._result import singular_error
 
-# Relative size below which a Cholesky pivot counts as zero (singular_threshold in
-# cpp/src/ot/sinkhorn_vjp.cpp): rounding leaves about k * eps of the diagonal where the exact
-# pivot is zero, i.e. where the support of the plan is disconnected.
-PIVOT_RTOL = 4.0 * float(np.finfo(np.float64).eps)
+# Relative size below which a Cholesky pivot counts as zero, times max(k, 16): the C++
+# backward's constant (cpp/include/optkern/ot/sinkhorn_step.hpp, kPivotRtol).
+PIVOT_RTOL = float(_backend._core.ot.PIVOT_RTOL)
 
 
 def _solve_by_rows(P: torch.Tensor, W: torch.Tensor, reg: float

@@ -15,8 +15,19 @@
 namespace optkern::detail::sinkhorn_step {
 
 // |sum a - sum b| tolerated relative to max(sum a, sum b); b is then given the mass of a.
-// (Python checks first with its own copy, optkern.ot._checks.MASS_RTOL, for its messages.)
+// (Python checks first, for its messages, with this value: optkern._core.ot.MASS_RTOL.)
 inline constexpr double kMassRtol = 1e-6;
+
+// The largest max|M| / reg accepted (Python checks it: optkern._core.ot.MAX_COST_OVER_REG):
+// the iterations and the plan exp(f_i + g_j - M_ij / reg) carry a rounding error of about
+// eps max|M| / reg in their exponents; beyond 1e15 (0.2) the plan's rows outweigh the mass.
+inline constexpr double kMaxCostOverReg = 1e15;
+
+// The backward: a Cholesky pivot of the Schur complement counts as zero below
+// kPivotRtol * max(k, 16) times its diagonal entry (k the system's size). Rounding in the
+// elimination leaves about k eps there where the exact pivot is zero (a disconnected
+// support). The torch adapter's device backward uses it too (optkern._core.ot.PIVOT_RTOL).
+inline constexpr double kPivotRtol = 4.0 * std::numeric_limits<double>::epsilon();
 
 // A column sum of the plan below this (log domain) has lost its accuracy to underflow; the
 // column's potential is then recomputed by an exact log-sum-exp over its entries.
