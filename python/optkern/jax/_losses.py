@@ -17,6 +17,7 @@ from optkern._validation import check_number, fail
 from optkern.jax._arrays import float_matrix, shape_struct
 from optkern.jax._ot import _plan, _value, sinkhorn
 from optkern.ot import _divergence
+from optkern.ot._divergence import symmetric_points_potential
 from optkern.ot._losses import (
     check_cloud_shapes,
     check_cost_name,
@@ -130,10 +131,13 @@ def sinkhorn_divergence(x: Any, y: Any, a: Any = None, b: Any = None, *, reg: fl
     x, y = jnp.broadcast_to(x, batch + x.shape[-2:]), jnp.broadcast_to(y, batch + y.shape[-2:])
     a, b = jnp.broadcast_to(a, batch + (m,)), jnp.broadcast_to(b, batch + (n,))
     if loss == "entropic" and max(m, n) ** 2 > _divergence.ONLINE_PAIRS:
-        # Large clouds, as optkern.ot: no cost matrix, the envelope gradient on the fly.
+        # Large clouds, as optkern.ot: no cost matrix, the envelope gradient on the fly, and
+        # the same warm starts (the symmetric fixed points, not differentiated).
         online = (reg, cost, float(tol), int(max_iter))
-        s = (_points_value(x, y, a, b, *online) - 0.5 * _points_value(x, x, a, a, *online)
-             - 0.5 * _points_value(y, y, b, b, *online))
+        g_xx, g_yy = _symmetric_warm(x, a, reg, cost), _symmetric_warm(y, b, reg, cost)
+        s = (_points_value(x, y, a, b, g_yy, *online)
+             - 0.5 * _points_value(x, x, a, a, g_xx, *online)
+             - 0.5 * _points_value(y, y, b, b, g_yy, *online))
         return jnp.maximum(s, 0.0)
     C_xy, C_xx, C_yy = (pairwise_cost(p, q, cost) for p, q in ((x, y), (x, x), (y, y)))
     args = (reg, method, float(tol), int(max_iter))
@@ -145,12 +149,23 @@ def sinkhorn_divergence(x: Any, y: Any, a: Any = None, b: Any = None, *, reg: fl
     return jnp.maximum(ab - 0.5 * aa - 0.5 * bb, 0.0)
 
 
-def _points_host(x: jax.Array, y: jax.Array, a: jax.Array, b: jax.Array, reg: float,
-                 cost: str, tol: float, max_iter: int, grads: bool) -> Any:
-    """optkern.ot.sinkhorn_points on the host: the value, and with `grads` its envelope
-    gradients in x and y and the potentials f, g."""
-    def host(x, y, a, b):
-        res = sinkhorn_points(x, y, a, b, reg=reg, cost=cost, tol=tol, max_iter=max_iter)
+def _symmetric_warm(x: jax.Array, w: jax.Array, reg: float, cost: str) -> jax.Array:
+    """The symmetric fixed point of OT(w, w) on the cloud x, computed on the host with no
+    cost matrix (optkern.ot._divergence), as a warm start (not differentiated)."""
+    def host(x, w):
+        return symmetric_points_potential(x, w, x.shape[:-2], reg, cost).astype(w.dtype)
+
+    x, w = jax.lax.stop_gradient(x), jax.lax.stop_gradient(w)
+    return jax.pure_callback(host, shape_struct(w), x, w, vmap_method="broadcast_all")
+
+
+def _points_host(x: jax.Array, y: jax.Array, a: jax.Array, b: jax.Array, g0: jax.Array,
+                 reg: float, cost: str, tol: float, max_iter: int, grads: bool) -> Any:
+    """optkern.ot.sinkhorn_points on the host from the warm start g0: the value, and with
+    `grads` its envelope gradients in x and y and the potentials f, g."""
+    def host(x, y, a, b, g0):
+        res = sinkhorn_points(x, y, a, b, reg=reg, cost=cost, tol=tol, max_iter=max_iter,
+                              init=g0)
         value = np.asarray(res.value, x.dtype).reshape(x.shape[:-2])
         if not grads:
             return value
@@ -161,25 +176,26 @@ def _points_host(x: jax.Array, y: jax.Array, a: jax.Array, b: jax.Array, reg: fl
     value = jax.ShapeDtypeStruct(x.shape[:-2], x.dtype)
     shapes = (value, shape_struct(x), shape_struct(y), shape_struct(a), shape_struct(b))
     return jax.pure_callback(host, shapes if grads else value, x, y, a, b,
-                             vmap_method="broadcast_all")
+                             jax.lax.stop_gradient(g0), vmap_method="broadcast_all")
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5, 6, 7))
-def _points_value(x, y, a, b, reg, cost, tol, max_iter):
-    """The entropic value of sinkhorn_points, differentiable by the envelope theorem."""
-    return _points_host(x, y, a, b, reg, cost, tol, max_iter, grads=False)
+@functools.partial(jax.custom_vjp, nondiff_argnums=(5, 6, 7, 8))
+def _points_value(x, y, a, b, g0, reg, cost, tol, max_iter):
+    """The entropic value of sinkhorn_points, differentiable by the envelope theorem (g0, the
+    warm start, is not differentiated)."""
+    return _points_host(x, y, a, b, g0, reg, cost, tol, max_iter, grads=False)
 
 
-def _points_value_fwd(x, y, a, b, reg, cost, tol, max_iter):
-    value, gx, gy, f, g = _points_host(x, y, a, b, reg, cost, tol, max_iter, grads=True)
-    return value, (gx, gy, f, g, a, b)
+def _points_value_fwd(x, y, a, b, g0, reg, cost, tol, max_iter):
+    value, gx, gy, f, g = _points_host(x, y, a, b, g0, reg, cost, tol, max_iter, grads=True)
+    return value, (gx, gy, f, g, a, b, g0)
 
 
 def _points_value_bwd(reg, cost, tol, max_iter, residuals, ct):
-    gx, gy, f, g, a, b = residuals
+    gx, gy, f, g, a, b, g0 = residuals
     ga, gb = marginal_grads(jnp, f, g, a, b)
     return (ct[..., None, None] * gx, ct[..., None, None] * gy, ct[..., None] * ga,
-            ct[..., None] * gb)
+            ct[..., None] * gb, jnp.zeros_like(g0))
 
 
 _points_value.defvjp(_points_value_fwd, _points_value_bwd)

@@ -20,7 +20,7 @@ from optkern.ot._sinkhorn import sinkhorn, sinkhorn_cost
 if TYPE_CHECKING:  # typing.Unpack is Python 3.11+; annotations are not evaluated
     from typing_extensions import Unpack
 
-__all__ = ["ONLINE_PAIRS", "sinkhorn_divergence"]
+__all__ = ["ONLINE_PAIRS", "sinkhorn_divergence", "symmetric_points_potential"]
 
 # Above this many pairs (m n, m^2 or n^2 per problem) the three solves run on the fly
 # (sinkhorn_points: O((m + n) d) memory) instead of on cost matrices: 2^24 pairs are 134 MB of
@@ -149,14 +149,14 @@ def _online_values(x: np.ndarray, y: np.ndarray, wa: Any, wb: Any, cost: str, lo
     solve = {"reg": reg, "cost": cost, "tol": kwargs["tol"], "max_iter": kwargs["max_iter"]}
     batch = np.broadcast_shapes(x.shape[:-2], y.shape[:-2], np.shape(wa)[:-1],
                                 np.shape(wb)[:-1])
-    g_xx = _symmetric_points_potential(x, wa, batch, reg, cost)
-    g_yy = _symmetric_points_potential(y, wb, batch, reg, cost)
+    g_xx = symmetric_points_potential(x, wa, batch, reg, cost)
+    g_yy = symmetric_points_potential(y, wb, batch, reg, cost)
     return [getattr(sinkhorn_points(p, q, wp, wq, init=g0, **solve), field)
             for p, q, wp, wq, g0 in ((x, y, wa, wb, g_yy), (x, x, wa, wa, g_xx),
                                      (y, y, wb, wb, g_yy))]
 
 
-def _symmetric_points_potential(x: np.ndarray, w: Any, batch: tuple[int, ...], reg: float,
+def symmetric_points_potential(x: np.ndarray, w: Any, batch: tuple[int, ...], reg: float,
                                 cost: str, tol: float = 1e-12,
                                 max_iter: int = 1000) -> np.ndarray:
     """symmetric_potential (optkern.ot._losses) with the costs computed on the fly: Feydy's

@@ -12,7 +12,7 @@ from optkern import _docs
 from optkern._keywords import DIVERGENCE, SINKHORN, DivergenceOptions, SinkhornOptions
 from optkern.ot import _divergence
 from optkern.ot._losses import check_cloud_shapes, divergence_settings, symmetric_potential
-from optkern.torch._convert import as_tensor, cost_matrix
+from optkern.torch._convert import as_tensor, cost_matrix, host
 from optkern.torch._ot import sinkhorn, sinkhorn_cost
 from optkern.torch._points import sinkhorn_points_value
 
@@ -138,13 +138,17 @@ def sinkhorn_divergence(x: Any, y: Any, a: Any = None, b: Any = None, *, reg: fl
         b = as_tensor(b, "b", like=x).to(dtype)
     if loss == "entropic" and x.device.type == "cpu" and x.ndim == y.ndim == 2 \
             and a.ndim == b.ndim == 1 and max(m, n) ** 2 > _divergence.ONLINE_PAIRS:
-        # Large clouds, as optkern.ot: no cost matrix, the envelope gradient on the fly.
-        def value(p: torch.Tensor, q: torch.Tensor, wp: torch.Tensor,
-                  wq: torch.Tensor) -> torch.Tensor:
+        # Large clouds, as optkern.ot: no cost matrix, the envelope gradient on the fly, and
+        # the same warm starts (the symmetric fixed points, not differentiated).
+        def value(p: torch.Tensor, q: torch.Tensor, wp: torch.Tensor, wq: torch.Tensor,
+                  g0: Any) -> torch.Tensor:
             return sinkhorn_points_value(p, q, wp, wq, reg=reg, cost=cost, tol=kwargs["tol"],
-                                         max_iter=kwargs["max_iter"])
+                                         max_iter=kwargs["max_iter"], init=g0)
 
-        s = value(x, y, a, b) - 0.5 * value(x, x, a, a) - 0.5 * value(y, y, b, b)
+        g_xx, g_yy = (_divergence.symmetric_points_potential(host(p), host(w), (), reg, cost)
+                      for p, w in ((x, a), (y, b)))
+        s = (value(x, y, a, b, g_yy) - 0.5 * value(x, x, a, a, g_xx)
+             - 0.5 * value(y, y, b, b, g_yy))
         return torch.clamp(s, min=0.0)
     ot = sinkhorn_cost if loss == "entropic" else sinkhorn2
     C_xy, C_xx, C_yy = (pairwise_cost(p, q, cost) for p, q in ((x, y), (x, x), (y, y)))
