@@ -105,6 +105,43 @@ def test_tv_denoise_per_signal_lam_chunked_differently(client, dtype, rng):
     close(optkern.tv.denoise(xd, lam[:1]).compute(), optkern.tv.denoise(x, lam[:1]), dtype)
 
 
+def test_tv_denoise_weighted_and_2d(client, dtype, rng):
+    # one weight per edge, as a NumPy array and as a dask array chunked like x's batch
+    x = rng.standard_normal((7, 30)).astype(dtype)
+    w = rng.random((7, 29))
+    xd = da.from_array(x, chunks=(uneven(7, 3), 30))
+    close(optkern.tv.denoise(xd, w).compute(), optkern.tv.denoise(x, w), dtype)
+    close(optkern.tv.denoise(xd, da.from_array(w, chunks=(4, 29))).compute(),
+          optkern.tv.denoise(x, w), dtype)
+    # images, one lam per image, and the info (per-image gap and iterations) lazily too
+    img = rng.standard_normal((5, 12, 10)).astype(dtype)
+    lam = rng.random(5) * 0.5
+    imgd = da.from_array(img, chunks=(uneven(5, 2), 12, 10))
+    close(optkern.tv.denoise_2d(imgd, lam).compute(), optkern.tv.denoise_2d(img, lam), dtype)
+    info = optkern.tv.denoise_2d(imgd, 0.2, return_info=True)
+    assert isinstance(info.y, da.Array) and isinstance(info.gap, da.Array)
+    want = optkern.tv.denoise_2d(img, 0.2, return_info=True)
+    close(info.y.compute(), want.y, dtype)
+    np.testing.assert_array_equal(info.nit.compute(), want.nit)
+
+
+def test_ot_unbalanced_and_divergence(client, dtype, rng):
+    M = rng.random((5, 4, 6)).astype(dtype)
+    b = rng.random(6).astype(dtype)
+    Md = da.from_array(M, chunks=(uneven(5, 2), 4, 6))
+    res = optkern.ot.sinkhorn_unbalanced(Md, None, b, reg=0.1, reg_m=(1.0, 2.0))
+    ref = optkern.ot.sinkhorn_unbalanced(M, None, b, reg=0.1, reg_m=(1.0, 2.0))
+    assert isinstance(res.plan, da.Array)
+    close(res.plan.compute(), ref.plan, dtype)
+    close(res.value.compute(), ref.value, dtype)
+    np.testing.assert_array_equal(res.method.compute(), ref.method)
+    x = rng.random((5, 6, 2)).astype(dtype)
+    y = rng.random((7, 2)).astype(dtype)
+    s = optkern.ot.sinkhorn_divergence(da.from_array(x, chunks=(2, 6, 2)), y, reg=0.2)
+    assert isinstance(s, da.Array)
+    close(s.compute(), optkern.ot.sinkhorn_divergence(x, y, reg=0.2), dtype)
+
+
 def test_tv_lambda_max(client, rng):
     x = rng.standard_normal((5, 3, 20))
     got = optkern.tv.lambda_max(da.from_array(x, chunks=(uneven(5, 2), 2, 20)))

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from optkern import _arrays, _backend, _docs
+from optkern import _arrays, _backend, _dask, _docs
 from optkern._keywords import DIVERGENCE, DivergenceOptions
 from optkern._validation import as_float_array
 from optkern.ot._checks import weights
@@ -99,6 +99,9 @@ def sinkhorn_divergence(x: Any, y: Any, a: Any = None, b: Any = None, *, reg: fl
     >>> optkern.ot.sinkhorn_divergence(np.stack([x, x + 1]), x, reg=0.1).shape
     (2,)
     """
+    if _dask.is_dask(x, y, a, b):  # a lazy dask result (optkern/_dask.py)
+        return _dask.batched(sinkhorn_divergence, {"x": 2, "y": 2, "a": 1, "b": 1}, x=x, y=y,
+                             a=a, b=b, reg=reg, **options)
     reg, cost, loss, kwargs = divergence_settings(reg, options)
     x, y = check_points(x, y)
     m, n = x.shape[-2], y.shape[-2]

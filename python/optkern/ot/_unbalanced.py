@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from optkern import _arrays, _backend, _docs
+from optkern import _arrays, _backend, _dask, _docs
 from optkern._validation import as_float_array, broadcast_batch, check_number, fail
 from optkern.ot import _checks
 from optkern.ot._result import _Solved, per_problem
@@ -172,6 +172,8 @@ def sinkhorn_unbalanced(
     >>> bool(np.allclose(strict.plan.sum(axis=1), a))   # rho_a = inf: rows exact
     True
     """
+    if _dask.is_dask(M, a, b):  # a lazy dask result (optkern/_dask.py)
+        return _dask.batched(sinkhorn_unbalanced, {"M": 2, "a": 1, "b": 1}, **locals())
     reg = float(_checks.check_reg(reg))
     rho_a, rho_b = check_reg_m(reg_m)
     type_code = check_reg_type(reg_type)

@@ -275,6 +275,11 @@ def denoise_2d(
     >>> yi.shape, yi.dtype
     ((6, 6), dtype('float64'))
     """
+    if is_dask(img, lam):  # a lazy dask result (optkern/_dask.py); lam: one per image
+        per_image = is_dask(lam) or np.ndim(lam) > 0
+        return batched(denoise_2d, {"img": 2, "lam": 0} if per_image else {"img": 2},
+                       img=img, lam=lam, isotropic=isotropic, tol=tol, max_iter=max_iter,
+                       return_info=return_info)
     isotropic = check_bool(isotropic, "isotropic")
     return_info = check_bool(return_info, "return_info")
     tol = check_number(tol, "tol", low=0.0)

@@ -186,7 +186,10 @@ def empty_denoise(x: np.ndarray, lam: Any, method: str, tol: float,
     """denoise of an empty batch or of empty signals. The per-signal info (nit 0, change 0,
     converged) is a read-only broadcast view: a batch of 2**40 empty signals costs nothing."""
     batch = x.shape[:-1]
-    checked_lambda(lam, batch)
+    if is_edge_weights(lam, x.shape):  # one weight per edge: checked as the kernels take them
+        edge_weight_rows(lam, x.shape)
+    else:
+        checked_lambda(lam, batch)
     y = np.empty(x.shape, x.dtype)
     if not return_info:
         return y
