@@ -33,6 +33,8 @@ def to_gpu(x, lib):
 
 
 def to_host(x):
+    if isinstance(x, (np.ndarray, np.generic)):
+        return x
     return x.cpu().numpy() if hasattr(x, "cpu") else x.get()
 
 

@@ -98,3 +98,39 @@ def test_bad_input_on_the_gpu():
         with pytest.raises(ValueError, match="^M:"):
             sinkhorn(M, reg=0.1, device="cuda")
     assert optkern.cuda_available()
+
+
+# --- near overflow (issue 13, items 5-6): converged implies finite on the device too --------
+
+
+def _converged_outputs_are_finite(res):
+    converged = np.asarray(res.converged)
+    for name in ("plan", "f", "g", "cost", "value"):
+        x = np.asarray(to_host(getattr(res, name)))
+        finite = np.isfinite(x.reshape(converged.shape + (-1,))).all(-1)
+        assert np.all(finite[converged]), f"{name}: not finite although converged"
+
+
+@pytest.mark.parametrize("method", ["auto", "plain", "log"])
+@pytest.mark.parametrize("lib", [None] + gpu_libraries())
+def test_max_minus_min_of_M_overflows_on_the_gpu(method, lib):
+    M = np.array([[1e308, -1e308]])  # max|M| / reg = 1e8: inside the documented range
+    gpu_M = M if lib is None else to_gpu(M, lib)
+    res = sinkhorn(gpu_M, reg=1e300, method=method, device="cuda")
+    _converged_outputs_are_finite(res)
+    np.testing.assert_allclose(to_host(res.plan), [[0.5, 0.5]], rtol=1e-6)
+    cpu = sinkhorn(M, reg=1e300, method=method)
+    np.testing.assert_allclose(to_host(res.f), cpu.f, rtol=1e-6)
+
+
+@pytest.mark.parametrize("lib", [None] + gpu_libraries())
+def test_potentials_representable_but_not_their_sum_on_the_gpu(lib):
+    M = np.zeros((4, 5))
+    res = sinkhorn(M if lib is None else to_gpu(M, lib), reg=1e307, device="cuda")
+    assert res.converged
+    _converged_outputs_are_finite(res)
+    np.testing.assert_allclose(to_host(res.plan), np.full((4, 5), 0.05), rtol=1e-12)
+    with pytest.raises(ValueError, match=r"^M, reg: .*representable"):
+        sinkhorn(M, reg=1e308, device="cuda")
+    with pytest.raises(ValueError, match=r"^M, reg: .*representable"):
+        sinkhorn(M.astype(np.float32), reg=1e300, device="cuda")

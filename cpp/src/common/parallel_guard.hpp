@@ -27,9 +27,14 @@ class RegionErrors {
     try {
       std::forward<F>(f)();
     } catch (...) {
-      if (!claimed_.exchange(true, std::memory_order_acq_rel)) first_ = std::current_exception();
-      failed_.store(true, std::memory_order_release);
+      record(std::current_exception());
     }
+  }
+
+  // Keeps `error` unless an earlier one was kept, and stops the other workers.
+  void record(std::exception_ptr error) noexcept {
+    if (!claimed_.exchange(true, std::memory_order_acq_rel)) first_ = std::move(error);
+    failed_.store(true, std::memory_order_release);
   }
 
   // True once a worker has thrown: workers poll it between items and stop.

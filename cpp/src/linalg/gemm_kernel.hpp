@@ -252,6 +252,8 @@ struct GemmKernel {
   // The same product computed by every thread of the calling OpenMP team together (call it
   // from all of them): each B panel is packed once, by all threads, into `shared_b`; then
   // each thread multiplies its share of the rows of C, packing A into its own `a_buffer`.
+  // Nothing between the barriers allocates or throws (the buffers come from the caller), so
+  // no member can leave the team waiting.
   static void run_team(int thread, int threads, index_t m, index_t n, index_t k, const T* a,
                        index_t a_rs, index_t a_cs, const T* b, index_t b_rs, index_t b_cs, T* c,
                        index_t c_rs, index_t c_cs, T* shared_b, T* a_buffer) {

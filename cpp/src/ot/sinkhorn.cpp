@@ -249,15 +249,15 @@ void sinkhorn(const SinkhornProblem<T>& p, const SinkhornOptions& o, const Sinkh
     const int nt = int(std::min<index_t>(threads, std::max<index_t>(1, p.m / 8)));
     detail::SinkhornSolver<T> solver(p.m, p.n, nt, o, interrupt);
     detail::SpinBarrier barrier;
-    // The team meets at barriers inside solve(); its scratch is allocated above, so what
-    // could throw there would throw in every member alike.
+    // The team meets at barriers inside solve(); its scratch is allocated above, and a member
+    // that throws anyway breaks the barrier so that its partners return (run_in_team).
     detail::RegionErrors errors;
     for (index_t k = 0; k < p.batch && !errors.failed() && !(interrupt && interrupt->stopped());
          ++k) {
 #pragma omp parallel num_threads(nt)
       {
         detail::Team team = detail::omp_team(&barrier);
-        errors.guard([&] { solver.solve(team, item(k)); });
+        detail::run_in_team(errors, barrier, [&] { solver.solve(team, item(k)); });
       }
     }
     errors.rethrow_if_failed();

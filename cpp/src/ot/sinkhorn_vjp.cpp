@@ -326,8 +326,8 @@ void sinkhorn_vjp(index_t batch, index_t m, index_t n, const T* P, const T* grad
       }
     }
   } else {
-    // The team meets at barriers inside run(); its scratch (work[0]) is allocated above, so
-    // the only exceptions possible there would come from every member alike.
+    // The team meets at barriers inside run(); its scratch (work[0]) is allocated above, and a
+    // member that throws anyway breaks the barrier so that its partners return (run_in_team).
     detail::SpinBarrier barrier;
     for (index_t item = 0; item < batch && !errors.failed() && !detail::poll(interrupt);
          ++item) {
@@ -335,7 +335,7 @@ void sinkhorn_vjp(index_t batch, index_t m, index_t n, const T* P, const T* grad
       {
         omp_set_num_threads(1);
         Team team = detail::omp_team(&barrier);
-        errors.guard([&] { run(item, *work[0], team); });
+        detail::run_in_team(errors, barrier, [&] { run(item, *work[0], team); });
       }
     }
   }

@@ -1,6 +1,11 @@
 // A team of threads working on one problem inside an OpenMP parallel region: its size, this
 // thread's rank, contiguous shares of a range, and barriers that vanish for a team of one
 // (a problem solved by a single thread while the other threads of the region solve others).
+//
+// A member that throws between two barriers would leave its partners waiting forever at the
+// next one. So a team's work runs inside run_in_team(): the first failure is kept and breaks
+// the barrier, and every partner waiting there (or arriving later) unwinds with TeamBroken,
+// which is dropped; the region then ends normally and the caller rethrows the failure.
 #pragma once
 
 #include <omp.h>
@@ -10,9 +15,13 @@
 #include <thread>
 #include <utility>
 
+#include "common/parallel_guard.hpp"
 #include "optkern/common.hpp"
 
 namespace optkern::detail {
+
+// Thrown by SpinBarrier::wait() in the partners of a member that failed (see above).
+struct TeamBroken {};
 
 // A reusable barrier that spins briefly and then yields the CPU. OpenMP's barrier spins for
 // a long time before it sleeps (GOMP_SPINCOUNT, 300000 rounds): when the machine runs other
@@ -27,8 +36,10 @@ class SpinBarrier {
   void reset(int size) {
     size_ = size;
     arrived_.store(0, std::memory_order_relaxed);
+    broken_.store(false, std::memory_order_relaxed);
   }
 
+  // Waits for the whole team; throws TeamBroken once a member has called break_team().
   void wait() {
     const unsigned gen = generation_.load(std::memory_order_acquire);
     if (arrived_.fetch_add(1, std::memory_order_acq_rel) == size_ - 1) {
@@ -37,6 +48,7 @@ class SpinBarrier {
       return;
     }
     for (int spin = 0; generation_.load(std::memory_order_acquire) == gen; ++spin) {
+      if (broken_.load(std::memory_order_acquire)) throw TeamBroken{};
       if (spin < kSpins) {
         pause();
       } else {
@@ -44,6 +56,9 @@ class SpinBarrier {
       }
     }
   }
+
+  // A member failed and will not arrive again: release the waiting partners (until reset).
+  void break_team() noexcept { broken_.store(true, std::memory_order_release); }
 
  private:
   static constexpr int kSpins = 2000;  // a few microseconds
@@ -58,6 +73,7 @@ class SpinBarrier {
   int size_;
   std::atomic<int> arrived_{0};
   std::atomic<unsigned> generation_{0};
+  std::atomic<bool> broken_{false};
 };
 
 struct Team {
@@ -93,6 +109,20 @@ inline Team omp_team(SpinBarrier* barrier) {
 #pragma omp single
   barrier->reset(team.size);  // the end of `single` is an OpenMP barrier
   return team;
+}
+
+// Runs a team member's work f() (see the file comment): the first exception of any member
+// is kept in `errors` and breaks `barrier`, so that no partner waits for it forever.
+template <class F>
+void run_in_team(RegionErrors& errors, SpinBarrier& barrier, F&& f) noexcept {
+  try {
+    std::forward<F>(f)();
+  } catch (const TeamBroken&) {
+    // a partner failed first: its exception is the one kept
+  } catch (...) {
+    errors.record(std::current_exception());  // before break_team(), so it is the first
+    barrier.break_team();
+  }
 }
 
 }  // namespace optkern::detail

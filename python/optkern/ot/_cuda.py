@@ -14,7 +14,7 @@ import numpy as np
 
 from optkern import _arrays, _backend, _gpu
 from optkern._validation import broadcast_batch, describe, fail, is_gpu_array
-from optkern.ot import _checks
+from optkern.ot import _checks, _range
 from optkern.ot._result import make_result
 
 
@@ -47,6 +47,9 @@ def sinkhorn(M: Any, a: Any, b: Any, reg: float, tol: float, max_iter: int, meth
     ):
         return _on_gpu_arrays(M, a, b, reg, tol, max_iter, method, init)
     p = _checks.prepare(M, a, b, reg, init)
+    # near overflow, the kernel runs on (M / s, reg / s), exactly (ot/_range.py)
+    scale = _range.problem_scale(p, reg)
+    p, reg = _range.scaled(p, scale), reg / scale
     B, m, n = p.batch, p.m, p.n
     plan = np.empty((B, m, n), p.dtype)
     f = np.empty((B, m), p.dtype)
@@ -65,7 +68,7 @@ def sinkhorn(M: Any, a: Any, b: Any, reg: float, tol: float, max_iter: int, meth
             reg, tol, max_iter, 10, method, out["plan"], out["f"], out["g"], staging.stream)
         for name, x in (("plan", plan), ("f", f), ("g", g)):
             staging.download(out[name], x)
-    return make_result(p.batch_shape, m, n, plan, f, g, stats)
+    return _range.unscaled(make_result(p.batch_shape, m, n, plan, f, g, stats), scale)
 
 
 def _stride(x: Any, item: int) -> int:
@@ -154,6 +157,9 @@ def _on_gpu_arrays(M: Any, a: Any, b: Any, reg: float, tol: float, max_iter: int
     M, a, b, init_g, batch_shape = device_problem(M, a, b, reg, init)
     m, n = M.shape[-2:]
     dtype = _gpu.dlpack_view(M, "M").dtype
+    # near overflow, the kernel runs on (M / s, reg / s), exactly (ot/_range.py)
+    scale = _range.scale_for(M, reg, dtype)
+    M, init_g, reg = _range.divide(M, scale), _range.divide(init_g, scale), reg / scale
     B = math.prod(batch_shape)
     Ms = _stack(M, 2, batch_shape)
     As = _stack(a, 1, batch_shape)
@@ -175,7 +181,7 @@ def _on_gpu_arrays(M: Any, a: Any, b: Any, reg: float, tol: float, max_iter: int
         vM.ptr, _stride(Ms, m * n), vA.ptr, _stride(As, m), vB.ptr, _stride(Bs, n),
         views[6].ptr if Gs is not None else 0, _stride(Gs, n) if Gs is not None else 0,
         reg, tol, max_iter, 10, method, vP.ptr, vF.ptr, vG.ptr, stream)
-    return make_result(batch_shape, m, n, plan, f, g, stats)
+    return _range.unscaled(make_result(batch_shape, m, n, plan, f, g, stats), scale)
 
 
 def _on_device_of(M: Any, x: Any, name: str, dtype: np.dtype) -> Any:

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from optkern import _arrays
 from optkern._validation import fail
 from optkern.ot._checks import Problem
 
@@ -27,9 +28,16 @@ _SAFE_EXPONENT = {np.dtype(np.float64): 960, np.dtype(np.float32): 100}
 
 def problem_scale(p: Problem, reg: float) -> float:
     """1.0, or the power of two to divide M and reg by."""
-    safe = 2.0 ** _SAFE_EXPONENT[np.dtype(p.dtype)]
-    # two reductions and no temporary (np.abs(M) would double the memory for a large M)
-    top = max(reg, float(p.M.max(initial=0.0)), -float(p.M.min(initial=0.0)))
+    return scale_for(p.M, reg, p.dtype)
+
+
+def scale_for(M: Any, reg: float, dtype: np.dtype) -> float:
+    """1.0, or the power of two to divide M (any array kind, on its device) and reg by."""
+    safe = 2.0 ** _SAFE_EXPONENT[np.dtype(dtype)]
+    top = reg
+    if math.prod(M.shape) > 0:  # two reductions and no temporary (|M| would double memory)
+        xp = _arrays.namespace(M, "M")
+        top = max(reg, float(xp.max(M)), -float(xp.min(M)))
     if top <= safe:
         return 1.0
     return math.ldexp(1.0, math.frexp(top)[1] - 1)
@@ -39,11 +47,27 @@ def scaled(p: Problem, scale: float) -> Problem:
     """The problem with M (and a warm start's g) divided by `scale`."""
     if scale == 1.0:
         return p
-    def divide(x: np.ndarray) -> np.ndarray:  # in float64: scale may exceed float32's range
-        return np.divide(x, scale, dtype=np.float64).astype(p.dtype)
+    init_g = None if p.init_g is None else divide(p.init_g, scale)
+    return dataclasses.replace(p, M=divide(p.M, scale), init_g=init_g)
 
-    init_g = None if p.init_g is None else divide(p.init_g)
-    return dataclasses.replace(p, M=divide(p.M), init_g=init_g)
+
+def divide(x: Any, scale: float) -> Any:
+    """x / scale in x's dtype, on x's device (exact: scale is a power of two), computed in
+    float64 since scale may exceed float32's range."""
+    if scale == 1.0 or x is None:
+        return x
+    if isinstance(x, np.ndarray):
+        return np.divide(x, scale, dtype=np.float64).astype(x.dtype)
+    xp = _arrays.namespace(x)
+    return xp.astype(xp.astype(x, xp.float64) / scale, x.dtype)
+
+
+def _multiply(x: Any, scale: float) -> Any:
+    """x * scale in x's dtype, on x's device (inf beyond the range: check_representable)."""
+    if isinstance(x, np.ndarray):
+        return np.multiply(x, scale, dtype=np.float64).astype(x.dtype)
+    xp = _arrays.namespace(x)
+    return xp.astype(xp.astype(x, xp.float64) * scale, x.dtype)
 
 
 def unscaled(res: Any, scale: float) -> Any:
@@ -51,8 +75,7 @@ def unscaled(res: Any, scale: float) -> Any:
     if scale == 1.0:
         return res
     with np.errstate(over="ignore"):  # a result beyond the range: check_representable
-        f = np.multiply(res.f, scale, dtype=np.float64).astype(res.f.dtype)
-        g = np.multiply(res.g, scale, dtype=np.float64).astype(res.g.dtype)
+        f, g = _multiply(res.f, scale), _multiply(res.g, scale)
         cost = np.asarray(res.cost) * scale
         value = np.asarray(res.value) * scale
     return dataclasses.replace(res, f=f, g=g, cost=cost[()], value=value[()])
@@ -70,9 +93,9 @@ def check_representable(res: Any) -> Any:
 
     Where the kernel reports convergence, every output is finite (the fuzz suite checks
     this invariant); a potential or a value beyond the dtype's range cannot be returned."""
-    dtype = res.plan.dtype
+    dtype = np.dtype(_arrays.to_numpy(res.f[..., :0]).dtype)
     for name in ("f", "g", "plan"):
-        if not np.isfinite(getattr(res, name)).all():
+        if not _arrays.all_finite(getattr(res, name)):
             fail("M, reg", f"a problem whose potentials and plan are representable in {dtype} "
                  f"(|f|, |g| up to about max|M| + reg * |log(weights)|; the largest is "
                  f"{np.finfo(dtype).max:.3g}): scale M and reg down together, which scales "

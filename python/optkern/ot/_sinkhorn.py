@@ -137,7 +137,7 @@ def sinkhorn(
                 _gpu.use_stream(stream):
             res = _cuda.sinkhorn(M, a, b, reg, tol, max_iter, method_code, init)
             bar.update_to(int(np.max(res.n_iter, initial=0)))
-            return res
+            return _range.check_representable(res)
     problem = _checks.prepare(M, a, b, reg, init)
     if eps_scaling is not None:
         factor = _eps_scaling.check_factor(eps_scaling)
