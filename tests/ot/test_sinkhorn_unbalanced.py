@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from reference.unbalanced import objective, unbalanced_reference, unbalanced_vjp_dense
 
+import optkern
 from optkern.ot import sinkhorn_unbalanced, sinkhorn_unbalanced_vjp
 
 ot = pytest.importorskip("ot", minversion="0.9")
@@ -89,6 +90,55 @@ def test_zero_weights(rng):
         P, _, _ = unbalanced_reference(M[[0, 2, 3]][:, 1:], a[[0, 2, 3]], b[1:], 0.1, 1.0, 1.0,
                                        reg_type)
         np.testing.assert_allclose(res.plan[[0, 2, 3]][:, 1:], P, atol=1e-10)
+
+
+@pytest.mark.parametrize("method", ["plain", "log"])
+@pytest.mark.parametrize("reg_type", ["kl", "entropy"])
+def test_one_large_problem_on_a_team_of_threads(rng, method, reg_type):
+    # m n >= 512^2 and fewer problems than threads: the threads share the rows and columns
+    # of the problem (with zero weights on both sides)
+    m, n = 700, 520
+    x, y = rng.standard_normal((m, 2)), rng.standard_normal((n, 2))
+    M = ((x[:, None] - y[None]) ** 2).sum(-1)
+    a, b = rng.random(m), 1.3 * rng.random(n)
+    a[::97] = 0
+    b[5::61] = 0
+    Ms = M[None]
+    kwargs = dict(reg=0.05, reg_m=(1.0, 0.5), reg_type=reg_type, method=method, tol=1e-11)
+    old = optkern.set_num_threads(1)
+    try:
+        one = sinkhorn_unbalanced(Ms, a, b, **kwargs)
+        optkern.set_num_threads(2)
+        team = sinkhorn_unbalanced(Ms, a, b, **kwargs)
+    finally:
+        optkern.set_num_threads(old)
+    assert team.converged.all() and (team.method == method).all()
+    np.testing.assert_allclose(team.plan, one.plan, rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(team.f, one.f, rtol=1e-9, atol=1e-12)
+    assert np.abs(team.n_iter - one.n_iter).max() <= 1  # summation order only
+    assert (team.plan[:, ::97] == 0).all() and (team.plan[:, :, 5::61] == 0).all()
+    ra, cb = a > 0, b > 0  # POT divides 0 by 0 at zero weights: compare without them
+    P = ot.sinkhorn_unbalanced(a[ra], b[cb], M[ra][:, cb], 0.05, (1.0, 0.5), reg_type=reg_type,
+                               numItermax=20000, stopThr=1e-13)
+    np.testing.assert_allclose(team.plan[0][ra][:, cb], P, atol=1e-9 * P.max())
+
+
+def test_team_falls_back_to_the_log_domain_together(rng):
+    # reg so small that the kernel domain leaves the range: every member of the team must
+    # agree to go on in the log domain (a member alone would hang the others at a barrier)
+    m = n = 600
+    M = 800 + 800 * rng.random((m, n))  # exp(-M) underflows: K v = 0 in the kernel domain
+    a, b = rng.random(m), rng.random(n)
+    old = optkern.set_num_threads(2)
+    try:
+        log = sinkhorn_unbalanced(M, a, b, reg=1.0, reg_m=1.0, method="log", tol=1e-9)
+        auto = sinkhorn_unbalanced(M, a, b, reg=1.0, reg_m=1.0, method="auto", tol=1e-9)
+        forced = sinkhorn_unbalanced(M, a, b, reg=1.0, reg_m=1.0, method="plain", tol=1e-9)
+    finally:
+        optkern.set_num_threads(old)
+    assert auto.method == "log" and forced.method == "log" and forced.converged
+    assert np.isfinite(forced.plan).all()
+    np.testing.assert_allclose(forced.plan, log.plan, rtol=1e-9, atol=0)
 
 
 @pytest.mark.parametrize("reg_type", ["kl", "entropy"])
