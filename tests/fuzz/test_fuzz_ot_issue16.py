@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from optkern import ot
 
 NAMES = r"^(M|a|b|x|y|reg|reg_m|reg_type|cost|loss|tol|max_iter|method|init|eps_scaling|P|"
-NAMES += r"grad_P|a, b|x, y|x, y, a, b|u|v):"
+NAMES += r"grad_P|a, b|x, y|x, y, a, b|M, reg|u|v):"  # M, reg: a result beyond the range
 FUZZ = settings(max_examples=40, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 

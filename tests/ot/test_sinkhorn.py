@@ -81,6 +81,34 @@ def test_float32_stays_float32_and_reaches_the_default_tolerance(rng):
     np.testing.assert_allclose(res32.f, res64.f, atol=2e-5)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_float32_iterations_in_float_arithmetic_track_double(rng, threads):
+    # Away from its convergence checks, the float32 kernel-domain iteration sums products in
+    # float (row_kernels.hpp); with tol=0 every iteration after the first does. It must stay
+    # within float32 rounding of the same iteration in double, on a problem large enough for
+    # full vector blocks and a team, with zero weights and a row tail (m % 4 != 0).
+    m, n = 603, 517
+    M = point_cloud_cost(m, n, seed=7).astype(np.float32)
+    a, b = rng.random(m), rng.random(n)
+    a[::50], b[3::40] = 0, 0
+    a, b = a / a.sum(), b / b.sum()
+    old = optkern.set_num_threads(threads)
+    try:
+        fast = sinkhorn(M, a.astype(np.float32), b.astype(np.float32), reg=0.05,
+                        method="plain", tol=0.0, max_iter=60)
+        exact = sinkhorn(M.astype(np.float64), a, b, reg=0.05, method="plain", tol=0.0,
+                         max_iter=60)
+        # to a tight tolerance the checks run in double: the result is the converged one
+        tight = sinkhorn(M, a.astype(np.float32), b.astype(np.float32), reg=0.05,
+                         method="plain", tol=1e-10)
+    finally:
+        optkern.set_num_threads(old)
+    np.testing.assert_allclose(fast.plan, exact.plan, rtol=1e-4, atol=1e-10)
+    np.testing.assert_allclose(fast.f, exact.f, atol=1e-5)
+    assert tight.converged and tight.marginal_error <= 1e-10
+    assert (fast.plan[::50] == 0).all() and (fast.plan[:, 3::40] == 0).all()
+
+
 def test_integer_cost_is_promoted():
     M = np.array([[0, 1, 4], [1, 0, 1], [4, 1, 0]])
     res = sinkhorn(M, reg=0.5)

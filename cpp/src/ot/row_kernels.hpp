@@ -102,6 +102,72 @@ inline void axpy_rows(const T* const* rows, const double* coef, double* acc, ind
   }
 }
 
+// Float32 K in the kernel-domain iteration, away from its convergence checks
+// (sinkhorn_plain.cpp): the products and short sums run in float, twice the lanes of double
+// and no conversion per entry (converting every entry to double made float32 slower than
+// float64 while K sits in cache); longer sums run in double. Each lane sums at most
+// kFloatBlock products in float before they are added in double.
+using VecF = SimdVec<float, kSimdBytes>::type;
+inline constexpr int kLanesF = kSimdBytes / int(sizeof(float));
+inline constexpr int kFloatBlock = 8;
+
+inline VecF broadcast_f(float x) {
+  VecF v;
+  for (int l = 0; l < kLanesF; ++l) v[l] = x;
+  return v;
+}
+
+// lo += x's first kLanesD lanes and hi += its last ones, in double.
+inline void add_widened(VecF x, VecD& lo, VecD& hi) {
+  alignas(kSimdBytes) float lanes[kLanesF];
+  store_vec(lanes, x);
+  lo += load_d(lanes);
+  hi += load_d(lanes + kLanesD);
+}
+
+// out[r] = rows[r] . v for R float rows of length n and v in float.
+template <int R>
+inline void dot_rows_f32(const float* const* rows, const float* v, index_t n, double* out) {
+  VecD lo[R], hi[R];
+  for (int r = 0; r < R; ++r) lo[r] = hi[r] = broadcast(0.0);
+  index_t j = 0;
+  while (j + kLanesF <= n) {
+    VecF acc[R];
+    for (int r = 0; r < R; ++r) acc[r] = broadcast_f(0.0f);
+    for (int k = 0; k < kFloatBlock && j + kLanesF <= n; ++k, j += kLanesF) {
+      const VecF vj = load_vec<VecF>(v + j);
+      for (int r = 0; r < R; ++r) acc[r] += load_vec<VecF>(rows[r] + j) * vj;
+    }
+    for (int r = 0; r < R; ++r) add_widened(acc[r], lo[r], hi[r]);
+  }
+  for (int r = 0; r < R; ++r) {
+    double s = hsum(lo[r] + hi[r]);
+    for (index_t k = j; k < n; ++k) s += double(rows[r][k]) * double(v[k]);
+    out[r] = s;
+  }
+}
+
+// acc += sum_r coef[r] * rows[r] for R float rows: the R terms summed in float.
+template <int R>
+inline void axpy_rows_f32(const float* const* rows, const double* coef, double* acc, index_t n) {
+  VecF c[R];
+  for (int r = 0; r < R; ++r) c[r] = broadcast_f(float(coef[r]));
+  index_t j = 0;
+  for (; j + kLanesF <= n; j += kLanesF) {
+    VecF t = c[0] * load_vec<VecF>(rows[0] + j);
+    for (int r = 1; r < R; ++r) t += c[r] * load_vec<VecF>(rows[r] + j);
+    VecD lo = load_vec<VecD>(acc + j), hi = load_vec<VecD>(acc + j + kLanesD);
+    add_widened(t, lo, hi);
+    store_vec(acc + j, lo);
+    store_vec(acc + j + kLanesD, hi);
+  }
+  for (; j < n; ++j) {
+    double s = acc[j];
+    for (int r = 0; r < R; ++r) s += coef[r] * double(rows[r][j]);
+    acc[j] = s;
+  }
+}
+
 // max_j (G_j - M_j * inv_reg); -inf entries of G (zero-weight columns) never win.
 template <class T>
 inline double row_max(const T* M, const double* G, double inv_reg, index_t n) {
@@ -168,8 +234,8 @@ inline double row_exp(const T* M, const double* G, double inv_reg, double shift,
 // log sum_i exp(F_i * scale - M_ij * inv_reg) over the rows with a_i > 0, for one column j of
 // the row-major m x n matrix M (strided: only for a column that needs it alone).
 template <class T>
-inline double column_lse(const T* M, index_t m, index_t n, index_t j, const double* F,
-                         double scale, const double* a, double inv_reg) {
+inline double column_lse(const T* M, index_t m, index_t n, index_t j, const double* F, double scale,
+                         const double* a, double inv_reg) {
   double hi = -std::numeric_limits<double>::infinity();
   for (index_t i = 0; i < m; ++i)
     if (a[i] > 0) hi = std::max(hi, F[i] * scale - double(M[i * n + j]) * inv_reg);

@@ -8,6 +8,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "common/parallel_items.hpp"
@@ -22,7 +23,11 @@ namespace detail {
 template <class T>
 SinkhornSolver<T>::SinkhornSolver(index_t m, index_t n, int team_size,
                                   const SinkhornOptions& options, Interrupt* interrupt)
-    : m_(m), n_(n), team_size_(team_size), opt_(options), inv_reg_(1.0 / options.reg),
+    : m_(m),
+      n_(n),
+      team_size_(team_size),
+      opt_(options),
+      inv_reg_(1.0 / options.reg),
       interrupt_(interrupt) {
   const auto M = std::size_t(m), N = std::size_t(n), S = std::size_t(team_size);
   a_.resize(M);
@@ -39,6 +44,7 @@ SinkhornSolver<T>::SinkhornSolver(index_t m, index_t n, int team_size,
   partial_.resize(2 * S * N);
   flags_.resize(2 * S * 3);
   row_buffer_.resize(S * N);
+  if (std::is_same_v<T, float>) col_float_.resize(S * N);
   reduce_[0].resize(S);
   reduce_[1].resize(S);
 }
@@ -189,8 +195,8 @@ void sinkhorn(const SinkhornProblem<T>& p, const SinkhornOptions& o, const Sinkh
           "expected a positive finite number, got " + std::to_string(o.reg));
   require(std::isfinite(o.tol) && o.tol >= 0, "tol",
           "expected a finite number >= 0, got " + std::to_string(o.tol));
-  require(o.max_iter >= 1, "max_iter", "expected an integer >= 1, got " +
-                                            std::to_string(o.max_iter));
+  require(o.max_iter >= 1, "max_iter",
+          "expected an integer >= 1, got " + std::to_string(o.max_iter));
   require(o.check_every >= 1, "check_every", "expected an integer >= 1");
   require(o.method == SinkhornMethod::automatic || o.method == SinkhornMethod::plain ||
               o.method == SinkhornMethod::log,
@@ -215,12 +221,10 @@ void sinkhorn(const SinkhornProblem<T>& p, const SinkhornOptions& o, const Sinkh
     for (index_t i = 0; i < p.m; ++i) sa += double(p.a[k * p.a_stride + i]);
     for (index_t j = 0; j < p.n; ++j) sb += double(p.b[k * p.b_stride + j]);
     require(detail::step::masses_agree(sa, sb), "b",
-            "expected the total mass of a (" + std::to_string(sa) + "), got " +
-                std::to_string(sb));
+            "expected the total mass of a (" + std::to_string(sa) + "), got " + std::to_string(sb));
   }
 
-  const int threads =
-      detail::region_threads(o.num_threads > 0 ? o.num_threads : num_threads());
+  const int threads = detail::region_threads(o.num_threads > 0 ? o.num_threads : num_threads());
   auto item = [&](index_t k) {
     detail::SinkhornItem<T> it;
     it.M = p.M + k * p.M_stride;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "ot/row_kernels.hpp"
 #include "ot/sinkhorn_solver.hpp"
@@ -49,9 +50,26 @@ auto SinkhornSolver<T>::iterate_plain(Team& team, const SinkhornItem<T>& item, i
   const auto [r0, r1] = team.share(m_);
   double* u = row_pot_.data();
   T* K = item.plan;
+  // Float32 K: this thread's copy of v in float, and whether every weighted entry lies in
+  // [kFloatLow, 1 / kFloatLow]. Then every row and column of K holding a 1 (the shifts),
+  // each row product K_i . v is at least kFloatLow, and so is each column sum (K^T u)_j when
+  // every u_i does: terms that underflow in float are below 1e-38, negligible.
+  constexpr double kFloatLow = 1e-15;
+  float* vf = std::is_same_v<T, float>
+                  ? col_float_.data() + std::size_t(team.rank) * std::size_t(n_)
+                  : nullptr;
+  bool vf_ok = false;
+  const auto in_float_range = [](double x) {
+    return x == 0 || (x >= kFloatLow && x <= 1 / kFloatLow);
+  };
   while (iter < opt_.max_iter) {
     const auto [parity, check, acc] = begin_iteration(team, ++iter);
     const double* v = col(team, team.current);
+    // Float arithmetic (row_kernels.hpp) except on a check iteration and the one before: the
+    // check then measures u and v from double sums, so the float rounding (about 1e-7 of a
+    // sum) never reaches the reported error or the converged result.
+    const bool fast = std::is_same_v<T, float> && vf_ok && !check &&
+                      !step::check_iteration(opt_.tol, iter + 1, opt_.check_every);
 
     // Phase 1: my rows, R at a time: u_i = a_i / (K_i . v), then K^T u += u_i K_i.
     double err = 0;
@@ -62,7 +80,15 @@ auto SinkhornSolver<T>::iterate_plain(Team& team, const SinkhornItem<T>& item, i
       double s[kRowBlock], coef[kRowBlock];
       for (int r = 0; r < R; ++r) rows[r] = K + (i + r) * n_;
       if (R == kRowBlock) {
-        dot_rows<T, kRowBlock>(rows, v, n_, s);
+        if constexpr (std::is_same_v<T, float>) {
+          if (fast) {
+            dot_rows_f32<kRowBlock>(rows, vf, n_, s);
+          } else {
+            dot_rows<T, kRowBlock>(rows, v, n_, s);
+          }
+        } else {
+          dot_rows<T, kRowBlock>(rows, v, n_, s);
+        }
       } else {
         for (int r = 0; r < R; ++r) dot_rows<T, 1>(rows + r, v, n_, s + r);
       }
@@ -70,8 +96,18 @@ auto SinkhornSolver<T>::iterate_plain(Team& team, const SinkhornItem<T>& item, i
         const std::size_t k = std::size_t(i + r);
         u[k] = coef[r] = step::plain_row(a_[k], s[r], u[k], check, &err, &bad);
       }
+      bool fast_rows = fast;
+      for (int r = 0; r < R; ++r) fast_rows = fast_rows && in_float_range(coef[r]);
       if (R == kRowBlock) {
-        axpy_rows<T, kRowBlock>(rows, coef, acc, n_);
+        if constexpr (std::is_same_v<T, float>) {
+          if (fast_rows) {
+            axpy_rows_f32<kRowBlock>(rows, coef, acc, n_);
+          } else {
+            axpy_rows<T, kRowBlock>(rows, coef, acc, n_);
+          }
+        } else {
+          axpy_rows<T, kRowBlock>(rows, coef, acc, n_);
+        }
       } else {
         for (int r = 0; r < R; ++r) axpy_rows<T, 1>(rows + r, coef + r, acc, n_);
       }
@@ -89,6 +125,14 @@ auto SinkhornSolver<T>::iterate_plain(Team& team, const SinkhornItem<T>& item, i
       double sum = 0;
       for (int t = 0; t < team.size; ++t) sum += partial(parity, t)[j];
       v_next[std::size_t(j)] = step::plain_column(b_[std::size_t(j)], sum, &bad);
+    }
+    if constexpr (std::is_same_v<T, float>) {
+      vf_ok = true;
+      for (index_t j = 0; j < n_; ++j) {
+        const double vj = v_next[std::size_t(j)];
+        vf[j] = float(vj);
+        vf_ok = vf_ok && in_float_range(vj);
+      }
     }
     if (bad) return Outcome::breakdown;  // v (team.current) is the last finite iterate
     team.current = 1 - team.current;
@@ -136,11 +180,11 @@ double SinkhornSolver<T>::finish_plain(Team& team, const SinkhornItem<T>& item) 
   });
 }
 
-#define OPTKERN_SINKHORN_PLAIN(T)                                                        \
-  template void SinkhornSolver<T>::start_plain(Team&, const SinkhornItem<T>&);            \
-  template SinkhornSolver<T>::Outcome SinkhornSolver<T>::iterate_plain(                   \
-      Team&, const SinkhornItem<T>&, int&);                                               \
-  template void SinkhornSolver<T>::rescue_to_log(Team&);                                  \
+#define OPTKERN_SINKHORN_PLAIN(T)                                              \
+  template void SinkhornSolver<T>::start_plain(Team&, const SinkhornItem<T>&); \
+  template SinkhornSolver<T>::Outcome SinkhornSolver<T>::iterate_plain(        \
+      Team&, const SinkhornItem<T>&, int&);                                    \
+  template void SinkhornSolver<T>::rescue_to_log(Team&);                       \
   template double SinkhornSolver<T>::finish_plain(Team&, const SinkhornItem<T>&);
 OPTKERN_SINKHORN_PLAIN(float)
 OPTKERN_SINKHORN_PLAIN(double)

@@ -107,14 +107,13 @@ class SinkhornSolver {
   // c-transform at zero weights, from G, the log-domain column potentials, -inf there), and
   // f = reg F in row_pot_. Returns this thread's share of <M, P>.
   template <class RowWriter>
-  double finish_plan(Team& team, const SinkhornItem<T>& item, const double* G,
-                     RowWriter write_row);
+  double finish_plan(Team& team, const SinkhornItem<T>& item, const double* G, RowWriter write_row);
 
   // Shared by both: gauge, outputs and status, once row_pot_ and col_final_ hold f and g
   // (unscaled, with the c-transforms at zero weights) and row_sums_, col_sums_ the marginals
   // of the plan as stored. `cost` is this thread's share of <M, P>.
-  void finish_potentials(Team& team, const SinkhornItem<T>& item, SinkhornMethod method,
-                         int iter, double cost);
+  void finish_potentials(Team& team, const SinkhornItem<T>& item, SinkhornMethod method, int iter,
+                         double cost);
 
   // Reduce one double per thread over the team (every thread gets the result). Two scratch
   // buffers alternate, so a thread that runs ahead never overwrites a slot still being read.
@@ -156,6 +155,7 @@ class SinkhornSolver {
   std::vector<double> partial_;       // 2 x team_size x n partial column sums (by parity)
   std::vector<double> flags_;         // 2 x team_size x 3: (error, breakdown, stop) per thread
   std::vector<double> row_buffer_;    // team_size x n (log: one row's exponentials)
+  std::vector<float> col_float_;      // team_size x n (plain, float32 K: v in float)
   std::vector<double> reduce_[2];     // one slot per thread, double-buffered
 
   double* col(const Team& team, int which) {
@@ -201,9 +201,8 @@ double SinkhornSolver<T>::finish_plan(Team& team, const SinkhornItem<T>& item, c
     for (int t = 0; t < team.size; ++t) sum += partial(0, t)[j];
     col_sums_[k] = sum;
     // A zero-weight column gets the c-transform of the positive rows' F.
-    col_final_[k] = opt_.reg * (b_[k] > 0 ? G[k]
-                                          : -column_lse(item.M, m_, n_, j, F, 1.0, a_.data(),
-                                                        inv_reg_));
+    col_final_[k] =
+        opt_.reg * (b_[k] > 0 ? G[k] : -column_lse(item.M, m_, n_, j, F, 1.0, a_.data(), inv_reg_));
   }
   team.sync();
   for (index_t i = r0; i < r1; ++i) F[std::size_t(i)] *= opt_.reg;

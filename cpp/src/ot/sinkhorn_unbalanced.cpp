@@ -22,8 +22,8 @@
 namespace optkern {
 namespace {
 
-using detail::Team;
 using detail::poll;
+using detail::Team;
 
 double shrink(double rho, double reg) { return std::isinf(rho) ? 1.0 : rho / (rho + reg); }
 
