@@ -5,6 +5,7 @@
 // evaluations, on the bounded problems of test_lbfgsb.cpp and on the native problems of
 // problems.hpp in boxes (finite, one-sided and infinite bounds, starts outside the box).
 #include <Eigen/Core>
+#include <Eigen/LU>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -324,7 +325,67 @@ void native_problems(double ftol_rel) {
   }
 }
 
+// The small solvers on strided storage against Eigen's LU: SmallBlockSolver for
+// K = [[-F, E'], [E, C]] (general F, and diagonal F with strictly lower E, the middle matrix
+// of eq. 3.4), and pivoted_solve for a general matrix (the fallback when a factor fails).
+void small_solvers() {
+  std::srand(7);
+  const int m = 6;
+  const opt::index_t stride = 3;
+  for (int k : {1, 4, 6}) {
+    for (bool diagonal : {false, true}) {
+      const Eigen::MatrixXd a = Eigen::MatrixXd::Random(k, k), c0 = Eigen::MatrixXd::Random(k, k);
+      Eigen::MatrixXd F = a * a.transpose() + Eigen::MatrixXd::Identity(k, k);
+      Eigen::MatrixXd E = Eigen::MatrixXd::Random(k, k);
+      const Eigen::MatrixXd C = c0 * c0.transpose() + Eigen::MatrixXd::Identity(k, k);
+      if (diagonal) {
+        F = Eigen::MatrixXd(F.diagonal().asDiagonal());
+        E = E.triangularView<Eigen::StrictlyLower>();
+      }
+      Eigen::MatrixXd K(2 * k, 2 * k);
+      K << -F, E.transpose(), E, C;
+      std::vector<double> storage(std::size_t(opt::small_block_solver_size(m) * stride), kInf);
+      opt::SmallBlockSolver<double> solver(opt::Strided<double>{storage.data() + 1, stride}, m);
+      for (int j = 0; j < k; ++j) {
+        for (int i = 0; i < k; ++i) {
+          if (i >= j) solver.lf(i, j) = F(i, j);
+          if (i >= j) solver.lc(i, j) = C(i, j);
+          solver.e(i, j) = E(i, j);
+        }
+      }
+      CHECK(solver.factor(k, diagonal));
+      const Eigen::VectorXd v = Eigen::VectorXd::Random(2 * k);
+      std::vector<double> vs(std::size_t(2 * k * stride)), zs(std::size_t(2 * k * stride));
+      for (int i = 0; i < 2 * k; ++i) vs[std::size_t(i * stride)] = v[i];
+      solver.solve(opt::Strided<double>{vs.data(), stride},
+                   opt::Strided<double>{zs.data(), stride});
+      const Eigen::VectorXd expected = K.partialPivLu().solve(v);
+      for (int i = 0; i < 2 * k; ++i)
+        CHECK(std::abs(zs[std::size_t(i * stride)] - expected[i]) < 1e-10);
+      // pivoted_solve on the same matrix, stored with a leading dimension above its size
+      const opt::index_t ld = 2 * m;
+      std::vector<double> full(std::size_t(ld * 2 * k * stride));
+      for (int j = 0; j < 2 * k; ++j) {
+        for (int i = 0; i < 2 * k; ++i) full[std::size_t((i + j * ld) * stride)] = K(i, j);
+      }
+      zs = vs;
+      opt::pivoted_solve(opt::Strided<double>{full.data(), stride}, ld, 2 * k,
+                         opt::Strided<double>{zs.data(), stride});
+      for (int i = 0; i < 2 * k; ++i)
+        CHECK(std::abs(zs[std::size_t(i * stride)] - expected[i]) < 1e-10);
+    }
+  }
+  // An indefinite F: the factorization reports it (the machine then takes pivoted_solve)
+  std::vector<double> storage(std::size_t(opt::small_block_solver_size(2)));
+  opt::SmallBlockSolver<double> solver(opt::Strided<double>{storage.data(), 1}, 2);
+  solver.lf(0, 0) = 1;
+  solver.lf(1, 0) = 2;
+  solver.lf(1, 1) = 1;
+  CHECK(!solver.factor(2));
+}
+
 int main() {
+  small_solvers();
   separable_quadratic();
   bounded_rosenbrock();
   no_bounds();

@@ -74,6 +74,41 @@ struct Strided {
   OPTKERN_HD Strided at(index_t k) const { return Strided{p + k * s, s}; }
 };
 
+// Solves A z = b in place (b in z) for the size x size matrix A (column-major, leading
+// dimension ld, overwritten) by Gaussian elimination with partial pivoting. A zero pivot
+// leaves Inf or NaN in z.
+template <class T>
+OPTKERN_HD void pivoted_solve(Strided<T> a, index_t ld, int size, Strided<T> z) {
+  const auto at = [&](int i, int j) -> T& { return a[i + j * ld]; };
+  for (int col = 0; col < size; ++col) {
+    int pivot = col;
+    for (int i = col + 1; i < size; ++i) {
+      if (abs_value(at(i, col)) > abs_value(at(pivot, col))) pivot = i;
+    }
+    if (pivot != col) {
+      for (int j = col; j < size; ++j) {
+        const T tmp = at(col, j);
+        at(col, j) = at(pivot, j);
+        at(pivot, j) = tmp;
+      }
+      const T tmp = z[col];
+      z[col] = z[pivot];
+      z[pivot] = tmp;
+    }
+    const T diagonal = at(col, col);
+    for (int i = col + 1; i < size; ++i) {
+      const T factor = at(i, col) / diagonal;
+      for (int j = col + 1; j < size; ++j) at(i, j) -= factor * at(col, j);
+      z[i] -= factor * z[col];
+    }
+  }
+  for (int i = size - 1; i >= 0; --i) {
+    T sum = z[i];
+    for (int j = i + 1; j < size; ++j) sum -= at(i, j) * z[j];
+    z[i] = sum / at(i, i);
+  }
+}
+
 // Elements of SmallBlockSolver's storage for history m: LF, LC, E, G (m x m each) and w (m).
 OPTKERN_HD inline index_t small_block_solver_size(int m) { return 4 * index_t(m) * m + m; }
 
@@ -212,10 +247,11 @@ struct LbfgsbBuffers {
 };
 
 // Scalars of the small part: S'S, S'Y, Y'ZZ'Y, S'ZZ'Y, S'AA'S (m x m each), two
-// SmallBlockSolvers, a 2m x 2m matrix for the pivoted fallback, and seven vectors of 2m.
+// SmallBlockSolvers (the second also holds the 2m x 2m matrix of the pivoted fallback, which
+// replaces its factors when they fail), and seven vectors of 2m.
 OPTKERN_HD inline index_t lbfgsb_small_size(int m) {
   const index_t mm = index_t(m) * m;
-  return 5 * mm + 2 * small_block_solver_size(m) + 4 * mm + 7 * 2 * index_t(m);
+  return 5 * mm + 2 * small_block_solver_size(m) + 7 * 2 * index_t(m);
 }
 
 // Elements of one block holding LbfgsbBuffers for history m in n dimensions.
@@ -341,12 +377,13 @@ class LbfgsbPortableMachine {
   }
   OPTKERN_HD Strided<T> small_vec(Small which) const {
     const index_t mm = index_t(o_.m) * o_.m;
-    return small_.at(9 * mm + 2 * small_block_solver_size(o_.m) + index_t(which) * 2 * o_.m);
+    return small_.at(5 * mm + 2 * small_block_solver_size(o_.m) + index_t(which) * 2 * o_.m);
   }
-  // The 2k x 2k matrix of the pivoted fallback (leading dimension 2m).
+  // The 2k x 2k matrix of the pivoted fallback (leading dimension 2m), in the storage of the
+  // reduced solver, whose factorization it replaces.
   OPTKERN_HD T& full(int i, int j) const {
     const index_t mm = index_t(o_.m) * o_.m;
-    return small_[5 * mm + 2 * small_block_solver_size(o_.m) + i + index_t(j) * 2 * o_.m];
+    return small_[5 * mm + small_block_solver_size(o_.m) + i + index_t(j) * 2 * o_.m];
   }
 
   OPTKERN_HD void clamp_trial() {
@@ -665,33 +702,8 @@ class LbfgsbPortableMachine {
       }
     }
     for (int i = 0; i < k2; ++i) z[i] = v[i];
-    for (int col = 0; col < k2; ++col) {
-      int pivot = col;
-      for (int i = col + 1; i < k2; ++i) {
-        if (abs_value(full(i, col)) > abs_value(full(pivot, col))) pivot = i;
-      }
-      if (pivot != col) {
-        for (int j = col; j < k2; ++j) {
-          const T tmp = full(col, j);
-          full(col, j) = full(pivot, j);
-          full(pivot, j) = tmp;
-        }
-        const T tmp = z[col];
-        z[col] = z[pivot];
-        z[pivot] = tmp;
-      }
-      const T diagonal = full(col, col);
-      for (int i = col + 1; i < k2; ++i) {
-        const T factor = full(i, col) / diagonal;
-        for (int j = col + 1; j < k2; ++j) full(i, j) -= factor * full(col, j);
-        z[i] -= factor * z[col];
-      }
-    }
-    for (int i = k2 - 1; i >= 0; --i) {
-      T sum = z[i];
-      for (int j = i + 1; j < k2; ++j) sum -= full(i, j) * z[j];
-      z[i] = sum / full(i, i);
-    }
+    const index_t mm = index_t(o_.m) * o_.m;
+    pivoted_solve(small_.at(5 * mm + small_block_solver_size(o_.m)), 2 * o_.m, k2, z);
   }
 
   // p = xbar - x: project xbar onto the box; if that is no descent direction, take the
