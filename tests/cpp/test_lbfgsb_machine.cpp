@@ -325,6 +325,69 @@ void native_problems(double ftol_rel) {
   }
 }
 
+// The CUDA kernel's run (cuda/src/optimize/batch.cu, lbfgsb_batch) emulated on the CPU: B
+// problems of a native problem with their own starts and boxes, interleaved in one work
+// block with their bounds after it, each evaluated in place in the interleaved layout; every
+// problem ends where lbfgsb.hpp's run of it ends.
+template <class T>
+void kernel_emulation(double ftol_rel) {
+  const opt::problems::ProblemSpec spec{opt::problems::ProblemKind::kRosenbrock, 0.0};
+  const opt::index_t n = 6, batch = 37;
+  opt::LbfgsOptions<T> o;
+  o.m = 4;
+  std::vector<T> x0(std::size_t(batch * n)), lower_rows(x0.size()), upper_rows(x0.size());
+  std::srand(11);
+  const T inf = std::numeric_limits<T>::infinity();
+  for (std::size_t k = 0; k < x0.size(); ++k) {
+    const double u = double(std::rand()) / RAND_MAX, w = double(std::rand()) / RAND_MAX;
+    x0[k] = T(3 * u - 1.5);
+    lower_rows[k] = k % 3 == 0 ? -inf : T(-1 + w);  // some one-sided and infinite bounds
+    upper_rows[k] = k % 5 == 0 ? inf : T(0.2 + w);
+  }
+  const opt::index_t size = opt::lbfgsb_buffer_size(n, o.m);
+  std::vector<T> work(std::size_t((size + 2 * n) * batch), std::numeric_limits<T>::quiet_NaN());
+  long total = 0, total_ref = 0;
+  for (opt::index_t b = 0; b < batch; ++b) {
+    const opt::Interleaved layout{batch};
+    const auto buffers = opt::lbfgsb_buffers(work.data() + b, n, o.m, batch);
+    T* lower = work.data() + size * batch + b;
+    T* upper = lower + n * batch;
+    for (opt::index_t i = 0; i < n; ++i) {
+      buffers.v.x[i * batch] = x0[std::size_t(b * n + i)];
+      lower[i * batch] = lower_rows[std::size_t(b * n + i)];
+      upper[i * batch] = upper_rows[std::size_t(b * n + i)];
+    }
+    opt::LbfgsbPortableMachine<T, opt::Interleaved> machine(n, o, buffers, lower, upper, layout);
+    opt::Request r = machine.start();
+    while (r != opt::Request::kDone) {
+      if (r == opt::Request::kEvaluate) {
+        const T f = opt::problems::with_problem<T>(spec, n, [&](const auto& p) {
+          return p.value_grad(n, buffers.v.xt, buffers.v.gt, layout);
+        });
+        r = machine.tell(f);
+      } else {
+        r = machine.proceed(false);
+      }
+    }
+    Vec<T> x = Eigen::Map<const Vec<T>>(x0.data() + b * n, n);
+    const Vec<T> lo = Eigen::Map<const Vec<T>>(lower_rows.data() + b * n, n);
+    const Vec<T> hi = Eigen::Map<const Vec<T>>(upper_rows.data() + b * n, n);
+    const auto ref =
+        opt::lbfgsb([&](const Vec<T>& v, Vec<T>& g) { return rosenbrock(v.data(), g.data(), n); },
+                    Eigen::Ref<Vec<T>>(x), lo, hi, o);
+    const double scale = std::max(1.0, std::abs(double(ref.fun)));
+    CHECK(std::abs(double(machine.f()) - double(ref.fun)) <= ftol_rel * scale);
+    for (opt::index_t i = 0; i < n; ++i) {
+      const T xi = buffers.v.x[i * batch];
+      CHECK(xi >= lo[i] && xi <= hi[i]);
+      CHECK((xi == lo[i]) == (x[i] == lo[i]) && (xi == hi[i]) == (x[i] == hi[i]));
+    }
+    total += machine.counters().nfev;
+    total_ref += ref.nfev;
+  }
+  CHECK(std::abs(total - total_ref) * 10 <= total_ref);
+}
+
 // The small solvers on strided storage against Eigen's LU: SmallBlockSolver for
 // K = [[-F, E'], [E, C]] (general F, and diagonal F with strictly lower E, the middle matrix
 // of eq. 3.4), and pivoted_solve for a general matrix (the fallback when a factor fails).
@@ -386,6 +449,8 @@ void small_solvers() {
 
 int main() {
   small_solvers();
+  kernel_emulation<double>(1e-10);
+  kernel_emulation<float>(1e-5);
   separable_quadratic();
   bounded_rosenbrock();
   no_bounds();
