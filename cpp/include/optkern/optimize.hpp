@@ -11,6 +11,7 @@
 #include "optkern/optimize/lbfgs.hpp"
 #include "optkern/optimize/lbfgs_machine.hpp"
 #include "optkern/optimize/lbfgsb.hpp"
+#include "optkern/optimize/lbfgsb_machine.hpp"
 #include "optkern/optimize/line_search.hpp"
 #include "optkern/optimize/minimize.hpp"
 #include "optkern/optimize/modified_newton.hpp"

@@ -21,10 +21,14 @@ T* device(std::uintptr_t address) {
 
 template <class T>
 void run(int kind, double parameter, const RunSettings& options, std::uintptr_t x0,
-         std::uintptr_t x, std::uintptr_t f, std::uintptr_t g, std::uintptr_t nit,
-         std::uintptr_t nfev, std::uintptr_t status, index_t batch, index_t n,
-         std::uintptr_t stream) {
-  const auto settings = settings_from<T>(options);
+         std::uintptr_t lower, std::uintptr_t upper, std::uintptr_t x, std::uintptr_t f,
+         std::uintptr_t g, std::uintptr_t nit, std::uintptr_t nfev, std::uintptr_t status,
+         index_t batch, index_t n, std::uintptr_t stream) {
+  auto settings = settings_from<T>(options);
+  if (lower != 0 || upper != 0) {  // L-BFGS-B: rows of bounds on the device, as x0
+    settings.lower = device<const T>(lower);
+    settings.upper = device<const T>(upper);
+  }
   const auto spec = problem_from(kind, parameter);
   py::gil_scoped_release release;
   cuda::minimize_problem_batch<T>(spec, settings, device<const T>(x0), device<T>(x), device<T>(f),
@@ -38,12 +42,12 @@ void run(int kind, double parameter, const RunSettings& options, std::uintptr_t 
 void bind_cuda_optimize(py::module_& m) {
   m.def("minimize_problem_batch",
         [](const std::string& dtype, int kind, double parameter, const RunSettings& options,
-           std::uintptr_t x0, std::uintptr_t x, std::uintptr_t f, std::uintptr_t g,
-           std::uintptr_t nit, std::uintptr_t nfev, std::uintptr_t status, index_t batch, index_t n,
-           std::uintptr_t stream) {
+           std::uintptr_t x0, std::uintptr_t lower, std::uintptr_t upper, std::uintptr_t x,
+           std::uintptr_t f, std::uintptr_t g, std::uintptr_t nit, std::uintptr_t nfev,
+           std::uintptr_t status, index_t batch, index_t n, std::uintptr_t stream) {
           dispatch_float(dtype, [&](auto t) {
-            run<decltype(t)>(kind, parameter, options, x0, x, f, g, nit, nfev, status, batch, n,
-                             stream);
+            run<decltype(t)>(kind, parameter, options, x0, lower, upper, x, f, g, nit, nfev, status,
+                             batch, n, stream);
           });
         });
 }

@@ -70,11 +70,13 @@ def minimize_batch(
         As in :func:`minimize` (SciPy's names too); "newton" needs a native Problem (it uses
         its Hessian). On a GPU: "lbfgs".
     bounds : sequence of (lo, hi) pairs, Bounds-like, array of shape (B, n, 2), or None
-        Bounds for "lbfgs" (then L-BFGS-B, as in :func:`minimize`), on the CPU: n pairs
-        shared by every problem, an object with ``lb`` and ``ub`` (such as
+        Bounds for "lbfgs" (then L-BFGS-B, as in :func:`minimize`), on the CPU and on CUDA
+        alike: n pairs shared by every problem, an object with ``lb`` and ``ub`` (such as
         :class:`scipy.optimize.Bounds`) whose arrays broadcast to (B, n), or per-problem
-        ``[..., 0]`` lower and ``[..., 1]`` upper bounds. Rows of x0 are moved into their
-        boxes first.
+        ``[..., 0]`` lower and ``[..., 1]`` upper bounds; None or +-inf for no bound. Rows
+        of x0 are moved into their boxes first. On CUDA the bounds are checked on the host
+        (GPU arrays among them are copied there) and each GPU thread runs the same
+        L-BFGS-B (``optkern/optimize/lbfgsb_machine.hpp``).
     {optimizer_options}
         The same for every problem.
     num_threads : int, optional
@@ -168,8 +170,6 @@ def minimize_batch(
                                     "evaluation; use a native Problem or minimize)"),
              describe(callback))
     if where == "cuda":
-        if bounds is not None:
-            fail("bounds", "None on device='cuda' (bounds run on the CPU)", "bounds")
         if not native:
             fail("fun", "a native Problem on device='cuda' (a Python objective runs on the CPU)",
                  describe(fun))
@@ -177,7 +177,7 @@ def minimize_batch(
             fail("method", f"one of {GPU_METHODS} on device='cuda'", repr(method))
         with ProgressBar(None, f"minimize_batch {method} (cuda)", "problems",
                          enabled=progress) as bar, _gpu.use_stream(stream):
-            result = _cuda.minimize_batch(fun, x0, opts)
+            result = _cuda.minimize_batch(fun, x0, opts, bounds)
             bar.update_to(len(result.status))
             return result
 

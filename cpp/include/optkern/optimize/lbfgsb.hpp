@@ -35,6 +35,8 @@
 // variables that are updated, not rebuilt: a new pair adds one row and column (O(n m)), and
 // each variable entering or leaving the free set a rank-one term (O(m^2)). The pairs are a
 // ring of columns (no shifting). Host code (Eigen); the loop allocates nothing.
+// lbfgsb_machine.hpp has the same algorithm for host and device over caller-owned buffers in
+// any layout (the CUDA batch path runs it, one problem per thread).
 #pragma once
 
 #include <Eigen/Core>
