@@ -547,6 +547,55 @@ class LbfgsbMachine {
     }
   }
 
+  // One pass over the rows of W_ for subspace_direction() when the newest pair's blocks
+  // are deferred: r over the free rows, v = W'Z r into acc_.col(0), and the pair's row and
+  // column of the blocks (W'ZZ'y_c, Y'ZZ's_c, S'AA's_c). M is o_.m when known at compile time
+  // (the accumulators then live in registers and the loops have fixed lengths), else 0.
+  template <int M>
+  void deferred_pass(const T* g, const T* x) {
+    const index_t n = core_.n();
+    const int m = M > 0 ? M : o_.m, m2 = 2 * m, sc = slot(pairs_ - 1);
+    T local[M > 0 ? 6 * M : 1] = {};
+    acc_.setZero();
+    T* wr = M > 0 ? local : acc_.col(0).data();
+    T* zy = M > 0 ? local + 2 * M : acc_.col(1).data();
+    T* zs = M > 0 ? local + 4 * M : acc_.col(2).data();
+    const T* coef = ws_.data();
+    for (index_t i = 0; i < n; ++i) {
+      const T* row = W_.data() + i * m2;
+      if (free_now_[std::size_t(i)] != 0) {
+        T part[4] = {};  // four partial sums: one chain of 2m dependent adds was the bottleneck
+        int j = 0;
+        for (; j + 4 <= m2; j += 4) {
+          for (int l = 0; l < 4; ++l) part[l] += row[j + l] * coef[j + l];
+        }
+        for (; j < m2; ++j) part[0] += row[j] * coef[j];
+        const T wi = (part[0] + part[1]) + (part[2] + part[3]);
+        const T ri = g[i] + theta_ * (xcp_[i] - x[i]) - wi;
+        r_[i] = ri;
+        const T yi = row[sc], si = row[m + sc];
+        for (int j = 0; j < m2; ++j) {
+          wr[j] += ri * row[j];
+          zy[j] += yi * row[j];
+        }
+        for (int j = 0; j < m; ++j) zs[j] += si * row[j];
+      } else {
+        const T si = row[m + sc];
+        for (int j = m; j < m2; ++j) zs[j] += si * row[j];
+      }
+    }
+    if (M > 0) {
+      for (int j = 0; j < m2; ++j) {
+        acc_(j, 0) = wr[j];
+        acc_(j, 1) = zy[j];
+        acc_(j, 2) = zs[j];
+      }
+      zy = acc_.col(1).data();
+      zs = acc_.col(2).data();
+    }
+    store_pair_column(pairs_ - 1, zy, zs);
+  }
+
   // xbar into p (as the direction xbar - x): subspace minimisation over the variables free
   // at the Cauchy point (paper sec. 5.1), then the projection of L-BFGS-B 3.0.
   void subspace_direction() {
@@ -582,29 +631,11 @@ class LbfgsbMachine {
     auto wz_r = acc_.col(0);
     if (deferred) {
       // The same pass also gives the new pair's row and column of the blocks.
-      const int m = o_.m, m2 = 2 * m, sc = slot(k - 1);
-      acc_.setZero();
-      T* wr = acc_.col(0).data();
-      T* zy = acc_.col(1).data();
-      T* zs = acc_.col(2).data();
-      for (index_t i = 0; i < n; ++i) {
-        const T* row = W_.data() + i * m2;
-        if (free_now_[std::size_t(i)] != 0) {
-          const T ri = g[i] + theta_ * (xcp_[i] - x[i]) -
-                       Eigen::Map<const Vec>(row, m2).dot(ws_);
-          r_[i] = ri;
-          const T yi = row[sc], si = row[m + sc];
-          for (int j = 0; j < m2; ++j) {
-            wr[j] += ri * row[j];
-            zy[j] += yi * row[j];
-          }
-          for (int j = 0; j < m; ++j) zs[j] += si * row[j];
-        } else {
-          const T si = row[m + sc];
-          for (int j = m; j < m2; ++j) zs[j] += si * row[j];
-        }
+      if (o_.m == 10) {  // the default history: sizes known to the compiler
+        deferred_pass<10>(g.data(), x.data());
+      } else {
+        deferred_pass<0>(g.data(), x.data());
       }
-      store_pair_column(k - 1, zy, zs);
       blocks_ = k;
     } else {
       wz_r.setZero();
