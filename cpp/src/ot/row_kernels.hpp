@@ -117,12 +117,18 @@ inline VecF broadcast_f(float x) {
   return v;
 }
 
-// lo += x's first kLanesD lanes and hi += its last ones, in double.
+// lo += x's first kLanesD lanes and hi += its last ones, in double. The halves come from a
+// union (register moves; a store of x read back as two half loads could miss store-to-load
+// forwarding).
 inline void add_widened(VecF x, VecD& lo, VecD& hi) {
-  alignas(kSimdBytes) float lanes[kLanesF];
-  store_vec(lanes, x);
-  lo += load_d(lanes);
-  hi += load_d(lanes + kLanesD);
+  using Half = SimdVec<float, kSimdBytes / 2>::type;
+  union {
+    VecF whole;
+    Half half[2];
+  } lanes;
+  lanes.whole = x;
+  lo += __builtin_convertvector(lanes.half[0], VecD);
+  hi += __builtin_convertvector(lanes.half[1], VecD);
 }
 
 // out[r] = rows[r] . v for R float rows of length n and v in float.
