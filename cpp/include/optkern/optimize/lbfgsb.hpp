@@ -553,47 +553,34 @@ class LbfgsbMachine {
   // (the accumulators then live in registers and the loops have fixed lengths), else 0.
   template <int M>
   void deferred_pass(const T* g, const T* x) {
+    constexpr int kRow = M > 0 ? 2 * M : Eigen::Dynamic, kHalf = M > 0 ? M : Eigen::Dynamic;
+    using RowV = Eigen::Matrix<T, kRow, 1>;
+    using HalfV = Eigen::Matrix<T, kHalf, 1>;
     const index_t n = core_.n();
-    const int m = M > 0 ? M : o_.m, m2 = 2 * m, sc = slot(pairs_ - 1);
-    T local[M > 0 ? 6 * M : 1] = {};
+    const int m = o_.m, m2 = 2 * m, sc = slot(pairs_ - 1);
+    // The accumulators: fixed-size locals for M > 0, else acc_'s columns (no allocation).
+    Eigen::Matrix<T, kRow, 3> local;
+    if (M > 0) local.setZero();
     acc_.setZero();
-    T* wr = M > 0 ? local : acc_.col(0).data();
-    T* zy = M > 0 ? local + 2 * M : acc_.col(1).data();
-    T* zs = M > 0 ? local + 4 * M : acc_.col(2).data();
-    const T* coef = ws_.data();
+    T* base = M > 0 ? local.data() : acc_.data();
+    Eigen::Map<RowV> wr(base, m2), zy(base + m2, m2);
+    Eigen::Map<HalfV> zs_y(base + 2 * m2, m), zs_s(base + 2 * m2 + m, m);
+    const Eigen::Map<const RowV> coef(ws_.data(), m2);
     for (index_t i = 0; i < n; ++i) {
-      const T* row = W_.data() + i * m2;
+      const T* at = W_.data() + i * m2;
       if (free_now_[std::size_t(i)] != 0) {
-        T part[4] = {};  // four partial sums: one chain of 2m dependent adds was the bottleneck
-        int j = 0;
-        for (; j + 4 <= m2; j += 4) {
-          for (int l = 0; l < 4; ++l) part[l] += row[j + l] * coef[j + l];
-        }
-        for (; j < m2; ++j) part[0] += row[j] * coef[j];
-        const T wi = (part[0] + part[1]) + (part[2] + part[3]);
-        const T ri = g[i] + theta_ * (xcp_[i] - x[i]) - wi;
+        const Eigen::Map<const RowV> row(at, m2);
+        const T ri = g[i] + theta_ * (xcp_[i] - x[i]) - row.dot(coef);
         r_[i] = ri;
-        const T yi = row[sc], si = row[m + sc];
-        for (int j = 0; j < m2; ++j) {
-          wr[j] += ri * row[j];
-          zy[j] += yi * row[j];
-        }
-        for (int j = 0; j < m; ++j) zs[j] += si * row[j];
+        wr.noalias() += ri * row;
+        zy.noalias() += at[sc] * row;
+        zs_y.noalias() += at[m + sc] * Eigen::Map<const HalfV>(at, m);
       } else {
-        const T si = row[m + sc];
-        for (int j = m; j < m2; ++j) zs[j] += si * row[j];
+        zs_s.noalias() += at[m + sc] * Eigen::Map<const HalfV>(at + m, m);
       }
     }
-    if (M > 0) {
-      for (int j = 0; j < m2; ++j) {
-        acc_(j, 0) = wr[j];
-        acc_(j, 1) = zy[j];
-        acc_(j, 2) = zs[j];
-      }
-      zy = acc_.col(1).data();
-      zs = acc_.col(2).data();
-    }
-    store_pair_column(pairs_ - 1, zy, zs);
+    if (M > 0) acc_.leftCols(3) = local;
+    store_pair_column(pairs_ - 1, acc_.col(1).data(), acc_.col(2).data());
   }
 
   // xbar into p (as the direction xbar - x): subspace minimisation over the variables free
