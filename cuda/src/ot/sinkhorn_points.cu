@@ -418,8 +418,8 @@ void sinkhorn_points(index_t batch, index_t m, index_t n, index_t d, const T* x,
         "attribute");
   const std::size_t per_point = std::size_t(d + 1) * sizeof(double);
   const std::size_t small = kDefaultShared - kStaticShared;
-  const std::size_t budget =
-      per_point <= small ? small : std::size_t(std::max(max_shared, 0)) - kStaticShared;
+  const std::size_t optin = std::size_t(std::max<int>(max_shared, int(kDefaultShared)));
+  const std::size_t budget = per_point <= small ? small : optin - kStaticShared;
   require(per_point <= budget, "x",
           "points of at most " + std::to_string(budget / sizeof(double) - 1) +
               " coordinates on this GPU (one point must fit in shared memory)");
