@@ -9,7 +9,8 @@ OUT="${OUT:-gpu-check-out}"
 SANITIZER="${COMPUTE_SANITIZER:-compute-sanitizer}"
 mkdir -p "$OUT"
 status=0
-for area_kernel in linalg/bmm ot/sinkhorn tv/tv givens/givens optimize/optimize; do
+for area_kernel in linalg/bmm ot/sinkhorn ot/sinkhorn_unbalanced ot/sinkhorn_points tv/tv givens/givens \
+    optimize/optimize; do
   kernel="${area_kernel#*/}"
   for tool in memcheck racecheck; do
     log="$OUT/sanitize-$kernel-$tool.log"

@@ -54,6 +54,7 @@ X = np.cumsum(rng.standard_normal((8, 300)), axis=-1)
 COST = rng.random((3, 40, 50))
 TRI = (-np.ones((5, 30)), 4 + rng.random((5, 30)), -np.ones((5, 30)), rng.standard_normal((5, 30)))
 U = np.linalg.qr(rng.standard_normal((32, 32)))[0]
+CLOUD_X, CLOUD_Y = rng.standard_normal((2, 70, 3)), rng.standard_normal((2, 50, 3)) + 0.5
 
 # name -> (call on GPU arrays with stream=..., the same on the CPU, host inputs)
 KERNELS = {
@@ -68,6 +69,13 @@ KERNELS = {
                        (tv.denoise(X, 2.0),)),
     "ot.sinkhorn": (lambda g, s: ot.sinkhorn(g[0], reg=0.1, device="cuda", stream=s).plan,
                     lambda: ot.sinkhorn(COST, reg=0.1).plan, (COST,)),
+    "ot.sinkhorn_unbalanced": (
+        lambda g, s: ot.sinkhorn_unbalanced(g[0], reg=0.1, reg_m=1.0, device="cuda",
+                                            stream=s).plan,
+        lambda: ot.sinkhorn_unbalanced(COST, reg=0.1, reg_m=1.0).plan, (COST,)),
+    "ot.sinkhorn_points": (
+        lambda g, s: ot.sinkhorn_points(g[0], g[1], reg=0.5, device="cuda", stream=s).f,
+        lambda: ot.sinkhorn_points(CLOUD_X, CLOUD_Y, reg=0.5).f, (CLOUD_X, CLOUD_Y)),
     "givens.factorize": (lambda g, s: givens.factorize(g[0], 40, device="cuda", stream=s).theta,
                          lambda: givens.factorize(U, 40).theta, (U,)),
     "minimize_batch": (lambda g, s: minimize_batch(problems.rosenbrock(4), g[0], device="cuda",

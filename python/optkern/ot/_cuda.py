@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from optkern import _arrays, _backend, _gpu
-from optkern._validation import broadcast_batch, describe, fail, is_gpu_array
+from optkern._validation import as_float_array, broadcast_batch, describe, fail, is_gpu_array
 from optkern.ot import _checks, _range
 from optkern.ot._result import make_result
 
@@ -198,3 +198,260 @@ def _potentials(M: Any, x: Any, name: str, size: int, dtype: np.dtype) -> Any:
         fail(name, f"potentials with a last dimension of {size}", f"shape {tuple(x.shape)}")
     _arrays.check_finite(x, name)
     return x
+
+
+# --- unbalanced Sinkhorn and point clouds (optkern.ot._unbalanced, optkern.ot._points) -------
+
+def _device_weights(like: Any, x: Any, name: str, size: int, dtype: np.dtype,
+                    side: str) -> Any:
+    """The checks of optkern.ot._checks.weights on the device of `like`: shape (..., size),
+    finite, >= 0, each with a total mass in MASS_RANGE (a few reductions, read back)."""
+    x = _on_device_of(like, x, name, dtype)
+    if len(x.shape) < 1 or x.shape[-1] != size:
+        fail(name, f"shape (..., {size}) to match the {size} {side}", f"shape {tuple(x.shape)}")
+    _arrays.check_finite(x, name, nonnegative=True)
+    sums = _row_sums(x)
+    if np.any(sums <= 0):
+        fail(name, "weights with a positive sum", "all zeros")
+    low, high = _checks.MASS_RANGE
+    if np.any((sums < low) | ~(sums <= high)):
+        bad = sums[(sums < low) | ~(sums <= high)].ravel()[0]
+        fail(name, f"a total mass between {low:g} and {high:g} (the plan scales with the "
+                   f"mass: rescale the weights)", f"{bad:.3g}")
+    return x
+
+
+def _unbalanced_kernel(dtype: np.dtype, B: int, m: int, n: int, ptr: dict, strides: dict,
+                       options: tuple, stream: int) -> tuple:
+    reg, rho_a, rho_b, type_code, method_code, tol, max_iter = options
+    return _backend._cuda.ot.sinkhorn_unbalanced(
+        dtype.char, B, m, n, ptr["M"], strides["M"], ptr["a"], strides["a"], ptr["b"],
+        strides["b"], reg, rho_a, rho_b, type_code, method_code, tol, max_iter, ptr["plan"],
+        ptr["f"], ptr["g"], stream)
+
+
+def _empty_unbalanced_stats() -> tuple:
+    return (np.zeros(0, np.int64), np.zeros(0), np.zeros(0, bool), np.zeros(0, np.int32),
+            np.zeros(0), np.zeros(0))
+
+
+def sinkhorn_unbalanced(M: np.ndarray, a: np.ndarray, b: np.ndarray,
+                        batch_shape: tuple[int, ...], options: tuple) -> tuple:
+    """Host arrays checked by optkern.ot._unbalanced (M (..., m, n), a, b of M's dtype),
+    staged to the device: (plan (B, m, n), f (B, m), g (B, n), the kernel's statistics).
+    options: (reg, rho_a, rho_b, reg_type, method, tol, max_iter)."""
+    dtype = M.dtype
+    m, n = M.shape[-2:]
+    B = math.prod(batch_shape)
+    plan = np.empty((B, m, n), dtype)
+    f = np.empty((B, m), dtype)
+    g = np.empty((B, n), dtype)
+    if B == 0:
+        return plan, f, g, _empty_unbalanced_stats()
+    stacked = {"M": _checks.stack(M, 2, batch_shape), "a": _checks.stack(a, 1, batch_shape),
+               "b": _checks.stack(b, 1, batch_shape)}
+    strides = {"M": _stride(stacked["M"], m * n), "a": _stride(stacked["a"], m),
+               "b": _stride(stacked["b"], n)}
+    with _gpu.HostStaging() as staging:
+        ptr = {name: staging.upload(x) for name, x in stacked.items()}
+        outputs = {"plan": plan, "f": f, "g": g}
+        ptr.update({name: staging.alloc(x.nbytes) for name, x in outputs.items()})
+        stats = _unbalanced_kernel(dtype, B, m, n, ptr, strides, options, staging.stream)
+        for name, x in outputs.items():
+            staging.download(ptr[name], x)
+    return plan, f, g, stats
+
+
+def unbalanced_device_problem(M: Any, a: Any, b: Any,
+                              reg: float) -> tuple[Any, Any, Any, tuple[int, ...]]:
+    """The checks of optkern.ot._unbalanced on device arrays, by their own library (a few
+    reductions, read back): M, a, b (default uniform, of mass 1) on M's device, and the batch
+    shape. Host weights given beside a device M are copied to its device."""
+    M = _gpu.as_device_float(M, "M")
+    dtype = _gpu.dlpack_view(M, "M").dtype
+    shape = tuple(M.shape)
+    if len(shape) < 2:
+        fail("M", "an array with at least 2 dimensions", f"shape {shape}")
+    m, n = shape[-2:]
+    if m == 0 or n == 0:
+        fail("M", "at least one row and one column", f"shape {shape}")
+    _arrays.check_finite(M, "M")
+    if _arrays.max_abs(M) / reg > _checks.MAX_COST_OVER_REG:
+        fail("reg", f"a value with max|M| / reg below {_checks.MAX_COST_OVER_REG:g}", repr(reg))
+    if a is None:
+        a = _arrays.asarray_like(np.full(m, 1.0 / m), M, dtype)
+    else:
+        a = _device_weights(M, a, "a", m, dtype, "rows of M")
+    if b is None:
+        b = _arrays.asarray_like(np.full(n, 1.0 / n), M, dtype)
+    else:
+        b = _device_weights(M, b, "b", n, dtype, "columns of M")
+    batch_shape = broadcast_batch([(shape[:-2], "M"), (tuple(a.shape[:-1]), "a"),
+                                   (tuple(b.shape[:-1]), "b")])
+    return M, a, b, batch_shape
+
+
+def unbalanced_on_gpu_arrays(M: Any, a: Any, b: Any, options: tuple) -> tuple:
+    """GPU arrays in place: the checks of optkern.ot._unbalanced on the device, then the
+    kernel; (plan (B, m, n), f, g as the input's kind, statistics, batch shape)."""
+    if not is_gpu_array(M):
+        fail("M", "a GPU array like the other operands", describe(M))
+    M, a, b, batch_shape = unbalanced_device_problem(M, a, b, options[0])
+    dtype = _gpu.dlpack_view(M, "M").dtype
+    m, n = M.shape[-2:]
+    B = math.prod(batch_shape)
+    stacked = {"M": _stack(M, 2, batch_shape), "a": _stack(a, 1, batch_shape),
+               "b": _stack(b, 1, batch_shape)}
+    outputs = {"plan": _gpu.empty_like_kind(M, (B, m, n), dtype),
+               "f": _gpu.empty_like_kind(M, (B, m), dtype),
+               "g": _gpu.empty_like_kind(M, (B, n), dtype)}
+    if B == 0:
+        return (outputs["plan"], outputs["f"], outputs["g"], _empty_unbalanced_stats(),
+                batch_shape)
+    stream = _gpu.current_stream(M)
+    arrays = [(x, name) for name, x in {**stacked, **outputs}.items()]
+    views = _gpu.device_views(arrays, stream)
+    ptr = {name: view.ptr for (_, name), view in zip(arrays, views)}
+    strides = {"M": _stride(stacked["M"], m * n), "a": _stride(stacked["a"], m),
+               "b": _stride(stacked["b"], n)}
+    stats = _unbalanced_kernel(dtype, B, m, n, ptr, strides, options, stream)
+    return outputs["plan"], outputs["f"], outputs["g"], stats, batch_shape
+
+
+def _points_kernel(dtype: np.dtype, B: int, m: int, n: int, d: int, ptr: dict, strides: dict,
+                   options: tuple, stream: int) -> tuple:
+    reg, cost_code, tol, max_iter = options
+    return _backend._cuda.ot.sinkhorn_points(
+        dtype.char, B, m, n, d, ptr["x"], strides["x"], ptr["y"], strides["y"], ptr["a"],
+        strides["a"], ptr["b"], strides["b"], ptr.get("init", 0), strides.get("init", 0), reg,
+        cost_code, tol, max_iter, ptr["f"], ptr["g"], stream)
+
+
+def _empty_points_stats() -> tuple:
+    return (np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0, bool))
+
+
+def sinkhorn_points(x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray, g0: Any,
+                    batch_shape: tuple[int, ...], options: tuple) -> tuple:
+    """Host arrays checked by optkern.ot._points (x, y, a, b of one dtype; g0 None or
+    float64), staged to the device: (f (B, m), g (B, n) float64, the kernel's statistics).
+    options: (reg, cost, tol, max_iter)."""
+    m, n, d = x.shape[-2], y.shape[-2], x.shape[-1]
+    B = math.prod(batch_shape)
+    f = np.empty((B, m))
+    g = np.empty((B, n))
+    if B == 0:
+        return f, g, _empty_points_stats()
+    stacked = {"x": _checks.stack(x, 2, batch_shape), "y": _checks.stack(y, 2, batch_shape),
+               "a": _checks.stack(a, 1, batch_shape), "b": _checks.stack(b, 1, batch_shape)}
+    if g0 is not None:
+        stacked["init"] = _checks.stack(np.asarray(g0, np.float64), 1, batch_shape)
+    sizes = {"x": m * d, "y": n * d, "a": m, "b": n, "init": n}
+    strides = {name: _stride(v, sizes[name]) for name, v in stacked.items()}
+    with _gpu.HostStaging() as staging:
+        ptr = {name: staging.upload(v) for name, v in stacked.items()}
+        ptr.update({"f": staging.alloc(f.nbytes), "g": staging.alloc(g.nbytes)})
+        stats = _points_kernel(x.dtype, B, m, n, d, ptr, strides, options, staging.stream)
+        staging.download(ptr["f"], f)
+        staging.download(ptr["g"], g)
+    return f, g, stats
+
+
+def points_device_problem(x: Any, y: Any, a: Any, b: Any, init: Any, cost_name: str,
+                          reg: float) -> tuple:
+    """The checks of optkern.ot._points on device arrays, by their own library (a few
+    reductions read back): x, y, a, b (b by default uniform with the mass of a) and the warm
+    start g0 (float64, or None) on x's device, and the batch shape. Host operands given beside
+    a device x are copied to its device."""
+    x = _gpu.as_device_float(x, "x")
+    if isinstance(y, np.ndarray) or _arrays.namespace_or_none(y) is None:  # host: copied
+        y = _arrays.asarray_like(as_float_array(y, "y", contiguous=False), x)
+    y = _gpu.as_device_float(y, "y")
+    dtype = np.result_type(_gpu.dlpack_view(x, "x").dtype, _gpu.dlpack_view(y, "y").dtype)
+    x, y = _gpu.as_device_float(x, "x", dtype), _gpu.as_device_float(y, "y", dtype)
+    for arr, name in ((x, "x"), (y, "y")):
+        if len(arr.shape) < 2:
+            fail(name, "an array with at least 2 dimensions", f"shape {tuple(arr.shape)}")
+    if x.shape[-1] != y.shape[-1]:
+        fail("y", f"points of x's dimension {x.shape[-1]} (shape (..., n, {x.shape[-1]}))",
+             f"shape {tuple(y.shape)}")
+    for arr, name in ((x, "x"), (y, "y")):
+        if arr.shape[-2] == 0 or arr.shape[-1] == 0:
+            fail(name, "at least one point of at least one coordinate",
+                 f"shape {tuple(arr.shape)}")
+        _arrays.check_finite(arr, name)
+    m, n, d = int(x.shape[-2]), int(y.shape[-2]), int(x.shape[-1])
+    # The largest cost is at most the bounding box's diameter (squared), as on the host.
+    xp = _arrays.namespace(x, "x")
+    lo = np.minimum(*(_arrays.to_numpy(xp.min(xp.reshape(xp.astype(v, xp.float64), (-1, d)),
+                                              axis=0)) for v in (x, y)))
+    hi = np.maximum(*(_arrays.to_numpy(xp.max(xp.reshape(xp.astype(v, xp.float64), (-1, d)),
+                                              axis=0)) for v in (x, y)))
+    with np.errstate(over="ignore", invalid="ignore"):
+        top = float((((hi - lo) ** 2)).sum())
+    if cost_name == "euclidean":
+        top = float(np.sqrt(top))
+    if not np.isfinite(top):
+        fail("x, y", "clouds whose squared distances fit in float64", "an overflow")
+    if top / reg > _checks.MAX_COST_OVER_REG:
+        fail("reg", f"a value with max cost / reg below {_checks.MAX_COST_OVER_REG:g}",
+             repr(reg))
+    if a is None:
+        a = _arrays.asarray_like(np.full(m, 1.0 / m), x, dtype)
+    else:
+        a = _device_weights(x, a, "a", m, dtype, "points of x")
+    mass_a = _row_sums(a)
+    if b is None:
+        b = _arrays.asarray_like(np.ones(mass_a.shape + (n,)) * (mass_a[..., None] / n), x,
+                                 dtype)
+    else:
+        b = _device_weights(x, b, "b", n, dtype, "points of y")
+    try:
+        sa, sb = np.broadcast_arrays(mass_a, _row_sums(b))
+    except ValueError:
+        fail("a, b", "batch shapes that broadcast", f"a {tuple(a.shape)}, b {tuple(b.shape)}")
+    gap = np.abs(sa - sb) - _checks.MASS_RTOL * np.maximum(sa, sb)
+    if np.any(gap > 0):
+        k = np.unravel_index(int(np.argmax(gap)), gap.shape)
+        fail("b", f"the same total mass as a ({sa[k]:.9g}) to a relative "
+                  f"{_checks.MASS_RTOL:g}", f"{sb[k]:.9g}")
+    shapes = [(tuple(x.shape[:-2]), "x"), (tuple(y.shape[:-2]), "y"),
+              (tuple(a.shape[:-1]), "a"), (tuple(b.shape[:-1]), "b")]
+    g0 = None
+    if init is not None:
+        g0 = _on_device_of(x, init, "init", np.dtype(np.float64))
+        if len(g0.shape) < 1 or g0.shape[-1] != n:
+            fail("init", f"g of shape (..., {n})", f"shape {tuple(g0.shape)}")
+        _arrays.check_finite(g0, "init")
+        shapes.append((tuple(g0.shape[:-1]), "init"))
+    return x, y, a, b, g0, broadcast_batch(shapes)
+
+
+def points_on_gpu_arrays(x: Any, y: Any, a: Any, b: Any, init: Any, cost_name: str,
+                         options: tuple) -> tuple:
+    """GPU clouds in place: the checks of optkern.ot._points on the device (a few reductions
+    read back), then the kernel. Returns (f, g as float64 arrays of the input's kind, the
+    statistics, the batch shape, and x, y, a, b as checked, on the device)."""
+    if not is_gpu_array(x):
+        fail("x", "a GPU array like the other operands", describe(x))
+    x, y, a, b, g0, batch_shape = points_device_problem(x, y, a, b, init, cost_name,
+                                                        options[0])
+    dtype = _gpu.dlpack_view(x, "x").dtype
+    m, n, d = int(x.shape[-2]), int(y.shape[-2]), int(x.shape[-1])
+    B = math.prod(batch_shape)
+    f = _gpu.empty_like_kind(x, (B, m), np.dtype(np.float64))
+    g = _gpu.empty_like_kind(x, (B, n), np.dtype(np.float64))
+    if B == 0:
+        return f, g, _empty_points_stats(), batch_shape, (x, y, a, b)
+    stacked = {"x": _stack(x, 2, batch_shape), "y": _stack(y, 2, batch_shape),
+               "a": _stack(a, 1, batch_shape), "b": _stack(b, 1, batch_shape)}
+    if g0 is not None:
+        stacked["init"] = _stack(g0, 1, batch_shape)
+    sizes = {"x": m * d, "y": n * d, "a": m, "b": n, "init": n}
+    strides = {name: _stride(v, sizes[name]) for name, v in stacked.items()}
+    stream = _gpu.current_stream(x)
+    arrays = [(v, name) for name, v in stacked.items()] + [(f, "f"), (g, "g")]
+    views = _gpu.device_views(arrays, stream)
+    ptr = {name: view.ptr for (_, name), view in zip(arrays, views)}
+    stats = _points_kernel(dtype, B, m, n, d, ptr, strides, options, stream)
+    return f, g, stats, batch_shape, (x, y, a, b)

@@ -1,7 +1,7 @@
 """Entropic OT between point clouds without a cost matrix: :func:`sinkhorn_points` (the
 log-domain iteration with every cost entry computed on the fly, O((m + n) d) memory) and its
 result, whose plan is applied as an operator (``apply``, ``apply_T``) and formed only on
-request (``plan()``)."""
+request (``plan()``). The solve runs on the CPU or on CUDA (optkern.ot._cuda)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from optkern import _arrays, _backend
-from optkern._validation import as_float_array, broadcast_batch, fail
-from optkern.ot import _checks
+from optkern import _arrays, _backend, _docs, _gpu
+from optkern._validation import as_float_array, broadcast_batch, fail, is_gpu_array, resolve_device
+from optkern.ot import _checks, _cuda
 from optkern.ot._losses import check_cost_name, check_points, pairwise_cost
 from optkern.ot._result import _Solved, per_problem
 
@@ -32,9 +32,10 @@ class PointsResult(_Solved):
 
     Attributes
     ----------
-    f, g : ndarray, shapes (..., m) and (..., n)
+    f, g : array, shapes (..., m) and (..., n)
         Dual potentials (float64), ``P_ij = exp((f_i + g_j - c(x_i, y_j)) / reg)``, in the
-        gauge ``<a, f> = <b, g>``; zero weights get the soft c-transform.
+        gauge ``<a, f> = <b, g>``; zero weights get the soft c-transform. The same kind of
+        array as the input (NumPy; CuPy or torch on their GPU for GPU input).
     cost : float or ndarray
         ``<C, P>`` (POT's ``empirical_sinkhorn2``).
     value : float or ndarray
@@ -46,13 +47,20 @@ class PointsResult(_Solved):
     converged : bool or ndarray
         ``marginal_error <= tol * sum(a)`` (plus the rounding of the input's dtype).
     x, y : ndarray
-        The clouds (as checked), which apply, apply_T and plan read.
+        The clouds (as checked, NumPy copies for GPU input), which apply, apply_T and plan
+        read.
     reg : float
         The regularisation.
     cost_name : str
         "sqeuclidean" or "euclidean".
     a, b : ndarray
         The weights (as checked; zero weights give zero rows and columns of the plan).
+
+    Notes
+    -----
+    ``apply``, ``apply_T``, ``plan()`` and ``grad_xy()`` always compute on the host, with the
+    CPU kernels, from f, g, x and y (read back from the GPU for a CUDA result, O((m + n) d)),
+    and return NumPy arrays.
 
     Examples
     --------
@@ -80,8 +88,9 @@ class PointsResult(_Solved):
 
     def _masked(self) -> tuple[np.ndarray, np.ndarray]:
         """f and g with -inf at zero weights: the rows and columns the plan does not have."""
-        f = np.where(np.broadcast_to(self.a, np.shape(self.f)) > 0, self.f, -np.inf)
-        g = np.where(np.broadcast_to(self.b, np.shape(self.g)) > 0, self.g, -np.inf)
+        f, g = _arrays.to_numpy(self.f), _arrays.to_numpy(self.g)  # a CUDA result's: copied
+        f = np.where(np.broadcast_to(self.a, np.shape(f)) > 0, f, -np.inf)
+        g = np.where(np.broadcast_to(self.b, np.shape(g)) > 0, g, -np.inf)
         return f, g
 
     def _items(self) -> tuple[tuple[int, ...], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -267,6 +276,7 @@ def _check_cost_range(x: np.ndarray, y: np.ndarray, cost: str, reg: float) -> No
              repr(reg))
 
 
+@_docs.fill
 @_arrays.same_kind("x", "y")
 def sinkhorn_points(
     x: Any,
@@ -279,6 +289,8 @@ def sinkhorn_points(
     tol: float = 1e-9,
     max_iter: int = 10000,
     init: Any = None,
+    device: str = "cpu",
+    stream: Any = None,
 ) -> PointsResult:
     """Entropic OT between two point clouds, with the cost computed on the fly.
 
@@ -307,6 +319,11 @@ def sinkhorn_points(
         The most iterations (>= 1).
     init : array_like, shape (..., n), optional
         A warm start for g (for example a previous result's g).
+    {device}
+        On CUDA, the problems of a batch are solved together (one thread block per tile of
+        128 rows of a problem, see Notes); apply, apply_T and plan() of the result still
+        compute on the host.
+    {stream}
 
     Returns
     -------
@@ -318,7 +335,8 @@ def sinkhorn_points(
     ------
     ValueError
         For clouds of different dimensions, non-finite points, bad weights, an unknown cost,
-        ``reg <= 0``, ``tol < 0`` or ``max_iter < 1`` (the message names the argument).
+        ``reg <= 0``, ``tol < 0``, ``max_iter < 1``, or ``device="cuda"`` where CUDA is not
+        available (the message names the argument).
 
     Notes
     -----
@@ -328,6 +346,12 @@ def sinkhorn_points(
     two exps per entry, threads over rows. At the optimum the gradient of the entropic value
     in x is ``sum_j P_ij dc(x_i, y_j)/dx_i`` (envelope theorem), which ``apply`` computes:
     for the squared cost, ``2 (a_i x_i - (P y)_i)``.
+
+    On CUDA, as KeOps does: a soft-min pass runs one thread block per tile of 128 rows, one
+    thread per row, streaming the other cloud through shared memory in tiles and keeping an
+    online log-sum-exp (one exp per entry, all in float64); the host reads the stopping flags
+    every few iterations. Points of d = 1, 2 or 3 coordinates are held in registers; larger d
+    reads them from the L1 cache.
 
     Examples
     --------
@@ -346,6 +370,15 @@ def sinkhorn_points(
     cost = check_cost_name(cost)
     tol = _checks.check_tol(tol)
     max_iter = _checks.check_max_iter(max_iter)
+    where = resolve_device(device, [(x, "x"), (y, "y"), (a, "a"), (b, "b"), (init, "init")],
+                           stream)
+    options = (reg, points_cost(cost), tol, max_iter)
+    if where == "cuda" and any(is_gpu_array(v) for v in (x, y, a, b, init)):
+        with _gpu.use_stream(stream):
+            f, g, stats, batch, clouds = _cuda.points_on_gpu_arrays(x, y, a, b, init, cost,
+                                                                    options)
+        x, y, a, b = (_arrays.to_numpy(v) for v in clouds)
+        return _result(f, g, stats, batch, x, y, a, b, reg, cost)
     x, y = check_points(x, y)
     _check_cost_range(x, y, cost, reg)
     dtype = x.dtype
@@ -366,6 +399,10 @@ def sinkhorn_points(
             fail("init", f"g of shape (..., {n})", f"shape {g0.shape}")
         shapes.append((g0.shape[:-1], "init"))
     batch = broadcast_batch(shapes)
+    if where == "cuda":
+        with _gpu.use_stream(stream):
+            f, g, stats = _cuda.sinkhorn_points(x, y, a, b, g0, batch, options)
+        return _result(f, g, stats, batch, x, y, a, b, reg, cost)
     B = math.prod(batch)
     xs = np.broadcast_to(x, batch + (m, d)).reshape(B, m, d)
     ys = np.broadcast_to(y, batch + (n, d)).reshape(B, n, d)
@@ -395,12 +432,21 @@ def sinkhorn_points(
             g[k] += shift
             stats[1:3, k] *= scale  # marginal error, cost
             stats[3, k] = scale * stats[3, k] + 2 * shift * mass
+    return _result(f, g, tuple(stats), batch, x, y, a, b, reg, cost)
+
+
+def _result(f: Any, g: Any, stats: tuple, batch: tuple[int, ...], x: np.ndarray,
+            y: np.ndarray, a: np.ndarray, b: np.ndarray, reg: float, cost: str) -> PointsResult:
+    """A PointsResult from flat (B, m) and (B, n) potentials and the per-problem statistics
+    (n_iter, marginal_error, cost, value, converged)."""
+    n_iter, error, value_cost, value, converged = (np.asarray(v) for v in stats)
+    m, n = x.shape[-2], y.shape[-2]
 
     def per_item(v: np.ndarray, kind: type) -> Any:
         return per_problem(v.astype(kind), batch)
 
     return PointsResult(
-        f=f.reshape(batch + (m,)), g=g.reshape(batch + (n,)), cost=per_item(stats[2], float),
-        value=per_item(stats[3], float), n_iter=per_item(stats[0], np.int64),
-        marginal_error=per_item(stats[1], float), converged=per_item(stats[4], bool),
+        f=f.reshape(batch + (m,)), g=g.reshape(batch + (n,)), cost=per_item(value_cost, float),
+        value=per_item(value, float), n_iter=per_item(n_iter, np.int64),
+        marginal_error=per_item(error, float), converged=per_item(converged, bool),
         x=x, y=y, reg=reg, cost_name=cost, a=a, b=b)

@@ -1,5 +1,5 @@
 """Unbalanced entropic OT (KL-relaxed marginals), as POT's ``ot.unbalanced.sinkhorn_unbalanced``:
-:func:`sinkhorn_unbalanced` (log-domain forward, batched, C++) and
+:func:`sinkhorn_unbalanced` (log-domain forward, batched, C++ on the CPU and on CUDA) and
 :func:`sinkhorn_unbalanced_vjp` (the exact gradient of the plan by implicit differentiation;
 the system is derived in tests/reference/unbalanced.py)."""
 
@@ -11,9 +11,16 @@ from typing import Any
 
 import numpy as np
 
-from optkern import _arrays, _backend, _dask, _docs
-from optkern._validation import as_float_array, broadcast_batch, check_number, fail
-from optkern.ot import _checks
+from optkern import _arrays, _backend, _dask, _docs, _gpu
+from optkern._validation import (
+    as_float_array,
+    broadcast_batch,
+    check_number,
+    fail,
+    is_gpu_array,
+    resolve_device,
+)
+from optkern.ot import _checks, _cuda
 from optkern.ot._result import _Solved, per_problem
 
 __all__ = ["UnbalancedResult", "sinkhorn_unbalanced", "sinkhorn_unbalanced_vjp"]
@@ -27,10 +34,11 @@ class UnbalancedResult(_Solved):
 
     Attributes
     ----------
-    plan : ndarray, shape (..., m, n)
+    plan : array, shape (..., m, n)
         ``P = c * exp((f[:, None] + g[None, :] - M) / reg)`` with ``c = a b^T`` (reg_type
-        "kl") or 1 ("entropy"); rows and columns of zero weight are zero.
-    f, g : ndarray, shapes (..., m) and (..., n)
+        "kl") or 1 ("entropy"); rows and columns of zero weight are zero. The same kind of
+        array as the input (NumPy, CuPy, torch), as are f and g.
+    f, g : array, shapes (..., m) and (..., n)
         ``reg`` times POT's ``log u`` and ``log v`` (0 at zero weights), in M's dtype.
     cost : float or ndarray
         ``<M, P>``.
@@ -108,6 +116,8 @@ def sinkhorn_unbalanced(
     method: str = "auto",
     tol: float = 1e-9,
     max_iter: int = 10000,
+    device: str = "cpu",
+    stream: Any = None,
 ) -> UnbalancedResult:
     """Unbalanced entropic OT: the marginals are relaxed by KL penalties.
 
@@ -120,10 +130,11 @@ def sinkhorn_unbalanced(
     Parameters
     ----------
     M : array_like, shape (..., m, n)
-        Cost matrices (finite). float32 stays float32 (the iteration runs in float64).
+        Cost matrices (finite), on the CPU or a CUDA device. float32 stays float32 (the
+        iteration runs in float64).
     a, b : array_like, shapes (..., m) and (..., n), optional
-        Weights >= 0, each with a positive sum (default uniform, of mass 1). Batch
-        dimensions of M, a and b broadcast.
+        Weights >= 0, each with a positive sum (default uniform, of mass 1), on M's device.
+        Batch dimensions of M, a and b broadcast.
     {unbalanced_reg}
     {unbalanced_reg_m}
     {unbalanced_reg_type}
@@ -134,9 +145,15 @@ def sinkhorn_unbalanced(
         per entry per iteration). "auto": "plain" where ``max|M| / reg`` (plus the log-weights'
         range for reg_type "kl") is at most 300, "log" otherwise. A "plain" run whose
         scalings leave the floating-point range continues in the log domain from its last
-        finite iterate, and says "log".
+        finite iterate, and says "log". On CUDA every method runs the log-domain iteration
+        (the same iterates, so the same result and n_iter to rounding) and says "log".
     {unbalanced_tol}
     {unbalanced_max_iter}
+    {device}
+        On CUDA, one thread block solves each problem of the batch, the whole iteration in
+        one launch; cost and value are computed there too, from the plan as rounded to
+        M's dtype.
+    {stream}
 
     Returns
     -------
@@ -147,8 +164,9 @@ def sinkhorn_unbalanced(
     ------
     ValueError
         For non-finite or badly shaped M, negative or all-zero weights, ``reg <= 0``,
-        ``reg_m`` not > 0 (or both infinite), an unknown reg_type or method, ``tol < 0`` or
-        ``max_iter < 1``. The message starts with the argument's name.
+        ``reg_m`` not > 0 (or both infinite), an unknown reg_type or method, ``tol < 0``,
+        ``max_iter < 1``, or ``device="cuda"`` where CUDA is not available. The message starts
+        with the argument's name.
 
     Notes
     -----
@@ -180,6 +198,12 @@ def sinkhorn_unbalanced(
     method_code = _checks.check_method(method)
     tol = _checks.check_tol(tol)
     max_iter = _checks.check_max_iter(max_iter)
+    where = resolve_device(device, [(M, "M"), (a, "a"), (b, "b")], stream)
+    options = (reg, rho_a, rho_b, type_code, method_code, tol, max_iter)
+    if where == "cuda" and any(is_gpu_array(x) for x in (M, a, b)):
+        with _gpu.use_stream(stream):
+            plan, f, g, stats, batch_shape = _cuda.unbalanced_on_gpu_arrays(M, a, b, options)
+        return _device_result(plan, f, g, stats, batch_shape)
     M = as_float_array(M, "M", min_ndim=2, finite=False, contiguous=False)
     dtype = M.dtype
     m, n = M.shape[-2:]
@@ -191,6 +215,10 @@ def sinkhorn_unbalanced(
                                                                      "columns")
     batch_shape = broadcast_batch([(M.shape[:-2], "M"), (a.shape[:-1], "a"),
                                    (b.shape[:-1], "b")])
+    if where == "cuda":
+        with _gpu.use_stream(stream):
+            plan, f, g, stats = _cuda.sinkhorn_unbalanced(M, a, b, batch_shape, options)
+        return _device_result(plan, f, g, stats, batch_shape)
     B = math.prod(batch_shape)
     plan = np.empty((B, m, n), dtype)
     F = np.empty((B, m))
@@ -223,6 +251,23 @@ def sinkhorn_unbalanced(
         g=(reg * G).astype(dtype).reshape(batch_shape + (n,)), cost=per_item(cost),
         value=per_item(value), n_iter=per_item(n_iter), converged=per_item(converged),
         method=per_item(np.array(["auto", "plain", "log"])[ran]))
+
+
+def _device_result(plan: Any, f: Any, g: Any, stats: tuple,
+                   batch_shape: tuple[int, ...]) -> UnbalancedResult:
+    """An UnbalancedResult from the CUDA kernel's flat (B, ...) outputs and statistics (cost
+    and value computed on the device)."""
+    n_iter, _, converged, ran, cost, value = (np.asarray(s) for s in stats)
+    m, n = plan.shape[-2:]
+
+    def per_item(x: np.ndarray) -> Any:
+        return per_problem(x, batch_shape)
+
+    return UnbalancedResult(
+        plan=plan.reshape(batch_shape + (m, n)), f=f.reshape(batch_shape + (m,)),
+        g=g.reshape(batch_shape + (n,)), cost=per_item(cost.astype(float)),
+        value=per_item(value.astype(float)), n_iter=per_item(n_iter),
+        converged=per_item(converged), method=per_item(np.array(["auto", "plain", "log"])[ran]))
 
 
 @_docs.fill
