@@ -4,8 +4,12 @@
 
 #if defined(__CUDACC__)
 #define OPTKERN_HD __host__ __device__
+// The large steps of a device state machine: kept as separate functions on the device, where
+// inlining them all into one kernel made ptxas take minutes per architecture.
+#define OPTKERN_HD_NOINLINE __host__ __device__ __noinline__
 #else
 #define OPTKERN_HD
+#define OPTKERN_HD_NOINLINE
 #endif
 
 namespace optkern::detail {

@@ -78,7 +78,7 @@ struct Strided {
 // dimension ld, overwritten) by Gaussian elimination with partial pivoting. A zero pivot
 // leaves Inf or NaN in z.
 template <class T>
-OPTKERN_HD void pivoted_solve(Strided<T> a, index_t ld, int size, Strided<T> z) {
+OPTKERN_HD_NOINLINE void pivoted_solve(Strided<T> a, index_t ld, int size, Strided<T> z) {
   const auto at = [&](int i, int j) -> T& { return a[i + j * ld]; };
   for (int col = 0; col < size; ++col) {
     int pivot = col;
@@ -127,7 +127,7 @@ class SmallBlockSolver {
 
   // False if F or the Schur complement is not numerically positive definite. With
   // diagonal_lower, F is diagonal and E strictly lower triangular (eq. 3.4).
-  OPTKERN_HD bool factor(int k, bool diagonal_lower = false) {
+  OPTKERN_HD_NOINLINE bool factor(int k, bool diagonal_lower = false) {
     k_ = k;
     diagonal_ = diagonal_lower;
     if (diagonal_) {
@@ -457,7 +457,7 @@ class LbfgsbPortableMachine {
   }
 
   // The generalized Cauchy point into kCauchy; c = W'(xcp - x) into kC (Algorithm CP).
-  OPTKERN_HD void cauchy_point() {
+  OPTKERN_HD_NOINLINE void cauchy_point() {
     const index_t n = core_.n(), s = stride();
     const auto& b = core_.buffers();
     const T* x = b.x;
@@ -550,7 +550,7 @@ class LbfgsbPortableMachine {
   // the kept pairs' entries by rank-one terms (O(m^2) each, as SciPy's formk), and the pairs
   // added since get a row and column (O(n m) each). When more than half the variables
   // changed, or the memory was reset, everything is recomputed.
-  OPTKERN_HD void update_free_blocks() {
+  OPTKERN_HD_NOINLINE void update_free_blocks() {
     const index_t n = core_.n(), s = stride();
     const int k = pairs_;
     int kept = blocks_;
@@ -611,7 +611,7 @@ class LbfgsbPortableMachine {
 
   // xbar - x into p: subspace minimisation over the variables free at the Cauchy point
   // (sec. 5.1), then the projection of L-BFGS-B 3.0.
-  OPTKERN_HD void subspace_direction() {
+  OPTKERN_HD_NOINLINE void subspace_direction() {
     const index_t n = core_.n(), s = stride();
     const auto& b = core_.buffers();
     const T* x = b.x;
@@ -690,7 +690,7 @@ class LbfgsbPortableMachine {
   // Khat z = v by Gaussian elimination with partial pivoting on the whole 2k x 2k matrix,
   // where rounding made a Cholesky factorization of SmallBlockSolver fail (rare). A zero
   // pivot leaves Inf or NaN in z, which the caller catches.
-  OPTKERN_HD void reduced_by_elimination(Strided<T> v, Strided<T> z) {
+  OPTKERN_HD_NOINLINE void reduced_by_elimination(Strided<T> v, Strided<T> z) {
     const int k = pairs_, k2 = 2 * k;
     for (int j = 0; j < k; ++j) {
       for (int i = 0; i < k; ++i) {
@@ -708,7 +708,7 @@ class LbfgsbPortableMachine {
 
   // p = xbar - x: project xbar onto the box; if that is no descent direction, take the
   // largest step along du from xcp that stays in the box instead.
-  OPTKERN_HD void project_or_truncate() {
+  OPTKERN_HD_NOINLINE void project_or_truncate() {
     const index_t n = core_.n(), s = stride();
     const auto& b = core_.buffers();
     const T* x = b.x;
@@ -770,7 +770,7 @@ class LbfgsbPortableMachine {
     return step;
   }
 
-  OPTKERN_HD Request begin_search() {
+  OPTKERN_HD_NOINLINE Request begin_search() {
     const index_t n = core_.n();
     const auto& b = core_.buffers();
     if (core_.gradient_norm() <= o_.gtol) return core_.finish(Status::kGradientConverged);
@@ -808,7 +808,7 @@ class LbfgsbPortableMachine {
     }
   }
 
-  OPTKERN_HD Request accept(T f_trial) {
+  OPTKERN_HD_NOINLINE Request accept(T f_trial) {
     const index_t n = core_.n();
     const auto& b = core_.buffers();
     T* s = vec(kBreak);  // free between iterations: s and y until add_pair() stores them
@@ -839,7 +839,7 @@ class LbfgsbPortableMachine {
   }
 
   // Stores the pair and the new row and column of S'S and of S'Y's lower triangle.
-  OPTKERN_HD void add_pair(const T* s, const T* y, T sy, T yy) {
+  OPTKERN_HD_NOINLINE void add_pair(const T* s, const T* y, T sy, T yy) {
     const index_t n = core_.n(), st = stride();
     const int m = o_.m;
     if (pairs_ == m) {  // drop the oldest pair: its slot is the new pair's
