@@ -154,6 +154,13 @@ ALLOCATION_CASES = {
         def warm(): ot.sinkhorn(M[:, :, :100], reg=1.0)
         def big(): ot.sinkhorn(M, reg=1.0, max_iter=3)
         MARGIN = 48 * n""",
+    "ot.sinkhorn_unbalanced team": """
+        n = 2048; M = np.random.default_rng(0).random((n, n)).astype(np.float32)
+        a = np.full(n, 1.0 / n, np.float32)  # one problem, 2 threads: a team; K (double,
+        def warm(): ot.sinkhorn_unbalanced(M[:8, :8], a[:8], a[:8], reg=1.0, reg_m=1.0)
+        def big(): ot.sinkhorn_unbalanced(M, a, a, reg=1.0, reg_m=1.0, method="plain",
+                                          max_iter=3)
+        MARGIN = 36 << 20  # 32 MB) is allocated inside the team, after its first barrier""",
     "ot.sinkhorn_vjp": """
         n = 2**11; P = np.full((2, n, n), 1.0 / n**2); G = np.ones((2, n, n))
         def warm(): ot.sinkhorn_vjp(P[:, :10, :10] * n**2 / 100, G[:, :10, :10], 1.0)
