@@ -96,6 +96,12 @@ class DescentCore {
     return step_done(f_trial);
   }
 
+  // The same, where the caller has the norms of the new g already (one pass fewer).
+  OPTKERN_HD Request moved(T f_trial, const VectorNorms<T>& g_norms) {
+    gradient_norms(g_norms);
+    return step_done(f_trial);
+  }
+
   // Copies the trial point into the iterate; `gt_norms` are the norms of gt.
   OPTKERN_HD Request move_to_trial(T f_trial, const VectorNorms<T>& gt_norms) {
     const index_t s = layout_.stride();

@@ -35,6 +35,12 @@
 // variables that are updated, not rebuilt: a new pair adds one row and column (O(n m)), and
 // each variable entering or leaving the free set a rank-one term (O(m^2)). The pairs are a
 // ring of columns (no shifting). Host code (Eigen); the loop allocates nothing.
+// Per iteration at n = 1000, m = 10 it reads the n x 2m pairs three times: once to store
+// the new pair and get both its products with the old ones and W'd for the next Cauchy
+// point (pair_pass), once for the reduced gradient with the new pair's Gram blocks
+// (deferred_pass), once over the free rows for the step; the O(n) work is four
+// vectorised branch-free passes (accept, the Cauchy scan, the projection with its slope
+// and largest step, the trial point) and one scalar one (the free set).
 // lbfgsb_machine.hpp has the same algorithm for host and device over caller-owned buffers in
 // any layout (the CUDA batch path runs it, one problem per thread).
 #pragma once
@@ -42,6 +48,7 @@
 #include <Eigen/Core>
 #include <Eigen/LU>
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <utility>
 #include <vector>
@@ -243,6 +250,7 @@ class LbfgsbMachine {
         v2_(2 * options.m),
         z2_(2 * options.m),
         ws_(2 * options.m),
+        wd_(2 * options.m),
         acc_(2 * options.m, 3),
         ordered_(std::size_t(n)),
         free_now_(std::size_t(n), 0),
@@ -257,6 +265,7 @@ class LbfgsbMachine {
   Request start() {
     T* x = core_.buffers().x;
     for (index_t i = 0; i < core_.n(); ++i) x[i] = clamp(i, x[i]);  // x0 into the box
+    scan_ready_ = false;
     return core_.start();
   }
 
@@ -328,17 +337,6 @@ class LbfgsbMachine {
     blocks_ = 0;
   }
 
-  // out = [Y'd; theta S'd] in pair order (2k elements): one pass over W_.
-  template <class V>
-  void w_transpose_times(const V& d, T* out) {
-    const int k = pairs_, m = o_.m;
-    ws_.noalias() = W_.transpose() * d;
-    for (int j = 0; j < k; ++j) {
-      out[j] = ws_[slot(j)];
-      out[k + j] = theta_ * ws_[m + slot(j)];
-    }
-  }
-
   // ws_ = the coefficients of W u = Y u1 + theta S u2 by slot (u: 2k elements in pair order).
   void w_coefficients(const T* u) {
     const int k = pairs_, m = o_.m;
@@ -373,41 +371,106 @@ class LbfgsbMachine {
     }
   }
 
-  // The generalized Cauchy point into xcp_; c = W'(xcp - x) into c_ (paper Algorithm CP).
-  void cauchy_point() {
+  // Variable i's part of the Cauchy point's first scan (paper Algorithm CP): its breakpoint
+  // t_i, where x_i - t g_i reaches the bound that -g_i points to (<= 0 if x_i is there
+  // already; +Inf, -Inf or NaN if never: an infinite bound or g_i = 0), d_i = -g_i, or 0 for
+  // a variable held at its bound, and xcp_i = x_i; lowers t_first to t_i if that is a
+  // breakpoint (0 < t_i < Inf). Branch-free and vectorised (the signs and the bounds that
+  // matter change from one variable to the next). Written so that no arithmetic depends on
+  // a condition: GCC, under its default -ftrapping-math, keeps such arithmetic behind a
+  // branch and then vectorises nothing. d'd is summed by the caller's next loop.
+  // room = x_i - (that bound): bound_room().
+  static void scan_variable(index_t i, T xi, T gi, T room, T* t, T* d, T* xc, T& t_first) {
+    const T ti = room / gi;
+    t[i] = ti;
+    d[i] = ti <= T(0) ? T(0) : -gi;
+    xc[i] = xi;
+    t_first = min_value(t_first, ti > T(0) ? ti : std::numeric_limits<T>::infinity());
+  }
+
+  // d'd, for f' = -d'd.
+  T squared_direction() const {
+    const T* d = d_.data();
+    T dd = T(0);
+    OPTKERN_SIMD_SUM(dd)
+    for (index_t i = 0; i < core_.n(); ++i) dd += d[i] * d[i];
+    return dd;
+  }
+
+  // x_i minus the bound that -g_i points to (the upper one for g_i < 0), +-Inf if none.
+  static T bound_room(index_t i, T xi, T gi, const T* lo, const T* hi) {
+    const T h = hi[i], l = lo[i];
+    return xi - (gi < T(0) ? h : l);
+  }
+
+  // What the scan leaves for the breakpoint search: f' = -d'd and the smallest breakpoint.
+  struct CauchyScan {
+    T fp, t_first;
+  };
+
+  // The breakpoints 0 < t_i < Inf into ordered_ (branch-free: they may alternate); returns
+  // how many. Needed only when the Cauchy search reaches the first of them.
+  index_t collect_breakpoints() {
+    const T inf = std::numeric_limits<T>::infinity();
+    index_t* ordered = ordered_.data();
+    const T* t = t_.data();
+    index_t count = 0;
+    for (index_t i = 0; i < core_.n(); ++i) {
+      ordered[count] = i;
+      count += t[i] > T(0) && t[i] < inf;
+    }
+    return count;
+  }
+
+  // The scan at the current x and g, and wd_ = W'd (slot order), unless accept() did both
+  // already in its own passes (ready_scan_).
+  CauchyScan cauchy_scan() {
+    if (scan_ready_) {
+      scan_ready_ = false;
+      return ready_scan_;
+    }
     const index_t n = core_.n();
+    const auto& b = core_.buffers();
+    const T* x = b.x;
+    const T* g = b.g;
+    const T* lo = lower_;
+    const T* hi = upper_;
+    T* t = t_.data();
+    T* d = d_.data();
+    T* xc = xcp_.data();
+    T t_first = std::numeric_limits<T>::infinity();
+    OPTKERN_SIMD_REDUCE(reduction(min : t_first))
+    for (index_t i = 0; i < n; ++i) {
+      scan_variable(i, x[i], g[i], bound_room(i, x[i], g[i], lo, hi), t, d, xc, t_first);
+    }
+    if (pairs_ > 0) wd_.noalias() = W_.transpose() * d_;
+    return CauchyScan{-squared_direction(), t_first};
+  }
+
+  // The generalized Cauchy point (paper Algorithm CP): the step t along the projected path
+  // where its first local minimiser lies, with the variables whose breakpoints come before t
+  // fixed at their bounds in xcp_ (d_ zero there); c = W'(xcp - x) into c_. Returns t; the
+  // other variables' xcp_i = clamp(x_i + t d_i) is left to free_variables().
+  T cauchy_point() {
     const auto& b = core_.buffers();
     const T* x = b.x;
     const T* g = b.g;
     const int k = pairs_;
     const int k2 = 2 * k;
     const T inf = std::numeric_limits<T>::infinity();
+    const CauchyScan scan = cauchy_scan();
     index_t count = 0;
-    T fp = T(0);
-    T t_first = inf;  // the smallest breakpoint
-    for (index_t i = 0; i < n; ++i) {
-      T ti = inf;
-      if (g[i] < T(0)) {
-        if (upper_[i] < inf) ti = (x[i] - upper_[i]) / g[i];
-      } else if (g[i] > T(0)) {
-        if (lower_[i] > -inf) ti = (x[i] - lower_[i]) / g[i];
-      }
-      t_[i] = ti;
-      d_[i] = ti <= T(0) ? T(0) : -g[i];
-      fp -= d_[i] * d_[i];
-      if (ti > T(0) && ti < inf) {
-        ordered_[std::size_t(count++)] = i;
-        t_first = min_value(t_first, ti);
-      }
-    }
-    xcp_ = Eigen::Map<const Vec>(x, n);
+    T fp = scan.fp;
     auto p = p2_.head(k2);
     auto c = c_.head(k2);
     auto Mw = Mw_.head(k2);
     c.setZero();
     T fpp = -theta_ * fp;
     if (k > 0) {
-      w_transpose_times(d_, p.data());
+      for (int j = 0; j < k; ++j) {  // p = W'd = [Y'd; theta S'd] in pair order
+        p[j] = wd_[slot(j)];
+        p[k + j] = theta_ * wd_[o_.m + slot(j)];
+      }
       middle_.solve(p.data(), Mw.data());
       fpp -= p.dot(Mw);
     }
@@ -416,14 +479,13 @@ class LbfgsbMachine {
     // Most often it stops before the first one: then no heap is built.
     const auto later = [&](index_t a, index_t c2) { return t_[a] > t_[c2]; };
     const auto first = ordered_.begin();
-    index_t heap_end = count;
     const T tiny = std::numeric_limits<T>::epsilon();
     T dt_min = fpp > tiny * abs_value(fp) ? -fp / fpp : inf;
-    if (dt_min < t_first) {
-      count = 0;  // the loop below ends at once; every breakpoint is "not reached"
-    } else {
+    if (!(dt_min < scan.t_first)) {  // else no breakpoint is reached (count stays 0)
+      count = collect_breakpoints();
       std::make_heap(first, first + count, later);
     }
+    index_t heap_end = count;
     T t_old = T(0);
     index_t next = 0;
     while (next < count) {
@@ -456,15 +518,42 @@ class LbfgsbMachine {
     }
     if (!is_finite(dt_min)) dt_min = T(0);  // only when no free direction is left
     dt_min = max_value(dt_min, T(0));
-    t_old += dt_min;
-    for (index_t j = 0; j < heap_end; ++j) {  // the breakpoints not reached
-      const index_t i = ordered_[std::size_t(j)];
-      xcp_[i] = clamp(i, x[i] + t_old * d_[i]);
-    }
-    for (index_t i = 0; i < n; ++i) {  // variables without a breakpoint
-      if (t_[i] == inf && d_[i] != T(0)) xcp_[i] = x[i] + t_old * d_[i];
-    }
     c += dt_min * p;
+    return t_old + dt_min;
+  }
+
+  // Completes xcp_ for the step t of cauchy_point() (the variables not fixed at a bound on
+  // the way), finds the variables free there (strictly inside their bounds) into free_ and
+  // free_now_, and sets p = xcp - x. One branch-free pass; returns how many variables
+  // changed between free and active since the Gram blocks were last brought up to date.
+  index_t free_variables(T t) {
+    const index_t n = core_.n();
+    const auto& b = core_.buffers();
+    const T* x = b.x;
+    T* p = b.p;
+    const T* d = d_.data();
+    const T* lo = lower_;
+    const T* hi = upper_;
+    T* xc = xcp_.data();
+    unsigned char* now = free_now_.data();
+    const unsigned char* before = free_blocks_.data();
+    free_.resize(std::size_t(n));  // within the capacity reserved: no allocation
+    index_t* list = free_.data();
+    index_t count = 0, changed = 0;
+    for (index_t i = 0; i < n; ++i) {
+      const T di = d[i];
+      // d_i = 0: held at a bound from the start, fixed on the way (xcp_i set), or g_i = 0
+      const T xci = di != T(0) ? min_value(max_value(x[i] + t * di, lo[i]), hi[i]) : xc[i];
+      xc[i] = xci;
+      p[i] = xci - x[i];
+      const bool is_free = (xci > lo[i]) & (xci < hi[i]);
+      now[i] = is_free;
+      changed += is_free != bool(before[i]);
+      list[count] = i;
+      count += is_free;
+    }
+    free_.resize(std::size_t(count));
+    return changed;
   }
 
   // Brings the Gram blocks over the free set (Y'ZZ'Y, S'ZZ'Y) and over the active set
@@ -473,15 +562,14 @@ class LbfgsbMachine {
   // (O(m^2) each, as SciPy's formk), and the pairs added since get a new row and column
   // (O(n m) each). When more than half the variables changed, or the memory was reset,
   // everything is recomputed.
-  // With defer_last, a single new pair's row and column is left to the caller (blocks_ ends
-  // one short); returns whether it was.
-  bool update_free_blocks(bool defer_last) {
+  // changed: how many variables differ between free_now_ and free_blocks_. With
+  // defer_last, a single new pair's row and column is left to the caller (blocks_ ends one
+  // short); returns whether it was.
+  bool update_free_blocks(bool defer_last, index_t changed) {
     const index_t n = core_.n();
     const int k = pairs_;
     int kept = blocks_;
     if (kept > 0) {
-      index_t changed = 0;
-      for (index_t i = 0; i < n; ++i) changed += free_now_[std::size_t(i)] != free_blocks_[std::size_t(i)];
       if (2 * changed > n) {
         kept = 0;
       } else if (changed > 0) {
@@ -550,67 +638,74 @@ class LbfgsbMachine {
   // One pass over the rows of W_ for subspace_direction() when the newest pair's blocks
   // are deferred: r over the free rows, v = W'Z r into acc_.col(0), and the pair's row and
   // column of the blocks (W'ZZ'y_c, Y'ZZ's_c, S'AA's_c). M is o_.m when known at compile time
-  // (the accumulators then live in registers and the loops have fixed lengths), else 0.
+  // (the sums are then fixed-size locals, kept in registers as far as they go, and the loops
+  // have fixed lengths), else 0.
   template <int M>
   void deferred_pass(const T* g, const T* x) {
-    constexpr int kRow = M > 0 ? 2 * M : Eigen::Dynamic, kHalf = M > 0 ? M : Eigen::Dynamic;
-    using RowV = Eigen::Matrix<T, kRow, 1>;
-    using HalfV = Eigen::Matrix<T, kHalf, 1>;
     const index_t n = core_.n();
-    const int m = o_.m, m2 = 2 * m, sc = slot(pairs_ - 1);
-    // The accumulators: fixed-size locals for M > 0, else acc_'s columns (no allocation).
-    Eigen::Matrix<T, kRow, 3> local;
-    if (M > 0) local.setZero();
+    const int m = M > 0 ? M : o_.m, m2 = 2 * m, sc = slot(pairs_ - 1);
+    constexpr int kLocal = M > 0 ? 2 * M : 1;
+    constexpr int kRow = M > 0 ? 2 * M : Eigen::Dynamic;
+    using Row = Eigen::Map<const Eigen::Matrix<T, kRow, 1>>;
+    T wr_local[kLocal] = {}, zy_local[kLocal] = {}, zs_local[kLocal] = {};
     acc_.setZero();
-    T* base = M > 0 ? local.data() : acc_.data();
-    Eigen::Map<RowV> wr(base, m2), zy(base + m2, m2);
-    Eigen::Map<HalfV> zs_y(base + 2 * m2, m), zs_s(base + 2 * m2 + m, m);
-    const Eigen::Map<const RowV> coef(ws_.data(), m2);
+    T* wr = M > 0 ? wr_local : acc_.col(0).data();  // W'Z r
+    T* zy = M > 0 ? zy_local : acc_.col(1).data();  // W'ZZ'y_c
+    T* zs = M > 0 ? zs_local : acc_.col(2).data();  // [Y'ZZ's_c; S'AA's_c]
+    const T* coef = ws_.data();
+    const T* w = W_.data();
+    const unsigned char* is_free = free_now_.data();
+    T* r = r_.data();
+    const T theta = theta_;
     for (index_t i = 0; i < n; ++i) {
-      const T* at = W_.data() + i * m2;
-      if (free_now_[std::size_t(i)] != 0) {
-        const Eigen::Map<const RowV> row(at, m2);
-        const T ri = g[i] + theta_ * (xcp_[i] - x[i]) - row.dot(coef);
-        r_[i] = ri;
-        wr.noalias() += ri * row;
-        zy.noalias() += at[sc] * row;
-        zs_y.noalias() += at[m + sc] * Eigen::Map<const HalfV>(at, m);
+      const T* at = w + i * m2;
+      const T yc = at[sc], sc_i = at[m + sc];
+      if (is_free[i] != 0) {
+        const T ri = g[i] + theta * (xcp_[i] - x[i]) - Row(at, m2).dot(Row(coef, m2));
+        r[i] = ri;
+        for (int j = 0; j < m2; ++j) {
+          wr[j] += ri * at[j];
+          zy[j] += yc * at[j];
+        }
+        for (int j = 0; j < m; ++j) zs[j] += sc_i * at[j];
       } else {
-        zs_s.noalias() += at[m + sc] * Eigen::Map<const HalfV>(at + m, m);
+        for (int j = m; j < m2; ++j) zs[j] += sc_i * at[j];
       }
     }
-    if (M > 0) acc_.leftCols(3) = local;
+    if (M > 0) {
+      for (int j = 0; j < m2; ++j) {
+        acc_(j, 0) = wr[j];
+        acc_(j, 1) = zy[j];
+        acc_(j, 2) = zs[j];
+      }
+    }
     store_pair_column(pairs_ - 1, acc_.col(1).data(), acc_.col(2).data());
   }
 
+  // The search direction's slope g'p, its largest step in the box and its length.
+  struct Direction {
+    T slope, step_max, norm;
+  };
+
   // xbar into p (as the direction xbar - x): subspace minimisation over the variables free
-  // at the Cauchy point (paper sec. 5.1), then the projection of L-BFGS-B 3.0.
-  void subspace_direction() {
+  // at the Cauchy point t (paper sec. 5.1), then the projection of L-BFGS-B 3.0.
+  Direction subspace_direction(T t) {
     const index_t n = core_.n();
     const auto& b = core_.buffers();
     const Eigen::Map<const Vec> x(b.x, n), g(b.g, n);
     Eigen::Map<Vec> p(b.p, n);
     const int k = pairs_;
     const int k2 = 2 * k;
-    free_.resize(std::size_t(n));  // within the capacity reserved: no allocation
-    std::size_t count = 0;
-    for (index_t i = 0; i < n; ++i) {  // branch-free: free and bound variables often alternate
-      const bool is_free = xcp_[i] > lower_[i] && xcp_[i] < upper_[i];
-      free_now_[std::size_t(i)] = is_free;
-      free_[count] = i;
-      count += is_free;
-    }
-    free_.resize(count);
-    p = xcp_ - x;
+    const index_t changed = free_variables(t);  // and p = xcp - x
     if (free_.empty() || k == 0) {
       // B = theta I: the model's minimiser over the free variables is xcp - r / theta.
-      if (k == 0) {
+      if (k == 0 && !free_.empty()) {
         for (index_t i : free_) p[i] -= (g[i] + theta_ * (xcp_[i] - x[i])) / theta_;
-        project_or_truncate(x, g, p);
+        return project_or_truncate();
       }
-      return;
+      return direction_of(p);
     }
-    const bool deferred = update_free_blocks(true);
+    const bool deferred = update_free_blocks(true, changed);
     // The reduced gradient r = Z'(g + theta (xcp - x) - W M c), zero outside the free set.
     // One pass over the free rows of W gives r and v = W'Z r (slot order, into acc_).
     middle_.solve(c_.data(), Mw_.data());
@@ -661,12 +756,25 @@ class LbfgsbMachine {
     }
     z /= theta_ * theta_;
     w_coefficients(z.data());  // du = -r/theta - Z'W z / theta^2
-    for (index_t i : free_) p[i] -= r_[i] / theta_ + W_.row(i).dot(ws_.transpose());
-    if (!p.allFinite()) {  // a singular middle matrix: fall back to the Cauchy point
-      p = xcp_ - x;
-      return;
+    if (o_.m == 10) {
+      subspace_step<10>();
+    } else {
+      subspace_step<0>();
     }
-    project_or_truncate(x, g, p);
+    return project_or_truncate();
+  }
+
+  // p_i -= r_i / theta + (W ws_)_i over the free variables (ws_: W's coefficients of the
+  // step, by slot). M as for deferred_pass.
+  template <int M>
+  void subspace_step() {
+    constexpr int kRow = M > 0 ? 2 * M : Eigen::Dynamic;
+    using Row = Eigen::Map<const Eigen::Matrix<T, kRow, 1>>;
+    const int m2 = 2 * o_.m;
+    const Row coef(ws_.data(), m2);
+    T* p = core_.buffers().p;
+    const T* w = W_.data();
+    for (index_t i : free_) p[i] -= r_[i] / theta_ + Row(w + i * m2, m2).dot(coef);
   }
 
   // Khat z = v by an LU factorization of the whole 2k x 2k matrix, where rounding made one
@@ -689,15 +797,39 @@ class LbfgsbMachine {
 
   // p = xbar - x with xbar = xcp + du: project xbar onto the box; if that is no descent
   // direction, take the largest step along du from xcp that stays in the box instead.
-  template <class X, class G, class P>
-  void project_or_truncate(const X& x, const G& g, P& p) {
+  // The projection, its slope, length and largest step (SciPy's lnsrlb: the projected
+  // direction keeps x + p in the box, so that step is at least 1) come from one
+  // branch-free pass; the unprojected p waits in projected_ for the rare other cases.
+  Direction project_or_truncate() {
     const index_t n = core_.n();
-    Vec& projected = projected_;
-    for (index_t i = 0; i < n; ++i) projected[i] = clamp(i, x[i] + p[i]) - x[i];
-    if (projected.dot(g) < T(0)) {
-      p = projected;
-      return;
+    const auto& b = core_.buffers();
+    const T* x = b.x;
+    const T* g = b.g;
+    T* p = b.p;
+    T* kept = projected_.data();
+    const T* lo = lower_;
+    const T* hi = upper_;
+    const T inf = std::numeric_limits<T>::infinity();
+    T slope = T(0), length = T(0), finite = T(0), step = inf;
+    OPTKERN_SIMD_REDUCE(reduction(+ : slope, length, finite) reduction(min : step))
+    for (index_t i = 0; i < n; ++i) {
+      const T pi = p[i], xi = x[i];
+      finite += pi - pi;  // 0 unless p_i is NaN or Inf
+      kept[i] = pi;
+      const T di = min_value(max_value(xi + pi, lo[i]), hi[i]) - xi;
+      p[i] = di;
+      slope += di * g[i];
+      length += di * di;
+      // +Inf or NaN (ignored by the min) where d_i = 0 (+0: the difference of equal numbers)
+      step = min_value(step, ((di < T(0) ? lo[i] : hi[i]) - xi) / di);
     }
+    Eigen::Map<Vec> pv(p, n);
+    if (!(finite == T(0))) {  // a singular middle matrix: fall back to the Cauchy point
+      pv = xcp_ - Eigen::Map<const Vec>(x, n);
+      return direction_of(pv);
+    }
+    if (slope < T(0)) return Direction{slope, step, square_root(length)};
+    pv = projected_;
     T alpha = T(1);
     for (index_t i : free_) {
       const T du = p[i] - (xcp_[i] - x[i]);
@@ -712,6 +844,15 @@ class LbfgsbMachine {
       const T du = p[i] - (xcp_[i] - x[i]);
       p[i] = clamp(i, xcp_[i] + alpha * du) - x[i];
     }
+    return direction_of(pv);
+  }
+
+  template <class P>
+  Direction direction_of(const P& p) const {
+    const index_t n = core_.n();
+    const T* g = core_.buffers().g;
+    return Direction{dot(n, g, p.data(), Contiguous{}), largest_step(),
+                     square_root(dot(n, p.data(), p.data(), Contiguous{}))};
   }
 
   // The largest step along p that keeps x in the box (SciPy's lnsrlb); +Inf if none.
@@ -744,22 +885,22 @@ class LbfgsbMachine {
         drop_memory();
         continue;
       }
-      cauchy_point();
-      subspace_direction();
-      const T slope = dot(n, b.g, b.p, Contiguous{});
-      T step_max = largest_step();
+      const Direction dir = subspace_direction(cauchy_point());
+      const T slope = dir.slope;
+      T step_max = dir.step_max;
       if (slope < T(0) && step_max > T(0) && is_finite(slope)) {
         const bool first = core_.counters().nit == 0 || pairs_ == 0;
         if (first && boxed_) step_max = min_value(step_max, T(1));
         T step = T(1);
-        const T p_norm = square_root(dot(n, b.p, b.p, Contiguous{}));
-        const T cap = unit_step_max(p_norm);
-        if (first && !boxed_) step = min_value(T(1) / p_norm, step_max);
+        const T cap = unit_step_max(dir.norm);
+        if (first && !boxed_) step = min_value(T(1) / dir.norm, step_max);
         search_.set_step_max(min_value(step_max, cap), step_max < cap);
         if (search_.start(core_.f(), slope, step) == SearchState::kEvaluate) {
-          const Request r = core_.trial(search_.step());
-          if (r == Request::kEvaluate) clamp_trial();
-          return r;
+          // xt = x + step p in the box, in one pass (core_.trial() and clamp_trial()).
+          const T a = search_.step();
+          T* xt = b.xt;
+          for (index_t i = 0; i < n; ++i) xt[i] = clamp(i, b.x[i] + a * b.p[i]);
+          return core_.evaluation();
         }
       }
       if (pairs_ == 0) {
@@ -771,23 +912,57 @@ class LbfgsbMachine {
     }
   }
 
+  // The trial point becomes the iterate. One pass over the vectors gives the pair
+  // (s, y) = (xt - x, gt - g), the projected gradient's norm and the next Cauchy point's
+  // scan; one pass over W_ stores the pair and gives both the new row of S'S and S'Y and
+  // W'd for that Cauchy point (cauchy_scan() finds them ready).
   Request accept(T f_trial) {
     const index_t n = core_.n();
     const auto& b = core_.buffers();
-    Eigen::Map<Vec> x(b.x, n), g(b.g, n);
-    const Eigen::Map<const Vec> xt(b.xt, n), gt(b.gt, n);
-    Vec& s = s_;
-    Vec& y = y_;
-    s = xt - x;
-    y = gt - g;
-    x = xt;
-    g = gt;
-    const T sy = s.dot(y), yy = y.squaredNorm();
-    if (sy > std::numeric_limits<T>::epsilon() * yy && is_finite(sy) && is_finite(yy)) {
-      add_pair(s, y, sy, yy);
+    T* x = b.x;
+    T* g = b.g;
+    const T* xt = b.xt;
+    const T* gt = b.gt;
+    T* s = s_.data();
+    T* y = y_.data();
+    const T* lo = lower_;
+    const T* hi = upper_;
+    T* t = t_.data();
+    T* d = d_.data();
+    T* xc = xcp_.data();
+    T sy = T(0), yy = T(0), ss = T(0), gg = T(0), worst = T(0);
+    T t_first = std::numeric_limits<T>::infinity();
+    OPTKERN_SIMD_REDUCE(reduction(+ : sy, yy, ss, gg) reduction(max : worst)
+                            reduction(min : t_first))
+    for (index_t i = 0; i < n; ++i) {
+      const T xi = xt[i], gi = gt[i];
+      const T si = xi - x[i], yi = gi - g[i];
+      s[i] = si;
+      y[i] = yi;
+      x[i] = xi;
+      g[i] = gi;
+      sy += si * yi;
+      yy += yi * yi;
+      ss += si * si;
+      gg += gi * gi;
+      // |g_i clipped to what the box allows at x_i| (projected_gradient_norm), without a
+      // select on a sign (std::abs, not abs_value: GCC would not vectorise the loop)
+      const T room = bound_room(i, xi, gi, lo, hi);
+      worst = max_value(worst, min_value(std::abs(room), std::abs(gi)));
+      scan_variable(i, xi, gi, room, t, d, xc, t_first);
     }
-    const Request r = core_.moved(f_trial);
-    update_gradient_norm();
+    if (!is_finite(gg)) {  // a NaN or Inf in g (max skips NaN), or squares that overflow
+      worst = projected_gradient_norm(n, x, g, lower_, upper_);
+    }
+    ready_scan_ = CauchyScan{-squared_direction(), t_first};
+    scan_ready_ = true;
+    if (sy > std::numeric_limits<T>::epsilon() * yy && is_finite(sy) && is_finite(yy)) {
+      add_pair(sy, yy, ss);
+    } else if (pairs_ > 0) {
+      wd_.noalias() = W_.transpose() * d_;
+    }
+    const Request r = core_.moved(f_trial, VectorNorms<T>{worst, gg});
+    core_.set_gradient_norm(worst);
     return r;
   }
 
@@ -798,8 +973,9 @@ class LbfgsbMachine {
     }
   }
 
-  // Stores the pair and the new row and column of S'S and of S'Y's lower triangle.
-  void add_pair(const Vec& s, const Vec& y, T sy, T yy) {
+  // Stores the pair (s_, y_) and the new row and column of S'S and of S'Y's lower triangle,
+  // and W'd into wd_ (d_ as scanned by accept()).
+  void add_pair(T sy, T yy, T ss) {
     const int m = o_.m;
     if (pairs_ == m) {  // drop the oldest pair: its column is the new pair's
       head_ = (head_ + 1) % m;
@@ -812,20 +988,64 @@ class LbfgsbMachine {
       blocks_ = max_value(blocks_ - 1, 0);
     }
     const int k = pairs_;
-    const int sk = slot(k);
-    if (k > 0) {
-      ws_.noalias() = W_.transpose() * s;
-      for (int j = 0; j < k; ++j) {
-        SY_(k, j) = ws_[slot(j)];  // s_k' y_j
-        SS_(k, j) = SS_(j, k) = ws_[m + slot(j)];
-      }
+    if (m == 10) {  // the default history: sizes known to the compiler
+      pair_pass<10>(slot(k));
+    } else {
+      pair_pass<0>(slot(k));
     }
-    W_.col(sk) = y;
-    W_.col(m + sk) = s;
-    SS_(k, k) = s.squaredNorm();
+    for (int j = 0; j < k; ++j) {
+      SY_(k, j) = ws_[slot(j)];  // s_k' y_j
+      SS_(k, j) = SS_(j, k) = ws_[m + slot(j)];
+    }
+    SS_(k, k) = ss;
     SY_(k, k) = sy;
     theta_ = yy / sy;
     ++pairs_;
+  }
+
+  // One pass over the rows of W_: the new pair into slot sk, ws_ = W's and wd_ = W'd (slot
+  // order; the other slots keep their pairs). M as for deferred_pass: for M > 0 the 4m sums
+  // are fixed-size locals that the compiler keeps in registers, each row's elements being
+  // read by the multiply-adds straight from memory.
+  template <int M>
+  void pair_pass(int sk) {
+    const index_t n = core_.n();
+    const int m = M > 0 ? M : o_.m, m2 = 2 * m;
+    constexpr int kLocal = M > 0 ? 2 * M : 1;
+    T ws_local[kLocal] = {}, wd_local[kLocal] = {};
+    T* ws = M > 0 ? ws_local : ws_.data();
+    T* wd = M > 0 ? wd_local : wd_.data();
+    if (M == 0) {
+      ws_.setZero();
+      wd_.setZero();
+    }
+    const T* s = s_.data();
+    const T* y = y_.data();
+    const T* d = d_.data();
+    T* w = W_.data();
+    T dy = T(0), ds = T(0);
+    for (index_t i = 0; i < n; ++i) {
+      // The row is read before slot sk is written (a vector load over a scalar store just
+      // made would stall its forwarding); slot sk's products are corrected below.
+      T* at = w + i * m2;
+      const T si = s[i], di = d[i];
+      for (int j = 0; j < m2; ++j) {
+        ws[j] += si * at[j];
+        wd[j] += di * at[j];
+      }
+      dy += di * y[i];
+      ds += di * si;
+      at[sk] = y[i];
+      at[m + sk] = si;
+    }
+    wd[sk] = dy;
+    wd[m + sk] = ds;  // ws_'s slot sk is not read
+    if (M > 0) {
+      for (int j = 0; j < m2; ++j) {
+        ws_[j] = ws[j];
+        wd_[j] = wd[j];
+      }
+    }
   }
 
   DescentCore<T> core_;
@@ -841,10 +1061,13 @@ class LbfgsbMachine {
   BlockSolver<T> middle_, reduced_;
   Vec xcp_, t_, d_, r_, projected_, s_, y_;
   // Work space, allocated once: the loop allocates nothing.
-  Vec p2_, c_, Mw_, wb_, v2_, z2_, ws_;
+  Vec p2_, c_, Mw_, wb_, v2_, z2_, ws_, wd_;
   Mat acc_;
   std::vector<index_t> ordered_, free_;
   std::vector<unsigned char> free_now_, free_blocks_;
+  // The next Cauchy point's scan and wd_, when accept() has done them.
+  CauchyScan ready_scan_{};
+  bool scan_ready_ = false;
   int pairs_ = 0;
   int head_ = 0;
   int blocks_ = 0;

@@ -19,11 +19,13 @@
 #define OPTKERN_SIMD_SUM2(a, b) OPTKERN_PRAGMA(omp simd reduction(+ : a, b))
 #define OPTKERN_SIMD_MAX(m) OPTKERN_PRAGMA(omp simd reduction(max : m))
 #define OPTKERN_SIMD OPTKERN_PRAGMA(omp simd)
+#define OPTKERN_SIMD_REDUCE(clauses) OPTKERN_PRAGMA(omp simd clauses)
 #else
 #define OPTKERN_SIMD_SUM(var)
 #define OPTKERN_SIMD_SUM2(a, b)
 #define OPTKERN_SIMD_MAX(m)
 #define OPTKERN_SIMD
+#define OPTKERN_SIMD_REDUCE(clauses)
 #endif
 
 // The templates of this area are compiled into optkern::core for the build machine's CPU
