@@ -52,6 +52,22 @@ def test_exact_certificate_float64_many_lengths(rng, n):
         assert np.abs(y - ref.taut_string(x, lam)).max() <= 1e-12 * (1 + np.abs(x).max())
 
 
+@pytest.mark.parametrize("n", [2, 3, 4, 9, 64, 3000])
+def test_small_lambda_where_nearly_every_sample_jumps(rng, n):
+    # At small λ Condat's walk takes runs of one-sample segments in a loop of its own (the
+    # direction of each jump picked without a branch): against the reference, with segments
+    # of one sample mixed with longer ones, and steps of exactly ±2λ (integer signals, λ = 0.5),
+    # where the walk's test is an equality and the run hands over to the general step.
+    for trial in range(12):
+        x = rng.standard_normal(n) if trial % 3 else rng.integers(-3, 4, n).astype(float)
+        x[: n // 3] = np.round(x[: n // 3], 1 if trial % 2 else 0)  # some flat stretches
+        lam = 0.5 if trial % 3 == 0 else float(rng.choice([1e-4, 1e-2, 0.1, 0.3]))
+        y = denoise(x, lam)
+        assert_certificate(x, y, lam, 1e-13)
+        assert np.abs(y - ref.taut_string(x, lam)).max() <= 1e-12 * (1 + np.abs(x).max())
+        np.testing.assert_array_equal(y, denoise(x[None], np.array([lam]))[0])
+
+
 def test_float32_certificate_and_closeness_to_float64(rng):
     x = np.cumsum(rng.standard_normal((4, 400)), axis=-1)
     lam = 0.2 * lambda_max(x)
