@@ -101,7 +101,10 @@ OPTKERN_HD bool condat_walk(index_t n, const X& x, const Lam& lam, const Y& y, i
   Acc run_value = 0;
   const Acc eps16 = Acc(16) * std::numeric_limits<Acc>::epsilon();
   auto flush = [&] {
-    for (index_t i = run_first; i < k0; ++i) y[i] = run_value;
+    if (run_first < k0) {  // (most runs are one sample long: no vector loop's preamble)
+      y[run_first] = run_value;
+      for (index_t i = run_first + 1; i < k0; ++i) y[i] = run_value;
+    }
   };
   auto emit = [&](index_t last, Acc value) {  // the segment [k0, last] has this value
     const index_t len = last - k0 + 1, run_len = k0 - run_first;
@@ -153,7 +156,8 @@ OPTKERN_HD bool condat_walk(index_t n, const X& x, const Lam& lam, const Y& y, i
     const V lam_v = {lam1, lam1};
     Mask down = down_first ? ~Mask{} : Mask{};
     while (k0 < n - 1) {
-      const Acc next = Acc(x[k0 + 1]) - base;
+      const Acc following = Acc(x[k0 + 1]);  // the next segment's base if this one ends
+      const Acc next = following - base;
       const V next_v = {next, next};
       // umin + (next - vmin) and umax + (next - vmax) for either direction's bounds
       const V umin_next = lam_v + (next_v - low), umax_next = -lam_v + (next_v - high);
@@ -166,16 +170,17 @@ OPTKERN_HD bool condat_walk(index_t n, const X& x, const Lam& lam, const Y& y, i
       // the segment's value: vmin after a jump down, vmax after one up
       const V bounds = down ? V{low[0], high[0]} : V{low[1], high[1]};
       const V value = jump_down ? bounds : V{bounds[1], bounds[0]};
-      emit(k0, base + value[0]);
+      emit(k0, base + value[0]);  // k0 moves on by one
       k = kminus = kplus = k0;
-      base = Acc(x[k]);
+      base = following;
       down = jump_down;
     }
     const bool last_down = down[0] != 0;
 #else
     bool down = down_first;
     while (k0 < n - 1) {
-      const Acc next = Acc(x[k0 + 1]) - base;
+      const Acc following = Acc(x[k0 + 1]);
+      const Acc next = following - base;
       // umin + (next - vmin) and umax + (next - vmax) for the bounds of either direction
       const Acc umin_next = pick(down, lam1 + (next - zero), lam1 + (next - (-two)));
       const Acc umax_next = pick(down, -lam1 + (next - two), -lam1 + (next - zero));
@@ -185,7 +190,7 @@ OPTKERN_HD bool condat_walk(index_t n, const X& x, const Lam& lam, const Y& y, i
       const Acc value = pick(jump_down, pick(down, zero, -two), pick(down, two, zero));
       emit(k0, base + value);
       k = kminus = kplus = k0;
-      base = Acc(x[k]);
+      base = following;
       down = jump_down;
     }
     const bool last_down = down;
