@@ -18,13 +18,21 @@
 #pragma once
 
 #include <cmath>
-#include <cstdint>
-#include <cstring>
 #include <limits>
-#include <type_traits>
 
 #include "optkern/common.hpp"
 #include "optkern/detail/hd.hpp"
+
+// The walk's loop for runs of one-sample segments (fresh_jumps below) needs GCC/Clang vector
+// extensions, and pays off only with AVX-512's mask registers: with SSE4.2 or AVX2 its selects
+// cost more instructions, and it measured 0.92-0.94x the plain walk at lam = 0.2 sigma on noise
+// (many short runs) for 1.5-2x at lam = 0.01 sigma. Elsewhere (CUDA, other compilers and CPUs)
+// the plain walk runs.
+#if defined(__GNUC__) && !defined(__CUDACC__) && defined(__AVX512VL__)
+#define OPTKERN_TV_FRESH_JUMPS 1
+#else
+#define OPTKERN_TV_FRESH_JUMPS 0
+#endif
 
 namespace optkern::detail {
 
@@ -54,26 +62,6 @@ struct EdgeLambdas {
   OPTKERN_HD Acc operator()(index_t k) const { return k < last ? Acc(w[k]) : Acc(0); }
   OPTKERN_HD bool within(Acc lam) const { return lam < cap; }
 };
-
-// c ? a : b without a branch on the CPU: compilers branch on a select of doubles, and where c
-// is random that branch is mispredicted half of the time.
-template <class Acc>
-OPTKERN_HD inline Acc pick(bool c, Acc a, Acc b) {
-#if defined(__CUDA_ARCH__)
-  return c ? a : b;
-#else
-  using U = std::conditional_t<sizeof(Acc) == 8, std::uint64_t, std::uint32_t>;
-  static_assert(sizeof(U) == sizeof(Acc), "float or double");
-  U ua, ub;
-  std::memcpy(&ua, &a, sizeof(U));
-  std::memcpy(&ub, &b, sizeof(U));
-  const U mask = U(0) - U(c);
-  const U r = (ua & mask) | (ub & ~mask);
-  Acc out;
-  std::memcpy(&out, &r, sizeof(U));
-  return out;
-#endif
-}
 
 // y = TV prox of x (length n >= 1) for the edge weights `lam` (lam(k) >= 0 for edge k, a
 // ScalarLambda or EdgeLambdas). Returns false, with y partly written, on a weight that is not
@@ -144,17 +132,25 @@ OPTKERN_HD bool condat_walk(index_t n, const X& x, const Lam& lam, const Y& y, i
   // direction (which would be mispredicted half of the time), computing exactly what the
   // general step below computes for them, and hands over to it, with the fresh state, at the
   // first sample that does not jump (or at the last sample). It rescans nothing.
+#if OPTKERN_TV_FRESH_JUMPS
   auto fresh_jumps = [&](bool down_first) {
     const Acc lam1 = lam(0), two = lam1 + lam1, zero = lam1 - lam1;
-#if defined(__GNUC__) && !defined(__CUDACC__)
     // The tests are made for both directions at once, in the two lanes of a vector, and the
     // direction (a lane mask) picks among their outcomes: the loop-carried dependency is one
-    // blend, with no branch on the direction and no floating-point chain behind it.
+    // select, with no branch on the direction and no floating-point chain behind it. (The
+    // select is and-or on the bits: a ternary on a mask first compares its lanes with 0.)
     typedef Acc V __attribute__((vector_size(2 * sizeof(Acc))));
     typedef decltype(V{} < V{}) Mask;
+    auto select = [](Mask m, auto a, auto b) {
+      using T = decltype(a);
+      return T((Mask(a) & m) | (Mask(b) & ~m));
+    };
     const V low = {zero, -two}, high = {two, zero};  // vmin, vmax after a jump down | up
     const V lam_v = {lam1, lam1};
     Mask down = down_first ? ~Mask{} : Mask{};
+    // The segment's value relative to base: vmin after a jump down, vmax after one up, of the
+    // direction's bounds; rows (direction, jump): up & up, up & down, down & up, down & down.
+    const Acc values[4] = {zero, -two, two, zero};
     while (k0 < n - 1) {
       const Acc following = Acc(x[k0 + 1]);  // the next segment's base if this one ends
       const Acc next = following - base;
@@ -163,49 +159,30 @@ OPTKERN_HD bool condat_walk(index_t n, const X& x, const Lam& lam, const Y& y, i
       const V umin_next = lam_v + (next_v - low), umax_next = -lam_v + (next_v - high);
       const Mask down_next = umin_next < -lam_v;
       const Mask jump = down_next | (umax_next > lam_v);
-      const Mask jump_sel = down ? Mask{jump[0], jump[0]} : Mask{jump[1], jump[1]};
-      if (!jump_sel[0]) break;
-      const Mask jump_down =
-          down ? Mask{down_next[0], down_next[0]} : Mask{down_next[1], down_next[1]};
-      // the segment's value: vmin after a jump down, vmax after one up
-      const V bounds = down ? V{low[0], high[0]} : V{low[1], high[1]};
-      const V value = jump_down ? bounds : V{bounds[1], bounds[0]};
-      emit(k0, base + value[0]);  // k0 moves on by one
+      // lane 0: whether this sample jumps, lane 1: whether down, for the current direction
+      const Mask outcome = select(down, Mask{jump[0], down_next[0]}, Mask{jump[1], down_next[1]});
+      if (!outcome[0]) break;
+      const int row = int(down[0] & 2) | int(outcome[1] & 1);
+      emit(k0, base + values[row]);  // k0 moves on by one
       k = kminus = kplus = k0;
       base = following;
-      down = jump_down;
+      down = Mask{outcome[1], outcome[1]};
     }
     const bool last_down = down[0] != 0;
-#else
-    bool down = down_first;
-    while (k0 < n - 1) {
-      const Acc following = Acc(x[k0 + 1]);
-      const Acc next = following - base;
-      // umin + (next - vmin) and umax + (next - vmax) for the bounds of either direction
-      const Acc umin_next = pick(down, lam1 + (next - zero), lam1 + (next - (-two)));
-      const Acc umax_next = pick(down, -lam1 + (next - two), -lam1 + (next - zero));
-      // one branch for both jumps (a - b > 0 exactly when a > b, for finite a and b)
-      if (!(max_of(-lam1 - umin_next, umax_next - lam1) > Acc(0))) break;
-      const bool jump_down = umin_next < -lam1;
-      const Acc value = pick(jump_down, pick(down, zero, -two), pick(down, two, zero));
-      emit(k0, base + value);
-      k = kminus = kplus = k0;
-      base = following;
-      down = jump_down;
-    }
-    const bool last_down = down;
-#endif
     vmin = last_down ? zero : -two;
     vmax = last_down ? two : zero;
   };
+#endif
   int fresh = 0;  // 1 or 2 just after a jump down or up (fresh_jumps' cue)
   for (;;) {
+#if OPTKERN_TV_FRESH_JUMPS
     if constexpr (Lam::kScalar) {
       if (fresh) {
         fresh_jumps(fresh == 1);
         fresh = 0;
       }
     }
+#endif
     if (k == n - 1) {
       // At the right end z_n must vanish: the segment's value is vmin + umin/len unless
       // that falls outside [vmin, vmax], in which case the segment ends earlier.
@@ -256,7 +233,7 @@ OPTKERN_HD bool condat_walk(index_t n, const X& x, const Lam& lam, const Y& y, i
       vmax = left + right;
       umin = right;
       umax = -right;
-      if constexpr (Lam::kScalar) fresh = 1;
+      if constexpr (Lam::kScalar && OPTKERN_TV_FRESH_JUMPS) fresh = 1;
       continue;
     }
     umax += next - vmax;
@@ -270,7 +247,7 @@ OPTKERN_HD bool condat_walk(index_t n, const X& x, const Lam& lam, const Y& y, i
       vmin = -left - right;
       umin = right;
       umax = -right;
-      if constexpr (Lam::kScalar) fresh = 2;
+      if constexpr (Lam::kScalar && OPTKERN_TV_FRESH_JUMPS) fresh = 2;
       continue;
     }
     ++k;  // x[k] joins the segment; tighten the bounds that its value forces
