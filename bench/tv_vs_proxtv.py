@@ -6,9 +6,10 @@ process, interleaved (each repeat times every contender once), best of the repea
 
 --before DIR also times another build of optkern (DIR holds its installed package, e.g. from
 `pip install --target DIR .` at an older commit) in the same process: its compiled core is
-loaded under another name and its optkern/tv/_cpu.py runs on it, behind this build's
-tv.denoise (the argument checks and dispatch that both share). Rates in Msamples/s, end to end
-through optkern.tv.denoise unless said. Only ratios mean anything on a shared machine.
+loaded under another name, and its optkern/tv/__init__.py and _cpu.py run on it (the rest of
+optkern they import is this build's). Rates in Msamples/s, end to end through
+optkern.tv.denoise unless said, from this thread's CPU time (time.thread_time). Only ratios
+mean anything on a shared machine.
 """
 
 from __future__ import annotations
@@ -57,19 +58,31 @@ def load_before(folder):
     with open(os.path.join(folder, "optkern", "tv", "_cpu.py")) as f:
         exec(compile(f.read(), f.name, "exec"), module.__dict__)
     module._backend = types.SimpleNamespace(_core=core)
-    return module
+    # Its public tv.denoise as well (the argument handling in front of _cpu changes too), with
+    # its _cpu bound to the module above; what it imports from the rest of optkern is this
+    # build's.
+    public = types.ModuleType("optkern_before_tv")
+    with open(os.path.join(folder, "optkern", "tv", "__init__.py")) as f:
+        exec(compile(f.read(), f.name, "exec"), public.__dict__)
+    public._cpu = module
+    return public
 
 
 def best_time(fn, budget):
-    """Best per-call time of fn over calls filling about `budget` seconds (at least 1)."""
+    """Best per-call time of fn over batches of calls filling about `budget` seconds of this
+    thread's CPU time (time.thread_time: another process on the core does not count), each
+    batch at least 1 ms (a short call is not timed alone: the clock costs about as much)."""
+    t0 = time.thread_time()
+    fn()
+    calls = max(1, int(1e-3 / max(time.thread_time() - t0, 1e-7)))
     best = np.inf
-    end = time.perf_counter() + budget
+    end = time.thread_time() + budget
     while True:
-        t0 = time.perf_counter()
-        fn()
-        t = time.perf_counter() - t0
-        best = min(best, t)
-        if time.perf_counter() > end:
+        t0 = time.thread_time()
+        for _ in range(calls):
+            fn()
+        best = min(best, (time.thread_time() - t0) / calls)
+        if time.thread_time() > end:
             return best
 
 
@@ -91,15 +104,8 @@ def main():
     from optkern import _backend
     from optkern.tv import denoise, lambda_max
 
-    after_cpu = optkern.tv._cpu
     before_cpu = load_before(args.before) if args.before else None
-
-    def before(*a):
-        optkern.tv._cpu = before_cpu  # tv.denoise looks its _cpu up at each call
-        try:
-            return denoise(*a)
-        finally:
-            optkern.tv._cpu = after_cpu
+    before = before_cpu.denoise if before_cpu else None
 
     optkern.set_num_threads(1)
     print(f"# load average {os.getloadavg()}")

@@ -52,6 +52,22 @@ def test_exact_certificate_float64_many_lengths(rng, n):
         assert np.abs(y - ref.taut_string(x, lam)).max() <= 1e-12 * (1 + np.abs(x).max())
 
 
+@pytest.mark.parametrize("n", [2, 3, 4, 9, 64, 3000])
+def test_small_lambda_where_nearly_every_sample_jumps(rng, n):
+    # At small λ Condat's walk takes runs of one-sample segments in a loop of its own (the
+    # direction of each jump picked without a branch): against the reference, with segments
+    # of one sample mixed with longer ones, and steps of exactly ±2λ (integer signals, λ = 0.5),
+    # where the walk's test is an equality and the run hands over to the general step.
+    for trial in range(12):
+        x = rng.standard_normal(n) if trial % 3 else rng.integers(-3, 4, n).astype(float)
+        x[: n // 3] = np.round(x[: n // 3], 1 if trial % 2 else 0)  # some flat stretches
+        lam = 0.5 if trial % 3 == 0 else float(rng.choice([1e-4, 1e-2, 0.1, 0.3]))
+        y = denoise(x, lam)
+        assert_certificate(x, y, lam, 1e-13)
+        assert np.abs(y - ref.taut_string(x, lam)).max() <= 1e-12 * (1 + np.abs(x).max())
+        np.testing.assert_array_equal(y, denoise(x[None], np.array([lam]))[0])
+
+
 def test_float32_certificate_and_closeness_to_float64(rng):
     x = np.cumsum(rng.standard_normal((4, 400)), axis=-1)
     lam = 0.2 * lambda_max(x)
@@ -326,3 +342,64 @@ def test_cuda_request_without_cuda_names_device():
         pytest.skip("CUDA is available here")
     with pytest.raises(ValueError, match="^device:"):
         denoise(np.ones(3), 1.0, device="cuda")
+
+
+def test_common_call_entry_hands_every_other_call_to_the_general_path(rng):
+    # tv.denoise tries the kernel's own entry first (a native float32/float64 C-contiguous
+    # aligned ndarray and a Python float or int lam); every other input gets None there and
+    # the general path's answer, the same values and errors as before
+    from optkern import _backend
+
+    common = _backend._core.tv.denoise_common
+    x = np.cumsum(rng.standard_normal((2, 40)), axis=-1)
+    expected = denoise(x, np.float64(0.4))  # not a Python float: the general path
+    np.testing.assert_array_equal(common(x, 0.4), expected)
+    np.testing.assert_array_equal(common(x.astype(np.float32), 0.4),
+                                  denoise(x.astype(np.float32), np.float64(0.4)))
+    assert common(x, 0).dtype == np.float64
+    swapped = x.astype(x.dtype.newbyteorder())
+    raw = np.empty(x.size * 8 + 1, np.uint8)
+    unaligned = raw[1:].view(np.float64).reshape(x.shape)
+    unaligned[...] = x
+    assert not unaligned.flags.aligned
+    others = [x.tolist(), x[:, ::2], np.asfortranarray(x), swapped, unaligned,
+              x.view(np.matrix), x.astype(np.float16), x.astype(np.longdouble),
+              x.astype(np.int64), np.empty((2, 0)), np.empty((0, 5)), np.float64(3.0)]
+    for other in others:
+        assert common(other, 0.4) is None
+        if other is not others[-1] and np.size(other):
+            # a NumPy scalar lam takes the general path: the same result or the same error
+            outcomes = []
+            for lam in (0.4, np.float64(0.4)):
+                try:
+                    outcomes.append(denoise(other, lam))
+                except ValueError as error:
+                    outcomes.append(str(error))
+            y, general = outcomes
+            assert type(y) is type(general)
+            if isinstance(y, str):
+                assert y == general and y.startswith("x:")
+            else:
+                assert y.dtype == general.dtype
+                np.testing.assert_array_equal(y, general)
+                np.testing.assert_allclose(np.asarray(y, np.float64),
+                                           denoise(np.array(other, np.float64), 0.4),
+                                           rtol=1e-2 if y.dtype != np.float64 else 1e-12,
+                                           atol=1e-2 if y.dtype != np.float64 else 1e-12)
+    for lam in (np.float64(0.4), np.array(0.4), [0.4], True, -0.4, math.inf, math.nan,
+                10**400, 0.4j, "0.4", None):
+        assert common(x, lam) is None
+    assert denoise(x, 10**20).shape == x.shape  # a large int lam: the mean, via the entry
+    np.testing.assert_allclose(denoise(x, 10**20), np.broadcast_to(x.mean(-1, keepdims=True),
+                                                                  x.shape), rtol=1e-12)
+    # other keywords skip the entry and behave as before
+    r = denoise(x, 0.4, return_info=True)
+    np.testing.assert_array_equal(r.y, expected)
+    np.testing.assert_array_equal(denoise(x, 0.4, device="auto"), expected)
+    np.testing.assert_array_equal(denoise(x, 0.4, method=np.str_("exact")), expected)
+    with pytest.raises(ValueError, match="^return_info:"):
+        denoise(x, 0.4, return_info=0)
+    with pytest.raises(ValueError, match="^stream:"):
+        denoise(x, 0.4, stream=1)
+    with pytest.raises(ValueError, match="^method:"):
+        denoise(x, 0.4, method=np.str_("newton"))

@@ -3,7 +3,9 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <limits>
 #include <utility>
+#include <vector>
 
 #include "common/arrays.hpp"
 #include "common/signal_check.hpp"
@@ -108,9 +110,60 @@ void denoise_2d_vjp(const py::array& y, const py::array& grad_y, double rtol,
   tv_denoise_2d_vjp<T>(batch, h, w, py_, pg, rtol, pgx, pgl);
 }
 
+// optkern.tv.denoise's common call, which it tries first: x an ndarray (its exact type checked by
+// the caller) of float32 or float64 in native byte order, C-contiguous, aligned and not empty, and
+// lam a Python float or int in [0, DBL_MAX]. Returns the new array (x's shape and dtype), or None
+// for any other call, which the general path then handles: no conversion here, no error raised
+// but the kernel's own (NaN or Inf in x).
+py::object denoise_common(py::handle x, py::handle lam) {
+  double value;
+  if (PyFloat_CheckExact(lam.ptr())) {
+    value = PyFloat_AS_DOUBLE(lam.ptr());
+  } else if (PyLong_CheckExact(lam.ptr())) {
+    value = PyLong_AsDouble(lam.ptr());
+    if (value == -1.0 && PyErr_Occurred()) {  // too large for a double
+      PyErr_Clear();
+      return py::none();
+    }
+  } else {
+    return py::none();
+  }
+  if (!(value >= 0 && value <= std::numeric_limits<double>::max())) return py::none();
+  using api = py::detail::npy_api;
+  if (Py_TYPE(x.ptr()) != api::get().PyArray_Type_) return py::none();
+  const auto* array = reinterpret_cast<const py::detail::PyArray_Proxy*>(x.ptr());
+  const auto* descr = reinterpret_cast<const py::detail::PyArrayDescr_Proxy*>(array->descr);
+  constexpr int kNeeded = api::NPY_ARRAY_C_CONTIGUOUS_ | api::NPY_ARRAY_ALIGNED_;
+  const int type = descr->type_num;
+  // (NumPy writes native byte order as '=')
+  if (array->nd < 1 || (array->flags & kNeeded) != kNeeded ||
+      (type != api::NPY_FLOAT_ && type != api::NPY_DOUBLE_) || descr->byteorder != '=')
+    return py::none();
+  const int nd = array->nd;
+  const index_t n = array->dimensions[nd - 1];
+  index_t batch = 1;
+  for (int d = 0; d < nd - 1; ++d) batch *= array->dimensions[d];
+  if (n == 0 || batch == 0) return py::none();
+  auto source = py::reinterpret_borrow<py::array>(x);
+  py::array y(source.dtype(), std::vector<py::ssize_t>(array->dimensions, array->dimensions + nd));
+  const void* px = array->data;
+  void* py_ = y.mutable_data();
+  {
+    py::gil_scoped_release release;
+    if (type == api::NPY_FLOAT_)
+      tv_denoise<float>(batch, n, static_cast<const float*>(px), &value, 0,
+                        static_cast<float*>(py_), 0);
+    else
+      tv_denoise<double>(batch, n, static_cast<const double*>(px), &value, 0,
+                         static_cast<double*>(py_), 0);
+  }
+  return std::move(y);
+}
+
 }  // namespace
 
 void bind_tv(py::module_& m) {
+  m.def("denoise_common", &denoise_common);
   m.def("denoise", [](const py::array& x, const py::array& lam, const py::array& y) {
     dispatch_float(x.dtype(), [&](auto t) {
       using T = decltype(t);

@@ -6,6 +6,9 @@ from optkern._core import _FloatArray, _IndexArray
 
 # x, y, grad_*: (batch, n) rows; lam: float64 of shape (1,) (shared) or (batch,).
 def denoise(x: _FloatArray, lam: NDArray[np.float64], y: _FloatArray, /) -> None: ...
+# tv.denoise's common call: the new array, or None for any call that is not a native float32/
+# float64 C-contiguous aligned non-empty ndarray with a Python float or int lam in [0, DBL_MAX].
+def denoise_common(x: object, lam: object, /) -> _FloatArray | None: ...
 def denoise_irls(
     x: _FloatArray,
     lam: NDArray[np.float64],

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from optkern import _arrays, _docs, _gpu
+from optkern import _arrays, _backend, _docs, _gpu
 from optkern._dask import batched, is_dask
 from optkern._validation import check_bool, check_number, fail, resolve_device
 from optkern.tv import _cpu, _cuda, _dask
@@ -35,7 +35,6 @@ __all__ = ["Denoise2DResult", "DenoiseResult", "denoise", "denoise_2d", "denoise
 
 
 @_docs.fill
-@_arrays.same_kind("x")
 def denoise(
     x: Any,
     lam: Any,
@@ -118,6 +117,23 @@ def denoise(
     >>> bool(np.abs(r.y - optkern.tv.denoise(x, 0.5)).max() < 1e-3), bool(r.converged)
     (True, True)
     """
+    if (type(method) is str and method == "exact" and type(device) is str and device == "cpu"
+            and return_info is False and stream is None):
+        # The common call (a float32/float64 ndarray, a Python float λ): its own entry, which
+        # returns None where the call is not that one. A short signal's solve takes a few µs,
+        # and the general path's checks and wrappers would cost as much. The kernel checks x
+        # for NaN and Inf itself, as it solves, and raises the general path's ValueError.
+        y = _backend._core.tv.denoise_common(x, lam)
+        if y is not None:
+            return y
+    return _denoise(x, lam, method=method, tol=tol, max_iter=max_iter, device=device,
+                    return_info=return_info, stream=stream)
+
+
+@_arrays.same_kind("x")
+def _denoise(x: Any, lam: Any, *, method: str, tol: float, max_iter: int, device: str,
+             return_info: bool, stream: Any) -> Any:
+    """denoise's general path: every input it accepts, the common call's included."""
     if is_dask(x, lam):  # a lazy dask result (optkern/_dask.py)
         return _dask.denoise(denoise, **locals())
     return_info = check_bool(return_info, "return_info")
