@@ -1,6 +1,5 @@
-// Pieces the unbalanced and point-cloud Sinkhorn kernels share: block reductions in double and
-// a stream-ordered device buffer. (sinkhorn.cu keeps its own copies, in its anonymous
-// namespace.)
+// Pieces the Sinkhorn kernels (balanced, unbalanced, point clouds) share: block reductions in
+// double and a stream-ordered device buffer.
 #pragma once
 
 #include <cuda_runtime_api.h>

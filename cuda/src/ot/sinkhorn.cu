@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "device_common.cuh"
 #include "optkern/cuda/ot.hpp"
 #include "optkern/cuda/runtime.hpp"
 #include "optkern/ot/sinkhorn_step.hpp"
@@ -29,9 +30,14 @@ namespace step = optkern::detail::sinkhorn_step;  // the per-problem logic share
 namespace optkern::cuda {
 namespace {
 
-constexpr double kInf = std::numeric_limits<double>::infinity();
+// The block reductions, the device buffer and round_up are those of device_common.cuh.
+using ot_kernels::block_max;
+using ot_kernels::block_sum;
+using ot_kernels::DeviceBuffer;
+using ot_kernels::kInf;
+using ot_kernels::kScratch;  // doubles of shared scratch for block reductions
+using ot_kernels::round_up;
 constexpr int kSlots = 4;             // rotating scratch slots for grid-wide reductions
-constexpr int kScratch = 32;          // doubles of shared scratch for block reductions
 constexpr int kWorkVectors = 11;      // per-problem work vectors (see Work)
 
 struct DeviceStatus {  // SinkhornStatus and the input check, as the kernel writes them
@@ -87,35 +93,6 @@ struct Work {
     log_b = col_sum + n;
   }
 };
-
-__device__ double warp_sum(double x) {
-  for (int o = 16; o > 0; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);
-  return x;
-}
-
-__device__ double warp_max(double x) {
-  for (int o = 16; o > 0; o >>= 1) x = fmax(x, __shfl_xor_sync(0xffffffffu, x, o));
-  return x;
-}
-
-// Every thread of the block gets the sum (max); blockDim.x is a multiple of 32.
-__device__ double block_sum(double x, double* scratch) {
-  x = warp_sum(x);
-  __syncthreads();  // the scratch may still be read by the previous reduction
-  if ((threadIdx.x & 31) == 0) scratch[threadIdx.x >> 5] = x;
-  __syncthreads();
-  const unsigned lane = threadIdx.x & 31;
-  return warp_sum(lane < (blockDim.x >> 5) ? scratch[lane] : 0.0);
-}
-
-__device__ double block_max(double x, double* scratch) {
-  x = warp_max(x);
-  __syncthreads();
-  if ((threadIdx.x & 31) == 0) scratch[threadIdx.x >> 5] = x;
-  __syncthreads();
-  const unsigned lane = threadIdx.x & 31;
-  return warp_max(lane < (blockDim.x >> 5) ? scratch[lane] : -kInf);
-}
 
 template <class T>
 __device__ double exp_of(double x) {
@@ -618,23 +595,6 @@ __global__ void __launch_bounds__(kMaxThreads, 1) sinkhorn_kernel(const Args<T> 
   solve.finalise(method, iter, cost);
 }
 
-// Device memory freed when the call ends (stream-ordered).
-struct DeviceBuffer {
-  void* ptr = nullptr;
-  cudaStream_t stream;
-  DeviceBuffer(std::size_t bytes, cudaStream_t s) : stream(s) {
-    check(cudaMallocAsync(&ptr, std::max<std::size_t>(bytes, 8), stream), "sinkhorn workspace");
-  }
-  ~DeviceBuffer() { cudaFreeAsync(ptr, stream); }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  template <class U>
-  U* as() const {
-    return static_cast<U*>(ptr);
-  }
-};
-
-int round_up(index_t x, int to) { return int((x + to - 1) / to * to); }
 
 }  // namespace
 
@@ -699,13 +659,9 @@ void sinkhorn(const SinkhornProblem<T>& problem, const SinkhornOptions& o,
       grid ? std::size_t(blocks) * std::size_t(n)
            : (acc_in_shared ? 0 : std::size_t(batch) * std::size_t(n));
   DeviceBuffer work(work_doubles * sizeof(double), stream);
-  DeviceBuffer partials(partial_doubles * sizeof(double), stream);
+  DeviceBuffer partials(partial_doubles * sizeof(double), stream, /*zero=*/true);
   DeviceBuffer scalars(std::size_t(kSlots) * std::size_t(blocks) * sizeof(double), stream);
-  DeviceBuffer status(std::size_t(batch) * sizeof(DeviceStatus), stream);
-  if (partial_doubles)
-    check(cudaMemsetAsync(partials.ptr, 0, partial_doubles * sizeof(double), stream), "memset");
-  check(cudaMemsetAsync(status.ptr, 0, std::size_t(batch) * sizeof(DeviceStatus), stream),
-        "memset");
+  DeviceBuffer status(std::size_t(batch) * sizeof(DeviceStatus), stream, /*zero=*/true);
   args.work = work.as<double>();
   args.partials = partials.as<double>();
   args.scalars = scalars.as<double>();
@@ -742,7 +698,7 @@ void sinkhorn(const SinkhornProblem<T>& problem, const SinkhornOptions& o,
   }
 
   std::vector<DeviceStatus> host(static_cast<std::size_t>(batch));
-  check(cudaMemcpyAsync(host.data(), status.ptr, host.size() * sizeof(DeviceStatus),
+  check(cudaMemcpyAsync(host.data(), status.as<void>(), host.size() * sizeof(DeviceStatus),
                         cudaMemcpyDeviceToHost, stream),
         "sinkhorn status");
   check(cudaStreamSynchronize(stream), "sinkhorn");
